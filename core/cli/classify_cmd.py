@@ -1,0 +1,45 @@
+"""classify."""
+
+import click
+
+from .. import classify as classify_lib
+from ..validate import parse_date
+from . import cli
+from .common import db_option, emit_json, json_option, open_db, operator_option
+
+
+def print_summary(result):
+    r = result
+    head = "试运行, 未写入 (dry run, nothing written)" if r.dry_run else f"运行 (run) #{r.run_id}"
+    click.echo(f"{head} · 策略 (policy) v{r.policy_version} {r.policy_digest[:12]}"
+               + (f" · 营业部 {r.branch}" if r.branch else ""))
+    click.echo(f"客户 (clients) {r.scope:,} · 变化 (changed) {r.changed:,} · 用时 {r.seconds:.2f}s")
+    if r.moves:
+        click.echo("类别变动 (class moves):")
+        for move, n in list(r.moves.items())[:20]:
+            click.echo(f"  {move:<10} {n:>9,}")
+    if r.classes:
+        click.echo("类别分布 (classes):")
+        for cls in sorted(r.classes, key=lambda c: -r.classes[c]):
+            click.echo(f"  {cls:<4} {r.classes[cls]:>9,}")
+
+
+@cli.command()
+@click.option("--branch", default=None, help="只分类该营业部 (only this branch)")
+@click.option("--dry-run", is_flag=True, help="只显示变动, 不写入 (show the moves, write nothing)")
+@click.option("--as-of", default=None, help="按该日期计算年龄与测评有效期 (YYYY-MM-DD; default today)")
+@db_option
+@operator_option
+@json_option
+def classify(branch, dry_run, as_of, db_path, operator, as_json):
+    """按现行总部策略对客户分类 (classify clients under the policy in force)."""
+    today = None
+    if as_of:
+        today = parse_date(as_of)
+        if today is None:
+            raise click.BadParameter(f"{as_of!r} 不是有效日期 (not a date)", param_hint="--as-of")
+    result = classify_lib.classify(open_db(db_path), branch=branch, dry_run=dry_run, operator=operator, today=today)
+    if as_json:
+        emit_json(result.as_dict())
+    else:
+        print_summary(result)

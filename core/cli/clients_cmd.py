@@ -1,0 +1,67 @@
+"""clients list / show."""
+
+import click
+
+from .. import clients as clients_lib
+from . import cli
+from .common import db_option, emit_json, json_option, open_db, operator_option
+
+
+@cli.group()
+def clients():
+    """客户 (clients)."""
+
+
+@clients.command("list")
+@click.option("--branch", default=None, help="营业部代码 (branch code)")
+@click.option("--class", "class_", default=None, help="客户类别, 如 A+ (class)")
+@click.option("--limit", type=int, default=None, help="最多显示条数 (at most N)")
+@db_option
+@json_option
+def clients_list(branch, class_, limit, db_path, as_json):
+    """列出客户及其分类 (list clients with their classification)."""
+    rows = clients_lib.list_clients(open_db(db_path), branch=branch, class_=class_, limit=limit)
+    if as_json:
+        emit_json(list(rows))
+        return
+    for c in rows:
+        click.echo(
+            f"{c['client_id']:<14} {c['branch_id']:<6} {c['class'] or '-':<3} {c['risk_level'] or '-':<10}"
+            f" {c['habit'] or '-':<7} {c['tier'] or '-':<8} {c['value_segment'] or '-'}"
+        )
+
+
+@clients.command("show")
+@click.argument("client_id")
+@click.option("--reveal", is_flag=True, help="显示完整个人信息, 记入审计日志 (show unmasked data; audited)")
+@db_option
+@operator_option
+@json_option
+def clients_show(client_id, reveal, db_path, operator, as_json):
+    """显示客户详情: 分类理由, 历史, 测评 (one client in full)."""
+    obj = clients_lib.show(open_db(db_path), client_id, reveal=reveal, operator=operator)
+    if as_json:
+        emit_json(obj)
+        return
+    c = obj["client"]
+    click.echo(f"{obj['client_id']}  {c['name']}  {c['kind']}  营业部 {obj['branch_id']}")
+    click.echo(f"  证件 {c['id_number']}  手机 {c['phone']}  出生 {c['birth_date']}")
+    click.echo(f"  总资产 {c['total_assets']}  周转率 {c['turnover_rate']}  平均持仓 {c['avg_holding_days']} 天")
+    if obj["class"] is None:
+        click.echo("  尚未分类 (not yet classified)")
+    else:
+        click.echo(
+            f"分类: 类别 {obj['class']} · 风险 {obj['risk_level']}{' · 最低类别' if obj['lowest_category'] else ''}"
+            f" · 习惯 {obj['habit']} · 等级 {obj['tier']} · 价值 {obj['value_segment']}"
+        )
+        click.echo("理由 (reasons):")
+        for dim, reason in obj["reasons"].items():
+            click.echo(f"  {dim}: {reason}")
+    if obj["history"]:
+        click.echo("历史 (history):")
+        for h in obj["history"]:
+            click.echo(f"  run {h['run_id']} {h['at']}: {h['old_class'] or '新'} → {h['new_class']}  {h['reason']}")
+    if obj["assessments"]:
+        click.echo("风险测评 (assessments):")
+        for a in obj["assessments"]:
+            click.echo(f"  {a['answered_at']} 得分 {a['score']} → {a['level']} 有效至 {a['expires_at']}")

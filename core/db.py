@@ -1,0 +1,36 @@
+"""Opening the one SQLite file: location, pragmas, schema."""
+
+import os
+import sqlite3
+from pathlib import Path
+
+import sqlite_utils
+
+DEFAULT_DB = "brokercrm.db"
+BUSY_TIMEOUT_MS = 5000
+
+
+def db_path(path=None):
+    """The database path: explicit argument, then $BROKERCRM_DB, then ./brokercrm.db."""
+    return Path(path or os.environ.get("BROKERCRM_DB") or DEFAULT_DB)
+
+
+def connect(path=None, *, migrate=True):
+    """Open the database with WAL, foreign keys and a busy timeout.
+
+    With ``migrate`` (the default) pending migrations are applied, so every
+    command sees the current schema.
+    """
+    conn = sqlite3.connect(str(db_path(path)), timeout=BUSY_TIMEOUT_MS / 1000)
+    db = sqlite_utils.Database(conn)
+    db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+    db.execute("PRAGMA journal_mode = WAL")
+    db.execute("PRAGMA foreign_keys = ON")
+    # WAL makes NORMAL durable against application crashes; a power loss may
+    # lose the last commit but never corrupts the file.
+    db.execute("PRAGMA synchronous = NORMAL")
+    if migrate:
+        from .migrations import apply_all
+
+        apply_all(db)
+    return db

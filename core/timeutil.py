@@ -1,0 +1,35 @@
+"""Timestamps: ISO 8601 text, local time of the brokerage (Asia/Shanghai)."""
+
+import datetime as dt
+import os
+
+CST = dt.timezone(dt.timedelta(hours=8), "CST")
+
+
+def now():
+    """Current time; $BROKERCRM_NOW (ISO) pins it for reproducible demos and tests."""
+    pinned = os.environ.get("BROKERCRM_NOW")
+    if pinned:
+        value = dt.datetime.fromisoformat(pinned)
+        return value if value.tzinfo else value.replace(tzinfo=CST)
+    return dt.datetime.now(CST)
+
+
+def now_iso():
+    return now().isoformat(timespec="seconds")
+
+
+def today():
+    return now().date()
+
+
+def add_months(day, months):
+    """Same day ``months`` later, clamped to the month's end (2024-02-29 + 12 → 2025-02-28)."""
+    month0 = day.month - 1 + months
+    year, month = day.year + month0 // 12, month0 % 12 + 1
+    for d in (day.day, 30, 29, 28):
+        try:
+            return day.replace(year=year, month=month, day=d)
+        except ValueError:
+            continue
+    raise AssertionError("unreachable")

@@ -1,0 +1,1 @@
+"""Datasette configuration ships inside the package as brokercrm.datasette_config."""

@@ -1,0 +1,1 @@
+"""Head-office policy files ship inside the package as brokercrm.default_policies."""
