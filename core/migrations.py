@@ -168,3 +168,22 @@ def m002_append_only(db):
     for table in ("classification_history", "audit_log", "client_changes"):
         append_only(db, table)
     append_only(db, "policy_files")
+
+
+@core()
+def m003_events(db):
+    db.executescript(
+        """
+        CREATE TABLE events (
+            id INTEGER PRIMARY KEY,
+            kind TEXT NOT NULL,
+            client_id TEXT,
+            at TEXT NOT NULL,
+            detail TEXT,
+            operator TEXT
+        );
+        CREATE INDEX events_client ON events(client_id);
+        CREATE INDEX events_kind_at ON events(kind, at);
+        """
+    )
+    append_only(db, "events")
