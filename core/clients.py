@@ -8,6 +8,29 @@ from .masking import mask_record
 
 CLASSIFIED = ["class", "risk_level", "lowest_category", "habit", "tier", "value_segment"]
 
+# Extension point for `clients show`: feature modules (interactions, suitability, …)
+# append "module:function" refs. show() calls each as fn(db, client_id, reveal=…)
+# and merges the dict it returns into the result; each may also offer
+# ``fn.lines(show_result) -> [str]`` for the text output (see section_lines).
+SECTIONS = []
+
+
+def _resolve(ref):
+    import importlib
+
+    module, _, attr = ref.partition(":")
+    return getattr(importlib.import_module(module), attr)
+
+
+def section_lines(obj):
+    """Text lines for `clients show` from every registered section that can render."""
+    lines = []
+    for ref in SECTIONS:
+        render = getattr(_resolve(ref), "lines", None)
+        if render is not None:
+            lines.extend(render(obj))
+    return lines
+
 
 def _client_obj(row):
     obj = dict(row)
@@ -108,6 +131,8 @@ def show(db, client_id, *, reveal=False, operator=None):
             [client_id],
         )
     ]
+    for ref in SECTIONS:
+        obj.update(_resolve(ref)(db, client_id, reveal=reveal))
     return obj
 
 
