@@ -105,11 +105,17 @@ def policy_show(version, body, db_path, as_json):
 
 @policy.command("check")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False))
+@db_option
 @json_option
-def policy_check(file, as_json):
-    """检查策略文件 FILE 是否有效 (validate a policy file without publishing it)."""
+def policy_check(file, db_path, as_json):
+    """检查策略文件 FILE 是否有效, 并与现行策略比较 (validate a policy file without publishing it)."""
     pf = policy_lib.load_file(file)
+    in_force = policy_lib.current(open_db(db_path))
+    same = pf.name in in_force.files and in_force.files[pf.name].sha256 == pf.sha256
     if as_json:
-        emit_json({"file": file, "name": pf.name, "sha256": pf.sha256, "valid": True})
+        emit_json({"file": file, "name": pf.name, "sha256": pf.sha256, "valid": True,
+                   "in_force_version": in_force.version, "same_as_in_force": same})
     else:
         click.echo(f"{file}: 有效 (valid) {pf.name} 策略, sha256 {pf.sha256}")
+        state = "相同 (identical)" if same else "不同, 发布后生效 (differs; takes effect once published)"
+        click.echo(f"与现行策略 v{in_force.version} {state}")
