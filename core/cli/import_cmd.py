@@ -1,0 +1,78 @@
+"""import clients / import assessments."""
+
+import click
+
+from .. import importers
+from ..errors import BrokerCRMError
+from . import cli
+from .common import db_option, emit_json, json_option, open_db, operator_option, show_progress
+
+
+@cli.group("import")
+def import_cmd():
+    """导入客户与风险测评 (import clients and risk assessments).
+
+    文件可为 CSV (UTF-8 或 GBK)、.xlsx、JSON 或 NDJSON. 任一行有误则不导入任何数据,
+    并逐条列出 文件:行:列: 原因; 用 --skip-invalid --rejects FILE 只导入正确的行.
+    """
+
+
+def _options(f):
+    f = click.option("--rejects", type=click.Path(dir_okay=False), default=None,
+                     help="与 --skip-invalid 同用: 错误行及原因写入此 CSV (bad rows and reasons go here)")(f)
+    f = click.option("--skip-invalid", is_flag=True,
+                     help="导入正确的行, 跳过错误行 (import the good rows, reject the bad ones)")(f)
+    return f
+
+
+def _run(kind, func, file, skip_invalid, rejects, db_path, operator, as_json):
+    if skip_invalid and not rejects:
+        raise BrokerCRMError("--skip-invalid 须同时指定 --rejects FILE, 以免错误行无据可查 (needs --rejects FILE)")
+    if rejects and not skip_invalid:
+        raise BrokerCRMError("--rejects 仅与 --skip-invalid 同用 (--rejects needs --skip-invalid)")
+    result = func(open_db(db_path), file, skip_invalid=skip_invalid, rejects=rejects, operator=operator,
+                  progress=show_progress(as_json))
+    if as_json:
+        emit_json(result.as_dict())
+        return
+    click.echo(
+        f"{kind}: 读取 {result.rows} 行, 新增 {result.inserted}, 更新 {result.updated}, 未变 {result.unchanged},"
+        f" 拒收 {result.rejected} (rows {result.rows}, inserted {result.inserted}, updated {result.updated},"
+        f" unchanged {result.unchanged}, rejected {result.rejected})"
+    )
+    if result.rejects_file:
+        click.echo(f"错误行已写入 (rejected rows written to): {result.rejects_file}")
+
+
+@import_cmd.command("clients")
+@click.argument("file", type=click.Path(dir_okay=False))
+@_options
+@db_option
+@operator_option
+@json_option
+def import_clients(file, skip_invalid, rejects, db_path, operator, as_json):
+    """导入客户 FILE (import clients).
+
+    列 (columns): client_id, kind (individual|institution), name, id_number, phone,
+    birth_date, branch_id, opened_at, total_assets, turnover_rate, avg_holding_days,
+    annual_income, occupation, education, investment_years; 机构可另有 legal_representative,
+    business_scope, net_assets. 中文表头亦可 (客户号, 客户类型, 姓名, 身份证号, 手机号, …).
+    其他列保存在 extra 中. 重复导入即更新, 变更记入 client_changes.
+    """
+    _run("客户 clients", importers.import_clients, file, skip_invalid, rejects, db_path, operator, as_json)
+
+
+@import_cmd.command("assessments")
+@click.argument("file", type=click.Path(dir_okay=False))
+@_options
+@db_option
+@operator_option
+@json_option
+def import_assessments(file, skip_invalid, rejects, db_path, operator, as_json):
+    """导入风险测评 FILE (import risk assessments).
+
+    列 (columns): client_id (客户号), answered_at (测评日期), q1 … q12; q9 可多选, 如 AC.
+    按现行问卷策略计分, 定级, 计算有效期.
+    """
+    _run("测评 assessments", importers.import_assessments, file, skip_invalid, rejects, db_path, operator,
+         as_json)
