@@ -14,6 +14,7 @@ core = Migrations("brokercrm")
 # "module:attribute" of each migration set, applied in this order.
 SETS = [
     "brokercrm.migrations:core",
+    "brokercrm.suitability_schema:migrations",
 ]
 
 

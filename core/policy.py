@@ -22,6 +22,7 @@ from .timeutil import now_iso
 VALIDATORS = {
     "classification": "brokercrm.classify_sql:validate",
     "questionnaire": "brokercrm.questionnaire:validate",
+    "suitability": "brokercrm.suitability_policy:validate",
 }
 
 
