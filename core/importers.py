@@ -6,3 +6,4 @@ module is the stable name other code and the CLI call.
 
 from .import_clients import import_clients  # noqa: F401
 from .import_report import ImportResult  # noqa: F401
+from .import_assessments import import_assessments  # noqa: F401

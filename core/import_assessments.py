@@ -1,0 +1,193 @@
+"""Importing filled risk questionnaires (seeds/001 appendix 1: 客户风险承受能力调查表).
+
+Each row is one client's answers on one day: ``client_id, answered_at, q1 … q12``
+(q9 is multiple choice: ``AC``). Answers are scored under the questionnaire
+policy in force; the row stores the answers, score, level, lowest-category
+flag, policy version, the day it was answered and ``expires_at`` — the first
+day it is no longer valid (answered + the policy's validity in months).
+
+Same contract as the client import: all or nothing, ``file:row:column:
+reason``, ``skip_invalid`` with a rejects CSV, one transaction, batches.
+Re-importing the same answers for the same client and day changes nothing;
+different answers for that day add a new row that supersedes the old one
+(the latest row wins; the old one stays as history).
+"""
+
+import datetime as dt
+import json
+from functools import lru_cache
+from pathlib import Path
+
+from . import audit, policy, validate
+from .import_report import BATCH_SIZE, ImportResult, Problems, Progress, Rejects, SeenKeys, batched, chunks
+from .questionnaire import Questionnaire
+from .readers import read_rows
+from .timeutil import add_months, now_iso, today
+
+BASE_ALIASES = {
+    "客户号": "client_id", "客户编号": "client_id", "测评日期": "answered_at", "答题日期": "answered_at",
+    "测评时间": "answered_at",
+}
+
+
+def aliases(question_ids):
+    """Header aliases: the Chinese names above, plus 第1题 / 题1 / Q1 for each question."""
+    result = dict(BASE_ALIASES)
+    for i, qid in enumerate(question_ids, start=1):
+        for spelling in (f"第{i}题", f"题{i}", f"问题{i}", f"Q{i}"):
+            result[spelling] = qid
+    return result
+
+
+@lru_cache(maxsize=1 << 14)
+def _day(text):
+    """ISO date of a date or date-time cell, else None."""
+    day = validate.parse_date(text)
+    if day is None:
+        moment = validate.parse_datetime(text)
+        day = moment.date() if moment else None
+    return day.isoformat() if day else None
+
+
+@lru_cache(maxsize=1 << 14)
+def _expiry(day_iso, months):
+    return add_months(dt.date.fromisoformat(day_iso), months).isoformat()
+
+
+class _Checker:
+    def __init__(self, questionnaire, today_iso):
+        self.q = questionnaire
+        self.today_iso = today_iso
+        self.months = questionnaire.validity_months
+        # Answers repeat a lot (five letters, twelve questions): cache the normalisation.
+        self._answer = lru_cache(maxsize=4096)(questionnaire.check_answer)
+
+    def check(self, row):
+        """(record, problems) for one row; record holds answers and the score."""
+        problems = []
+        client_id = row.get("client_id", "")
+        if not client_id:
+            problems.append(("client_id", "必填 (required)"))
+        raw_day = row.get("answered_at", "")
+        day = None
+        if not raw_day:
+            problems.append(("answered_at", "必填 (required)"))
+        else:
+            day = _day(raw_day)
+            if day is None:
+                problems.append(("answered_at", f"{raw_day!r} 不是有效日期 (not a real date)"))
+            elif day > self.today_iso:
+                problems.append(("answered_at", f"{day} 晚于今天 (in the future)"))
+        answers = {}
+        for qid in self.q.ids:
+            letters, error = self._answer(qid, row.get(qid, ""))
+            if error:
+                problems.append((qid, error))
+            else:
+                answers[qid] = letters
+        record = {"client_id": client_id, "answered_at": day, "answers": answers}
+        if not problems:
+            scored = self.q.score(answers)
+            record.update(score=scored.score, level=scored.level, lowest_category=int(scored.lowest_category),
+                          expires_at=_expiry(day, self.months))
+        return record, problems
+
+
+def _known_clients(db, ids):
+    found = set()
+    for chunk in chunks(ids, 900):
+        found.update(r[0] for r in db.execute(
+            f"SELECT client_id FROM clients WHERE client_id IN ({', '.join('?' * len(chunk))})", chunk))
+    return found
+
+
+def _stored(db, ids):
+    """{(client_id, answered_at): answers JSON of the latest row} for these clients."""
+    found = {}
+    for chunk in chunks(ids, 900):
+        for cid, day, answers in db.execute(
+            "SELECT client_id, answered_at, answers FROM assessments"
+            f" WHERE client_id IN ({', '.join('?' * len(chunk))}) ORDER BY id",
+            chunk,
+        ):
+            found[(cid, day)] = answers
+    return found
+
+
+def import_assessments(db, path, *, skip_invalid=False, rejects=None, operator=None, progress=False):
+    """Import risk assessments from a CSV/XLSX/JSON/NDJSON file; returns an ImportResult.
+
+    All or nothing unless ``skip_invalid`` (bad rows then go to ``rejects``).
+    """
+    path = Path(path)
+    source = path.name
+    policies = policy.current(db)
+    questionnaire = Questionnaire(policies["questionnaire"])
+    checker = _Checker(questionnaire, today().isoformat())
+    result = ImportResult("assessments", str(path), extra={"policy_version": policies.version})
+    problems = Problems(str(path))
+    spool = Rejects(rejects if skip_invalid else None)
+    rows = read_rows(path, aliases(questionnaire.ids))
+    bar = Progress(path, progress, f"导入测评 {source}")
+    seen = SeenKeys(db)
+    stamp = now_iso()
+    try:
+        with db.atomic():
+            for batch in batched(rows, BATCH_SIZE):
+                result.rows += len(batch)
+                checked = [checker.check(row) for _, row in batch]
+                ids = list({rec["client_id"] for rec, _ in checked if rec["client_id"]})
+                known = _known_clients(db, ids)
+                for rec, errors in checked:
+                    if rec["client_id"] and rec["client_id"] not in known:
+                        errors.insert(0, ("client_id", f"客户 {rec['client_id']} 不存在 (no such client)"))
+                repeats = seen.repeats([(f"{rec['client_id']}\t{rec['answered_at']}", n)
+                                        for (n, _), (rec, _) in zip(batch, checked)
+                                        if rec["client_id"] and rec["answered_at"]])
+                good = []
+                for (n, row), (record, errors) in zip(batch, checked):
+                    if n in repeats:
+                        errors.append(("client_id", f"同一客户同一测评日期与第 {repeats[n]} 行重复 "
+                                                    f"(same client and day as row {repeats[n]})"))
+                    if errors:
+                        problems.add_row(n, errors)
+                        spool.add(row, errors)
+                    else:
+                        good.append(record)
+                if skip_invalid or not problems.total:
+                    _write(db, good, policies.version, stamp, result)
+                bar.advance(batch)
+            if problems.total and not skip_invalid:
+                problems.fail("测评 (assessments)")
+            result.rejected = spool.count
+            audit.record(db, "import.assessments", operator=operator, target=source, detail=result.as_dict())
+        result.rejects_file = spool.write()
+    finally:
+        bar.close()
+        spool.close()
+        seen.drop()
+    return result
+
+
+def _write(db, records, version, stamp, result):
+    if not records:
+        return
+    stored = _stored(db, list({r["client_id"] for r in records}))
+    inserts = []
+    for r in records:
+        answers = json.dumps(r["answers"], separators=(",", ":"))
+        previous = stored.get((r["client_id"], r["answered_at"]))
+        if previous is not None and json.loads(previous) == r["answers"]:
+            result.unchanged += 1
+            continue
+        if previous is None:
+            result.inserted += 1
+        else:
+            result.updated += 1
+        inserts.append((r["client_id"], answers, r["score"], r["level"], r["lowest_category"], version,
+                        r["answered_at"], r["expires_at"], stamp))
+    db.conn.executemany(
+        "INSERT INTO assessments (client_id, answers, score, level, lowest_category, policy_version,"
+        " answered_at, expires_at, imported_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        inserts,
+    )
