@@ -6,13 +6,19 @@ only rows whose result differs from the current classification land in a
 temporary ``_changed`` table, and only those are written to
 ``classifications`` and ``classification_history``. A nightly re-run after a
 few clients changed therefore writes a few rows, not the book.
+
+Approved branch plugins take part through ``brokercrm.adjustments``: their
+rules are gathered and validated before the statement runs and folded into
+its class expression. A branch whose plugin fails is left out of the run
+(it keeps its previous classifications); the run still completes for the
+others and reports the failure (``RunResult.failures``).
 """
 
 import json
 import time
 from dataclasses import dataclass, field
 
-from . import audit
+from . import adjustments, audit
 from .classify_sql import Compiled
 from .errors import BrokerCRMError
 from .policy import current as current_policy
@@ -39,6 +45,8 @@ class RunResult:
     classes: dict = field(default_factory=dict)    # class -> count after the run
     seconds: float = 0.0
     examples: list = field(default_factory=list)
+    plugins: dict = field(default_factory=dict)    # applied / skipped / failed, from the plan
+    failures: list = field(default_factory=list)   # {"plugin", "branch", "error"}
 
     def as_dict(self):
         return {
@@ -46,7 +54,7 @@ class RunResult:
             "policy_version": self.policy_version, "policy_digest": self.policy_digest,
             "branch": self.branch, "clients": self.scope, "changed": self.changed,
             "moves": self.moves, "classes": self.classes, "seconds": round(self.seconds, 3),
-            "examples": self.examples,
+            "examples": self.examples, "plugins": self.plugins,
         }
 
 
@@ -59,15 +67,24 @@ def _reason_case(column, mapping):
     return f"(CASE {column} {' '.join(whens)} ELSE '' END)", params
 
 
-def build_changed(db, comp, branch=None):
-    """Fill temp table ``_changed`` with every client whose result differs from its current row."""
-    cols = comp.columns()
+def build_changed(db, comp, branch=None, plan=None):
+    """Fill temp table ``_changed`` with every client whose result differs from its current row.
+
+    ``plan`` (``adjustments.Plan``) folds approved plugin rules into the class
+    and leaves out the branches whose plugin failed.
+    """
+    cls, adj, base = adjustments.class_columns(comp, plan)
+    cols = [("class", cls, [])] + comp.columns()[1:] + [("_adj", adj, []), ("_base_class", base, [])]
     select = ", ".join(f"{sql} AS [{name}]" for name, sql, _ in cols)
     params = [p for _, _, ps in cols for p in ps]
-    where = ""
+    conds = []
     if branch:
-        where = "WHERE c.branch_id = ?"
+        conds.append("c.branch_id = ?")
         params.append(branch)
+    if plan and plan.excluded:
+        conds.append(f"c.branch_id NOT IN ({', '.join('?' for _ in plan.excluded)})")
+        params += sorted(plan.excluded)
+    where = f"WHERE {' AND '.join(conds)}" if conds else ""
     differs = " OR ".join(f"p.[{d}] IS NOT k.[{d}]" for d in DIMENSIONS)
     old = ", ".join(f"k.[{d}] AS [old_{d}]" for d in DIMENSIONS)
     db.execute("DROP TABLE IF EXISTS temp._changed")
@@ -102,11 +119,20 @@ def _examples(db, limit=5):
     ]
 
 
-def _write(db, comp, run_id, policy):
+def _write(db, comp, run_id, policy, plan=None):
     reasons = comp.reasons()
     cases, params = {}, []
     for d in DIMENSIONS:
         cases[d] = _reason_case(f"[{d}]", reasons[d])
+    adj_sql, adj_params = adjustments.reason_case(plan)
+    if adj_params:
+        # An adjusted class: the grid's reason for the class it would have had, then the plugin's.
+        grid_sql, grid_params = cases["class"]
+        base_sql, base_params = _reason_case("[_base_class]", reasons["class"])
+        cases["class"] = (
+            f"(CASE WHEN [_adj] IS NULL THEN {grid_sql} ELSE {base_sql} || '; ' || {adj_sql} || ' → ' || [class] END)",
+            grid_params + base_params + adj_params,
+        )
     # Reason text for history: only the dimensions that changed.
     hist_parts, hist_params = [], []
     for d in DIMENSIONS:
@@ -150,10 +176,12 @@ def class_counts(db, branch=None):
     return dict(db.execute(sql + " GROUP BY class", params).fetchall())
 
 
-def classify(db, *, branch=None, dry_run=False, operator=None, today=None):
+def classify(db, *, branch=None, dry_run=False, operator=None, today=None, plugins=None):
     """Classify every client (or one branch's); return a RunResult.
 
     With ``dry_run`` nothing is written: the result only reports the moves.
+    ``plugins`` (``brokercrm.plugins.Plugins``) defaults to the installed
+    ones; only those approved for a branch change anything there.
     """
     started = time.perf_counter()
     today = today or local_today()
@@ -164,10 +192,18 @@ def classify(db, *, branch=None, dry_run=False, operator=None, today=None):
     scope_sql = "SELECT count(*) FROM clients" + (" WHERE branch_id = ?" if branch else "")
     scope = db.execute(scope_sql, [branch] if branch else []).fetchone()[0]
     result = RunResult(None, dry_run, policy.version, policy.digest, branch, scope, 0)
+    if plugins is None:
+        from .plugins import load
+
+        plugins = load()
+    branches = [branch] if branch else [r[0] for r in db.execute("SELECT code FROM branches ORDER BY code")]
+    plan = adjustments.plan(db, plugins, comp, policy["classification"], today, branches)
+    result.plugins = plan.as_dict()
+    result.failures = plan.failures
     db.execute("PRAGMA cache_size = -65536")
     try:
         if dry_run:
-            build_changed(db, comp, branch)
+            build_changed(db, comp, branch, plan)
             result.changed = db.execute("SELECT count(*) FROM _changed").fetchone()[0]
             result.moves = _moves(db)
             result.examples = _examples(db)
@@ -180,22 +216,25 @@ def classify(db, *, branch=None, dry_run=False, operator=None, today=None):
                     [now_iso(), operator, branch, policy.version, policy.digest],
                 ).lastrowid
                 result.run_id = run_id
-                build_changed(db, comp, branch)
+                build_changed(db, comp, branch, plan)
                 result.changed = db.execute("SELECT count(*) FROM _changed").fetchone()[0]
                 result.moves = _moves(db)
                 result.examples = _examples(db)
-                _write(db, comp, run_id, policy)
+                _write(db, comp, run_id, policy, plan)
                 result.classes = class_counts(db, branch)
                 result.seconds = time.perf_counter() - started
                 summary = result.as_dict()
+                errors = "; ".join(f"{f['plugin']} ({f['branch']}): {f['error']}" for f in plan.failures)
                 db.execute(
-                    "UPDATE runs SET finished_at = ?, status = 'ok', summary = ? WHERE id = ?",
-                    [now_iso(), json.dumps(summary, ensure_ascii=False), run_id],
+                    "UPDATE runs SET finished_at = ?, status = ?, summary = ?, error = ? WHERE id = ?",
+                    [now_iso(), "partial" if plan.failures else "ok",
+                     json.dumps(summary, ensure_ascii=False), errors or None, run_id],
                 )
                 audit.record(
                     db, "classify.run", operator=operator, target=f"run {run_id}",
                     detail={"branch": branch, "clients": scope, "changed": result.changed,
-                            "policy_version": policy.version},
+                            "policy_version": policy.version,
+                            "plugins_applied": plan.applied, "plugins_failed": plan.failures},
                     digest=policy.digest,
                 )
     finally:

@@ -14,6 +14,8 @@ core = Migrations("brokercrm")
 # "module:attribute" of each migration set, applied in this order.
 SETS = [
     "brokercrm.migrations:core",
+    "brokercrm.operators:migrations",
+    "brokercrm.approvals:migrations",
     "brokercrm.suitability_schema:migrations",
 ]
 

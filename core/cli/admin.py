@@ -3,6 +3,7 @@
 import click
 
 from .. import branches as branches_lib
+from .. import operators as operators_lib
 from .. import policy as policy_lib
 from ..db import db_path as resolve_db_path
 from . import cli
@@ -10,23 +11,31 @@ from .common import db_option, emit_json, json_option, open_db, operator_option
 
 
 @cli.command()
+@click.option("--admin", "admin_id", default="admin", show_default=True, metavar="ID",
+              help="首个总部操作员, 仅在尚无总部操作员时创建 (first head-office operator; created only if none exists)")
 @db_option
 @operator_option
 @json_option
-def init(db_path, operator, as_json):
+def init(admin_id, db_path, operator, as_json):
     """创建或升级数据库, 并把 policies/ 中的默认总部策略记为 v1.
 
-    Create or upgrade the database and record the default head-office
-    policies as version 1.
+    Create or upgrade the database, record the default head-office policies
+    as version 1 and create the first head-office operator (--admin).
     """
     db = open_db(db_path)
-    policy = policy_lib.publish_defaults(db, operator=operator)
-    info = {"db": str(resolve_db_path(db_path)), "policy_version": policy.version, "policy_digest": policy.digest}
+    created, existing = operators_lib.bootstrap(db, admin_id)
+    policy = policy_lib.publish_defaults(db, operator=operator or (created and created["id"]))
+    info = {"db": str(resolve_db_path(db_path)), "policy_version": policy.version, "policy_digest": policy.digest,
+            "headoffice_operators": [created["id"]] if created else existing}
     if as_json:
         emit_json(info)
     else:
         click.echo(f"数据库就绪 (database ready): {info['db']}")
         click.echo(f"现行策略 (policy in force): {policy.label()}")
+        if created:
+            click.echo(f"已创建总部操作员 (head-office operator created): {created['id']}  — 用 --as {created['id']}")
+        else:
+            click.echo(f"总部操作员 (head-office operators): {', '.join(existing)}")
 
 
 @cli.group()
@@ -119,3 +128,25 @@ def policy_check(file, db_path, as_json):
         click.echo(f"{file}: 有效 (valid) {pf.name} 策略, sha256 {pf.sha256}")
         state = "相同 (identical)" if same else "不同, 发布后生效 (differs; takes effect once published)"
         click.echo(f"与现行策略 v{in_force.version} {state}")
+
+
+@policy.command("publish")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False))
+@click.option("--note", default=None, help="发布说明 (why)")
+@db_option
+@operator_option
+@json_option
+def policy_publish(file, note, db_path, operator, as_json):
+    """发布策略文件 FILE 为新版本 (head office only); 之后的分类按新版本执行.
+
+    Publish a policy file as a new policy-set version; classify uses the
+    published set from the next run, never the file on disk.
+    """
+    db = open_db(db_path)
+    op = operators_lib.require(db, operator, role="headoffice", action="发布策略 (publishing policy)")
+    ps = policy_lib.publish(db, file, op["id"], note=note)
+    info = {"version": ps.version, "digest": ps.digest, "file": file, "published_by": op["id"]}
+    if as_json:
+        emit_json(info)
+    else:
+        click.echo(f"已发布 (published) 策略集 v{ps.version}  sha256 {ps.digest}  by {op['id']}")

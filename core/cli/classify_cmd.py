@@ -22,6 +22,22 @@ def print_summary(result):
         click.echo("类别分布 (classes):")
         for cls in sorted(r.classes, key=lambda c: -r.classes[c]):
             click.echo(f"  {cls:<4} {r.classes[cls]:>9,}")
+    print_plugins(r.plugins)
+
+
+def print_plugins(p):
+    """Which branch plugins applied, which did not and why (the approval gate made visible)."""
+    if not p or not (p["applied"] or p["skipped"] or p["failed"]):
+        return
+    click.echo("营业部插件 (branch plugins):")
+    for a in p["applied"]:
+        click.echo(f"  已应用 (applied)  {a['plugin']} {a['version']} @ {a['branch']}: {a['rules']} 条规则")
+    for s in p["skipped"]:
+        click.echo(f"  未应用 (skipped)  {s['plugin']} @ {s['branch'] or '-'}: {s['state']} — {s['why']}")
+    for f in p["failed"]:
+        click.echo(f"  出错 (FAILED)     {f['plugin']} @ {f['branch']}: {f['error']}")
+    if p["excluded_branches"]:
+        click.echo(f"  未分类, 保留原分类 (left out, previous classifications kept): {', '.join(p['excluded_branches'])}")
 
 
 @cli.command()
@@ -43,3 +59,7 @@ def classify(branch, dry_run, as_of, db_path, operator, as_json):
         emit_json(result.as_dict())
     else:
         print_summary(result)
+    if result.failures:
+        for f in result.failures:
+            click.echo(f"插件出错 (plugin failed): {f['plugin']} · 营业部 {f['branch']} · {f['error']}", err=True)
+        raise SystemExit(1)
