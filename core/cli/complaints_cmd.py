@@ -1,0 +1,88 @@
+"""complaints: list, show and the steps of the state machine."""
+
+import click
+
+from .. import complaints as complaints_lib
+from . import cli
+from .common import db_option, emit_json, json_option, open_db, operator_option
+
+
+@cli.group()
+def complaints():
+    """投诉处理: 受理 → 调查 → 方案 → 批准 → 处理 → 告知客户 (complaint handling).
+
+    投诉由 `interactions log CLIENT --kind complaint …` 立案. 每一步须 --as 操作员;
+    方案须由经办人以外的主管批准. A complaint is opened by logging an
+    interaction of kind complaint; steps cannot be skipped.
+    """
+
+
+def _echo(c, as_json):
+    if as_json:
+        emit_json(c)
+        return
+    flag = f"  ⚠ {c['flag']}" if c.get("flag") else ""
+    click.echo(f"投诉 #{c['id']} 客户 {c['client_id']} 营业部 {c['branch_id']}: {complaints_lib.LABELS[c['state']]}"
+               f" {c['state']} · 截止 (due) {c['due_at']}{flag}")
+    if c.get("handler"):
+        click.echo(f"  经办 (handler) {c['handler']}" + (f" · 批准 (approved by) {c['approved_by']}" if c.get("approved_by") else ""))
+    if c.get("proposal"):
+        click.echo(f"  方案 (proposal): {c['proposal']}")
+    for s in c.get("steps", []):
+        click.echo(f"  {s['at']} {s['from'] or '-'} → {s['to']} by {s['operator'] or '-'}"
+                   + (f": {s['note']}" if s["note"] else ""))
+
+
+@complaints.command("list")
+@click.option("--branch", default=None, help="营业部代码 (branch code)")
+@click.option("--state", type=click.Choice(complaints_lib.STATES), default=None, help="状态 (state)")
+@click.option("--overdue", is_flag=True, help="只列超时的 (past the deadline only)")
+@db_option
+@json_option
+def complaints_list(branch, state, overdue, db_path, as_json):
+    """列出投诉, 超时的标出 (list complaints; past-deadline ones flagged)."""
+    rows = complaints_lib.list_complaints(open_db(db_path), branch=branch, state=state, overdue=overdue)
+    if as_json:
+        emit_json(rows)
+        return
+    for c in rows:
+        flag = f"  ⚠ {c['flag']}" if c["flag"] else ""
+        click.echo(f"#{c['id']:<5} {c['client_id']:<14} {c['branch_id']:<6} {c['state']:<13} 截止 {c['due_at']}"
+                   f" 经办 {c['handler'] or '-'}{flag}")
+
+
+@complaints.command("show")
+@click.argument("complaint_id", type=int)
+@db_option
+@json_option
+def complaints_show(complaint_id, db_path, as_json):
+    """显示投诉及每一步 (one complaint with its steps)."""
+    _echo(complaints_lib.get(open_db(db_path), complaint_id), as_json)
+
+
+def _step_command(name, doc, func, *options):
+    @click.argument("complaint_id", type=int)
+    @db_option
+    @operator_option
+    @json_option
+    def command(complaint_id, db_path, operator, as_json, **kwargs):
+        _echo(func(open_db(db_path), complaint_id, operator=operator, **kwargs), as_json)
+
+    command.__doc__ = doc
+    for option in reversed(options):
+        command = option(command)
+    return complaints.command(name)(command)
+
+
+_step_command("investigate", "开始调查, 操作员成为经办人 (take up the complaint as its handler).",
+              complaints_lib.investigate, click.option("--note", default=None, help="备注 (note)"))
+_step_command("propose", "经办人提出解决方案 (the handler proposes a solution).", complaints_lib.propose,
+              click.option("--solution", required=True, help="解决方案 (the proposed solution)"))
+_step_command("approve", "主管批准方案, 不能是经办人 (a supervisor, not the handler, approves).",
+              complaints_lib.approve, click.option("--note", default=None, help="备注 (note)"))
+_step_command("reject", "主管退回方案, 回到调查 (a supervisor sends the proposal back).", complaints_lib.reject,
+              click.option("--reason", required=True, help="退回理由 (why)"))
+_step_command("resolve", "执行方案 (the approved solution has been carried out).", complaints_lib.resolve,
+              click.option("--note", required=True, help="处理结果 (what was done)"))
+_step_command("inform", "已告知客户, 结案 (the client has been told; closes the complaint).",
+              complaints_lib.inform, click.option("--note", required=True, help="告知方式与客户反馈 (how, and the reply)"))

@@ -1,0 +1,167 @@
+"""interactions log / list / satisfaction, import interactions, care."""
+
+import click
+
+from .. import care as care_lib
+from .. import interactions as interactions_lib
+from . import cli
+from .common import db_option, emit_json, json_option, open_db, operator_option
+from .import_cmd import import_cmd
+
+KIND_HELP = ", ".join(f"{k} {v}" for k, v in interactions_lib.KINDS.items())
+CHANNEL_HELP = ", ".join(f"{k} {v}" for k, v in interactions_lib.CHANNELS.items())
+
+
+@cli.group()
+def interactions():
+    """接触记录与满意度 (interactions with clients, satisfaction)."""
+
+
+@interactions.command("log")
+@click.argument("client_id")
+@click.option("--kind", required=True, help=f"类型 (kind): {KIND_HELP}")
+@click.option("--channel", required=True, help=f"渠道 (channel): {CHANNEL_HELP}")
+@click.option("--note", required=True, help="内容 (what was said or done)")
+@click.option("--satisfaction", type=int, default=None, help="满意度 1–5 (satisfaction score)")
+@click.option("--manager", default=None, help="客户经理, 默认为操作员 (account manager; default: the operator)")
+@click.option("--at", "at", default=None, help="接触时间, 默认现在 (when; ISO date/time, default now)")
+@click.option("--task", "task_id", type=int, default=None, help="此次接触完成的任务号 (the task this contact fulfils)")
+@db_option
+@operator_option
+@json_option
+def interactions_log(client_id, kind, channel, note, satisfaction, manager, at, task_id, db_path, operator,
+                     as_json):
+    """记录一次接触 (log an interaction with CLIENT_ID).
+
+    投诉自动立案并设 48 小时时限; 转户/销户申请自动开立挽留案例; 低满意度自动安排回访.
+    A complaint opens a complaint case, a transfer/closure request a retention
+    case, a low score a callback task.
+    """
+    result = interactions_lib.log(open_db(db_path), client_id, kind=kind, channel=channel, note=note,
+                                  satisfaction=satisfaction, manager=manager, operator=operator, at=at,
+                                  task_id=task_id)
+    if as_json:
+        emit_json(result)
+        return
+    click.echo(f"已记录接触 #{result['id']} (interaction logged): {interactions_lib.label(result['kind'])}"
+               f" · {result['channel']} · {result['at']}")
+    if "complaint" in result:
+        click.echo(f"已立案投诉 #{result['complaint']} (complaint opened)")
+    if "retention_case" in result:
+        click.echo(f"已开立挽留案例 #{result['retention_case']} (retention case opened)")
+    if "task_done" in result:
+        click.echo(f"任务 #{result['task_done']} 已完成 (task done)")
+
+
+@interactions.command("list")
+@click.option("--client", "client_id", default=None, help="客户号 (client)")
+@click.option("--branch", default=None, help="营业部代码 (branch code)")
+@click.option("--kind", default=None, help="类型 (kind)")
+@click.option("--limit", type=int, default=100, show_default=True, help="最多条数 (at most N)")
+@db_option
+@json_option
+def interactions_list(client_id, branch, kind, limit, db_path, as_json):
+    """列出接触记录, 新的在前 (list interactions, newest first)."""
+    db = open_db(db_path)
+    where, params = [], []
+    if client_id:
+        where.append("client_id = ?")
+        params.append(client_id)
+    if branch:
+        where.append("branch_id = ?")
+        params.append(branch)
+    if kind:
+        where.append("kind = ?")
+        params.append(interactions_lib.normal_kind(kind))
+    cursor = db.execute(
+        "SELECT id, client_id, branch_id, at, kind, channel, satisfaction, manager, note FROM interactions"
+        + (" WHERE " + " AND ".join(where) if where else "") + " ORDER BY at DESC, id DESC LIMIT ?",
+        [*params, limit],
+    )
+    names = [d[0] for d in cursor.description]
+    rows = [dict(zip(names, r)) for r in cursor.fetchall()]
+    if as_json:
+        emit_json(rows)
+        return
+    for r in rows:
+        score = f" 满意度 {r['satisfaction']}" if r["satisfaction"] else ""
+        click.echo(f"#{r['id']:<6} {r['at']} {r['client_id']:<14} {r['branch_id']:<6}"
+                   f" {interactions_lib.label(r['kind'])} · {r['channel']}{score} · {r['manager'] or '-'}: {r['note']}")
+
+
+@interactions.command("satisfaction")
+@click.option("--branch", default=None, help="营业部代码 (branch code)")
+@db_option
+@json_option
+def interactions_satisfaction(branch, db_path, as_json):
+    """满意度平均分: 按营业部, 按客户经理 (average satisfaction per branch and per manager)."""
+    report = interactions_lib.satisfaction_report(open_db(db_path), branch=branch)
+    if as_json:
+        emit_json(report)
+        return
+    click.echo("按营业部 (by branch):")
+    for r in report["by_branch"]:
+        click.echo(f"  {r['branch_id']:<8} 平均 {r['average']:.2f}  ({r['count']} 次评分)")
+    click.echo("按客户经理 (by manager):")
+    for r in report["by_manager"]:
+        click.echo(f"  {r['manager'] or '-':<12} 平均 {r['average']:.2f}  ({r['count']} 次评分)")
+
+
+@import_cmd.command("interactions")
+@click.argument("file", type=click.Path(dir_okay=False))
+@db_option
+@operator_option
+@json_option
+def import_interactions(file, db_path, operator, as_json):
+    """导入接触记录 FILE (import interactions).
+
+    列 (columns): client_id (客户号), kind (类型), channel (渠道), note (内容), 可选 optional:
+    satisfaction (满意度 1–5), at (时间), manager (客户经理). 任一行有误则不导入任何记录.
+    """
+    result = interactions_lib.import_file(open_db(db_path), file, operator=operator)
+    if as_json:
+        emit_json(result.as_dict())
+    else:
+        click.echo(f"接触记录: 读取 {result.rows} 行, 导入 {result.inserted} (rows {result.rows},"
+                   f" imported {result.inserted})")
+
+
+@cli.group()
+def care():
+    """客户关怀日历: 生日, 节日, 重要时刻 (care calendar)."""
+
+
+@care.command("moment")
+@click.argument("client_id")
+@click.option("--kind", required=True,
+              help="重要时刻 (moment): " + ", ".join(f"{k} {v}" for k, v in care_lib.MOMENT_KINDS.items()))
+@click.option("--date", "on_date", required=True, help="日期 YYYY-MM-DD (the day)")
+@click.option("--note", default=None, help="备注, 如 孩子高考 (note)")
+@click.option("--yearly", is_flag=True, help="每年重复, 如纪念日 (repeats every year)")
+@db_option
+@operator_option
+@json_option
+def care_moment(client_id, kind, on_date, note, yearly, db_path, operator, as_json):
+    """记录客户的重要时刻 (record an important moment of CLIENT_ID)."""
+    moment = care_lib.record_moment(open_db(db_path), client_id, kind=kind, on_date=on_date, note=note,
+                                    yearly=yearly, operator=operator)
+    if as_json:
+        emit_json(moment)
+    else:
+        click.echo(f"已记录重要时刻 #{moment['id']}: {moment['kind']} {moment['on_date']}")
+
+
+@care.command("generate")
+@click.option("--days", type=int, default=None, help="向前看的天数, 默认取策略 (days ahead; default from policy)")
+@db_option
+@operator_option
+@json_option
+def care_generate(days, db_path, operator, as_json):
+    """生成未来关怀任务, 可重复运行 (open care tasks ahead of time; idempotent)."""
+    result = care_lib.generate(open_db(db_path), days=days, operator=operator)
+    if as_json:
+        emit_json(result)
+        return
+    c = result["created"]
+    click.echo(f"{result['from']} – {result['to']}: 新建关怀任务 {result['total']} (new care tasks):"
+               f" 生日 birthday {c['birthday']}, 节日 holiday {c['holiday']}, 重要时刻 moment {c['moment']}")

@@ -1,0 +1,191 @@
+"""packages (service packages), retention (转销户挽留), changes (maker–checker data changes)."""
+
+import click
+
+from .. import data_changes as changes_lib
+from .. import retention as retention_lib
+from .. import service_packages as packages_lib
+from . import cli
+from .common import db_option, emit_json, json_option, open_db, operator_option
+
+
+@cli.group()
+def packages():
+    """服务包 (service packages by client type)."""
+
+
+@packages.command("show")
+@click.argument("client_id")
+@db_option
+@json_option
+def packages_show(client_id, db_path, as_json):
+    """客户的服务包及到期服务 (the package of CLIENT_ID and its due actions)."""
+    p = packages_lib.for_client(open_db(db_path), client_id)
+    if as_json:
+        emit_json(p)
+        return
+    click.echo(f"{client_id}: {p['name']} [{p['code']}] · {p['chosen_by']} · 策略 {p['policy']}")
+    for s in p["services"]:
+        click.echo(f"  服务 {s}")
+    for a in p["actions"]:
+        click.echo(f"  {'到期 DUE' if a['due'] else '下次 next'} {a['due_on']}  {a['title']}"
+                   f"  (每 {a['every_days']} 天, 上次 {(a['last'] or '无 never')[:10]})")
+
+
+@packages.command("report")
+@click.option("--branch", default=None, help="营业部代码 (branch code)")
+@db_option
+@json_option
+def packages_report(branch, db_path, as_json):
+    """各营业部各服务包客户数 (clients per package per branch, head-office rules)."""
+    report = packages_lib.distribution(open_db(db_path), branch=branch)
+    if as_json:
+        emit_json(report)
+        return
+    for r in report["rows"]:
+        click.echo(f"{r['branch_id']:<8} {r['package']:<22} {r['clients']:>9,}")
+
+
+@cli.group()
+def retention():
+    """转销户挽留 (retention of clients asking to transfer or close)."""
+
+
+def _echo_case(case, as_json):
+    if as_json:
+        emit_json(case)
+        return
+    click.echo(f"挽留案例 #{case['id']} 客户 {case['client_id']} {retention_lib.REQUESTS[case['request']]}"
+               f" · {case['state']} {retention_lib.OUTCOMES.get(case['outcome'], '')} · 开立 {case['opened_at']}")
+    for a in case.get("attempts", []):
+        click.echo(f"  {a['at']} {a['operator'] or '-'}: {a['note']}")
+
+
+@retention.command("list")
+@click.option("--branch", default=None, help="营业部代码 (branch code)")
+@click.option("--state", type=click.Choice(["open", "closed"]), default=None, help="open | closed")
+@db_option
+@json_option
+def retention_list(branch, state, db_path, as_json):
+    """列出挽留案例 (list retention cases)."""
+    rows = retention_lib.list_cases(open_db(db_path), branch=branch, state=state)
+    if as_json:
+        emit_json(rows)
+        return
+    for c in rows:
+        click.echo(f"#{c['id']:<5} {c['client_id']:<14} {c['branch_id']:<6} {c['request']:<9} {c['state']:<7}"
+                   f" {c['outcome'] or '':<12} {c['opened_at']}")
+
+
+@retention.command("attempt")
+@click.argument("case_id", type=int)
+@click.option("--note", required=True, help="挽留过程 (what was offered, what the client said)")
+@db_option
+@operator_option
+@json_option
+def retention_attempt(case_id, note, db_path, operator, as_json):
+    """记录一次挽留 (record a retention attempt)."""
+    _echo_case(retention_lib.attempt(open_db(db_path), case_id, note=note, operator=operator), as_json)
+
+
+@retention.command("close")
+@click.argument("case_id", type=int)
+@click.option("--outcome", type=click.Choice(list(retention_lib.OUTCOMES)), required=True,
+              help="retained 挽留成功 | transferred 已转户 | closed 已销户")
+@click.option("--note", default=None, help="备注 (note)")
+@db_option
+@operator_option
+@json_option
+def retention_close(case_id, outcome, note, db_path, operator, as_json):
+    """结案并安排后续回访 (close the case; a follow-up callback task opens)."""
+    _echo_case(retention_lib.close(open_db(db_path), case_id, outcome=outcome, note=note, operator=operator),
+               as_json)
+
+
+@retention.command("report")
+@db_option
+@json_option
+def retention_report(db_path, as_json):
+    """各营业部挽留结果 (retention outcomes per branch)."""
+    rows = retention_lib.summary(open_db(db_path))
+    if as_json:
+        emit_json(rows)
+        return
+    for r in rows:
+        click.echo(f"{r['branch_id']:<8} 未结 open {r['open']}  挽留成功 retained {r['retained']}"
+                   f"  转户 transferred {r['transferred']}  销户 closed {r['closed']}")
+
+
+@cli.group()
+def changes():
+    """客户资料修改: 重要资料须复核 (client data changes; important fields need review).
+
+    重要资料 (important): name, id_number, phone, bank_account, legal_representative —
+    录入后须另一操作员复核. 普通资料 (ordinary): occupation, education, annual_income,
+    investment_years, business_scope, net_assets — 立即生效.
+    """
+
+
+def _echo_change(c, as_json):
+    if as_json:
+        emit_json(c)
+        return
+    if c.get("state") == "applied":
+        click.echo(f"已修改普通资料 (ordinary field changed at once): {c['client_id']} {c['field']}: {c['old']} → {c['new']}")
+        return
+    click.echo(f"资料修改 #{c['id']} {c['client_id']} {c['field']}: {c['old_value']} → {c['new_value']}"
+               f" · {c['state']} · 录入 maker {c['maker']}" + (f" · 复核 checker {c['checker']}" if c["checker"] else ""))
+
+
+@changes.command("request")
+@click.argument("client_id")
+@click.argument("field")
+@click.argument("value")
+@click.option("--note", default=None, help="变更原因 (why)")
+@db_option
+@operator_option
+@json_option
+def changes_request(client_id, field, value, note, db_path, operator, as_json):
+    """修改客户 CLIENT_ID 的 FIELD 为 VALUE (change a field; important ones wait for review)."""
+    _echo_change(changes_lib.request(open_db(db_path), client_id, field, value, operator=operator, note=note),
+                 as_json)
+
+
+@changes.command("list")
+@click.option("--state", type=click.Choice(["pending", "approved", "rejected"]), default="pending",
+              show_default=True, help="状态 (state)")
+@click.option("--client", "client_id", default=None, help="客户号 (client)")
+@click.option("--branch", default=None, help="营业部代码 (branch code)")
+@db_option
+@json_option
+def changes_list(state, client_id, branch, db_path, as_json):
+    """列出资料修改, 值已脱敏 (list changes; values masked)."""
+    rows = changes_lib.list_changes(open_db(db_path), state=state, client_id=client_id, branch=branch)
+    if as_json:
+        emit_json(rows)
+        return
+    if not rows:
+        click.echo("没有 (none)")
+    for c in rows:
+        _echo_change(c, False)
+
+
+@changes.command("approve")
+@click.argument("change_id", type=int)
+@db_option
+@operator_option
+@json_option
+def changes_approve(change_id, db_path, operator, as_json):
+    """复核通过, 修改生效; 不能复核自己录入的修改 (approve; never your own)."""
+    _echo_change(changes_lib.approve(open_db(db_path), change_id, operator=operator), as_json)
+
+
+@changes.command("reject")
+@click.argument("change_id", type=int)
+@click.option("--reason", required=True, help="驳回理由 (why)")
+@db_option
+@operator_option
+@json_option
+def changes_reject(change_id, reason, db_path, operator, as_json):
+    """驳回修改 (reject a pending change)."""
+    _echo_change(changes_lib.reject(open_db(db_path), change_id, operator=operator, reason=reason), as_json)
