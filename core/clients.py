@@ -12,7 +12,9 @@ CLASSIFIED = ["class", "risk_level", "lowest_category", "habit", "tier", "value_
 # append "module:function" refs. show() calls each as fn(db, client_id, reveal=…)
 # and merges the dict it returns into the result; each may also offer
 # ``fn.lines(show_result) -> [str]`` for the text output (see section_lines).
-SECTIONS = []
+SECTIONS = [
+    "brokercrm.service_view:section",
+]
 
 
 def _resolve(ref):

@@ -14,7 +14,9 @@ import json
 from .timeutil import now_iso
 
 # "module:function" listeners called as fn(db, event_dict) inside the caller's transaction.
-LISTENERS = []
+LISTENERS = [
+    "brokercrm.tasks:on_event",
+]
 
 
 def _listeners():

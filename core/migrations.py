@@ -17,6 +17,7 @@ SETS = [
     "brokercrm.operators:migrations",
     "brokercrm.approvals:migrations",
     "brokercrm.suitability_schema:migrations",
+    "brokercrm.service_schema:service",
 ]
 
 

@@ -23,6 +23,8 @@ VALIDATORS = {
     "classification": "brokercrm.classify_sql:validate",
     "questionnaire": "brokercrm.questionnaire:validate",
     "suitability": "brokercrm.suitability_policy:validate",
+    "service": "brokercrm.service_policy:validate",
+    "packages": "brokercrm.service_packages:validate",
 }
 
 
