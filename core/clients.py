@@ -14,6 +14,7 @@ CLASSIFIED = ["class", "risk_level", "lowest_category", "habit", "tier", "value_
 # ``fn.lines(show_result) -> [str]`` for the text output (see section_lines).
 SECTIONS = [
     "brokercrm.service_view:section",
+    "brokercrm.suitability:client_section",
 ]
 
 

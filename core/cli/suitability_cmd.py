@@ -1,0 +1,298 @@
+"""suitability check / confirm / scan / assessments / investor types / behaviour flags,
+and `import products | holdings | behaviour`."""
+
+import functools
+
+import click
+
+from .. import assessment_reports, behaviour, investor_type, products, suitability, suitability_scan
+from ..validate import parse_date
+from . import cli
+from .common import db_option, emit_json, json_option, open_db, operator_option
+from .import_cmd import _options, _run, import_cmd
+
+VERDICT_LABELS = {
+    "match": "适当 (match)",
+    "mismatch": "不适当: 不得推荐; 销售须特别风险警示书与客户书面确认 (mismatch: warning + written confirmation)",
+    "forbidden": "禁止: 任何确认均不能解除 (forbidden: no confirmation lifts it)",
+}
+
+
+def _as_of(value):
+    if value is None:
+        return None
+    day = parse_date(value)
+    if day is None:
+        raise click.BadParameter(f"{value!r} 不是有效日期 (not a date)", param_hint="--as-of")
+    return day
+
+
+as_of_option = click.option("--as-of", default=None, help="按该日期判断年龄与测评有效期 (YYYY-MM-DD; default today)")
+
+
+@cli.group("suitability")
+def suitability_group():
+    """投资者适当性: 产品与客户匹配 (suitability: the right product to the right client)."""
+
+
+def _print_result(r):
+    click.echo(f"{r['client_id']} × {r['product_code']} {r['product_name']} ({r['product_risk']}):"
+               f" 客户 {r['client_level']} {r['investor_type']}")
+    click.echo(f"结论 (verdict): {VERDICT_LABELS[r['verdict']]}")
+    for reason in r["reasons"]:
+        click.echo(f"  · {reason}")
+    for note in r["notes"]:
+        click.echo(f"  注意 (note): {note}")
+    if r.get("confirmation"):
+        c = r["confirmation"]
+        click.echo(f"  已有书面确认 (confirmed) #{c['id']} 凭证 {c['evidence']} {c['confirmed_at']} by {c['confirmed_by'] or '-'}")
+    click.echo(f"记录 (recorded) #{r.get('id')} · {r['policy_source']}")
+
+
+@suitability_group.command("check")
+@click.argument("client_id")
+@click.argument("product_code")
+@as_of_option
+@db_option
+@operator_option
+@json_option
+def check_cmd(client_id, product_code, as_of, db_path, operator, as_json):
+    """检查客户 CLIENT_ID 与产品 PRODUCT_CODE 是否适当 (check one client against one product; recorded)."""
+    result = suitability.check(open_db(db_path), client_id, product_code, operator=operator, today=_as_of(as_of))
+    if as_json:
+        emit_json(result)
+    else:
+        _print_result(result)
+
+
+@suitability_group.command("confirm")
+@click.argument("client_id")
+@click.argument("product_code")
+@click.option("--evidence", required=True, metavar="REF",
+              help="特别风险警示书及客户书面确认的凭证编号 (reference of the signed warning and confirmation)")
+@as_of_option
+@db_option
+@operator_option
+@json_option
+def confirm_cmd(client_id, product_code, evidence, as_of, db_path, operator, as_json):
+    """记录客户在特别风险警示后的书面确认 (record the written confirmation of a mismatch).
+
+    仅适用于 mismatch; forbidden 不能确认. 普通投资者的确认会创建回访任务 (high_risk_sale).
+    """
+    result = suitability.confirm(open_db(db_path), client_id, product_code, evidence, operator=operator,
+                                 today=_as_of(as_of))
+    if as_json:
+        emit_json(result)
+    else:
+        _print_result(result)
+
+
+@suitability_group.command("scan")
+@click.option("--branch", default=None, help="只扫描该营业部 (only this branch)")
+@click.option("--limit", type=int, default=200, show_default=True, help="最多列出条数 (list at most N)")
+@as_of_option
+@db_option
+@operator_option
+@json_option
+def scan_cmd(branch, limit, as_of, db_path, operator, as_json):
+    """检查全部持仓, 列出持有高于其等级产品的客户 (check every holding; list those above the client's level)."""
+    summary = suitability_scan.scan(open_db(db_path), branch=branch, today=_as_of(as_of), operator=operator,
+                                    limit=limit)
+    if as_json:
+        emit_json(summary)
+        return
+    click.echo(f"扫描 (scan) #{summary['run_id']} · {summary['policy_source']}"
+               + (f" · 营业部 {branch}" if branch else "") + f" · 用时 {summary['seconds']:.2f}s")
+    click.echo(f"持仓 (holdings) {summary['holdings']:,} · 适当 {summary['match']:,} · 不适当 {summary['mismatch']:,}"
+               f" (已确认 {summary['mismatch_confirmed']:,}, 未确认 {summary['mismatch_unconfirmed']:,})"
+               f" · 禁止 {summary['forbidden']:,}")
+    for e in summary["exceptions"]:
+        mark = f"已确认 #{e['confirmation_id']} {e['evidence']}" if e["confirmed"] else "未确认 (unconfirmed)"
+        if e["verdict"] == "forbidden":
+            mark = "禁止 (forbidden)"
+        click.echo(f"  {e['branch_id']:<6} {e['client_id']:<14} {e['client_level']:<10} {e['product_code']:<10}"
+                   f" {e['product_risk']}  {mark}")
+        click.echo(f"      {e['reasons'][0]}")
+
+
+@suitability_group.command("assessments")
+@click.option("--branch", default=None, help="营业部代码 (branch code)")
+@click.option("--days", type=int, default=None, help="即将到期的天数, 默认取策略 (expiring window; default from policy: 30)")
+@as_of_option
+@db_option
+@json_option
+def assessments_cmd(branch, days, as_of, db_path, as_json):
+    """各营业部已过期、即将到期的风险测评, 及须重新测评的客户 (expired, expiring, renewal due)."""
+    db = open_db(db_path)
+    today = _as_of(as_of)
+    report = assessment_reports.expiry_report(db, branch=branch, today=today, days=days)
+    report["renewal"] = assessment_reports.renewal_flags(db, branch=branch, today=today)
+    if as_json:
+        emit_json(report)
+        return
+    click.echo(f"截至 (as of) {report['today']} · 即将到期窗口 {report['expiring_days']} 天")
+    click.echo(f"{'营业部':<6} {'客户':>8} {'未测评':>8} {'已过期':>8} {'将到期':>8} {'有效':>8}")
+    for b in report["branches"]:
+        click.echo(f"{b['branch_id']:<8} {b['clients']:>9,} {b['unassessed']:>9,} {b['expired']:>9,}"
+                   f" {b['expiring']:>9,} {b['valid']:>9,}")
+    for key, title in (("expired", "已过期 (expired)"), ("expiring", "即将到期 (expiring)")):
+        if report[key]:
+            click.echo(f"{title}:")
+            for a in report[key][:100]:
+                click.echo(f"  {a['branch_id']:<6} {a['client_id']:<14} {a['level']} 有效至 {a['expires_at']}"
+                           f" ({a['days_left']} 天)")
+    if report["renewal"]:
+        click.echo("信息变化, 须重新测评 (Art. 21, renewal due):")
+        for r in report["renewal"]:
+            changes = "; ".join(f"{c['field']} {c['from']} → {c['to']}" for c in r["changes"])
+            click.echo(f"  {r['branch_id']:<6} {r['client_id']:<14} 测评 {r['answered_at']}: {changes}")
+
+
+# -- investor types ------------------------------------------------------------
+
+@suitability_group.command("investor")
+@click.argument("client_id")
+@db_option
+@json_option
+def investor_cmd(client_id, db_path, as_json):
+    """客户的投资者类型: 专业或普通, 及理由 (a client's investor type and why)."""
+    info = investor_type.investor_type(open_db(db_path), client_id)
+    if as_json:
+        emit_json(info)
+    else:
+        click.echo(f"{client_id}: {info['label']} ({info['type']}) — {info['reason']}")
+
+
+def _print_request(r):
+    click.echo(f"申请 (request) #{r['id']} {r['client_id']} → {r['target']} · {r['status']}"
+               f" · 申请人 {r['requested_by']} {r['requested_at']} · 材料 {r['evidence']}")
+    click.echo(f"  {'符合条件 (eligible)' if r['eligible'] else '未达条件 (not eligible)'}: {'; '.join(r['eligibility'])}")
+    if r["decided_by"]:
+        click.echo(f"  决定 (decided) {r['decided_by']} {r['decided_at']}: {r['decision_note'] or ''}")
+
+
+@suitability_group.command("convert")
+@click.argument("client_id")
+@click.option("--evidence", required=True, metavar="REF", help="证明材料编号 (reference of the evidence)")
+@click.option("--to", "target", type=click.Choice(["professional", "ordinary"]), default="professional",
+              show_default=True, help="申请转为 (requested type)")
+@click.option("--note", default=None, help="说明 (note)")
+@db_option
+@operator_option
+@json_option
+def convert_cmd(client_id, evidence, target, note, db_path, operator, as_json):
+    """申请转换投资者类型 (request a conversion; Art. 10–11), 须他人批准."""
+    r = investor_type.request(open_db(db_path), client_id, evidence=evidence, operator=operator, target=target,
+                              note=note)
+    if as_json:
+        emit_json(r)
+    else:
+        _print_request(r)
+
+
+@suitability_group.command("decide")
+@click.argument("request_id", type=int)
+@click.option("--approve/--reject", default=None, required=True, help="批准或驳回 (approve or reject)")
+@click.option("--reason", default=None, help="理由, 驳回时必填 (reason; required to reject)")
+@db_option
+@operator_option
+@json_option
+def decide_cmd(request_id, approve, reason, db_path, operator, as_json):
+    """决定转换申请 REQUEST_ID; 申请人不能决定自己的申请 (decide a request; never your own)."""
+    r = investor_type.decide(open_db(db_path), request_id, approve=approve, operator=operator, note=reason)
+    if as_json:
+        emit_json(r)
+    else:
+        _print_request(r)
+
+
+@suitability_group.command("requests")
+@click.option("--status", type=click.Choice(["pending", "approved", "rejected"]), default=None)
+@db_option
+@json_option
+def requests_cmd(status, db_path, as_json):
+    """列出投资者类型转换申请 (list conversion requests)."""
+    rows = investor_type.list_requests(open_db(db_path), status=status)
+    if as_json:
+        emit_json(rows)
+        return
+    for r in rows:
+        _print_request(r)
+
+
+# -- behaviour -----------------------------------------------------------------
+
+@suitability_group.command("flags")
+@click.option("--branch", default=None, help="营业部代码 (branch code)")
+@db_option
+@json_option
+def flags_cmd(branch, db_path, as_json):
+    """交易行为标记, 如进取型 (behaviour flags such as aggressive; they never block trading)."""
+    rows = behaviour.flags(open_db(db_path), branch=branch)
+    if as_json:
+        emit_json(rows)
+        return
+    for f in rows:
+        click.echo(f"{f['branch_id']:<6} {f['client_id']:<14} {f['label']} ({f['flag']}) 自 {f['since']}: {f['reason']}")
+
+
+@suitability_group.command("rerate")
+@as_of_option
+@db_option
+@operator_option
+@json_option
+def rerate_cmd(as_of, db_path, operator, as_json):
+    """按行为规则重新评估全部客户 (re-run the behaviour rules for every client, e.g. nightly)."""
+    counts = behaviour.evaluate(open_db(db_path), today=_as_of(as_of), operator=operator)
+    if as_json:
+        emit_json(counts)
+    else:
+        click.echo(f"新标记 (flagged) {counts['flagged']} · 解除 (cleared) {counts['cleared']} · 维持 (kept) {counts['kept']}")
+
+
+# -- imports -------------------------------------------------------------------
+
+@import_cmd.command("products")
+@click.argument("file", type=click.Path(dir_okay=False))
+@_options
+@db_option
+@operator_option
+@json_option
+def import_products(file, skip_invalid, rejects, db_path, operator, as_json):
+    """导入产品 FILE (import products).
+
+    列 (columns): code (产品代码), name (产品名称), type (产品类型), risk_level (风险等级 R1–R5).
+    未填风险等级的产品按适当性策略由类型推定 (股票型 → R4, 债券型 → R3, 货币型 → R1 …).
+    """
+    _run("产品 products", products.import_products, file, skip_invalid, rejects, db_path, operator, as_json)
+
+
+@import_cmd.command("holdings")
+@click.argument("file", type=click.Path(dir_okay=False))
+@click.option("--replace", is_flag=True, help="文件即全部持仓: 不在文件中的持仓删除 (the file is the whole book)")
+@_options
+@db_option
+@operator_option
+@json_option
+def import_holdings(file, replace, skip_invalid, rejects, db_path, operator, as_json):
+    """导入持仓 FILE (import holdings).
+
+    列 (columns): client_id (客户号), product_code (产品代码), amount (持有金额), since (持有起始日).
+    """
+    func = functools.partial(products.import_holdings, replace=replace)
+    _run("持仓 holdings", func, file, skip_invalid, rejects, db_path, operator, as_json)
+
+
+@import_cmd.command("behaviour")
+@click.argument("file", type=click.Path(dir_okay=False))
+@_options
+@db_option
+@operator_option
+@json_option
+def import_behaviour(file, skip_invalid, rejects, db_path, operator, as_json):
+    """导入每日交易行为 FILE 并重新评估 (import daily trading behaviour, then re-rate).
+
+    列 (columns): client_id, date, turnover_pct (日换手率%, 250 即 250%), st_share (ST占比 0–1 或 60%).
+    满足行为规则的客户标记为进取型并通知客户经理; 不限制交易 (never blocks trading).
+    """
+    _run("交易行为 behaviour", behaviour.import_behaviour, file, skip_invalid, rejects, db_path, operator, as_json)
