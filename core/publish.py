@@ -1,0 +1,393 @@
+"""Publishing read-only snapshots for the Datasette site.
+
+``publish`` copies the working database into one snapshot for head office
+(``hq.db``: every branch) and one per branch (``<CODE>.db``: only that
+branch's clients and their records). Personal data is masked inside the
+snapshot, so nothing the site serves can reveal it, whatever the URL.
+
+Built with SQL only: the source is ATTACHed read-only and each table is
+copied by one ``INSERT … SELECT`` whose masking runs as registered SQLite
+functions; all reads happen in one transaction, so every snapshot of a
+publish comes from the same moment. Branch snapshots are copied from the
+(already masked and indexed) head-office snapshot. Each file is written
+under a temporary name and moved into place with ``os.replace``: a reader
+sees the old file or the new one, never half of one.
+
+What is published is declared in ``publish_specs``; tables not listed there
+are never published, tables listed but not yet created are skipped.
+"""
+
+import datetime as dt
+import hashlib
+import json
+import os
+import re
+import sqlite3
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from . import masking
+from .db import connect, db_path as resolve_db_path
+from .errors import BrokerCRMError
+from .publish_specs import NEVER, PERSONAL, SUMMARIES, TABLES
+from .timeutil import now
+
+HQ = "hq"
+MANIFEST = "manifest.json"
+INSPECT = "inspect-data.json"
+
+_ID_RE = re.compile(r"(?<![0-9A-Za-z])[0-9]{17}[0-9Xx](?![0-9A-Za-z])")
+_MOBILE_RE = re.compile(r"(?<![0-9])1[3-9][0-9]{9}(?![0-9])")
+FIELD_MASKERS = {
+    "name": masking.mask_name, "id_number": masking.mask_id, "phone": masking.mask_phone,
+    "mobile": masking.mask_phone, "birth_date": masking.mask_birth_date,
+    "legal_representative": masking.mask_name,
+}
+KIND_MASKERS = {"name": masking.mask_name, "id": masking.mask_id, "phone": masking.mask_phone,
+                "birth": masking.mask_birth_date}
+
+
+def scrub(value):
+    """Mask ID numbers and mobile numbers that appear inside free text."""
+    if not isinstance(value, str) or not value:
+        return value
+    value = _ID_RE.sub(lambda m: masking.mask_id(m.group(0)), value)
+    return _MOBILE_RE.sub(lambda m: masking.mask_phone(m.group(0)), value)
+
+
+def mask_field(field_name, value):
+    """Mask an old/new value by the field it belongs to; other fields are scrubbed."""
+    masker = FIELD_MASKERS.get(field_name)
+    if masker:
+        return masker(value)
+    return scrub(value)
+
+
+def register_functions(conn):
+    for kind, fn in KIND_MASKERS.items():
+        conn.create_function(f"bcrm_mask_{kind}", 1, fn, deterministic=True)
+    conn.create_function("bcrm_mask_field", 2, mask_field, deterministic=True)
+    conn.create_function("bcrm_scrub", 1, scrub, deterministic=True)
+
+
+@dataclass
+class Built:
+    """One published table as built in the head-office snapshot."""
+
+    table: str
+    scope: str                 # branch | shared | hq (client/via resolve to branch)
+    columns: list              # [(name, declared type)]
+    pk: list
+    fks: list                  # [(column, other table, other column)]
+    branch_col: str | None
+    indexes: list
+    drop_in_branch: tuple = ()
+    rows: int = 0
+    summary: bool = False
+    spec: object = None
+
+    def create_sql(self, columns=None):
+        columns = columns or self.columns
+        names = {c for c, _ in columns}
+        parts = [f"[{c}] {t}".rstrip() for c, t in columns]
+        if self.pk and all(p in names for p in self.pk):
+            parts.append("PRIMARY KEY (" + ", ".join(f"[{p}]" for p in self.pk) + ")")
+        for col, other, other_col in self.fks:
+            if col in names:
+                parts.append(f"FOREIGN KEY ([{col}]) REFERENCES [{other}]([{other_col}])")
+        return f"CREATE TABLE [{self.table}] (\n  " + ",\n  ".join(parts) + "\n)"
+
+
+@dataclass
+class PublishResult:
+    out_dir: Path
+    published_at: str
+    databases: dict = field(default_factory=dict)   # name -> {"file", "scope", "tables": {t: rows}}
+    skipped: list = field(default_factory=list)     # spec tables not in the source yet
+    seconds: float = 0.0
+
+    def as_dict(self):
+        return {"out_dir": str(self.out_dir), "published_at": self.published_at,
+                "databases": self.databases, "skipped": self.skipped, "seconds": round(self.seconds, 3)}
+
+
+def default_out_dir():
+    return Path(os.environ.get("BROKERCRM_SITE_DIR") or "site")
+
+
+def _is_text(decl):
+    decl = (decl or "").upper()
+    return decl == "" or any(k in decl for k in ("CHAR", "CLOB", "TEXT"))
+
+
+def _fast_pragmas(conn):
+    # The snapshot is rebuilt from scratch on failure, so durability while
+    # building buys nothing; the final os.replace is what makes it visible.
+    for pragma in ("journal_mode = OFF", "synchronous = OFF", "cache_size = -262144",
+                   "temp_store = MEMORY"):
+        conn.execute(f"PRAGMA {pragma}")
+
+
+def _source_tables(conn, schema="src"):
+    return {r[0] for r in conn.execute(f"SELECT name FROM {schema}.sqlite_master WHERE type = 'table'")}
+
+
+def _column_expr(spec, col, decl):
+    kind = spec.mask.get(col) or PERSONAL.get(col)
+    if kind:
+        return f"bcrm_mask_{kind}(s.[{col}])"
+    if col in spec.field_mask:
+        return f"bcrm_mask_field(s.[{spec.field_mask[col]}], s.[{col}])"
+    if _is_text(decl) and "*" not in spec.trusted and col not in spec.trusted:
+        return f"bcrm_scrub(s.[{col}])"
+    return f"s.[{col}]"
+
+
+def _build_table(conn, spec, published):
+    info = conn.execute(f"PRAGMA src.table_info([{spec.table}])").fetchall()
+    src_cols = {r[1]: r[2] for r in info}
+    pk = [r[1] for r in sorted((r for r in info if r[5]), key=lambda r: r[5])]
+    drop = set(spec.drop) | NEVER
+    columns = [(r[1], r[2]) for r in info if r[1] not in drop]
+    exprs = [_column_expr(spec, c, t) for c, t in columns]
+
+    scope, branch_col, branch_expr = spec.scope, None, None
+    if scope == "branch":
+        branch_col = "branch_id" if "branch_id" in src_cols else ("branch" if "branch" in src_cols else None)
+        if branch_col is None:
+            scope = "client"
+    if scope == "client":
+        if "client_id" in src_cols and "clients" in published:
+            branch_expr = "(SELECT c.branch_id FROM src.clients c WHERE c.client_id = s.client_id)"
+        else:
+            scope = "hq"
+    if scope == "via":
+        parent, fk, key = spec.via
+        if parent in published and fk in src_cols and published[parent].branch_col:
+            branch_expr = f"(SELECT p.[{published[parent].branch_col}] FROM main.[{parent}] p WHERE p.[{key}] = s.[{fk}])"
+        else:
+            scope = "hq"
+    if branch_expr:
+        if "branch_id" in src_cols:
+            # A scoped table with its own (possibly empty) branch column: the client's branch wins.
+            exprs[[c for c, _ in columns].index("branch_id")] = f"COALESCE({branch_expr}, s.[branch_id])"
+        else:
+            columns.append(("branch_id", "TEXT"))
+            exprs.append(branch_expr)
+        branch_col = "branch_id"
+        scope = "branch"
+
+    fks = [
+        (r[3], r[2], r[4]) for r in conn.execute(f"PRAGMA src.foreign_key_list([{spec.table}])")
+        if r[2] in published and r[4]
+    ]
+    built = Built(spec.table, scope, columns, pk, fks, branch_col, [], spec.drop_in_branch, spec=spec)
+    conn.execute(built.create_sql())
+    names = ", ".join(f"[{c}]" for c, _ in columns)
+    order = " ORDER BY " + ", ".join(f"s.[{p}]" for p in pk) if pk else ""
+    conn.execute(
+        f"INSERT INTO main.[{spec.table}] ({names}) SELECT {', '.join(exprs)} FROM src.[{spec.table}] s{order}"
+    )
+    built.indexes = _index_plan(built, spec.indexes, spec.facets, spec.sort_desc)
+    return built
+
+
+def _index_plan(built, extra=(), facets=(), sort_desc=""):
+    names = {c for c, _ in built.columns}
+    plans = []
+    if built.branch_col:
+        plans.append((built.branch_col,))
+    if "client_id" in names and built.pk != ["client_id"]:
+        plans.append(("client_id",))
+    plans += [tuple(i) for i in extra] + [(f,) for f in facets]
+    if sort_desc:
+        plans.append((sort_desc,))
+    out = []
+    for cols in plans:
+        if not all(c in names for c in cols) or list(cols) == built.pk or cols in out:
+            continue
+        out.append(cols)
+    return out
+
+
+def _create_indexes(conn, built):
+    for cols in built.indexes:
+        name = f"{built.table}__{'_'.join(cols)}"
+        conn.execute(f"CREATE INDEX IF NOT EXISTS [{name}] ON [{built.table}] ({', '.join(f'[{c}]' for c in cols)})")
+
+
+def _build_summary(conn, summary, published, params):
+    cursor = conn.execute(f"CREATE TABLE main.[{summary.table}] AS {summary.sql}", params)
+    cursor.close()
+    columns = [(r[1], r[2]) for r in conn.execute(f"PRAGMA main.table_info([{summary.table}])")]
+    built = Built(summary.table, "branch", columns, [], [], "branch_id", [], summary=True, spec=summary)
+    built.indexes = _index_plan(built, summary.indexes)
+    return built
+
+
+def _write_info(conn, info):
+    conn.execute("CREATE TABLE publish_info (key TEXT PRIMARY KEY, value TEXT)")
+    conn.executemany("INSERT INTO publish_info VALUES (?, ?)", [(k, str(v)) for k, v in info.items()])
+
+
+def _counts(conn, tables):
+    return {t: conn.execute(f"SELECT count(*) FROM [{t}]").fetchone()[0] for t in tables}
+
+
+def _finish(conn):
+    # A small sample is enough for the planner to choose between the indexes.
+    conn.execute("PRAGMA analysis_limit = 400")
+    conn.execute("ANALYZE")
+
+
+def _build_hq(src_path, tmp, stamp):
+    conn = sqlite3.connect(f"file:{tmp}", uri=True, isolation_level=None)
+    try:
+        _fast_pragmas(conn)
+        register_functions(conn)
+        conn.execute("ATTACH DATABASE ? AS src", [f"file:{Path(src_path).resolve()}?mode=ro"])
+        conn.execute("BEGIN")
+        present = _source_tables(conn)
+        published, skipped = {}, []
+        for spec in TABLES:
+            if spec.table not in present:
+                skipped.append(spec.table)
+                continue
+            built = _build_table(conn, spec, published)
+            _create_indexes(conn, built)
+            published[spec.table] = built
+        branches = [r[0] for r in conn.execute("SELECT code FROM main.branches ORDER BY code")] \
+            if "branches" in published else []
+        today = stamp.date()
+        params = {"now": stamp.isoformat(timespec="seconds"), "today": today.isoformat(),
+                  "in30": (today + dt.timedelta(days=31)).isoformat()}
+        for summary in SUMMARIES:
+            if all(t in published for t in summary.requires):
+                built = _build_summary(conn, summary, published, params)
+                _create_indexes(conn, built)
+                published[summary.table] = built
+        policy = conn.execute("SELECT max(version) FROM main.policy_versions").fetchone()[0] \
+            if "policy_versions" in published else None
+        _write_info(conn, {"scope": HQ, "published_at": params["now"], "policy_version": policy or "",
+                           "branches": ",".join(branches)})
+        for built in published.values():
+            built.rows = conn.execute(f"SELECT count(*) FROM main.[{built.table}]").fetchone()[0]
+        conn.execute("COMMIT")
+        conn.execute("DETACH DATABASE src")
+        _finish(conn)
+    finally:
+        conn.close()
+    return published, skipped, branches
+
+
+def _build_branch(hq_tmp, tmp, code, published, stamp):
+    conn = sqlite3.connect(f"file:{tmp}", uri=True, isolation_level=None)
+    try:
+        _fast_pragmas(conn)
+        conn.execute("ATTACH DATABASE ? AS src", [f"file:{Path(hq_tmp).resolve()}?mode=ro"])
+        conn.execute("BEGIN")
+        for built in published.values():
+            if built.scope == "hq":
+                continue
+            columns = [(c, t) for c, t in built.columns if c not in built.drop_in_branch]
+            names = ", ".join(f"[{c}]" for c, _ in columns)
+            conn.execute(built.create_sql(columns))
+            where, params = "", []
+            if built.scope == "branch":
+                where, params = f" WHERE [{built.branch_col}] = ?", [code]
+            conn.execute(f"INSERT INTO main.[{built.table}] ({names}) SELECT {names} FROM src.[{built.table}]{where}",
+                         params)
+            _create_indexes(conn, built)
+        _write_info(conn, {"scope": code, "published_at": stamp.isoformat(timespec="seconds"),
+                           "branches": code})
+        conn.execute("COMMIT")
+        conn.execute("DETACH DATABASE src")
+        _finish(conn)
+    finally:
+        conn.close()
+
+
+def _inspect_entry(path, final_path, tables_rows):
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(chunk)
+    return {"hash": digest.hexdigest(), "size": os.path.getsize(path), "file": str(final_path),
+            "tables": {t: {"count": n} for t, n in tables_rows.items()}}
+
+
+def _write_json_atomic(path, data):
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    tmp.write_text(json.dumps(data, ensure_ascii=False, indent=2), encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def read_manifest(out_dir):
+    path = Path(out_dir) / MANIFEST
+    if not path.exists():
+        raise BrokerCRMError(f"{out_dir} 中没有已发布的快照, 请先运行 brokercrm publish (no snapshots: run publish first)")
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def publish(db_path=None, out_dir=None):
+    """Write the head-office and branch snapshots into ``out_dir``; return a PublishResult."""
+    started = time.perf_counter()
+    src = resolve_db_path(db_path)
+    if not src.exists():
+        raise BrokerCRMError(f"数据库 {src} 不存在 (no such database)")
+    # Bring the schema up to date (and check the file is ours) before reading it.
+    connect(src).close()
+    out = Path(out_dir) if out_dir else default_out_dir()
+    out.mkdir(parents=True, exist_ok=True)
+    stamp = now()
+    pid = os.getpid()
+    hq_tmp = out / f".{HQ}.db.tmp-{pid}"
+    tmps = [hq_tmp]
+    try:
+        hq_tmp.unlink(missing_ok=True)
+        published, skipped, branches = _build_hq(src, hq_tmp, stamp)
+        result = PublishResult(out, stamp.isoformat(timespec="seconds"), skipped=skipped)
+        files = {HQ: hq_tmp}
+        for code in branches:
+            tmp = out / f".{code}.db.tmp-{pid}"
+            tmps.append(tmp)
+            tmp.unlink(missing_ok=True)
+            _build_branch(hq_tmp, tmp, code, published, stamp)
+            files[code] = tmp
+        inspect, manifest_dbs = {}, {}
+        tables_meta = {
+            b.table: {"scope": b.scope, "summary": b.summary, "branch_col": b.branch_col,
+                      "indexed": sorted({c for cols in b.indexes for c in cols[:1]} | set(b.pk[:1])),
+                      "columns": [c for c, _ in b.columns], "drop_in_branch": list(b.drop_in_branch)}
+            for b in published.values()
+        }
+        for name, tmp in files.items():
+            conn = sqlite3.connect(f"file:{tmp}?mode=ro", uri=True)
+            tables = [r[0] for r in conn.execute(
+                "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name")]
+            rows = _counts(conn, tables)
+            conn.close()
+            final = out / f"{name}.db"
+            inspect[name] = _inspect_entry(tmp, final.resolve(), rows)
+            manifest_dbs[name] = {"file": final.name, "scope": name, "tables": rows}
+        # Everything is built: now swap the files in, the manifest last.
+        old = {}
+        if (out / MANIFEST).exists():
+            old = json.loads((out / MANIFEST).read_text(encoding="utf-8")).get("databases", {})
+        for name, tmp in files.items():
+            os.replace(tmp, out / f"{name}.db")
+        for name, entry in old.items():
+            if name not in files and entry.get("file"):
+                (out / entry["file"]).unlink(missing_ok=True)
+        _write_json_atomic(out / INSPECT, inspect)
+        _write_json_atomic(out / MANIFEST, {
+            "published_at": result.published_at, "source": str(src.resolve()), "hq": HQ,
+            "branches": branches, "databases": manifest_dbs, "tables": tables_meta,
+        })
+        result.databases = manifest_dbs
+    finally:
+        for tmp in tmps:
+            tmp.unlink(missing_ok=True)
+    result.seconds = time.perf_counter() - started
+    return result

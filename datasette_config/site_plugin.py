@@ -1,0 +1,227 @@
+"""The site's own Datasette plugin: sign-in, deny-by-default access, landing page.
+
+Two independent gates, both closed unless a rule opens them:
+
+1. ``asgi_wrapper``: before Datasette sees a request, the path must be on a
+   short list for the visitor — anonymous: the sign-in page and static files;
+   a branch user: its own branch database; head office: the databases and a
+   few read-only ``/-/`` pages. Everything else is 403.
+2. ``permission_allowed`` (runs last, so its answer wins): True only for
+   viewing the instance, a database in the actor's scope, a published table
+   or stored view of such a database; False for every other action
+   (downloads, arbitrary SQL and ``_where=``, debug pages, and any action a
+   later Datasette adds).
+
+Sign-in (``/-/login``) checks the password hash from ``BROKERCRM_SITE_USERS``
+and sets Datasette's own signed ``ds_actor`` cookie with an expiry.
+"""
+
+import html
+import re
+import time
+
+from datasette import hookimpl
+from datasette.utils import baseconv
+from datasette.utils.asgi import Request, Response
+
+from brokercrm import serve as site
+
+PUBLIC_PATHS = ("/-/login", "/-/logout", "/favicon.ico", "/robots.txt")
+PUBLIC_PREFIXES = ("/-/static/", "/-/static-plugins/")
+HQ_SPECIAL = ("/-/metadata", "/-/databases", "/-/versions", "/-/plugins", "/-/settings", "/-/actor")
+BRANCH_SPECIAL = ("/-/actor",)
+
+
+def _config(datasette):
+    return datasette.plugin_config(site.PLUGIN_NAME) or {}
+
+
+def _users(config):
+    users = config.get("users")
+    return site.parse_users(users if isinstance(users, str) else "")
+
+
+def valid_actor(datasette, actor):
+    """The actor as the site knows it, or None: only users still configured count."""
+    if not isinstance(actor, dict) or actor.get("site") != "brokercrm":
+        return None
+    user = _users(_config(datasette)).get(actor.get("id"))
+    if not user or user["role"] != actor.get("role") or user["branch"] != actor.get("branch"):
+        return None
+    return actor
+
+
+def visible_databases(datasette, actor):
+    config = _config(datasette)
+    actor = valid_actor(datasette, actor)
+    if not actor:
+        return []
+    dbs = config.get("databases", {})
+    if actor["role"] == "headoffice":
+        return list(dbs)
+    return [name for name, db in dbs.items() if db.get("branch") and db["branch"] == actor.get("branch")]
+
+
+@hookimpl(trylast=True)
+def permission_allowed(datasette, actor, action, resource):
+    # trylast: Datasette keeps the last non-None answer, so this one decides.
+    if action == "view-instance":
+        return valid_actor(datasette, actor) is not None
+    dbs = _config(datasette).get("databases", {})
+    if action == "view-database":
+        return resource in visible_databases(datasette, actor)
+    if action == "view-table":
+        database, table = resource
+        return database in visible_databases(datasette, actor) and table in dbs[database]["tables"]
+    if action == "view-query":
+        database, query = resource
+        return database in visible_databases(datasette, actor) and query in dbs[database]["queries"]
+    return False
+
+
+# ---- the path gate ------------------------------------------------------------------------
+
+def _actor_from_scope(datasette, scope):
+    request = Request(scope, None)
+    cookie = request.cookies.get("ds_actor")
+    if not cookie:
+        return None
+    try:
+        decoded = datasette.unsign(cookie, "actor")
+    except Exception:
+        return None
+    if not isinstance(decoded, dict) or "a" not in decoded:
+        return None
+    if decoded.get("e") and time.time() > int(baseconv.base62.decode(decoded["e"])):
+        return None
+    return valid_actor(datasette, decoded["a"])
+
+
+def path_allowed(datasette, actor, path):
+    if path in PUBLIC_PATHS or path.startswith(PUBLIC_PREFIXES):
+        return True
+    if not actor:
+        return False
+    if path in ("/", "/.json"):
+        return True
+    special = HQ_SPECIAL if actor["role"] == "headoffice" else BRANCH_SPECIAL
+    if path.startswith("/-/"):
+        return any(path == p or path == p + ".json" for p in special)
+    first = path[1:].split("/", 1)[0]
+    name = re.sub(r"\.(json|csv|db)$", "", first)
+    return name in visible_databases(datasette, actor)
+
+
+def _denied_page(signed_in):
+    if signed_in:
+        text = "您无权访问此页面。(You do not have access to this page.)"
+    else:
+        text = "请先登录。(Please sign in first.)"
+    body = (
+        "<!DOCTYPE html><html lang='zh'><head><meta charset='utf-8'><title>403 禁止访问</title></head>"
+        f"<body><h1>403 禁止访问 (Forbidden)</h1><p>{html.escape(text)}</p>"
+        "<p><a href='/-/login'>登录 (sign in)</a> · <a href='/'>首页 (home)</a></p></body></html>"
+    )
+    return body.encode("utf-8")
+
+
+@hookimpl
+def asgi_wrapper(datasette):
+    def wrap(app):
+        async def gate(scope, receive, send):
+            if scope["type"] != "http":
+                return await app(scope, receive, send)
+            path = scope.get("path", "/")
+            actor = _actor_from_scope(datasette, scope)
+            if path_allowed(datasette, actor, path):
+                return await app(scope, receive, send)
+            if path == "/" and not actor:
+                headers = [(b"location", b"/-/login"), (b"content-type", b"text/plain")]
+                await send({"type": "http.response.start", "status": 302, "headers": headers})
+                await send({"type": "http.response.body", "body": b""})
+                return
+            body = _denied_page(actor is not None)
+            await send({"type": "http.response.start", "status": 403,
+                        "headers": [(b"content-type", b"text/html; charset=utf-8"),
+                                    (b"content-length", str(len(body)).encode())]})
+            await send({"type": "http.response.body", "body": body})
+
+        return gate
+
+    return wrap
+
+
+# ---- sign-in ------------------------------------------------------------------------------
+
+async def login(request, datasette):
+    error = None
+    username = ""
+    if request.method == "POST":
+        post = await request.post_vars()
+        username = (post.get("username") or "").strip()
+        password = post.get("password") or ""
+        user = _users(_config(datasette)).get(username)
+        ok = site.verify_password(password, user["hash"] if user else site.dummy_hash())
+        if user and ok:
+            actor = {"id": user["id"], "role": user["role"], "branch": user["branch"], "site": "brokercrm"}
+            expires = baseconv.base62.encode(int(time.time()) + site.SESSION_HOURS * 3600)
+            response = Response.redirect("/")
+            response.set_cookie("ds_actor", datasette.sign({"a": actor, "e": expires}, "actor"),
+                                httponly=True, samesite="lax", max_age=site.SESSION_HOURS * 3600)
+            return response
+        error = "用户名或密码错误 (wrong user name or password)"
+    page = await datasette.render_template(
+        "brokercrm_login.html", {"error": error, "username": username}, request=request)
+    return Response.html(page, status=401 if error else 200)
+
+
+@hookimpl
+def register_routes():
+    return [(r"^/-/login$", login)]
+
+
+# ---- landing page -------------------------------------------------------------------------
+
+def _landing(datasette, actor):
+    config = _config(datasette)
+    out = []
+    names = visible_databases(datasette, actor)
+    hq = config.get("hq")
+    names.sort(key=lambda n: (n != hq, n))
+    for name in names:
+        meta = datasette.metadata(database=name) or {}
+        tables_meta = meta.get("tables", {})
+        db = config["databases"][name]
+        inspect = (datasette.inspect_data or {}).get(name, {}).get("tables", {})
+        tables = [
+            {"name": t, "title": tables_meta.get(t, {}).get("title") or t,
+             "description": tables_meta.get(t, {}).get("description", ""),
+             "count": inspect.get(t, {}).get("count"),
+             "url": datasette.urls.table(name, t)}
+            for t in db["tables"] if t != "publish_info" and not t.startswith("summary_")
+        ]
+        queries = []
+        for q in db["queries"]:
+            qm = meta.get("queries", {}).get(q, {})
+            url = datasette.urls.table(name, q)
+            queries.append({"name": q, "title": qm.get("title") or q, "description": qm.get("description", ""),
+                            "url": url, "chart_url": url + qm["chart"] if qm.get("chart") else None})
+        out.append({"name": name, "title": meta.get("title") or name, "description": meta.get("description", ""),
+                    "url": datasette.urls.database(name), "tables": tables, "queries": queries})
+    return out
+
+
+@hookimpl
+def extra_template_vars(view_name, request, datasette):
+    actor = valid_actor(datasette, request.actor if request else None)
+    data = {"brokercrm_actor": actor, "brokercrm_published_at": _config(datasette).get("published_at")}
+    if view_name == "index" and actor:
+        data["brokercrm_landing"] = _landing(datasette, actor)
+    return data
+
+
+@hookimpl
+def menu_links(datasette, actor):
+    if valid_actor(datasette, actor):
+        return [{"href": "/", "label": "首页 (home)"}]
+    return []
