@@ -20,10 +20,13 @@ client. The matching rule's number goes along (``_adj``) so the history can
 say which plugin moved the client and why.
 """
 
+import hashlib
+import json
 import math
 import re
 from dataclasses import dataclass, field
 
+from .classify_sql import age_sql
 from .errors import PolicyError
 from .plugins import PluginError, approved_for
 from .rules import compile_condition
@@ -64,8 +67,14 @@ def inline(sql, params):
 
 
 def rule_fields(comp):
-    """What a rule's ``when`` may test: client fields plus the head-office proposal."""
+    """What a rule's ``when`` may test: client fields plus the head-office proposal.
+
+    ``account_years`` (whole years since ``opened_at``) lets a rule say
+    "client for three years" without a date that changes every day, so the
+    rules, and with them incremental runs, stay the same from day to day.
+    """
     fields = dict(comp.fields)
+    fields["account_years"] = age_sql(comp.today).replace("c.birth_date", "c.opened_at")
     for name, sql, params in comp.columns():
         if name in PROPOSED:
             fields[name] = f"({inline(sql, params)})"
@@ -83,6 +92,7 @@ class Rule:
     reason: str
     shift: int | None = None
     set_class: str | None = None
+    source: str = ""          # the rule as the plugin returned it, canonical JSON
 
     def history_reason(self):
         tag = f"插件 {self.plugin} {self.version}" + (f", 批准 #{self.approval_id}" if self.approval_id else "")
@@ -101,6 +111,17 @@ class Plan:
 
     def all_rules(self):
         return [r for rules in self.rules.values() for r in rules]
+
+    def fingerprint(self):
+        """Digest of everything the plan changes: each rule as returned, its plugin, approval, branch.
+
+        Equal fingerprints mean equal adjustments, so an incremental run may
+        build on the last full one.
+        """
+        items = sorted((r.branch, r.plugin, r.version, r.approval_id or 0, r.id, r.source)
+                       for r in self.all_rules())
+        text = json.dumps([items, sorted(self.excluded)], ensure_ascii=False, sort_keys=True)
+        return hashlib.sha256(text.encode()).hexdigest()
 
     def as_dict(self):
         return {"applied": self.applied, "skipped": self.skipped, "failed": self.failures,
@@ -135,7 +156,8 @@ def validate_rules(result, *, plugin, version, branch, order, fields, first_id=1
             raise PluginError(plugin, branch, str(e)) from None
         except ValueError as e:
             raise PluginError(plugin, branch, f"{where}.when: {e}") from None
-        rule = Rule(first_id + i, plugin, version, branch, approval_id, when_sql, reason.strip())
+        rule = Rule(first_id + i, plugin, version, branch, approval_id, when_sql, reason.strip(),
+                    source=json.dumps(raw, ensure_ascii=False, sort_keys=True, default=str))
         if "shift" in raw:
             shift = raw["shift"]
             if isinstance(shift, bool) or not isinstance(shift, int) or shift == 0 or abs(shift) >= len(order):

@@ -181,8 +181,13 @@ class Plugins:
         return info
 
     def _add(self, info, obj):
-        self.pm.register(obj, name=info.name)
-        self.pm.check_pending()
+        try:
+            self.pm.register(obj, name=info.name)
+            self.pm.check_pending()  # a misspelt hook name fails here, not silently never runs
+        except Exception:
+            if self.pm.get_plugin(info.name) is not None:
+                self.pm.unregister(name=info.name)
+            raise
         info.hooks = sorted(h.name for h in self.pm.get_hookcallers(obj) or ())
         info.obj = obj
         self.infos[info.name] = info
@@ -238,8 +243,6 @@ def load(env=None, path=None):
             obj = eps[0].load()
             plugins._add(info, obj)
         except Exception as e:  # a broken plugin must not break the CLI
-            if info.obj is not None:
-                plugins.pm.unregister(info.obj)
             info.obj = None
             info.error = f"{type(e).__name__}: {e}"
             plugins.infos[name] = info
@@ -316,3 +319,16 @@ def follow_ups(db, event, branch, plugins=None):
             out.append({"plugin": info.name, "kind": item["kind"],
                         "due_in_hours": item.get("due_in_hours"), "note": item.get("note", "")})
     return out
+
+
+def with_client_checks(import_clients, plugins=None):
+    """Wrap ``import_clients(db, path, **kw)`` so approved plugins' KYC checks join its report.
+
+    The import CLI uses this; the importer itself stays free of plugin code.
+    """
+
+    def run(db, path, **kwargs):
+        validators = list(kwargs.pop("row_validators", None) or []) + row_validators(db, plugins)
+        return import_clients(db, path, row_validators=validators, **kwargs)
+
+    return run

@@ -13,8 +13,6 @@ category (suitability comes first), clients under 100,000 yuan, and clients
 already in the top class.
 """
 
-import datetime
-
 from brokercrm.hookspecs import hookimpl
 
 BRANCH = "TY01"
@@ -29,24 +27,16 @@ REASON = (
 )
 
 
-def _years_before(today, years):
-    try:
-        return today.replace(year=today.year - years)
-    except ValueError:  # 29 February
-        return today.replace(year=today.year - years, day=28)
-
-
 @hookimpl
-def classification_adjustments(branch, policy, today):
+def classification_adjustments(branch, policy):
     if branch != BRANCH:
         return []
-    top = policy["grid"]["order"][-1]
-    since = _years_before(today or datetime.date.today(), YEARS).isoformat()
+    top = policy["grid"]["order"][-1]  # already at the top: nowhere to move
     return [
         {
             "when": {"all": [
                 {"field": "kind", "op": "=", "value": "individual"},
-                {"field": "opened_at", "op": "<=", "value": since},
+                {"field": "account_years", "op": ">=", "value": YEARS},
                 {"field": "avg_holding_days", "op": ">=", "value": MIN_HOLDING_DAYS},
                 {"field": "turnover_rate", "op": "<", "value": MAX_TURNOVER},
                 {"field": "total_assets", "op": ">=", "value": MIN_ASSETS},
