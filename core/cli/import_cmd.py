@@ -2,7 +2,7 @@
 
 import click
 
-from .. import importers
+from .. import importers, plugins
 from ..errors import BrokerCRMError
 from . import cli
 from .common import db_option, emit_json, json_option, open_db, operator_option, show_progress
@@ -59,7 +59,8 @@ def import_clients(file, skip_invalid, rejects, db_path, operator, as_json):
     business_scope, net_assets. 中文表头亦可 (客户号, 客户类型, 姓名, 身份证号, 手机号, …).
     其他列保存在 extra 中. 重复导入即更新, 变更记入 client_changes.
     """
-    _run("客户 clients", importers.import_clients, file, skip_invalid, rejects, db_path, operator, as_json)
+    _run("客户 clients", plugins.with_client_checks(importers.import_clients), file, skip_invalid, rejects, db_path,
+         operator, as_json)
 
 
 @import_cmd.command("assessments")
