@@ -15,6 +15,7 @@ call plugins whose approval of (name, version, digest, branch) stands.
 """
 
 import hashlib
+import importlib.machinery
 import importlib.metadata as metadata
 import importlib.util
 import inspect
@@ -101,7 +102,10 @@ def _code_files(dist):
         if ep.group != GROUP:
             continue
         top = ep.module.split(".")[0]
-        spec = importlib.util.find_spec(top)
+        # Where the distribution itself lives first (an installed copy); only an
+        # editable install, whose code lives elsewhere, needs the import system.
+        spec = (importlib.machinery.PathFinder.find_spec(top, [str(dist.locate_file(""))])
+                or importlib.util.find_spec(top))
         if spec is None:
             continue
         if spec.submodule_search_locations:
