@@ -1,0 +1,324 @@
+#!/usr/bin/env python3
+"""Core benchmark (issue 2 §8): import and classification against bare SQLite, as ratios in one run.
+
+    .venv/bin/python bench/bench_core.py                 # 1,000,000 clients (and 100,000 for the scaling check)
+    .venv/bin/python bench/bench_core.py --clients 200000 --small 20000
+
+For each size it writes a synthetic book (brokercrm.synth; not timed) and runs
+every step in a fresh child process, so each step's peak RSS (VmHWM) is its own:
+
+  baseline_import  csv.reader over the same file -> one bare executemany into clients, one transaction
+  import           brokercrm.importers.import_clients (full validation, events, audit)
+  assessments      brokercrm.importers.import_assessments (not a target; the book needs it)
+  bare             INSERT INTO bench_grid SELECT client_id, <the policy's grid CASE> FROM clients
+                   (three times, each into a fresh table; the median counts)
+  classify_first   brokercrm.classify.classify on an empty classifications table
+  change           total_assets of 5% of clients ×4 or ×¼ (not timed)
+  bare             again, on the changed table
+  classify_nightly classify again: only the changed clients are written
+
+Targets: import ≥ 0.5× the bare rows/s; classify first ≤ 4× bare, nightly ≤ 2× bare;
+peak RSS of import and classify ≤ 200 MB; cost per client at N within 1.3× of
+the cost at the small size. Ratios come from one run, so the machine's load
+affects both sides alike.
+"""
+
+import argparse
+import csv
+import json
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+NOW = "2026-06-30T10:00:00+08:00"
+BRANCHES = {"TY01": "太原营业部", "BJ01": "北京营业部", "SH01": "上海营业部"}
+MB = 1024 * 1024
+
+
+def vm_hwm():
+    """Peak resident set size of this process, in bytes (Linux /proc; ru_maxrss elsewhere)."""
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+
+
+# -- steps, each run in its own child process ---------------------------------
+
+CORE_POLICIES = ("classification.toml", "questionnaire.toml")
+
+
+def _fresh_db(path, policies=True):
+    """A new database with the branches and (only) the core's policies: the bench measures the core."""
+    from brokercrm.db import connect
+    from brokercrm.policy import default_policy_dir, publish_defaults
+
+    for p in (path, f"{path}-wal", f"{path}-shm"):
+        if os.path.exists(p):
+            os.unlink(p)
+    db = connect(path)
+    if policies:
+        with tempfile.TemporaryDirectory() as tmp:
+            for name in CORE_POLICIES:
+                shutil.copy(default_policy_dir() / name, tmp)
+            publish_defaults(db, directory=tmp)
+    for code, name in BRANCHES.items():
+        db.execute("INSERT INTO branches (code, name, created_at) VALUES (?, ?, ?)", [code, name, NOW])
+    return db
+
+
+def step_baseline_import(db_path, csv_path):
+    """The floor: parse the same CSV and executemany the rows, no checks at all."""
+    from brokercrm.synth import CLIENT_COLUMNS
+
+    db = _fresh_db(db_path, policies=False)
+    conn = db.conn
+    cols = CLIENT_COLUMNS + ["created_at", "updated_at"]
+    sql = f"INSERT INTO clients ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})"
+    started = time.perf_counter()
+    with open(csv_path, newline="", encoding="utf-8") as f:
+        reader = csv.reader(f)
+        next(reader)
+        with conn:
+            conn.executemany(sql, (row + [NOW, NOW] for row in reader))
+    seconds = time.perf_counter() - started
+    rows = conn.execute("SELECT count(*) FROM clients").fetchone()[0]
+    return {"seconds": seconds, "rows": rows}
+
+
+def step_import(db_path, csv_path):
+    from brokercrm import events
+    from brokercrm.importers import import_clients
+
+    db = _fresh_db(db_path)
+    started = time.perf_counter()
+    result = import_clients(db, csv_path)
+    seconds = time.perf_counter() - started
+    return {"seconds": seconds, "rows": result.inserted, "listeners": list(events.LISTENERS)}
+
+
+def step_assessments(db_path, csv_path):
+    from brokercrm.db import connect
+    from brokercrm.importers import import_assessments
+
+    db = connect(db_path)
+    started = time.perf_counter()
+    result = import_assessments(db, csv_path)
+    return {"seconds": time.perf_counter() - started, "rows": result.inserted}
+
+
+def bare_sql(db):
+    """The bare statement: the same grid CASE the classifier compiles from the policy in force."""
+    from brokercrm.classify_sql import Compiled
+    from brokercrm.policy import current
+    from brokercrm.timeutil import today
+
+    sql, params = Compiled(current(db), today()).class_expr()
+    return f"INSERT INTO bench_grid SELECT c.client_id, {sql} FROM clients c", params
+
+
+def step_bare(db_path, repeats=3):
+    """The bare statement, three times into a fresh table each; the median counts."""
+    from brokercrm.db import connect
+
+    db = connect(db_path)
+    conn = db.conn
+    sql, params = bare_sql(db)
+    times = []
+    for _ in range(repeats):
+        conn.execute("DROP TABLE IF EXISTS bench_grid")
+        conn.execute("CREATE TABLE bench_grid (client_id TEXT, class TEXT)")
+        conn.commit()
+        started = time.perf_counter()
+        with conn:
+            conn.execute(sql, params)
+        times.append(time.perf_counter() - started)
+    rows = conn.execute("SELECT count(*) FROM bench_grid").fetchone()[0]
+    conn.execute("DROP TABLE bench_grid")
+    conn.commit()
+    return {"seconds": sorted(times)[len(times) // 2], "rows": rows, "all": times}
+
+
+def step_classify(db_path):
+    from brokercrm.classify import classify
+    from brokercrm.db import connect
+
+    db = connect(db_path)
+    started = time.perf_counter()
+    result = classify(db)
+    return {"seconds": time.perf_counter() - started, "rows": result.scope, "changed": result.changed}
+
+
+def step_change(db_path):
+    """5% of clients' assets move: half ×4, half ×¼ (enough to cross bands)."""
+    from brokercrm.db import connect
+
+    db = connect(db_path)
+    with db.conn:
+        cur = db.conn.execute(
+            "UPDATE clients SET total_assets = total_assets * (CASE WHEN rowid % 40 = 7 THEN 4.0 ELSE 0.25 END),"
+            " updated_at = ? WHERE rowid % 20 = 7",
+            [NOW],
+        )
+    db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    return {"seconds": 0.0, "rows": cur.rowcount}
+
+
+STEPS = {
+    "baseline_import": step_baseline_import, "import": step_import, "assessments": step_assessments,
+    "bare": step_bare, "classify": step_classify, "change": step_change,
+}
+
+
+def child_main(args):
+    out = STEPS[args.step](*args.paths)
+    out["peak_rss"] = vm_hwm()
+    print(json.dumps(out))
+
+
+# -- the driver ---------------------------------------------------------------
+
+def run_step(name, *paths):
+    env = {**os.environ, "BROKERCRM_NOW": NOW}
+    proc = subprocess.run([sys.executable, __file__, "--step", name, *map(str, paths)],
+                          capture_output=True, text=True, env=env)
+    if proc.returncode:
+        sys.exit(f"step {name} failed:\n{proc.stderr}")
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def write_books(sizes, workdir, seed, log):
+    """One generator pass for every size: the book of n is the first n clients of the largest."""
+    from brokercrm import synth
+    from brokercrm.timeutil import CST
+    import datetime as dt
+
+    today = dt.datetime.fromisoformat(NOW).astimezone(CST).date()
+    sizes = sorted(sizes)
+    paths, writers = {}, {}
+    for n in sizes:
+        d = Path(workdir) / f"n{n}"
+        d.mkdir(parents=True, exist_ok=True)
+        paths[n] = (d / "clients.csv", d / "assessments.csv")
+        writers[n] = (synth.ClientWriter(paths[n][0]), synth.AssessmentWriter(paths[n][1]))
+    t = time.perf_counter()
+    for i, (client, assessment) in enumerate(synth.book(sizes[-1], seed=seed, today=today)):
+        for n in sizes:
+            if i < n:
+                cw, aw = writers[n]
+                cw.write(client)
+                if assessment is not None:
+                    aw.write(assessment)
+    for cw, aw in writers.values():
+        cw.close()
+        aw.close()
+    for n in sizes:
+        log(f"[{n:,}] {writers[n][0].rows:,} clients, {writers[n][1].rows:,} assessments "
+            f"({paths[n][0].stat().st_size / MB:.0f} MB CSV)")
+    log(f"generated in {time.perf_counter() - t:.1f}s (not timed)")
+    return paths
+
+
+def measure(n, paths, log):
+    clients_csv, assess_csv = paths
+    d = clients_csv.parent
+    r = {"n": n}
+    base_db, db = d / "bare.db", d / "crm.db"
+    for key, args in [
+        ("baseline_import", ("baseline_import", base_db, clients_csv)),
+        ("import", ("import", db, clients_csv)),
+        ("assessments", ("assessments", db, assess_csv)),
+        ("bare_first", ("bare", db)),
+        ("classify_first", ("classify", db)),
+        ("change", ("change", db)),
+        ("bare_nightly", ("bare", db)),
+        ("classify_nightly", ("classify", db)),
+    ]:
+        r[key] = run_step(*args)
+        log(f"[{n:,}] {key:<17} {r[key]['seconds']:8.2f}s  rows {r[key]['rows']:>9,}"
+            f"  peak RSS {r[key]['peak_rss'] / MB:6.1f} MB")
+    if r["import"].get("listeners"):
+        log(f"[{n:,}] note: event listeners active during import: {r['import']['listeners']}")
+    for p in (base_db, clients_csv, assess_csv):
+        p.unlink(missing_ok=True)
+    return r
+
+
+def report(small, large):
+    rows = []
+
+    def check(label, value, target, ok, fmt="{:.2f}"):
+        rows.append((label, fmt.format(value), target, "PASS" if ok else "FAIL"))
+
+    n = large["n"]
+    bi, im = large["baseline_import"], large["import"]
+    ratio = (bi["seconds"] / im["seconds"])
+    check(f"import rows/s vs bare executemany ({im['rows'] / im['seconds']:,.0f} vs "
+          f"{bi['rows'] / bi['seconds']:,.0f} rows/s)", ratio, "≥ 0.50×", ratio >= 0.5, "{:.2f}×")
+    first = large["classify_first"]["seconds"] / large["bare_first"]["seconds"]
+    check(f"classify first run vs bare INSERT…SELECT ({large['classify_first']['seconds']:.2f}s vs "
+          f"{large['bare_first']['seconds']:.2f}s)", first, "≤ 4×", first <= 4, "{:.2f}×")
+    nightly = large["classify_nightly"]["seconds"] / large["bare_nightly"]["seconds"]
+    check(f"classify nightly (5% changed: {large['classify_nightly']['changed']:,} rows) vs bare "
+          f"({large['classify_nightly']['seconds']:.2f}s vs {large['bare_nightly']['seconds']:.2f}s)",
+          nightly, "≤ 2×", nightly <= 2, "{:.2f}×")
+    for key in ("import", "assessments", "classify_first", "classify_nightly"):
+        peak = max(small[key]["peak_rss"], large[key]["peak_rss"]) / MB
+        target = "≤ 200 MB" if key != "assessments" else "(info)"
+        check(f"peak RSS {key} (max of both sizes)", peak, target, peak <= 200, "{:.0f} MB")
+    for key in ("import", "classify_first", "classify_nightly"):
+        per_large = large[key]["seconds"] / n
+        per_small = small[key]["seconds"] / small["n"]
+        scale = per_large / per_small
+        check(f"cost per client {key}: {per_large * 1e6:.1f} µs at {n:,} vs {per_small * 1e6:.1f} µs at "
+              f"{small['n']:,}", scale, "≤ 1.3×", scale <= 1.3, "{:.2f}×")
+    width = max(len(r[0]) for r in rows)
+    lines = [f"{'measure':<{width}}  {'value':>8}  {'target':<9} result", "-" * (width + 30)]
+    lines += [f"{a:<{width}}  {b:>8}  {c:<9} {d}" for a, b, c, d in rows]
+    return "\n".join(lines), all(r[3] == "PASS" for r in rows)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--clients", type=int, default=1_000_000, help="N clients (default 1,000,000)")
+    parser.add_argument("--small", type=int, default=100_000, help="size for the per-client cost check")
+    parser.add_argument("--seed", type=int, default=2026)
+    parser.add_argument("--workdir", default=None, help="where the temp databases go (default: a temp dir)")
+    parser.add_argument("--keep", action="store_true", help="keep the databases")
+    parser.add_argument("--step", default=None, help=argparse.SUPPRESS)
+    parser.add_argument("paths", nargs="*", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.step:
+        return child_main(args)
+
+    workdir = Path(args.workdir or tempfile.mkdtemp(prefix="brokercrm-bench-"))
+    log = lambda line: print(line, file=sys.stderr, flush=True)  # noqa: E731
+    log(f"brokercrm core benchmark · {platform.python_implementation()} {platform.python_version()} · "
+        f"SQLite {__import__('sqlite3').sqlite_version} · {os.cpu_count()} CPUs · workdir {workdir}")
+    started = time.perf_counter()
+    try:
+        paths = write_books({args.small, args.clients}, workdir, args.seed, log)
+        small = measure(args.small, paths[args.small], log)
+        large = measure(args.clients, paths[args.clients], log)
+    finally:
+        if not args.keep:
+            shutil.rmtree(workdir, ignore_errors=True)
+    table, ok = report(small, large)
+    print(table)
+    print(f"\n{'ALL PASS' if ok else 'SOME FAIL'} · total {time.perf_counter() - started:.0f}s")
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
