@@ -134,7 +134,7 @@ def _source_tables(conn, schema="src"):
 
 
 def _column_expr(spec, col, decl):
-    kind = spec.mask.get(col) or PERSONAL.get(col)
+    kind = spec.mask.get(col) or (PERSONAL.get(col) if col not in spec.not_personal else None)
     if kind:
         return f"bcrm_mask_{kind}(s.[{col}])"
     if col in spec.field_mask:

@@ -50,13 +50,14 @@ class TableSpec:
     via: tuple = ()                 # (parent table, fk column in this table, key in parent)
     sort_desc: str = ""             # default sort on the table page
     labels: dict = field(default_factory=dict)     # column -> Chinese label
+    not_personal: tuple = ()        # columns named like personal data that are not (a branch's name)
 
 
 TABLES = [
     # ---- core -------------------------------------------------------------------------
     TableSpec(
         "branches", "shared", "营业部", "营业部代码与名称 (branches)",
-        trusted=("*",), labels={"code": "营业部代码", "name": "营业部名称", "created_at": "创建时间"},
+        trusted=("*",), not_personal=("name",), labels={"code": "营业部代码", "name": "营业部名称", "created_at": "创建时间"},
     ),
     TableSpec(
         "clients", "branch", "客户", "客户基本信息, 个人信息已脱敏 (clients, personal data masked)",
@@ -155,7 +156,7 @@ TABLES = [
               field_mask={"old_value": "field", "new_value": "field"}, facets=("state", "field")),
     # ---- suitability (issue 4) ----------------------------------------------------------
     TableSpec("products", "shared", "产品", "产品及其风险等级 R1–R5 (products)",
-              trusted=("*",), facets=("risk_level", "type"),
+              trusted=("*",), not_personal=("name",), facets=("risk_level", "type"),
               labels={"code": "产品代码", "name": "产品名称", "type": "类型", "risk_level": "风险等级"}),
     TableSpec("holdings", "client", "持仓", "客户持仓 (holdings)", trusted=("*",), indexes=(("product_code",),),
               labels={"client_id": "客户号", "product_code": "产品代码", "amount": "金额", "since": "持有起始"}),

@@ -199,7 +199,7 @@ def build_metadata(site_dir, manifest=None, branch_names=None):
             "tables": {t: _table_metadata(t, tables_meta, entry["tables"], is_branch) for t in db_tables},
             "queries": queries,
         }
-        access[name] = {"branch": name if is_branch else None, "tables": db_tables, "queries": sorted(queries)}
+        access[name] = {"branch": name if is_branch else None, "tables": db_tables, "queries": list(queries)}
     metadata = {
         **base,
         # Instance level: signed-in site users only; nothing for anonymous visitors.

@@ -25,6 +25,7 @@ from datasette.utils import baseconv
 from datasette.utils.asgi import Request, Response
 
 from brokercrm import serve as site
+from brokercrm.publish_specs import SUMMARIES, TABLES
 
 PUBLIC_PATHS = ("/-/login", "/-/logout", "/favicon.ico", "/robots.txt")
 PUBLIC_PREFIXES = ("/-/static/", "/-/static-plugins/")
@@ -182,6 +183,11 @@ def register_routes():
 
 # ---- landing page -------------------------------------------------------------------------
 
+def _table_order(name):
+    order = [spec.table for spec in TABLES] + [summary.table for summary in SUMMARIES]
+    return order.index(name) if name in order else len(order)
+
+
 def _landing(datasette, actor):
     config = _config(datasette)
     out = []
@@ -189,17 +195,19 @@ def _landing(datasette, actor):
     hq = config.get("hq")
     names.sort(key=lambda n: (n != hq, n))
     for name in names:
-        meta = datasette.metadata(database=name) or {}
+        # fallback=False: this database's own metadata, not the instance's.
+        meta = datasette.metadata(database=name, fallback=False) or {}
         tables_meta = meta.get("tables", {})
         db = config["databases"][name]
         inspect = (datasette.inspect_data or {}).get(name, {}).get("tables", {})
-        tables = [
-            {"name": t, "title": tables_meta.get(t, {}).get("title") or t,
-             "description": tables_meta.get(t, {}).get("description", ""),
-             "count": inspect.get(t, {}).get("count"),
-             "url": datasette.urls.table(name, t)}
-            for t in db["tables"] if t != "publish_info" and not t.startswith("summary_")
-        ]
+        tables, empty = [], []
+        for t in sorted(db["tables"], key=_table_order):
+            if t == "publish_info" or t.startswith("summary_") or t not in tables_meta:
+                continue
+            entry = {"name": t, "title": tables_meta[t].get("title") or t,
+                     "description": tables_meta[t].get("description", ""),
+                     "count": inspect.get(t, {}).get("count"), "url": datasette.urls.table(name, t)}
+            (empty if entry["count"] == 0 else tables).append(entry)
         queries = []
         for q in db["queries"]:
             qm = meta.get("queries", {}).get(q, {})
@@ -207,7 +215,8 @@ def _landing(datasette, actor):
             queries.append({"name": q, "title": qm.get("title") or q, "description": qm.get("description", ""),
                             "url": url, "chart_url": url + qm["chart"] if qm.get("chart") else None})
         out.append({"name": name, "title": meta.get("title") or name, "description": meta.get("description", ""),
-                    "url": datasette.urls.database(name), "tables": tables, "queries": queries})
+                    "url": datasette.urls.database(name), "tables": tables, "empty_tables": empty,
+                    "queries": queries})
     return out
 
 
