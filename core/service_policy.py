@@ -9,6 +9,7 @@ default file is used (and ``source`` says so) until head office publishes one.
 import datetime as dt
 import re
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 from . import policy as policy_lib
 from .checks import array, number, table, text
@@ -25,6 +26,12 @@ def parse_duration(value, where="within"):
     if not m:
         raise PolicyError(f"{where}: 时限须如 10m, 24h, 3d, 5wd (a duration like 10m, 24h, 3d, 5wd), got {value!r}")
     return int(m.group(1)), m.group(2)
+
+
+@lru_cache(maxsize=256)
+def _duration(value):
+    """parse_duration for the hot path (the task engine asks once per event)."""
+    return parse_duration(value)
 
 
 def _date(value, where):
@@ -103,7 +110,7 @@ class ServicePolicy:
         return [tp for tp in self.doc["touchpoints"] if tp["event"] == event_kind]
 
     def due(self, moment, within):
-        n, unit = parse_duration(within)
+        n, unit = _duration(within)
         if unit == "m":
             return moment + dt.timedelta(minutes=n)
         if unit == "h":
@@ -177,6 +184,8 @@ def parse_moment(value):
     """An event or user time as an aware datetime in CST; a bare date is midnight."""
     if isinstance(value, dt.datetime):
         moment = value
+    elif isinstance(value, str) and len(value) == 25 and value.endswith("+08:00"):
+        return dt.datetime.fromisoformat(value)  # already the stored form (the common case)
     else:
         try:
             moment = dt.datetime.fromisoformat(str(value).strip().replace(" ", "T", 1))

@@ -40,25 +40,82 @@ def create(db, client_id, *, kind, title, origin, due_at, event_id=None, dedupe_
 
 def on_event(db, event):
     """Events listener: touchpoint tasks, then plugin follow-ups (approved plugins only)."""
-    client_id = event.get("client_id")
-    if not client_id:
+    return on_events(db, [event])
+
+
+def on_events(db, batch):
+    """The same for a batch of events (the client importer hands over one per new client).
+
+    One policy look-up, one INSERT for all touchpoint tasks; plugins are asked
+    only for events of branches where a plugin implementing the hook is approved.
+    """
+    batch = [e for e in batch if e.get("client_id")]
+    if not batch:
         return []
     policy = sp.load(db)
-    at = sp.parse_moment(event["at"])
-    branch_id = (event.get("detail") or {}).get("branch_id") or _branch_of(db, client_id)
-    created = []
-    for tp in policy.touchpoints(event["kind"]):
-        if "ignore_after" in tp and policy.due(at, tp["ignore_after"]) < now():
-            continue  # a historic event (an old book being loaded): no promise to keep
-        task_id = create(
-            db, client_id, kind=tp["task"], title=tp["title"], origin=f"touchpoint:{event['kind']}",
-            due_at=policy.due(at, tp["within"]), event_id=event["id"],
-            dedupe_key=f"event:{event['id']}:{tp['task']}", created_at=at, branch_id=branch_id,
-        )
-        if task_id:
-            created.append(task_id)
-    created.extend(_plugin_followups(db, event, at, branch_id, policy))
+    moment = now()
+    branches = _branches(db, batch)
+    rows, by_kind = [], {}
+    for event in batch:
+        kind = event["kind"]
+        if kind not in by_kind:
+            by_kind[kind] = policy.touchpoints(kind)
+        if not by_kind[kind]:
+            continue
+        at = sp.parse_moment(event["at"])
+        created_at = at.isoformat(timespec="seconds")
+        for tp in by_kind[kind]:
+            if "ignore_after" in tp and policy.due(at, tp["ignore_after"]) < moment:
+                continue  # a historic event (an old book being loaded): no promise to keep
+            rows.append((event["client_id"], branches[event["client_id"]], tp["task"], tp["title"],
+                         f"touchpoint:{kind}", event["id"], f"event:{event['id']}:{tp['task']}", created_at,
+                         policy.due(at, tp["within"]).isoformat(timespec="seconds")))
+    before = db.execute("SELECT COALESCE(max(id), 0) FROM tasks").fetchone()[0]
+    if rows:
+        with db.atomic():  # inside the emitter's transaction a savepoint; alone, its own commit
+            db.conn.executemany(
+                "INSERT OR IGNORE INTO tasks (client_id, branch_id, kind, title, origin, event_id, dedupe_key,"
+                " created_at, due_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", rows,
+            )
+    created = [r[0] for r in db.execute("SELECT id FROM tasks WHERE id > ? ORDER BY id", [before])]
+    loaded = _loaded_plugins()
+    if loaded is not None:
+        from . import plugins as plugins_lib
+
+        asking = {}
+        for event in batch:
+            branch_id = branches[event["client_id"]]
+            if branch_id not in asking:
+                asking[branch_id] = any(loaded.implementations(i, "interaction_follow_ups")
+                                        for i in plugins_lib.approved_for(db, loaded, branch_id))
+            if asking[branch_id]:
+                created.extend(_plugin_followups(db, event, sp.parse_moment(event["at"]), branch_id, loaded))
     return created
+
+
+on_event.batch = on_events
+
+
+def _branches(db, batch):
+    """client_id -> branch, from the events' detail where the emitter put it, else from clients."""
+    found, missing = {}, set()
+    for e in batch:
+        branch = (e.get("detail") or {}).get("branch_id")
+        if branch:
+            found[e["client_id"]] = branch
+        elif e["client_id"] not in found:
+            missing.add(e["client_id"])
+    missing -= set(found)
+    ids = list(missing)
+    for i in range(0, len(ids), 500):
+        chunk = ids[i:i + 500]
+        found.update(db.execute(
+            f"SELECT client_id, branch_id FROM clients WHERE client_id IN ({', '.join('?' * len(chunk))})", chunk
+        ).fetchall())
+    unknown = missing - set(found)
+    if unknown:
+        raise BrokerCRMError(f"客户 {sorted(unknown)[0]} 不存在 (no such client)")
+    return found
 
 
 _PLUGINS = {}
@@ -84,16 +141,13 @@ def _loaded_plugins():
     return loaded if _PLUGINS["any"] else None
 
 
-def _plugin_followups(db, event, at, branch_id, policy):
+def _plugin_followups(db, event, at, branch_id, loaded):
     """Tasks that approved plugins of the client's branch ask for (hook ``interaction_follow_ups``).
 
     A failing plugin must not lose the interaction being recorded: its error
     is written to the audit log (plugin, branch, error) and the other
     follow-ups still open.
     """
-    loaded = _loaded_plugins()
-    if loaded is None:
-        return []
     from . import plugins as plugins_lib
 
     try:
