@@ -75,7 +75,8 @@ def classification_adjustments(branch, policy, today):
     of rules, each ``{"when": condition, "shift": n, "reason": text}`` (move
     ``n`` classes along ``grid.order``; +1 is one class up) or
     ``{"when": condition, "set_class": "A", "reason": text}``. Conditions use
-    the language of ``brokercrm.rules`` over client fields and the values the
+    the language of ``brokercrm.rules`` over client fields (with ``age`` and
+    ``account_years``, whole years since ``opened_at``) and the values the
     head-office policy proposes (``class``, ``risk_level``, ``lowest_category``,
     ``habit``, ``tier``, ``value_segment``). The first matching rule of a
     branch wins; its reason lands in the client's history.
