@@ -208,3 +208,21 @@ def test_failing_plugin_is_audited_and_does_not_lose_the_event(db):
     assert [t["origin"] for t in tasks.list_tasks(db)] == ["touchpoint:account_opened"]
     detail = db.execute("SELECT detail FROM audit_log WHERE action = 'plugin.error'").fetchone()[0]
     assert "ty-broken" in detail and "boom" in detail
+
+
+def test_client_import_opens_callbacks_for_new_accounts_only(db, run, tmp_path):
+    """The importer hands account_opened over in batches (on_event.batch)."""
+    from conftest import make_id
+
+    path = tmp_path / "clients.csv"
+    rows = ["client_id,kind,name,id_number,phone,birth_date,branch_id,opened_at"]
+    for cid, branch, opened in [("N1", "TY01", "2026-06-30"), ("N2", "BJ01", "2026-06-29"), ("OLD", "TY01", "2019-03-01")]:
+        rows.append(f"{cid},individual,张三,{make_id('1980-05-06')},13800001111,1980-05-06,{branch},{opened}")
+    path.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    run("import", "clients", str(path))
+    got = {t["client_id"]: t for t in tasks.list_tasks(db)}
+    assert set(got) == {"N1", "N2"}
+    assert got["N1"]["due_at"] == "2026-07-01T00:00:00+08:00" and got["N1"]["branch_id"] == "TY01"
+    assert got["N2"]["due_at"] == "2026-06-30T00:00:00+08:00" and got["N2"]["overdue"]
+    run("import", "clients", str(path))  # re-import: nothing new, no new events, no new tasks
+    assert len(tasks.list_tasks(db)) == 2
