@@ -67,6 +67,7 @@ def test_installed_but_unapproved_plugins_change_nothing(book, loaded):
 
 
 def test_approved_plugins_apply_to_their_branch_only_with_reasons_in_history(book, loaded, run):
+    classify(book, plugins=loaded)  # the grid alone first: the plugins then move existing clients
     n = approve(book, loaded, TY, "TY01", "ty")
     approve(book, loaded, BJ, "BJ01", "bj")
     book.conn.commit()
@@ -81,6 +82,9 @@ def test_approved_plugins_apply_to_their_branch_only_with_reasons_in_history(boo
     adjustment = current(book, "T-LONG")[1]
     assert "太原营业部" in adjustment and TY in adjustment and f"批准 #{n}" in adjustment and "B → A" in adjustment
     assert current(book, "T-TRADER")[1] is None
+    (old, new, reason), = book.execute("SELECT old_class, new_class, reason FROM classification_history"
+                                       " WHERE client_id = 'T-LONG'").fetchall()
+    assert (old, new) == ("B", "A") and "太原营业部" in reason and "B → A" in reason
     shown = json.loads(run("clients", "show", "T-LONG", "--json").output)
     assert "太原营业部" in json.dumps(shown["history"], ensure_ascii=False)
     text = run("classify", "--dry-run").output
@@ -97,10 +101,9 @@ def test_revoking_stops_the_plugin_at_the_next_run(book, loaded):
     assert result.moves == {"A → B": 1}
     (skip,) = [s for s in result.plugins["skipped"] if s["plugin"] == TY]
     assert skip["state"] == "revoked" and "复核" in skip["why"]
-    history = book.execute("SELECT old_class, new_class, reason FROM classification_history"
-                           " WHERE client_id = 'T-LONG' ORDER BY id").fetchall()
-    assert [(a, b) for a, b, _ in history] == [(None, "A"), ("A", "B")]
-    assert "太原营业部" in history[0][2] and history[1][2] is None
+    old, new, reason = book.execute("SELECT old_class, new_class, reason FROM classification_history"
+                                    " WHERE client_id = 'T-LONG' ORDER BY id DESC LIMIT 1").fetchone()
+    assert (old, new, reason) == ("A", "B", None)
 
 
 def test_plugins_not_loaded_do_not_apply(book, monkeypatch):
@@ -237,3 +240,20 @@ def test_an_approved_branch_kyc_rule_joins_the_import_report(book, loaded, run, 
     assert out.exit_code == 1
     assert "inst2.csv:2:legal_representative: brokercrm-beijing: 北京营业部: 机构客户须登记法定代表人" in out.output
     run("import", "clients", str(_company_csv(tmp_path / "inst3.csv", legal="王五")))
+
+
+@pytest.mark.parametrize("decision", ["pending", "rejected"])
+def test_pending_or_rejected_requests_change_nothing_and_the_summary_says_so(book, loaded, run, decision):
+    n = approvals.request(book, loaded, TY, "TY01", operator="ty")["id"]
+    if decision == "rejected":
+        approvals.reject(book, n, operator="admin", reason="口径待定")
+    book.conn.commit()
+    result = json.loads(run("classify", "--json").output)
+    assert current(book, "T-LONG")[0] == "B"
+    (skip,) = [s for s in result["plugins"]["skipped"] if s["plugin"] == TY]
+    assert skip["branch"] == "TY01" and skip["state"] == decision
+    listed = json.loads(run("plugins", "list", "--json").output)
+    (ty,) = [p for p in listed if p["name"] == TY]
+    assert ty["branches"]["TY01"]["state"] == decision and ty["branches"]["BJ01"]["state"] == "none"
+    text = run("classify", "--dry-run").output
+    assert f"未应用 (skipped)  {TY} @ TY01: {decision}" in text
