@@ -153,6 +153,14 @@ class SeenKeys:
             )
         return {row: first[key] for key, row in pairs if first[key] != row}
 
+    def repeats_of(self, source_sql):
+        """Like ``repeats`` for keys that are already in SQLite: ``source_sql`` selects (key, n)."""
+        conn = self.db.conn
+        conn.execute(f"INSERT OR IGNORE INTO temp.[{self.table}] (key, row) SELECT key, n FROM ({source_sql})")
+        return dict(conn.execute(
+            f"SELECT q.n, x.row FROM ({source_sql}) q JOIN temp.[{self.table}] x ON x.key = q.key WHERE x.row <> q.n"
+        ).fetchall())
+
     def drop(self):
         self.db.execute(f"DROP TABLE IF EXISTS temp.[{self.table}]")
 
