@@ -1,19 +1,27 @@
 """The classification engine.
 
-One run = one transaction. The whole scope is classified by a single
-``INSERT … SELECT`` whose expressions come from the policy (``classify_sql``);
-only rows whose result differs from the current classification land in a
-temporary ``_changed`` table, and only those are written to
-``classifications`` and ``classification_history``. A nightly re-run after a
-few clients changed therefore writes a few rows, not the book.
+One run = one transaction. Every dimension is one SQL expression compiled
+from the policy (``classify_sql``); the clients in scope are classified by a
+single ``INSERT … SELECT`` into a temporary ``_changed`` table that keeps only
+those whose result differs from their current row, and only those are
+written to ``classifications`` and ``classification_history``.
 
 Approved branch plugins take part through ``brokercrm.adjustments``: their
 rules are gathered and validated before the statement runs and folded into
-its class expression. A branch whose plugin fails is left out of the run
-(it keeps its previous classifications); the run still completes for the
-others and reports the failure (``RunResult.failures``).
+its class expression. A branch whose plugin fails is left out of the run (it
+keeps its previous classifications); the run completes for the others and
+reports the failure (``RunResult.failures``).
+
+A run is *incremental* when nothing but client data changed since the last
+whole-book run: it then looks only at clients updated since (queued by a
+trigger), added since (rowid mark), newly assessed (id mark), whose
+assessment expired since, or whose birthday or account anniversary passed
+(age-based rules). A new policy version, other approved plugins, an earlier
+or much later as-of date, or a branch-scoped run make it *full*.
 """
 
+import datetime as dt
+import hashlib
 import json
 import time
 from dataclasses import dataclass, field
@@ -26,10 +34,8 @@ from .timeutil import now_iso, today as local_today
 
 DIMENSIONS = ["class", "risk_level", "lowest_category", "habit", "tier", "value_segment"]
 
-LATEST_ASSESSMENT_JOIN = (
-    "LEFT JOIN assessments a ON a.id = (SELECT x.id FROM assessments x WHERE x.client_id = c.client_id"
-    " ORDER BY x.answered_at DESC, x.id DESC LIMIT 1)"
-)
+# clients.assessment_id points at the latest assessment (trigger in migrations).
+LATEST_ASSESSMENT_JOIN = "LEFT JOIN assessments a ON a.id = c.assessment_id"
 
 
 @dataclass
@@ -41,6 +47,8 @@ class RunResult:
     branch: str | None
     scope: int
     changed: int
+    mode: str = "full"
+    examined: int = 0
     moves: dict = field(default_factory=dict)      # "B → A" -> count
     classes: dict = field(default_factory=dict)    # class -> count after the run
     seconds: float = 0.0
@@ -50,33 +58,96 @@ class RunResult:
 
     def as_dict(self):
         return {
-            "run_id": self.run_id, "dry_run": self.dry_run,
+            "run_id": self.run_id, "dry_run": self.dry_run, "mode": self.mode,
             "policy_version": self.policy_version, "policy_digest": self.policy_digest,
-            "branch": self.branch, "clients": self.scope, "changed": self.changed,
-            "moves": self.moves, "classes": self.classes, "seconds": round(self.seconds, 3),
-            "examples": self.examples, "plugins": self.plugins,
+            "branch": self.branch, "clients": self.scope, "examined": self.examined,
+            "changed": self.changed, "moves": self.moves, "classes": self.classes,
+            "seconds": round(self.seconds, 3), "examples": self.examples, "plugins": self.plugins,
         }
 
 
-def _reason_case(column, mapping):
-    """CASE over a value column returning its reason text, as (sql, params)."""
-    whens, params = [], []
-    for value, reason in mapping.items():
-        whens.append("WHEN ? THEN ?")
-        params += [value, reason]
-    return f"(CASE {column} {' '.join(whens)} ELSE '' END)", params
+# -- incremental runs ---------------------------------------------------------
+
+def last_full_run(db):
+    """The last successful whole-book run: the baseline an incremental run builds on."""
+    cursor = db.execute(
+        "SELECT id, as_of, policy_version, fingerprint, client_mark, assessment_mark FROM runs"
+        " WHERE kind = 'classify' AND status = 'ok' AND branch IS NULL AND dry_run = 0"
+        " ORDER BY id DESC LIMIT 1"
+    )
+    row = cursor.fetchone()
+    return dict(zip([d[0] for d in cursor.description], row)) if row else None
 
 
-def build_changed(db, comp, branch=None, plan=None):
-    """Fill temp table ``_changed`` with every client whose result differs from its current row.
+def plan_fingerprint(plan):
+    """What, besides the policy and client data, decides results: the plugin rules in force."""
+    return plan.fingerprint()
+
+
+def why_full(last, policy, today, fingerprint, branch, force):
+    """Why this run must look at every client in scope, or None when an incremental run is exact."""
+    if force:
+        return "requested"
+    if branch:
+        return "branch"
+    if last is None:
+        return "first run"
+    if last["policy_version"] != policy.version:
+        return "policy changed"
+    if (last["fingerprint"] or "") != fingerprint:
+        return "plugins changed"
+    since = dt.date.fromisoformat(last["as_of"])
+    # Anniversary windows below assume less than a year has passed.
+    if today < since or (today - since).days > 300:
+        return "as-of date moved"
+    return None
+
+
+def _anniversary_between(column, since, until):
+    """SQL: the month-day of ``column`` falls in (since, until] — a birthday or account anniversary."""
+    a, b = since.strftime("%m-%d"), until.strftime("%m-%d")
+    md = f"substr({column}, 6, 5)"
+    joiner = "AND" if a <= b else "OR"
+    return f"({md} > '{a}' {joiner} {md} <= '{b}')"
+
+
+def fill_candidates(db, last, today):
+    """Temp table ``_candidates``: every client whose result may differ since ``last``."""
+    since = dt.date.fromisoformat(last["as_of"])
+    db.execute("DROP TABLE IF EXISTS temp._candidates")
+    db.execute("CREATE TEMP TABLE _candidates (client_id TEXT PRIMARY KEY) WITHOUT ROWID")
+    sources = [
+        ("SELECT client_id FROM classify_queue", []),
+        ("SELECT client_id FROM clients WHERE rowid > ?", [last["client_mark"] or 0]),
+        ("SELECT client_id FROM assessments WHERE id > ?", [last["assessment_mark"] or 0]),
+        ("SELECT client_id FROM assessments WHERE expires_at > ? AND expires_at <= ?",
+         [since.isoformat(), today.isoformat()]),
+    ]
+    if today > since:
+        sources.append(
+            ("SELECT client_id FROM clients WHERE " + _anniversary_between("birth_date", since, today)
+             + " OR " + _anniversary_between("opened_at", since, today), [])
+        )
+    for sql, params in sources:
+        db.execute(f"INSERT OR IGNORE INTO _candidates {sql}", params)
+
+
+# -- the statement ------------------------------------------------------------
+
+def proposed_select(comp, branch=None, plan=None, incremental=False):
+    """The SELECT giving every in-scope client's proposed row, as (sql, params).
 
     ``plan`` (``adjustments.Plan``) folds approved plugin rules into the class
-    and leaves out the branches whose plugin failed.
+    and leaves out the branches whose plugin failed; ``incremental`` limits
+    it to the clients in ``_candidates``.
     """
     cls, adj, base = adjustments.class_columns(comp, plan)
     cols = [("class", cls, [])] + comp.columns()[1:] + [("_adj", adj, []), ("_base_class", base, [])]
     select = ", ".join(f"{sql} AS [{name}]" for name, sql, _ in cols)
     params = [p for _, _, ps in cols for p in ps]
+    adj_reason, adj_params = adjustments.reason_case(plan)
+    params = adj_params + params
+    source = "_candidates q JOIN clients c ON c.client_id = q.client_id" if incremental else "clients c"
     conds = []
     if branch:
         conds.append("c.branch_id = ?")
@@ -85,85 +156,100 @@ def build_changed(db, comp, branch=None, plan=None):
         conds.append(f"c.branch_id NOT IN ({', '.join('?' for _ in plan.excluded)})")
         params += sorted(plan.excluded)
     where = f"WHERE {' AND '.join(conds)}" if conds else ""
+    # A plugin's reason names the class the grid gave and the class it moved to.
+    adjustment = f"CASE WHEN p.[_adj] IS NOT NULL THEN {adj_reason} || ': ' || p.[_base_class] || ' → ' || p.[class] END"
+    sql = (
+        f"SELECT *, {adjustment} AS adjustment FROM"
+        f" (SELECT c.client_id, c.branch_id, {select} FROM {source} {LATEST_ASSESSMENT_JOIN} {where}) p"
+    )
+    return sql, params
+
+
+def build_changed(db, comp, branch=None, plan=None, incremental=False):
+    """Fill temp table ``_changed`` with every client whose result differs from its current row."""
+    sql, params = proposed_select(comp, branch, plan, incremental)
     differs = " OR ".join(f"p.[{d}] IS NOT k.[{d}]" for d in DIMENSIONS)
     old = ", ".join(f"k.[{d}] AS [old_{d}]" for d in DIMENSIONS)
     db.execute("DROP TABLE IF EXISTS temp._changed")
     db.execute(
         f"""CREATE TEMP TABLE _changed AS
-        SELECT p.*, {old}, k.client_id IS NULL AS is_new
-        FROM (SELECT c.client_id, c.branch_id, {select} FROM clients c {LATEST_ASSESSMENT_JOIN} {where}) p
+        SELECT p.*, {old}, k.run_id AS old_run_id, k.client_id IS NULL AS is_new
+        FROM ({sql}) p
         LEFT JOIN classifications k ON k.client_id = p.client_id
-        WHERE k.client_id IS NULL OR p.branch_id IS NOT k.branch_id OR {differs}""",
+        WHERE k.client_id IS NULL OR p.branch_id IS NOT k.branch_id OR {differs}
+           OR p.adjustment IS NOT k.adjustment""",
         params,
     )
 
 
+def write_fresh(db, comp, branch, plan, run_id, policy):
+    """First classification of a scope: every row is new, so skip the diff and write straight through.
+
+    No history rows: there is no old value, and the run itself records the
+    first classification (``classifications.run_id``, the run's summary).
+    """
+    sql, params = proposed_select(comp, branch, plan)
+    names = ", ".join(f"[{d}]" for d in DIMENSIONS)
+    now = now_iso()
+    changed = db.execute(
+        f"""INSERT INTO classifications (client_id, branch_id, {names}, adjustment, policy_version, run_id, updated_at)
+        SELECT client_id, branch_id, {names}, adjustment, ?, ?, ? FROM ({sql})""",
+        [policy.version, run_id, now, *params],
+    ).rowcount
+    return changed
+
+
 def _moves(db):
-    moves = {}
-    for old, new, n in db.execute(
-        "SELECT COALESCE(old_class, '新'), class, count(*) FROM _changed"
-        " WHERE old_class IS NOT class GROUP BY 1, 2 ORDER BY 3 DESC"
-    ):
-        moves[f"{old} → {new}"] = n
-    return moves
+    return {
+        f"{old} → {new}": n
+        for old, new, n in db.execute(
+            "SELECT COALESCE(old_class, '新'), class, count(*) FROM _changed"
+            " WHERE old_class IS NOT class GROUP BY 1, 2 ORDER BY 3 DESC"
+        )
+    }
 
 
 def _examples(db, limit=5):
     return [
-        {"client_id": cid, "branch_id": b, "from": old, "to": new}
-        for cid, b, old, new in db.execute(
-            "SELECT client_id, branch_id, old_class, class FROM _changed WHERE old_class IS NOT class"
-            " ORDER BY client_id LIMIT ?",
+        {"client_id": cid, "branch_id": b, "from": old, "to": new, "adjustment": why}
+        for cid, b, old, new, why in db.execute(
+            "SELECT client_id, branch_id, old_class, class, adjustment FROM _changed"
+            " WHERE old_class IS NOT class ORDER BY client_id LIMIT ?",
             [limit],
         )
     ]
 
 
-def _write(db, comp, run_id, policy, plan=None):
-    reasons = comp.reasons()
-    cases, params = {}, []
-    for d in DIMENSIONS:
-        cases[d] = _reason_case(f"[{d}]", reasons[d])
-    adj_sql, adj_params = adjustments.reason_case(plan)
-    if adj_params:
-        # An adjusted class: the grid's reason for the class it would have had, then the plugin's.
-        grid_sql, grid_params = cases["class"]
-        base_sql, base_params = _reason_case("[_base_class]", reasons["class"])
-        cases["class"] = (
-            f"(CASE WHEN [_adj] IS NULL THEN {grid_sql} ELSE {base_sql} || '; ' || {adj_sql} || ' → ' || [class] END)",
-            grid_params + base_params + adj_params,
-        )
-    # Reason text for history: only the dimensions that changed.
-    hist_parts, hist_params = [], []
-    for d in DIMENSIONS:
-        sql, p = cases[d]
-        hist_parts.append(f"CASE WHEN [{d}] IS NOT [old_{d}] THEN {sql} || '; ' ELSE '' END")
-        hist_params += p
-    snapshot_new = ", ".join(f"'{d}', [{d}]" for d in DIMENSIONS)
-    snapshot_old = ", ".join(f"'{d}', [old_{d}]" for d in DIMENSIONS)
+def record_reasons(db, comp):
+    """Store the reason text of every value under this policy version, once."""
+    db.conn.executemany(
+        "INSERT OR IGNORE INTO policy_reasons (policy_version, dimension, value, reason) VALUES (?, ?, ?, ?)",
+        [(comp.version, dim, str(value), text) for dim, mapping in comp.reasons().items()
+         for value, text in mapping.items()],
+    )
+
+
+def _write(db, run_id, policy):
     now = now_iso()
+    cols = ", ".join(f"[old_{d}], [new_{d}]" for d in DIMENSIONS)
+    vals = ", ".join(f"[old_{d}], [{d}]" for d in DIMENSIONS)
     db.execute(
         f"""INSERT INTO classification_history
-        (run_id, client_id, branch_id, old_class, new_class, old_value, new_value, reason,
-         policy_version, policy_digest, created_at)
-        SELECT ?, client_id, branch_id, old_class, class,
-               CASE WHEN is_new THEN NULL ELSE json_object({snapshot_old}) END,
-               json_object({snapshot_new}),
-               rtrim({' || '.join(hist_parts)}, '; '),
-               ?, ?, ?
-        FROM _changed""",
-        [run_id, *hist_params, policy.version, policy.digest, now],
+        (run_id, old_run_id, client_id, branch_id, {cols}, reason, policy_version, policy_digest, created_at)
+        SELECT ?, old_run_id, client_id, branch_id, {vals}, adjustment, ?, ?, ? FROM _changed
+        WHERE NOT is_new""",
+        [run_id, policy.version, policy.digest, now],
     )
-    reason_json = ", ".join(f"'{d}', {cases[d][0]}" for d in DIMENSIONS)
-    for d in DIMENSIONS:
-        params += cases[d][1]
-    cols = ", ".join(f"[{d}]" for d in DIMENSIONS)
-    updates = ", ".join(f"[{d}] = excluded.[{d}]" for d in DIMENSIONS + ["branch_id", "reasons", "policy_version", "run_id", "updated_at"])
+    names = ", ".join(f"[{d}]" for d in DIMENSIONS)
+    updates = ", ".join(
+        f"[{d}] = excluded.[{d}]"
+        for d in DIMENSIONS + ["branch_id", "adjustment", "policy_version", "run_id", "updated_at"]
+    )
     db.execute(
-        f"""INSERT INTO classifications (client_id, branch_id, {cols}, reasons, policy_version, run_id, updated_at)
-        SELECT client_id, branch_id, {cols}, json_object({reason_json}), ?, ?, ? FROM _changed WHERE true
+        f"""INSERT INTO classifications (client_id, branch_id, {names}, adjustment, policy_version, run_id, updated_at)
+        SELECT client_id, branch_id, {names}, adjustment, ?, ?, ? FROM _changed WHERE true
         ON CONFLICT(client_id) DO UPDATE SET {updates}""",
-        [*params, policy.version, run_id, now],
+        [policy.version, run_id, now],
     )
 
 
@@ -173,15 +259,42 @@ def class_counts(db, branch=None):
     if branch:
         sql += " WHERE branch_id = ?"
         params.append(branch)
-    return dict(db.execute(sql + " GROUP BY class", params).fetchall())
+    return dict(db.execute(sql + " GROUP BY class ORDER BY class", params).fetchall())
 
 
-def classify(db, *, branch=None, dry_run=False, operator=None, today=None, plugins=None):
+def previous_counts(db, branch):
+    """Class counts after the latest run, if that run covered exactly this scope.
+
+    Only runs write classifications, so those counts plus this run's moves
+    are the new counts, without scanning the book again.
+    """
+    row = db.execute(
+        "SELECT branch, summary FROM runs WHERE kind = 'classify' AND dry_run = 0 AND status = 'ok'"
+        " ORDER BY id DESC LIMIT 1"
+    ).fetchone()
+    # A branch-scoped count would miss clients that moved in from another branch.
+    if branch or not row or row[0] is not None or not row[1]:
+        return None
+    return json.loads(row[1]).get("classes")
+
+
+def carry_counts(previous, moves):
+    counts = dict(previous)
+    for move, n in moves.items():
+        old, new = move.split(" → ")
+        if old != "新":
+            counts[old] -= n
+        counts[new] = counts.get(new, 0) + n
+    return {c: n for c, n in sorted(counts.items()) if n}
+
+
+def classify(db, *, branch=None, dry_run=False, operator=None, today=None, plugins=None, full=False):
     """Classify every client (or one branch's); return a RunResult.
 
     With ``dry_run`` nothing is written: the result only reports the moves.
     ``plugins`` (``brokercrm.plugins.Plugins``) defaults to the installed
-    ones; only those approved for a branch change anything there.
+    ones; only those approved for a branch change anything there. ``full``
+    forces a whole-book pass even where an incremental one would be exact.
     """
     started = time.perf_counter()
     today = today or local_today()
@@ -191,53 +304,90 @@ def classify(db, *, branch=None, dry_run=False, operator=None, today=None, plugi
         raise BrokerCRMError(f"营业部 {branch} 不存在 (no such branch)")
     scope_sql = "SELECT count(*) FROM clients" + (" WHERE branch_id = ?" if branch else "")
     scope = db.execute(scope_sql, [branch] if branch else []).fetchone()[0]
-    result = RunResult(None, dry_run, policy.version, policy.digest, branch, scope, 0)
     if plugins is None:
         from .plugins import load
 
         plugins = load()
     branches = [branch] if branch else [r[0] for r in db.execute("SELECT code FROM branches ORDER BY code")]
     plan = adjustments.plan(db, plugins, comp, policy["classification"], today, branches)
-    result.plugins = plan.as_dict()
-    result.failures = plan.failures
+    fingerprint = plan_fingerprint(plan)
+    full_because = why_full(last_full_run(db), policy, today, fingerprint, branch, full)
+    result = RunResult(None, dry_run, policy.version, policy.digest, branch, scope, 0,
+                       mode="full" if full_because else "incremental",
+                       plugins=plan.as_dict(), failures=plan.failures)
+    client_mark = db.execute("SELECT max(rowid) FROM clients").fetchone()[0] or 0
+    assessment_mark = db.execute("SELECT max(id) FROM assessments").fetchone()[0] or 0
     db.execute("PRAGMA cache_size = -65536")
+
+    def compute():
+        if full_because:
+            result.examined = scope
+        else:
+            fill_candidates(db, last_full_run(db), today)
+            result.examined = db.execute("SELECT count(*) FROM _candidates").fetchone()[0]
+        build_changed(db, comp, branch, plan, incremental=not full_because)
+        result.changed = db.execute("SELECT count(*) FROM _changed").fetchone()[0]
+        result.moves = _moves(db)
+        result.examples = _examples(db)
+
+    fresh = not dry_run and not db.execute(
+        "SELECT 1 FROM classifications" + (" WHERE branch_id = ?" if branch else "") + " LIMIT 1",
+        [branch] if branch else [],
+    ).fetchone()
+    previous = previous_counts(db, branch)
+
     try:
         if dry_run:
-            build_changed(db, comp, branch, plan)
-            result.changed = db.execute("SELECT count(*) FROM _changed").fetchone()[0]
-            result.moves = _moves(db)
-            result.examples = _examples(db)
+            compute()
             result.classes = class_counts(db, branch)
         else:
             with db.atomic():
                 run_id = db.execute(
-                    "INSERT INTO runs (kind, started_at, status, operator, branch, dry_run, policy_version, policy_digest)"
-                    " VALUES ('classify', ?, 'running', ?, ?, 0, ?, ?)",
-                    [now_iso(), operator, branch, policy.version, policy.digest],
+                    "INSERT INTO runs (kind, mode, started_at, status, operator, branch, dry_run, as_of,"
+                    " policy_version, policy_digest, fingerprint, client_mark, assessment_mark)"
+                    " VALUES ('classify', ?, ?, 'running', ?, ?, 0, ?, ?, ?, ?, ?, ?)",
+                    [result.mode, now_iso(), operator, branch, today.isoformat(), policy.version,
+                     policy.digest, fingerprint, client_mark, assessment_mark],
                 ).lastrowid
                 result.run_id = run_id
-                build_changed(db, comp, branch, plan)
-                result.changed = db.execute("SELECT count(*) FROM _changed").fetchone()[0]
-                result.moves = _moves(db)
-                result.examples = _examples(db)
-                _write(db, comp, run_id, policy, plan)
-                result.classes = class_counts(db, branch)
+                record_reasons(db, comp)
+                if fresh:
+                    result.examined = scope
+                    result.changed = write_fresh(db, comp, branch, plan, run_id, policy)
+                    result.classes = class_counts(db, branch)
+                    result.moves = {f"新 → {c}": n for c, n in sorted(result.classes.items(), key=lambda x: -x[1])}
+                    result.examples = [
+                        {"client_id": cid, "branch_id": b, "from": None, "to": c, "adjustment": why}
+                        for cid, b, c, why in db.execute(
+                            "SELECT client_id, branch_id, class, adjustment FROM classifications"
+                            " WHERE run_id = ? ORDER BY client_id LIMIT 5", [run_id])
+                    ]
+                else:
+                    compute()
+                    _write(db, run_id, policy)
+                    result.classes = carry_counts(previous, result.moves) if previous else class_counts(db, branch)
+                # Clients of a branch left out keep their place in the queue for the next run.
+                done = "client_id IN (SELECT client_id FROM clients WHERE branch_id = ?)" if branch else "1"
+                kept = f" AND client_id NOT IN (SELECT client_id FROM clients WHERE branch_id IN ({', '.join('?' for _ in plan.excluded)}))" if plan.excluded else ""
+                db.execute(f"DELETE FROM classify_queue WHERE {done}{kept}",
+                           ([branch] if branch else []) + sorted(plan.excluded))
                 result.seconds = time.perf_counter() - started
-                summary = result.as_dict()
                 errors = "; ".join(f"{f['plugin']} ({f['branch']}): {f['error']}" for f in plan.failures)
                 db.execute(
                     "UPDATE runs SET finished_at = ?, status = ?, summary = ?, error = ? WHERE id = ?",
                     [now_iso(), "partial" if plan.failures else "ok",
-                     json.dumps(summary, ensure_ascii=False), errors or None, run_id],
+                     json.dumps(result.as_dict(), ensure_ascii=False), errors or None, run_id],
                 )
                 audit.record(
                     db, "classify.run", operator=operator, target=f"run {run_id}",
-                    detail={"branch": branch, "clients": scope, "changed": result.changed,
+                    detail={"branch": branch, "mode": result.mode, "full_because": full_because,
+                            "clients": scope, "examined": result.examined, "changed": result.changed,
                             "policy_version": policy.version,
                             "plugins_applied": plan.applied, "plugins_failed": plan.failures},
                     digest=policy.digest,
                 )
     finally:
         db.execute("DROP TABLE IF EXISTS temp._changed")
+        db.execute("DROP TABLE IF EXISTS temp._candidates")
     result.seconds = time.perf_counter() - started
     return result

@@ -74,6 +74,68 @@ def get(db, client_id):
     return dict(zip([d[0] for d in cursor.description], row))
 
 
+def reasons_for(db, policy_version, values):
+    """Reason text for each classified value, as recorded for that policy version."""
+    texts = {
+        (dim, value): reason
+        for dim, value, reason in db.execute(
+            "SELECT dimension, value, reason FROM policy_reasons WHERE policy_version = ?", [policy_version]
+        )
+    }
+    return {d: texts.get((d, str(int(values[d]) if d == "lowest_category" else values[d])), "")
+            for d in CLASSIFIED}
+
+
+def history(db, client_id):
+    """Every classification the client has had, newest first, with the reasons that made it.
+
+    History rows record changes; the first classification is recorded by its
+    run, so it is rebuilt here from the earliest change's old values (or the
+    current row when nothing has changed since).
+    """
+    cursor = db.execute(
+        "SELECT * FROM classification_history WHERE client_id = ? ORDER BY id DESC", [client_id]
+    )
+    names = [d[0] for d in cursor.description]
+    rows = [dict(zip(names, r)) for r in cursor]
+    out = []
+    for h in rows:
+        new = {d: h[f"new_{d}"] for d in CLASSIFIED}
+        old = None if h["old_class"] is None else {d: h[f"old_{d}"] for d in CLASSIFIED}
+        out.append(_entry(db, h["run_id"], h["created_at"], old, new, h["reason"], h["policy_version"],
+                          h["policy_digest"]))
+    if rows and rows[-1]["old_run_id"] is not None:
+        first = {d: rows[-1][f"old_{d}"] for d in CLASSIFIED}
+        first_run = rows[-1]["old_run_id"]
+    else:
+        cursor = db.execute("SELECT * FROM classifications WHERE client_id = ?", [client_id])
+        current = cursor.fetchone()
+        if current is None or rows:
+            return out
+        current = dict(zip([d[0] for d in cursor.description], current))
+        first = {d: current[d] for d in CLASSIFIED}
+        first_run = current["run_id"]
+    run = db.execute("SELECT finished_at, policy_version, policy_digest FROM runs WHERE id = ?",
+                     [first_run]).fetchone() or (None, None, None)
+    out.append(_entry(db, first_run, run[0], None, first, None, run[1], run[2]))
+    return out
+
+
+def _entry(db, run_id, at, old, new, plugin_reason, policy_version, policy_digest):
+    changed = [d for d in CLASSIFIED if old is None or old[d] != new[d]]
+    texts = reasons_for(db, policy_version, new)
+    if plugin_reason:
+        # A plugin moved the class: its reason (naming the grid's class) replaces the grid's.
+        texts["class"] = plugin_reason
+    return {
+        "run_id": run_id, "at": at, "old_class": old["class"] if old else None,
+        "new_class": new["class"], "old": old, "new": new, "changed": changed,
+        "reason": ("首次分类 (first classification): " if old is None else "")
+        + "; ".join(texts[d] for d in changed if texts[d]),
+        "policy_version": policy_version, "policy_digest": policy_digest,
+    }
+
+
 def show(db, client_id, *, reveal=False, operator=None):
     """One client: the record, the classification with reasons, the history, the assessments.
 
@@ -96,7 +158,10 @@ def show(db, client_id, *, reveal=False, operator=None):
         for d in CLASSIFIED:
             obj[d] = current[d]
         obj["lowest_category"] = bool(current["lowest_category"])
-        obj["reasons"] = json.loads(current["reasons"])
+        obj["reasons"] = reasons_for(db, current["policy_version"], obj)
+        if current["adjustment"]:
+            obj["reasons"]["class"] = current["adjustment"]
+        obj["adjustment"] = current["adjustment"]
         obj["classified_by_run"] = current["run_id"]
         obj["policy_version"] = current["policy_version"]
     else:
@@ -104,18 +169,7 @@ def show(db, client_id, *, reveal=False, operator=None):
             obj[d] = None
         obj["reasons"] = {}
     obj["client"] = client
-    obj["history"] = [
-        {
-            "run_id": r[0], "at": r[1], "old_class": r[2], "new_class": r[3],
-            "old": json.loads(r[4]) if r[4] else None, "new": json.loads(r[5]),
-            "reason": r[6], "policy_version": r[7], "policy_digest": r[8],
-        }
-        for r in db.execute(
-            "SELECT run_id, created_at, old_class, new_class, old_value, new_value, reason, policy_version,"
-            " policy_digest FROM classification_history WHERE client_id = ? ORDER BY id DESC",
-            [client_id],
-        )
-    ]
+    obj["history"] = history(db, client_id)
     obj["assessments"] = [
         {"answered_at": r[0], "expires_at": r[1], "score": r[2], "level": r[3],
          "lowest_category": bool(r[4]), "policy_version": r[5]}

@@ -66,6 +66,7 @@ def m001_initial(db):
             business_scope TEXT,       -- institutions
             net_assets REAL,           -- institutions
             extra TEXT,                -- JSON: columns beyond the standard ones
+            assessment_id INTEGER,     -- the latest risk assessment (kept by a trigger)
             created_at TEXT NOT NULL,
             updated_at TEXT NOT NULL
         );
@@ -94,6 +95,9 @@ def m001_initial(db):
             imported_at TEXT NOT NULL
         );
         CREATE INDEX assessments_client ON assessments(client_id, answered_at);
+        -- Current classification, one row per client. Reasons are not copied onto
+        -- every row: they are a function of (policy version, dimension, value) and
+        -- live once in policy_reasons; `adjustment` holds a branch plugin's reason.
         CREATE TABLE classifications (
             client_id TEXT PRIMARY KEY REFERENCES clients(client_id),
             branch_id TEXT NOT NULL,
@@ -103,39 +107,57 @@ def m001_initial(db):
             habit TEXT NOT NULL,
             tier TEXT NOT NULL,
             value_segment TEXT NOT NULL,
-            reasons TEXT NOT NULL,     -- JSON {"class": "…", "risk_level": "…", …}
+            adjustment TEXT,
             policy_version INTEGER NOT NULL,
             run_id INTEGER NOT NULL,
             updated_at TEXT NOT NULL
-        );
-        CREATE INDEX classifications_branch_class ON classifications(branch_id, class);
+        ) WITHOUT ROWID;
+        -- One row per change of a client's classification. The first
+        -- classification is recorded by its run (classifications.run_id until the
+        -- first change, then the first history row's old_run_id).
         CREATE TABLE classification_history (
             id INTEGER PRIMARY KEY,
             run_id INTEGER NOT NULL,
+            old_run_id INTEGER,        -- the run that had set the old values
             client_id TEXT NOT NULL,
             branch_id TEXT NOT NULL,
-            old_class TEXT,
-            new_class TEXT NOT NULL,
-            old_value TEXT,            -- JSON of the changed dimensions before
-            new_value TEXT NOT NULL,   -- JSON of the changed dimensions after
-            reason TEXT NOT NULL,
+            old_class TEXT, new_class TEXT NOT NULL,
+            old_risk_level TEXT, new_risk_level TEXT NOT NULL,
+            old_lowest_category INTEGER, new_lowest_category INTEGER NOT NULL,
+            old_habit TEXT, new_habit TEXT NOT NULL,
+            old_tier TEXT, new_tier TEXT NOT NULL,
+            old_value_segment TEXT, new_value_segment TEXT NOT NULL,
+            reason TEXT,               -- a branch plugin's adjustment reason, if any
             policy_version INTEGER NOT NULL,
             policy_digest TEXT NOT NULL,
             created_at TEXT NOT NULL
         );
         CREATE INDEX classification_history_client ON classification_history(client_id);
         CREATE INDEX classification_history_run ON classification_history(run_id);
+        -- The reason text for each value a dimension can take under a policy version.
+        CREATE TABLE policy_reasons (
+            policy_version INTEGER NOT NULL,
+            dimension TEXT NOT NULL,
+            value TEXT NOT NULL,
+            reason TEXT NOT NULL,
+            PRIMARY KEY (policy_version, dimension, value)
+        ) WITHOUT ROWID;
         CREATE TABLE runs (
             id INTEGER PRIMARY KEY,
             kind TEXT NOT NULL,
+            mode TEXT,                 -- full | incremental
             started_at TEXT NOT NULL,
             finished_at TEXT,
             status TEXT NOT NULL,
             operator TEXT,
             branch TEXT,
             dry_run INTEGER NOT NULL DEFAULT 0,
+            as_of TEXT,
             policy_version INTEGER,
             policy_digest TEXT,
+            fingerprint TEXT,          -- what else decides results (approved plugins)
+            client_mark INTEGER,       -- max clients.rowid seen
+            assessment_mark INTEGER,   -- max assessments.id seen
             summary TEXT,
             error TEXT
         );
@@ -167,11 +189,35 @@ def m001_initial(db):
     )
 
 
+# Client columns a classification rule may read: changing one queues the client
+# for the next incremental run.
+CLASSIFIED_INPUTS = (
+    "kind", "branch_id", "total_assets", "turnover_rate", "avg_holding_days", "annual_income",
+    "occupation", "education", "investment_years", "net_assets", "opened_at", "birth_date",
+)
+
+
 @core()
 def m002_append_only(db):
-    for table in ("classification_history", "audit_log", "client_changes"):
+    for table in ("classification_history", "audit_log", "client_changes", "policy_files", "policy_reasons"):
         append_only(db, table)
-    append_only(db, "policy_files")
+    changed = " OR ".join(f"NEW.{c} IS NOT OLD.{c}" for c in CLASSIFIED_INPUTS)
+    db.executescript(
+        f"""
+        CREATE TABLE classify_queue (client_id TEXT PRIMARY KEY) WITHOUT ROWID;
+        -- Latest answered wins, ties to the later row: classification reads one
+        -- integer key instead of searching a client's assessments.
+        CREATE TRIGGER assessments_point_latest AFTER INSERT ON assessments
+        BEGIN
+            UPDATE clients SET assessment_id = NEW.id
+            WHERE client_id = NEW.client_id
+              AND (assessment_id IS NULL
+                   OR (SELECT answered_at FROM assessments WHERE id = clients.assessment_id) <= NEW.answered_at);
+        END;
+        CREATE TRIGGER clients_queue_reclassify AFTER UPDATE ON clients WHEN {changed}
+        BEGIN INSERT OR IGNORE INTO classify_queue (client_id) VALUES (NEW.client_id); END;
+        """
+    )
 
 
 @core()

@@ -115,17 +115,20 @@ def test_history_only_where_something_changed(db):
     db.execute("UPDATE clients SET turnover_rate = 1 WHERE client_id = 'A1'")
     third = classify(db)
     assert third.changed == 1 and third.moves == {"A → B": 1}
-    rows = db.execute(
-        "SELECT run_id, old_class, new_class, reason, old_value, new_value, policy_digest FROM classification_history"
-        " WHERE client_id = 'A1' ORDER BY id"
-    ).fetchall()
-    assert [(r[1], r[2]) for r in rows] == [(None, "A"), ("A", "B")]
-    assert rows[1][0] == third.run_id
-    assert "策略 v1" in rows[1][3] and "→ B" in rows[1][3] and "问卷" not in rows[1][3]
-    assert json.loads(rows[1][4])["class"] == "A" and json.loads(rows[1][5])["class"] == "B"
-    assert rows[1][6] == third.policy_digest
-    reasons = json.loads(db.execute("SELECT reasons FROM classifications WHERE client_id='A1'").fetchone()[0])
+    from brokercrm.clients import show
+
+    hist = show(db, "A1")["history"]
+    assert [(h["old_class"], h["new_class"]) for h in reversed(hist)] == [(None, "A"), ("A", "B")]
+    latest = hist[0]
+    assert latest["run_id"] == third.run_id and latest["changed"] == ["class"]
+    assert "策略 v1" in latest["reason"] and "→ B" in latest["reason"] and "问卷" not in latest["reason"]
+    assert latest["old"]["class"] == "A" and latest["new"]["class"] == "B"
+    assert latest["policy_digest"] == third.policy_digest
+    assert hist[-1]["run_id"] == first.run_id and hist[-1]["reason"].startswith("首次分类")
+    assert db.execute("SELECT old_run_id FROM classification_history WHERE client_id = 'A1'").fetchone()[0] == first.run_id
+    reasons = show(db, "A1")["reasons"]
     assert set(reasons) == {"class", "risk_level", "lowest_category", "habit", "tier", "value_segment"}
+    assert reasons["class"].endswith("→ B") and "周转率<3.0" in reasons["class"]
     run = db.execute("SELECT status, policy_version, policy_digest FROM runs WHERE id = ?", [third.run_id]).fetchone()
     assert run == ("ok", 1, third.policy_digest)
 
@@ -150,6 +153,9 @@ def test_branch_scope(db):
 def test_history_and_audit_are_append_only(db):
     add_client(db, "P1")
     classify(db)
+    db.execute("UPDATE clients SET total_assets = 20000 WHERE client_id = 'P1'")
+    classify(db)
+    assert db.execute("SELECT count(*) FROM classification_history").fetchone()[0] == 1
     for sql in ("UPDATE classification_history SET reason = 'x'", "DELETE FROM classification_history",
                 "UPDATE audit_log SET operator = 'x'", "DELETE FROM audit_log"):
         with pytest.raises(Exception, match="append-only"):
@@ -169,7 +175,7 @@ def test_failing_run_leaves_previous_classifications_whole(db):
     with pytest.raises(Exception, match="disk on fire"):
         classify(db)
     assert {r[0] for r in db.execute("SELECT class FROM classifications")} == {"A"}
-    assert db.execute("SELECT count(*) FROM classification_history").fetchone()[0] == 5
+    assert db.execute("SELECT count(*) FROM classification_history").fetchone()[0] == 0
     assert db.execute("SELECT count(*) FROM runs").fetchone()[0] == 1
 
 
@@ -216,7 +222,7 @@ def test_killed_run_leaves_previous_classifications_whole(db, db_path, tmp_path)
 
     db2 = connect(db_path)
     assert {r[0] for r in db2.execute("SELECT class FROM classifications")} == {"A"}
-    assert db2.execute("SELECT count(*) FROM classification_history").fetchone()[0] == 10
+    assert db2.execute("SELECT count(*) FROM classification_history").fetchone()[0] == 0
     assert db2.execute("SELECT count(*) FROM runs WHERE status != 'ok'").fetchone()[0] == 0
     assert db2.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
     assert classify(db2).moves == {"A → G": 10}
