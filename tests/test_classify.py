@@ -243,3 +243,28 @@ def test_classify_cli_json_and_text(run, db):
 def test_unknown_branch_is_a_clear_error(run):
     result = run("classify", "--branch", "XX99", ok=False)
     assert result.exit_code == 1 and "XX99" in result.output and "Traceback" not in result.output
+
+
+def test_clients_list_filters_and_streams_valid_json(run, db):
+    for i, assets in enumerate([6_000_000, 2_000_000, 2_000_000]):
+        add_client(db, f"L{i}", branch="TY01" if i < 2 else "BJ01", assets=assets)
+    run("classify")
+    assert json.loads(run("clients", "list", "--json", "--branch", "XX01").output) == []
+    rows = json.loads(run("clients", "list", "--json", "--class", "B").output)
+    assert [r["client_id"] for r in rows] == ["L1", "L2"]
+    rows = json.loads(run("clients", "list", "--json", "--class", "B", "--branch", "BJ01").output)
+    assert [r["client_id"] for r in rows] == ["L2"]
+
+
+def test_clients_show_masks_unless_revealed_and_audits_the_reveal(run, db):
+    add_client(db, "S1", assets=2_000_000)
+    run("classify")
+    masked = json.loads(run("clients", "show", "S1", "--json").output)
+    assert masked["client"]["id_number"].count("*") == 8 and masked["client"]["name"] == "测***"
+    assert masked["class"] == "B" and masked["reasons"]["class"].endswith("→ B")
+    refused = run("clients", "show", "S1", "--reveal", ok=False)
+    assert refused.exit_code == 1 and "操作员" in refused.output
+    full = json.loads(run("clients", "show", "S1", "--reveal", "--as", "auditor1", "--json").output)
+    assert full["client"]["name"] == "测试客户" and "*" not in full["client"]["id_number"]
+    trace = db.execute("SELECT operator, target FROM audit_log WHERE action = 'client.reveal'").fetchall()
+    assert trace == [("auditor1", "S1")]

@@ -4,7 +4,7 @@ import click
 
 from .. import clients as clients_lib
 from . import cli
-from .common import db_option, emit_json, json_option, open_db, operator_option
+from .common import db_option, emit_json, emit_json_stream, json_option, open_db, operator_option
 
 
 @cli.group()
@@ -22,7 +22,7 @@ def clients_list(branch, class_, limit, db_path, as_json):
     """列出客户及其分类 (list clients with their classification)."""
     rows = clients_lib.list_clients(open_db(db_path), branch=branch, class_=class_, limit=limit)
     if as_json:
-        emit_json(list(rows))
+        emit_json_stream(rows)
         return
     for c in rows:
         click.echo(

@@ -61,6 +61,16 @@ def emit_json(data):
     click.echo(json.dumps(data, ensure_ascii=False, indent=2, default=str))
 
 
+def emit_json_stream(items):
+    """A JSON array written item by item, so a million clients never sit in memory."""
+    first = True
+    click.echo("[", nl=False)
+    for item in items:
+        click.echo(("\n" if first else ",\n") + json.dumps(item, ensure_ascii=False, default=str), nl=False)
+        first = False
+    click.echo("\n]" if not first else "]")
+
+
 def show_progress(as_json=False):
     """Progress bars only for a person at a terminal, never into --json output."""
     return not as_json and sys.stderr.isatty()
