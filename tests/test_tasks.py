@@ -226,3 +226,17 @@ def test_client_import_opens_callbacks_for_new_accounts_only(db, run, tmp_path):
     assert got["N2"]["due_at"] == "2026-06-30T00:00:00+08:00" and got["N2"]["overdue"]
     run("import", "clients", str(path))  # re-import: nothing new, no new events, no new tasks
     assert len(tasks.list_tasks(db)) == 2
+
+
+def test_confirmed_high_risk_sale_opens_a_callback_in_5_working_days(db):
+    """End to end with the suitability engine: a confirmed mismatch emits high_risk_sale."""
+    from brokercrm import suitability
+    from test_suitability import add_assessment, add_product
+
+    add_client(db, "C1")
+    add_assessment(db, "C1", "C2")
+    add_product(db, "PR4", "R4")
+    suitability.confirm(db, "C1", "PR4", "WARN-2026-007", operator="op1")
+    [task] = tasks.list_tasks(db)
+    assert (task["origin"], task["kind"]) == ("touchpoint:high_risk_sale", "callback")
+    assert task["due_at"] == "2026-07-07T10:00:00+08:00"  # Tue 30 Jun + 5 working days
