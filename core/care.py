@@ -92,16 +92,23 @@ def generate(db, *, days=None, operator=None):
     window = [first + dt.timedelta(days=i) for i in range(days + 1)]
     counts = {"birthday": 0, "holiday": 0, "moment": 0}
     with db.atomic():
+        # Birthdays: one pass over the clients, joined to the window's month-days.
+        days_ = [(key, day.isoformat(), f"生日关怀 {day.isoformat()} (birthday greeting)",
+                  _due(day, care["birthday_days_ahead"], first))
+                 for day in window for key in _month_days(day)]
+        db.execute("DROP TABLE IF EXISTS temp.care_days")
+        db.execute("CREATE TEMP TABLE care_days (md TEXT, day TEXT, title TEXT, due TEXT, PRIMARY KEY (md, day))")
+        db.conn.executemany("INSERT INTO temp.care_days VALUES (?, ?, ?, ?)", days_)
+        counts["birthday"] += _insert(
+            db,
+            "SELECT c.client_id, c.branch_id, 'care', d.title, 'care:birthday',"
+            " 'care:birthday:' || c.client_id || ':' || d.day, ?, d.due"
+            " FROM clients c CROSS JOIN temp.care_days d ON d.md = substr(c.birth_date, 6, 5)"
+            " WHERE c.kind = 'individual'",
+            [created_at],
+        )
+        db.execute("DROP TABLE temp.care_days")
         for day in window:
-            keys = _month_days(day)
-            counts["birthday"] += _insert(
-                db,
-                "SELECT client_id, branch_id, 'care', ?, 'care:birthday', 'care:birthday:' || client_id || ':' || ?,"
-                f" ?, ? FROM clients WHERE kind = 'individual' AND substr(birth_date, 6, 5) IN"
-                f" ({', '.join('?' for _ in keys)})",
-                [f"生日关怀 {day.isoformat()} (birthday greeting)", day.isoformat(), created_at,
-                 _due(day, care["birthday_days_ahead"], first), *keys],
-            )
             counts["moment"] += _insert(
                 db,
                 "SELECT m.client_id, c.branch_id, 'care', '重要时刻关怀 (moment): ' || m.kind || ' ' || ? ||"
