@@ -240,3 +240,32 @@ def test_confirmed_high_risk_sale_opens_a_callback_in_5_working_days(db):
     [task] = tasks.list_tasks(db)
     assert (task["origin"], task["kind"]) == ("touchpoint:high_risk_sale", "callback")
     assert task["due_at"] == "2026-07-07T10:00:00+08:00"  # Tue 30 Jun + 5 working days
+
+
+def test_deadlines_follow_the_published_policy_and_old_databases_fall_back(db, tmp_path):
+    from brokercrm import policy as policy_lib
+
+    add_client(db, "C1")
+    body = (policy_lib.default_policy_dir() / "service.toml").read_text(encoding="utf-8")
+    edited = tmp_path / "service.toml"
+    edited.write_text(body.replace('within = "24h"', 'within = "12h"', 1), encoding="utf-8")
+    policy_lib.publish(db, edited, "admin")
+    events.emit(db, "account_opened", "C1", at="2026-06-30T08:00:00+08:00")
+    assert tasks.list_tasks(db)[0]["due_at"] == "2026-06-30T20:00:00+08:00"
+    # A set published before service.toml shipped: the shipped default file is used.
+    import shutil
+
+    from brokercrm.db import connect
+
+    core_only = tmp_path / "core-policies"
+    core_only.mkdir()
+    for name in ("classification.toml", "questionnaire.toml"):
+        shutil.copy(policy_lib.default_policy_dir() / name, core_only)
+    old = connect(tmp_path / "old.db")
+    policy_lib.publish_defaults(old, directory=core_only)
+    old.execute("INSERT INTO branches (code, name, created_at) VALUES ('TY01', 'x', 'x')")
+    add_client(old, "C1")
+    assert sp.load(old).source.startswith("默认文件")
+    events.emit(old, "account_opened", "C1", at="2026-06-30T08:00:00+08:00")
+    assert tasks.list_tasks(old)[0]["due_at"] == "2026-07-01T08:00:00+08:00"
+    old.close()
