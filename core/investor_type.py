@@ -14,7 +14,7 @@ import json
 from . import audit
 from .errors import BrokerCRMError
 from .rules import compile_condition
-from .suitability_policy import condition, load as load_policy, pair_fields
+from .suitability_policy import client_rule_fields, condition, load as load_policy
 from .timeutil import now_iso, today as local_today
 
 LABELS = {"professional": "专业投资者", "ordinary": "普通投资者"}
@@ -22,7 +22,7 @@ LABELS = {"professional": "专业投资者", "ordinary": "普通投资者"}
 
 def _matching_rules(db, client_id, rules, where):
     """Reasons of the rules (client conditions only) that the client meets."""
-    fields = pair_fields(local_today())
+    fields = client_rule_fields(local_today())
     met = []
     for i, rule in enumerate(rules):
         sql, params = compile_condition(condition(rule), fields, f"{where}[{i}]")

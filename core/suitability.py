@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 
 from . import audit, events
 from .errors import BrokerCRMError, PolicyError
+from .classify_sql import age_sql
 from .rules import compile_condition
 from .suitability_policy import CLIENT_LEVELS, condition, load as load_policy, pair_fields, rank
 from .timeutil import now_iso, today as local_today
@@ -38,9 +39,8 @@ VERDICTS = ("match", "mismatch", "forbidden")
 RULE_VERDICTS = ("forbidden", "mismatch", "warning")
 SEP = "\n"  # joins reason texts inside SQL; no reason contains a newline
 
-LATEST_ASSESSMENT = (
-    "LEFT JOIN assessments a ON a.id = (SELECT x.id FROM assessments x WHERE x.client_id = c.client_id"
-    " ORDER BY x.answered_at DESC, x.id DESC LIMIT 1)"
+LATEST_ASSESSMENT_ID = (
+    "SELECT x.id FROM assessments x WHERE x.client_id = c.client_id ORDER BY x.answered_at DESC, x.id DESC LIMIT 1"
 )
 # An approved Art. 11 conversion (or a professional's request to be treated as ordinary) wins over the rules.
 DECIDED_TYPE = (
@@ -81,6 +81,7 @@ class Compiled:
     policy: object
     today: object
     rules: list = field(default_factory=list)
+    decisions: bool = True   # False when no investor-type decision exists: skip that look-up
 
     def __post_init__(self):
         self.doc = self.policy.doc
@@ -100,90 +101,114 @@ class Compiled:
         return " OR ".join(sqls) or "0", params
 
     def state_select(self):
-        """SELECT of one state row per client (aliases c, a, k, f); append WHERE as needed."""
+        """SELECT of one state row per client; ``{where}`` in it takes a WHERE over ``c``.
+
+        Everything that depends on the client alone — level, lowest category,
+        assessment state, investor type, the level cap, age — is computed here
+        once per client, so the per-holding verdict is a few integer compares.
+        """
         t = self.today.isoformat()
         prof_sql, prof_params = self._investor_rules()
         level_case = " ".join(f"WHEN '{lv}' THEN {rank(self.doc['matching'][lv])}" for lv in CLIENT_LEVELS)
         # A classification newer than the latest assessment carries the level (plugins may
         # refine it); otherwise the assessment itself does. Expiry is always judged today.
-        level = (
-            f"CASE WHEN a.id IS NULL THEN 'unassessed' WHEN a.expires_at <= '{t}' THEN 'expired'"
-            " WHEN k.risk_level GLOB 'C[0-9]*' AND k.updated_at >= a.imported_at THEN k.risk_level ELSE a.level END"
-        )
-        sql = f"""SELECT c.client_id AS client_id, c.branch_id AS branch_id, c.level AS level,
-            CASE WHEN k.risk_level GLOB 'C[0-9]*' AND k.updated_at >= a.imported_at THEN k.lowest_category
-                 ELSE COALESCE(a.lowest_category, 0) END AS lowest,
-            CASE WHEN a.id IS NULL THEN 'unassessed' WHEN a.expires_at <= '{t}' THEN 'expired' ELSE 'valid' END
-                AS assess_state,
-            a.expires_at AS expires_at,
-            c.investor_type AS investor_type,
-            CASE WHEN c.investor_type = 'professional' THEN {self.professional_max}
-                 ELSE COALESCE(CASE c.level {level_case} END, 0) END AS max_rank,
-            fl.flag AS behaviour_flag
-        FROM (SELECT c.*, {level} AS level, a.id AS _a, k.client_id AS _k,
-                CASE COALESCE({DECIDED_TYPE}, CASE WHEN {prof_sql} THEN 'professional' END, 'ordinary')
-                    WHEN 'professional' THEN 'professional' ELSE 'ordinary' END AS investor_type
-              FROM clients c {LATEST_ASSESSMENT} LEFT JOIN classifications k ON k.client_id = c.client_id
-              {{where}}) c
-        LEFT JOIN assessments a ON a.id = c._a
-        LEFT JOIN classifications k ON k.client_id = c._k
-        LEFT JOIN behaviour_flags fl ON fl.client_id = c.client_id"""
+        fresh = "k.risk_level GLOB 'C[0-9]*' AND k.updated_at >= a.imported_at"
+        # MATERIALIZED: computed once per client, then read by the per-column CASEs below
+        # (a flattened query would re-evaluate the investor-type rules at every reference).
+        decided = f"COALESCE({DECIDED_TYPE}, " if self.decisions else "("
+        sql = f"""WITH st AS MATERIALIZED (
+            SELECT c.client_id, c.branch_id,
+                CASE WHEN a.id IS NULL THEN 'unassessed' WHEN a.expires_at <= '{t}' THEN 'expired'
+                     WHEN {fresh} THEN k.risk_level ELSE a.level END AS level,
+                CASE WHEN {fresh} THEN k.lowest_category ELSE COALESCE(a.lowest_category, 0) END AS lowest,
+                CASE WHEN a.id IS NULL THEN 'unassessed' WHEN a.expires_at <= '{t}' THEN 'expired' ELSE 'valid' END
+                    AS assess_state,
+                a.expires_at AS expires_at,
+                {decided}CASE WHEN {prof_sql} THEN 'professional' END) = 'professional' AS professional,
+                {age_sql(self.today)} AS age, fl.flag AS behaviour_flag
+            FROM clients c
+            LEFT JOIN assessments a ON a.id = ({LATEST_ASSESSMENT_ID})
+            LEFT JOIN classifications k ON k.client_id = c.client_id
+            LEFT JOIN behaviour_flags fl ON fl.client_id = c.client_id
+            {{where}})
+        SELECT client_id, branch_id, level, lowest, assess_state, expires_at,
+            CASE WHEN professional THEN 'professional' ELSE 'ordinary' END AS investor_type,
+            NOT COALESCE(professional, 0) AS ordinary,
+            CASE WHEN professional THEN {self.professional_max}
+                 WHEN assess_state = 'valid' THEN COALESCE(CASE level {level_case} END, 0) ELSE 0 END AS max_rank,
+            CASE WHEN NOT COALESCE(professional, 0) AND assess_state = 'valid' AND lowest = 1 THEN {self.lowest_max}
+                 ELSE 99 END AS forbid_above,
+            NOT COALESCE(professional, 0) AND assess_state != 'valid' AS blocked,
+            age, behaviour_flag
+        FROM st"""
         return sql, prof_params
 
     # -- the verdict over (c, p, s) -------------------------------------------
-    def conditions(self, branch_param=None):
-        """[(verdict, cond_sql, params, reason_sql, reason_params)] in severity order."""
-        v = self.label
-        ordinary_valid = "s.investor_type = 'ordinary' AND s.assess_state = 'valid'"
-        out = [
-            ("forbidden", "s.investor_type = 'ordinary' AND s.assess_state = 'unassessed'", [],
-             "?", [f"{v}: 无风险测评记录, 不得销售或提供 (no risk assessment: forbidden)"]),
-            ("forbidden", "s.investor_type = 'ordinary' AND s.assess_state = 'expired'", [],
-             "? || s.expires_at || ?", [f"{v}: 风险测评已于 ", " 过期, 须重新测评 (assessment expired: forbidden)"]),
-            ("forbidden", f"{ordinary_valid} AND s.lowest = 1 AND p.risk_rank > ?", [self.lowest_max],
-             "? || p.risk_level || ?",
-             [f"{v}: 最低类别客户只可购买 R1–R{self.lowest_max} 产品, 产品为 ",
-              " — 任何确认均不能解除 (lowest category: forbidden, no confirmation lifts it)"]),
-            ("mismatch", f"{ordinary_valid} AND p.risk_rank > s.max_rank", [],
-             "? || s.level || ? || s.max_rank || ? || p.risk_level || ?",
-             [f"{v}: 客户等级 ", " 可购 R1–R", ", 产品 ", " 高于客户等级 (product above the client's level)"]),
-        ]
+    def _extra(self):
+        """[(verdict, cond_sql, params, reason)] of special groups and extra rules."""
+        out = []
         for i, g in enumerate(self.doc.get("special_groups", [])):
             sql, p = compile_condition(condition(g), self.fields, f"special_groups[{i}]")
-            out.append(("mismatch", f"s.investor_type = 'ordinary' AND ({sql})", p, "?",
-                        [f"{v} 特殊群体 {g.get('label', g['name'])}: {g['reason']}"]))
+            out.append(("mismatch", f"s.ordinary AND ({sql})", p,
+                        f"{self.label} 特殊群体 {g.get('label', g['name'])}: {g['reason']}"))
         for rule in self.rules:
             sql, p = compile_condition(rule.when, self.fields, f"{rule.source} rule {rule.name}")
             if rule.branches is not None:
                 sql = f"({sql}) AND s.branch_id IN ({', '.join('?' * len(rule.branches))})"
                 p = p + list(rule.branches)
-            out.append((rule.verdict, sql, p, "?", [f"{rule.source} {rule.name}: {rule.reason}"]))
+            out.append((rule.verdict, sql, p, f"{rule.source} {rule.name}: {rule.reason}"))
         return out
 
+    def _verdict_parts(self):
+        forbid = ["s.blocked", "p.risk_rank > s.forbid_above"]
+        mismatch = ["p.risk_rank > s.max_rank"]
+        fparams, mparams = [], []
+        for verdict, sql, p, _ in self._extra():
+            if verdict == "forbidden":
+                forbid.append(f"({sql})")
+                fparams += p
+            elif verdict == "mismatch":
+                mismatch.append(f"({sql})")
+                mparams += p
+        return forbid, fparams, mismatch, mparams
+
     def verdict_sql(self):
-        conds = self.conditions()
-        parts, params = [], []
-        for verdict in ("forbidden", "mismatch"):
-            chosen = [(c, p) for vd, c, p, _, _ in conds if vd == verdict]
-            if chosen:
-                parts.append(f"WHEN {' OR '.join(f'({c})' for c, _ in chosen)} THEN '{verdict}'")
-                params += [x for _, p in chosen for x in p]
-        return f"CASE {' '.join(parts)} ELSE 'match' END", params
+        forbid, fparams, mismatch, mparams = self._verdict_parts()
+        return (f"CASE WHEN {' OR '.join(forbid)} THEN 'forbidden' WHEN {' OR '.join(mismatch)} THEN 'mismatch'"
+                " ELSE 'match' END", fparams + mparams)
+
+    def not_match_sql(self):
+        """True exactly when the verdict is not 'match' (a cheap filter for the scan)."""
+        forbid, fparams, mismatch, mparams = self._verdict_parts()
+        return " OR ".join(forbid + mismatch), fparams + mparams
 
     def reasons_sql(self):
-        """Every applying reason joined by SEP; a plain match gets its own reason."""
+        """Every applying reason joined by SEP (only worth computing for the rows you keep)."""
+        v = self.label
+        items = [
+            ("s.blocked AND s.assess_state = 'unassessed'", [], "?",
+             [f"{v}: 无风险测评记录, 不得销售或提供 (no risk assessment: forbidden)"]),
+            ("s.blocked AND s.assess_state = 'expired'", [], "? || s.expires_at || ?",
+             [f"{v}: 风险测评已于 ", " 过期, 须重新测评 (assessment expired: forbidden)"]),
+            ("p.risk_rank > s.forbid_above", [], "? || p.risk_level || ?",
+             [f"{v}: 最低类别客户只可购买 R1–R{self.lowest_max} 产品, 产品为 ",
+              " — 任何确认均不能解除 (lowest category: forbidden, no confirmation lifts it)"]),
+            ("NOT s.blocked AND p.risk_rank > s.max_rank", [], "? || s.level || ? || s.max_rank || ? || p.risk_level || ?",
+             [f"{v}: 客户等级 ", " 可购 R1–R", ", 产品 ", " 高于客户等级 (product above the client's level)"]),
+        ]
+        items += [(sql, p, "?", [reason]) for _, sql, p, reason in self._extra()]
+        items += [
+            ("NOT s.ordinary", [], "? || p.risk_level || ?",
+             [f"{v}: 专业投资者可购 R1–R{self.professional_max}, 产品 ", " (professional investor)"]),
+            ("s.ordinary AND NOT s.blocked AND p.risk_rank <= s.max_rank", [],
+             "? || s.level || ? || s.max_rank || ? || p.risk_level || ?",
+             [f"{v}: 客户等级 ", " 可购 R1–R", ", 产品 ", " 在范围内 (within the client's level)"]),
+        ]
         parts, params = [], []
-        for _, cond, p, reason, rp in self.conditions():
+        for cond, p, reason, rp in items:
             parts.append(f"CASE WHEN {cond} THEN {reason} || char(10) ELSE '' END")
             params += p + rp
-        match = (
-            "CASE WHEN s.investor_type = 'professional' THEN ? || p.risk_level || ?"
-            " WHEN p.risk_rank <= s.max_rank THEN ? || s.level || ? || s.max_rank || ? || p.risk_level || ?"
-            " ELSE '' END"
-        )
-        params += [f"{self.label}: 专业投资者可购 R1–R{self.professional_max}, 产品 ", " (professional investor)",
-                   f"{self.label}: 客户等级 ", " 可购 R1–R", ", 产品 ", " 在范围内 (within the client's level)"]
-        return f"rtrim({' || '.join(parts)} || {match}, char(10))", params
+        return f"rtrim({' || '.join(parts)}, char(10))", params
 
 
 def rules_from_items(items, source, branches=None):
@@ -212,7 +237,8 @@ def compiled(db, *, today=None, rules=None, branches=(), plugins=None):
     policy = load_policy(db)
     if rules is None:
         rules = plugin_rules(db, branches, plugins)
-    return Compiled(policy, today or local_today(), list(rules))
+    decisions = db.execute("SELECT 1 FROM investor_type_requests WHERE status = 'approved' LIMIT 1").fetchone()
+    return Compiled(policy, today or local_today(), list(rules), decisions is not None)
 
 
 def evaluate_pair(db, comp, client_id, product_code):
@@ -220,7 +246,7 @@ def evaluate_pair(db, comp, client_id, product_code):
     state_sql, state_params = comp.state_select()
     verdict, vparams = comp.verdict_sql()
     reasons, rparams = comp.reasons_sql()
-    row = db.execute(
+    return db.execute(
         f"""SELECT s.client_id, s.branch_id, p.code, p.name, p.risk_level, s.level, s.investor_type,
                    s.behaviour_flag, s.expires_at, {verdict}, {reasons}
         FROM ({state_sql.replace('{where}', 'WHERE c.client_id = ?')}) s
@@ -228,7 +254,6 @@ def evaluate_pair(db, comp, client_id, product_code):
         JOIN products p ON p.code = ?""",
         [*vparams, *rparams, *state_params, client_id, product_code],
     ).fetchone()
-    return row
 
 
 def _product_code(db, product_code):

@@ -28,15 +28,23 @@ def condition(rule):
     return cond or None
 
 
+def client_rule_fields(today):
+    """Names a client-only rule (investor type) may test, over the client row ``c``."""
+    fields = client_fields(today)
+    fields["institution_type"] = "json_extract(c.extra, '$.institution_type')"
+    return fields
+
+
 def pair_fields(today):
     """Names a suitability rule may test: client fields plus the product and the client's state.
 
     The SQL assumes aliases ``c`` (clients), ``p`` (products) and ``s`` (the
-    per-client suitability state: level, lowest category, investor type, flag).
+    per-client suitability state: level, lowest category, investor type, flag,
+    age — computed once per client, not once per holding).
     """
-    fields = client_fields(today)
+    fields = client_rule_fields(today)
     fields.update({
-        "institution_type": "json_extract(c.extra, '$.institution_type')",
+        "age": "s.age",
         "product_code": "p.code",
         "product_type": "p.type",
         "product_risk": "p.risk_rank",
@@ -101,8 +109,9 @@ def validate(doc):
     for g in doc.get("special_groups", []):
         text(g, "name", "special_groups")
     it = table(doc, "investor_type", "")
-    _rules(array(it, "professional", "investor_type"), "investor_type.professional", fields)
-    _rules(array(it, "conversion", "investor_type"), "investor_type.conversion", fields)
+    client_only = client_rule_fields(dt.date(2000, 1, 1))
+    _rules(array(it, "professional", "investor_type"), "investor_type.professional", client_only)
+    _rules(array(it, "conversion", "investor_type"), "investor_type.conversion", client_only)
     days = number(table(doc, "assessments", ""), "expiring_days", "assessments", minimum=1)
     if int(days) != days:
         raise PolicyError("assessments.expiring_days: 须为整数 (whole days)")

@@ -9,6 +9,7 @@ holdings, with their reasons and the covering confirmation if any, to
 """
 
 import json
+import re
 import time
 
 from . import audit
@@ -24,10 +25,17 @@ def build_state(db, comp, branch=None):
     db.execute("DROP TABLE IF EXISTS temp._suit_state")
     db.execute(
         "CREATE TEMP TABLE _suit_state (client_id TEXT PRIMARY KEY, branch_id TEXT, level TEXT, lowest INTEGER,"
-        " assess_state TEXT, expires_at TEXT, investor_type TEXT, max_rank INTEGER, behaviour_flag TEXT) WITHOUT ROWID"
+        " assess_state TEXT, expires_at TEXT, investor_type TEXT, ordinary INTEGER, max_rank INTEGER,"
+        " forbid_above INTEGER, blocked INTEGER, age INTEGER, behaviour_flag TEXT) WITHOUT ROWID"
     )
     db.execute(f"INSERT INTO temp._suit_state {state_sql.replace('{where}', where)}",
                [*params, *([branch] if branch else [])])
+    # A clustered copy of the (small) product list: one b-tree seek per holding instead of
+    # the primary-key index plus the table row.
+    db.execute("DROP TABLE IF EXISTS temp._suit_products")
+    db.execute("CREATE TEMP TABLE _suit_products (code TEXT PRIMARY KEY, type TEXT, risk_level TEXT,"
+               " risk_rank INTEGER) WITHOUT ROWID")
+    db.execute("INSERT INTO temp._suit_products SELECT code, type, risk_level, risk_rank FROM products")
 
 
 def scan(db, *, branch=None, today=None, rules=None, plugins=None, operator=None, limit=None):
@@ -43,6 +51,9 @@ def scan(db, *, branch=None, today=None, rules=None, plugins=None, operator=None
     comp = compiled(db, today=today, rules=rules, branches=branches, plugins=plugins)
     verdict, vparams = comp.verdict_sql()
     reasons, rparams = comp.reasons_sql()
+    not_match, nparams = comp.not_match_sql()
+    # Join the client row only when some rule reads a client field beyond the state.
+    needs_client = bool(re.search(r"\bc\.", verdict + reasons + not_match))
     db.execute("PRAGMA cache_size = -65536")
     with db.atomic():
         run_id = db.execute(
@@ -55,29 +66,30 @@ def scan(db, *, branch=None, today=None, rules=None, plugins=None, operator=None
             db.execute("DELETE FROM suitability_exceptions WHERE branch_id = ?", [branch])
         else:
             db.execute("DELETE FROM suitability_exceptions")
-        # The inner query computes only the verdict for every holding; reasons and the
-        # confirmation look-up are computed for the few that do not match.
+        # The filter is the verdict's own conditions OR-ed: the verdict CASE and the reason
+        # texts are evaluated only for the holdings that do not match. CROSS JOIN fixes the
+        # order — state, then each client's holdings by primary key — because the planner
+        # otherwise walks holdings_product and seeks every row to read its amount.
         db.execute(
             f"""INSERT INTO suitability_exceptions (run_id, client_id, branch_id, product_code, product_risk,
-                   client_level, investor_type, verdict, reasons, confirmation_id, amount)
-            SELECT ?, s.client_id, s.branch_id, p.code, p.risk_level, s.level, s.investor_type, v.verdict,
-                   {reasons},
-                   CASE WHEN v.verdict = 'mismatch' THEN (SELECT max(x.id) FROM suitability_confirmations x
-                        WHERE x.client_id = s.client_id AND x.product_code = p.code AND x.client_level = s.level)
-                   END,
-                   v.amount
-            FROM (SELECT h.client_id, h.product_code, h.amount, {verdict} AS verdict
-                  FROM holdings h JOIN temp._suit_state s ON s.client_id = h.client_id
-                  JOIN products p ON p.code = h.product_code
-                  JOIN clients c ON c.client_id = h.client_id) v
-            JOIN temp._suit_state s ON s.client_id = v.client_id
-            JOIN products p ON p.code = v.product_code
-            JOIN clients c ON c.client_id = v.client_id
-            WHERE v.verdict != 'match'""",
-            [run_id, *rparams, *vparams],
+                   client_level, investor_type, verdict, reasons, amount)
+            SELECT ?, s.client_id, s.branch_id, p.code, p.risk_level, s.level, s.investor_type, {verdict},
+                   {reasons}, h.amount
+            FROM temp._suit_state s CROSS JOIN holdings h ON h.client_id = s.client_id
+            CROSS JOIN temp._suit_products p ON p.code = h.product_code
+            {'CROSS JOIN clients c ON c.client_id = s.client_id' if needs_client else ''}
+            WHERE {not_match}""",
+            [run_id, *vparams, *rparams, *nparams],
         )
+        db.execute(
+            "UPDATE suitability_exceptions SET confirmation_id = (SELECT max(x.id) FROM suitability_confirmations x"
+            " WHERE x.client_id = suitability_exceptions.client_id"
+            " AND x.product_code = suitability_exceptions.product_code"
+            " AND x.client_level = suitability_exceptions.client_level)"
+            " WHERE run_id = ? AND verdict = 'mismatch'", [run_id])
         total = db.execute(
-            "SELECT count(*) FROM holdings h JOIN temp._suit_state s ON s.client_id = h.client_id").fetchone()[0]
+            "SELECT count(*) FROM holdings h JOIN temp._suit_state s ON s.client_id = h.client_id" if branch
+            else "SELECT count(*) FROM holdings").fetchone()[0]
         counts = dict(db.execute(
             "SELECT verdict, count(*) FROM suitability_exceptions WHERE run_id = ? GROUP BY verdict", [run_id]))
         covered = db.execute(
@@ -99,6 +111,7 @@ def scan(db, *, branch=None, today=None, rules=None, plugins=None, operator=None
                                                      "mismatch_confirmed")},
                      digest=comp.policy.digest)
     db.execute("DROP TABLE IF EXISTS temp._suit_state")
+    db.execute("DROP TABLE IF EXISTS temp._suit_products")
     summary["exceptions"] = exceptions(db, branch=branch, limit=limit)
     return summary
 
