@@ -189,7 +189,7 @@ def _build_table(conn, spec, published):
     conn.execute(
         f"INSERT INTO main.[{spec.table}] ({names}) SELECT {', '.join(exprs)} FROM src.[{spec.table}] s{order}"
     )
-    built.indexes = _index_plan(built, spec.indexes, spec.facets, spec.sort_desc)
+    built.indexes = _index_plan(built, spec.indexes, spec.facets + spec.sortable, spec.sort_desc)
     return built
 
 
@@ -203,10 +203,20 @@ def _index_plan(built, extra=(), facets=(), sort_desc=""):
     plans += [tuple(i) for i in extra] + [(f,) for f in facets]
     if sort_desc:
         plans.append((sort_desc,))
+    # Datasette pages order by the primary key after any filter or sort; an
+    # index ending in the key answers "WHERE col = ? ORDER BY key LIMIT 51"
+    # without sorting. (Rowid tables get that for free: every index ends in rowid.)
+    types = dict(built.columns)
+    rowid_pk = not built.pk or (len(built.pk) == 1 and (types.get(built.pk[0]) or "").upper() == "INTEGER")
     out = []
     for cols in plans:
-        if not all(c in names for c in cols) or list(cols) == built.pk or cols in out:
+        if not all(c in names for c in cols) or list(cols) == built.pk:
             continue
+        if not rowid_pk:
+            cols = tuple(cols) + tuple(p for p in built.pk if p not in cols)
+        if any(o[:len(cols)] == cols for o in out):
+            continue
+        out = [o for o in out if cols[:len(o)] != o]
         out.append(cols)
     return out
 
@@ -357,7 +367,7 @@ def publish(db_path=None, out_dir=None):
             files[code] = tmp
         inspect, manifest_dbs = {}, {}
         tables_meta = {
-            b.table: {"scope": b.scope, "summary": b.summary, "branch_col": b.branch_col,
+            b.table: {"scope": b.scope, "summary": b.summary, "branch_col": b.branch_col, "pk": b.pk,
                       "indexed": sorted({c for cols in b.indexes for c in cols[:1]} | set(b.pk[:1])),
                       "columns": [c for c, _ in b.columns], "drop_in_branch": list(b.drop_in_branch)}
             for b in published.values()

@@ -49,6 +49,7 @@ class TableSpec:
     facets: tuple = ()              # default facets on the table page (indexed automatically)
     via: tuple = ()                 # (parent table, fk column in this table, key in parent)
     sort_desc: str = ""             # default sort on the table page
+    sortable: tuple = ()            # extra columns a big table may be sorted by (indexed)
     labels: dict = field(default_factory=dict)     # column -> Chinese label
     not_personal: tuple = ()        # columns named like personal data that are not (a branch's name)
 
@@ -61,6 +62,7 @@ TABLES = [
     ),
     TableSpec(
         "clients", "branch", "客户", "客户基本信息, 个人信息已脱敏 (clients, personal data masked)",
+        sortable=("total_assets",),
         mask={"name": "name", "id_number": "id", "phone": "phone", "birth_date": "birth",
               "legal_representative": "name"},
         drop=("extra",), trusted=("*",), facets=("kind", "education"),
@@ -87,7 +89,7 @@ TABLES = [
     ),
     TableSpec(
         "assessments", "client", "风险测评", "客户风险承受能力测评 (risk assessments)",
-        trusted=("*",), facets=("level",), indexes=(("client_id", "answered_at"), ("expires_at",)),
+        trusted=("*",), facets=("level",), indexes=(("client_id", "answered_at"),), sortable=("expires_at",),
         labels={"client_id": "客户号", "score": "得分", "level": "测评等级", "lowest_category": "最低类别",
                 "answered_at": "测评时间", "expires_at": "到期时间", "branch_id": "营业部"},
     ),
@@ -132,6 +134,7 @@ TABLES = [
     TableSpec(
         "tasks", "branch", "服务任务", "回访、复核、关怀等任务及其期限 (tasks with deadlines)",
         facets=("status", "kind"), indexes=(("status", "due_at"), ("branch_id", "status", "due_at")),
+        sortable=("due_at",),
         drop=("dedupe_key",), sort_desc="due_at",
         labels={"client_id": "客户号", "branch_id": "营业部", "kind": "类型", "title": "任务",
                 "origin": "来源", "created_at": "创建", "due_at": "期限", "status": "状态",

@@ -38,6 +38,9 @@ PLUGIN_NAME = "brokercrm-site"
 ITERATIONS = 200_000
 SESSION_HOURS = 8
 ROLES = ("headoffice", "branch")
+# Tables up to this many rows (in one snapshot) get their default facets and
+# every column sortable; bigger ones only what an index answers.
+SMALL_TABLE_ROWS = 50_000
 
 # Read-only, no downloads, no arbitrary SQL, no user-chosen facets: every page
 # the site can show is one we have indexed and measured.
@@ -134,29 +137,39 @@ def chart_fragment(chart):
     return "#" + "&".join(f"g.{k}={quote(str(v))}" for k, v in parts)
 
 
-def _table_metadata(table, tables_meta, db_tables, is_branch):
+def _table_metadata(table, tables_meta, rows, is_branch):
     spec = BY_NAME.get(table) or next((s for s in SUMMARIES if s.table == table), None)
     info = tables_meta.get(table, {})
     meta = {}
-    if spec is not None:
-        meta["title"] = spec.title
-        if spec.description:
-            meta["description"] = spec.description
-        columns = [c for c in info.get("columns", []) if not (is_branch and c in info.get("drop_in_branch", []))]
-        labels = {c: spec.labels[c] for c in columns if c in spec.labels}
-        if labels:
-            meta["columns"] = labels
-        indexed = set(info.get("indexed", []))
-        facets = [f for f in getattr(spec, "facets", ()) if f in indexed]
-        if facets:
-            meta["facets"] = facets
-        sort_desc = getattr(spec, "sort_desc", "")
-        if sort_desc and sort_desc in indexed:
-            meta["sort_desc"] = sort_desc
-        # Sorting is offered only where an index makes it fast.
-        meta["sortable_columns"] = sorted(c for c in indexed if c in columns) if columns else []
     if table == "publish_info":
-        meta = {"title": "发布信息", "description": "本快照的发布时间与范围 (snapshot info)"}
+        return {"title": "发布信息", "description": "本快照的发布时间与范围 (snapshot info)"}
+    if spec is None:
+        return meta
+    meta["title"] = spec.title
+    if spec.description:
+        meta["description"] = spec.description
+    columns = [c for c in info.get("columns", []) if not (is_branch and c in info.get("drop_in_branch", []))]
+    labels = {c: spec.labels[c] for c in columns if c in spec.labels}
+    if labels:
+        meta["columns"] = labels
+    indexed = set(info.get("indexed", []))
+    sort_desc = getattr(spec, "sort_desc", "")
+    if sort_desc and sort_desc in indexed:
+        meta["sort_desc"] = sort_desc
+    if rows <= SMALL_TABLE_ROWS:
+        # Small enough that any facet or sort answers at once.
+        facets = [f for f in getattr(spec, "facets", ()) if f in columns]
+    else:
+        # A big table offers only what an index answers: its key and the
+        # sortable columns the spec indexes. Breakdowns of big tables are the
+        # summary views, computed at publish time.
+        facets = []
+        sortable = set(info.get("pk", [])) | {c for c in getattr(spec, "sortable", ()) if c in indexed}
+        if sort_desc in indexed:
+            sortable.add(sort_desc)
+        meta["sortable_columns"] = sorted(sortable)
+    if facets:
+        meta["facets"] = facets
     return meta
 
 
@@ -196,7 +209,7 @@ def build_metadata(site_dir, manifest=None, branch_names=None):
             # scope, so a table forgotten here is still closed to other branches.
             "allow": allow,
             "allow_sql": False,
-            "tables": {t: _table_metadata(t, tables_meta, entry["tables"], is_branch) for t in db_tables},
+            "tables": {t: _table_metadata(t, tables_meta, entry["tables"][t], is_branch) for t in db_tables},
             "queries": queries,
         }
         access[name] = {"branch": name if is_branch else None, "tables": db_tables, "queries": list(queries)}

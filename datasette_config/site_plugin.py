@@ -34,7 +34,13 @@ BRANCH_SPECIAL = ("/-/actor",)
 
 
 def _config(datasette):
-    return datasette.plugin_config(site.PLUGIN_NAME) or {}
+    # Resolved once per Datasette instance: plugin_config() merges the whole
+    # metadata on every call, and permission checks run many times a page.
+    cached = getattr(datasette, "_brokercrm_site_config", None)
+    if cached is None:
+        cached = datasette.plugin_config(site.PLUGIN_NAME) or {}
+        datasette._brokercrm_site_config = cached
+    return cached
 
 
 def _users(config):
@@ -176,9 +182,46 @@ async def login(request, datasette):
     return Response.html(page, status=401 if error else 200)
 
 
+def _site_metadata(datasette):
+    return {"title": datasette.metadata("title"), "description": datasette.metadata("description")}
+
+
+async def landing(request, datasette):
+    """The home page: what this user may see, from the site config alone (no SQL)."""
+    actor = valid_actor(datasette, request.actor)
+    if not actor:
+        return Response.redirect("/-/login")
+    page = await datasette.render_template(
+        "index.html", {"brokercrm_landing": _landing(datasette, actor), "metadata": _site_metadata(datasette)},
+        request=request, view_name="index")
+    return Response.html(page)
+
+
+async def database_page(request, datasette):
+    """One database's views and tables (Datasette's own page queries every table: too slow at scale)."""
+    name = request.url_vars["database"]
+    actor = valid_actor(datasette, request.actor)
+    if name not in _config(datasette).get("databases", {}):
+        return Response.html("Not found", status=404)
+    # ?sql= on a database page is Datasette's arbitrary SQL: off for everyone.
+    if name not in visible_databases(datasette, actor) or "sql" in request.args:
+        return Response.html(_denied_page(actor is not None).decode("utf-8"), status=403)
+    page = await datasette.render_template(
+        "index.html", {"brokercrm_landing": _landing(datasette, actor, only=name), "database": name,
+                       "metadata": _site_metadata(datasette)},
+        request=request, view_name="database")
+    return Response.html(page)
+
+
 @hookimpl
 def register_routes():
-    return [(r"^/-/login$", login)]
+    # Plugin routes are matched before Datasette's own, so these replace the
+    # index and the HTML database page; the .json variants stay Datasette's.
+    return [
+        (r"^/-/login$", login),
+        (r"^/$", landing),
+        (r"^/(?P<database>[^/.]+)$", database_page),
+    ]
 
 
 # ---- landing page -------------------------------------------------------------------------
@@ -188,45 +231,48 @@ def _table_order(name):
     return order.index(name) if name in order else len(order)
 
 
-def _landing(datasette, actor):
+def _landing(datasette, actor, only=None):
     config = _config(datasette)
-    out = []
-    names = visible_databases(datasette, actor)
+    names = [n for n in visible_databases(datasette, actor) if only is None or n == only]
     hq = config.get("hq")
     names.sort(key=lambda n: (n != hq, n))
+    cache = getattr(datasette, "_brokercrm_landing", None)
+    if cache is None:
+        cache = datasette._brokercrm_landing = {}
     for name in names:
-        # fallback=False: this database's own metadata, not the instance's.
-        meta = datasette.metadata(database=name, fallback=False) or {}
-        tables_meta = meta.get("tables", {})
-        db = config["databases"][name]
-        inspect = (datasette.inspect_data or {}).get(name, {}).get("tables", {})
-        tables, empty = [], []
-        for t in sorted(db["tables"], key=_table_order):
-            if t == "publish_info" or t.startswith("summary_") or t not in tables_meta:
-                continue
-            entry = {"name": t, "title": tables_meta[t].get("title") or t,
-                     "description": tables_meta[t].get("description", ""),
-                     "count": inspect.get(t, {}).get("count"), "url": datasette.urls.table(name, t)}
-            (empty if entry["count"] == 0 else tables).append(entry)
-        queries = []
-        for q in db["queries"]:
-            qm = meta.get("queries", {}).get(q, {})
-            url = datasette.urls.table(name, q)
-            queries.append({"name": q, "title": qm.get("title") or q, "description": qm.get("description", ""),
-                            "url": url, "chart_url": url + qm["chart"] if qm.get("chart") else None})
-        out.append({"name": name, "title": meta.get("title") or name, "description": meta.get("description", ""),
-                    "url": datasette.urls.database(name), "tables": tables, "empty_tables": empty,
-                    "queries": queries})
-    return out
+        if name not in cache:
+            cache[name] = _database_entry(datasette, config, name)
+    return [cache[name] for name in names]
+
+
+def _database_entry(datasette, config, name):
+    # fallback=False: this database's own metadata, not the instance's.
+    meta = datasette.metadata(database=name, fallback=False) or {}
+    tables_meta = meta.get("tables", {})
+    db = config["databases"][name]
+    inspect = (datasette.inspect_data or {}).get(name, {}).get("tables", {})
+    tables, empty = [], []
+    for t in sorted(db["tables"], key=_table_order):
+        if t == "publish_info" or t.startswith("summary_") or t not in tables_meta:
+            continue
+        entry = {"name": t, "title": tables_meta[t].get("title") or t,
+                 "description": tables_meta[t].get("description", ""),
+                 "count": inspect.get(t, {}).get("count"), "url": datasette.urls.table(name, t)}
+        (empty if entry["count"] == 0 else tables).append(entry)
+    queries = []
+    for q in db["queries"]:
+        qm = meta.get("queries", {}).get(q, {})
+        url = datasette.urls.table(name, q)
+        queries.append({"name": q, "title": qm.get("title") or q, "description": qm.get("description", ""),
+                        "url": url, "chart_url": url + qm["chart"] if qm.get("chart") else None})
+    return {"name": name, "title": meta.get("title") or name, "description": meta.get("description", ""),
+            "url": datasette.urls.database(name), "tables": tables, "empty_tables": empty, "queries": queries}
 
 
 @hookimpl
 def extra_template_vars(view_name, request, datasette):
     actor = valid_actor(datasette, request.actor if request else None)
-    data = {"brokercrm_actor": actor, "brokercrm_published_at": _config(datasette).get("published_at")}
-    if view_name == "index" and actor:
-        data["brokercrm_landing"] = _landing(datasette, actor)
-    return data
+    return {"brokercrm_actor": actor, "brokercrm_published_at": _config(datasette).get("published_at")}
 
 
 @hookimpl

@@ -1,0 +1,287 @@
+#!/usr/bin/env python3
+"""Read-only site benchmark (issue 6 §5): publish time and page latency at 1,000,000 clients.
+
+    .venv/bin/python bench/bench_site.py                      # 1,000,000 clients
+    .venv/bin/python bench/bench_site.py --clients 100000     # a quick look
+    .venv/bin/python bench/bench_site.py --reuse              # keep the working db of the last run
+
+1. A working database (not timed): 100,000 synthetic clients from
+   brokercrm.synth, replicated by SQL to N (new client ids, assets varied),
+   assessments for 85%, the real classification, then service and
+   suitability rows by SQL (tasks 20% of N, interactions 30%, complaints,
+   suitability exceptions 5%, approvals) where those tables exist.
+2. ``brokercrm publish`` of it, timed (target ≤ 30 s), beside a bare
+   ``VACUUM INTO`` copy of the same file for scale.
+3. ``brokercrm serve`` on 127.0.0.1 as a child process; signed in as head
+   office and as one branch, every published page — index, database pages,
+   every table (with its default facets), a filtered and a sorted page of
+   the big tables, a row, .json and .csv, every stored view — is requested
+   ``--repeat`` times after one warm-up; p50/p95 per page. Target: every
+   p95 ≤ 100 ms, and no facet reported in ``facets_timed_out``.
+
+Exit status 0 when every target passes.
+"""
+
+import argparse
+import datetime as dt
+import json
+import os
+import platform
+import shutil
+import sqlite3
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "tests"))
+
+NOW = "2026-06-30T10:00:00+08:00"
+BRANCHES = {"TY01": "太原营业部", "BJ01": "北京营业部", "SH01": "上海营业部"}
+SEED_ROWS = 100_000
+
+
+def log(msg):
+    print(msg, flush=True)
+
+
+def build_working_db(path, n):
+    from brokercrm import synth
+    from brokercrm.classify import classify
+    from brokercrm.db import connect
+    from brokercrm.policy import default_policy_dir, publish_defaults
+
+    for p in (path, f"{path}-wal", f"{path}-shm"):
+        if os.path.exists(p):
+            os.unlink(p)
+    db = connect(path)
+    tmp = path.parent / "policies"
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir()
+    for name in ("classification.toml", "questionnaire.toml"):
+        shutil.copy(default_policy_dir() / name, tmp)
+    publish_defaults(db, directory=tmp)
+    for code, name in BRANCHES.items():
+        db.execute("INSERT INTO branches (code, name, created_at) VALUES (?, ?, ?)", [code, name, NOW])
+    seed = min(n, SEED_ROWS)
+    t = time.perf_counter()
+    cols = None
+    with db.atomic():
+        batch = []
+        for row in synth.clients(seed, today=dt.date(2026, 6, 30)):
+            row = {**row, "created_at": NOW, "updated_at": NOW}
+            cols = cols or list(row)
+            batch.append([row[c] for c in cols])
+        db.conn.executemany(
+            f"INSERT INTO clients ({', '.join(cols)}) VALUES ({', '.join('?' for _ in cols)})", batch)
+        copies = (n + seed - 1) // seed
+        other = [c for c in cols if c not in ("client_id", "total_assets")]
+        for k in range(1, copies):
+            limit = min(seed, n - k * seed)
+            db.execute(
+                f"""INSERT INTO clients (client_id, total_assets, {', '.join(other)})
+                SELECT substr(client_id, 1, 4) || printf('%08d', {k} * {seed} + rowid),
+                       round(total_assets * (0.5 + (abs(random()) % 1000) / 1000.0), 2), {', '.join(other)}
+                FROM clients WHERE rowid <= {seed} LIMIT {limit}""")
+        # Assessments for 85%: levels spread over C1–C5, a few expiring soon or expired.
+        db.execute(
+            """INSERT INTO assessments (client_id, answers, score, level, lowest_category, policy_version,
+                                        answered_at, expires_at, imported_at)
+            SELECT client_id, '{}', 20 + abs(random()) % 80,
+                   'C' || (1 + abs(random()) % 5), (abs(random()) % 50 = 0), 1,
+                   date('2026-06-30', '-' || (abs(random()) % 760) || ' days') || ' 10:00:00',
+                   date('2026-06-30', '-' || (abs(random()) % 760) || ' days', '+2 years') || ' 10:00:00', ?
+            FROM clients WHERE abs(random()) % 100 < 85""", [NOW])
+    log(f"  clients {n:,} + assessments in {time.perf_counter() - t:.1f} s")
+    t = time.perf_counter()
+    result = classify(db, operator="bench")
+    log(f"  classify {result.scope:,} clients in {time.perf_counter() - t:.1f} s")
+    _fill_features(db, n)
+    db.conn.commit()
+    db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    db.close()
+
+
+def _try(db, what, sql, params=()):
+    try:
+        with db.atomic():
+            db.execute(sql, params)
+        log(f"  {what}: {db.execute('SELECT changes()').fetchone()[0]:,} rows")
+    except sqlite3.Error as e:
+        log(f"  {what}: skipped ({e})")
+
+
+def _fill_features(db, n):
+    tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    if "tasks" in tables:
+        _try(db, "tasks", f"""INSERT INTO tasks (client_id, branch_id, kind, title, origin, created_at, due_at,
+                                                  status, done_at)
+            SELECT client_id, branch_id, 'callback', '开户回访', 'touchpoint:account_opened', ?,
+                   datetime('2026-06-30', '-' || (abs(random()) % 60) || ' days', '+08:00') ,
+                   CASE WHEN abs(random()) % 3 = 0 THEN 'open' ELSE 'done' END,
+                   datetime('2026-06-30', '-' || (abs(random()) % 60) || ' days')
+            FROM clients WHERE abs(random()) % 100 < 20""", [NOW])
+    if "interactions" in tables:
+        _try(db, "interactions", """INSERT INTO interactions (client_id, branch_id, kind, channel, note, at,
+                                                               recorded_at, source)
+            SELECT client_id, branch_id, 'call', 'phone', '电话回访, 客户无异议', ?, ?, 'bench'
+            FROM clients WHERE abs(random()) % 100 < 30""", [NOW, NOW])
+    if "complaints" in tables:
+        _try(db, "complaints", """INSERT INTO complaints (client_id, branch_id, summary, state, received_at,
+                                                           due_at, updated_at)
+            SELECT client_id, branch_id, '对服务不满意',
+                   CASE abs(random()) % 4 WHEN 0 THEN 'received' WHEN 1 THEN 'investigating'
+                        WHEN 2 THEN 'proposed' ELSE 'resolved' END, ?, ?, ?
+            FROM clients WHERE abs(random()) % 1000 < 5""", [NOW, "2026-07-02T10:00:00+08:00", NOW])
+    if "products" in tables and "suitability_exceptions" in tables:
+        _try(db, "products", """INSERT INTO products (code, name, type, risk_level, risk_rank, level_source,
+                                                       imported_at, updated_at)
+            VALUES ('F001', '成长混合', 'flexible', 'R4', 4, 'file', '2026', '2026'),
+                   ('F002', '科技股票', 'equity', 'R5', 5, 'file', '2026', '2026')""")
+        _try(db, "suitability_exceptions", """INSERT INTO suitability_exceptions (run_id, client_id, branch_id,
+                product_code, product_risk, client_level, investor_type, verdict, reasons, confirmation_id, amount)
+            SELECT 1, c.client_id, c.branch_id, 'F002', 'R5', k.risk_level, 'ordinary',
+                   CASE WHEN k.lowest_category THEN 'forbidden' ELSE 'mismatch' END, '["产品风险高于客户等级"]',
+                   CASE WHEN abs(random()) % 3 = 0 THEN 1 END, 10000
+            FROM clients c JOIN classifications k ON k.client_id = c.client_id
+            WHERE abs(random()) % 100 < 5""")
+    if "approvals" in tables:
+        _try(db, "approvals", """INSERT INTO approvals (plugin, version, digest, branch, requested_by,
+                requested_at, impact, status)
+            VALUES ('brokercrm-ty01', '1.0', 'abc123', 'TY01', 'ty01', ?, '{"moves": {"B → A": 37}}', 'pending')""",
+             [NOW])
+
+
+def bare_copy_seconds(src, out):
+    target = out / "bare_copy.db"
+    target.unlink(missing_ok=True)
+    t = time.perf_counter()
+    conn = sqlite3.connect(src)
+    conn.execute("VACUUM INTO ?", [str(target)])
+    conn.close()
+    seconds = time.perf_counter() - t
+    target.unlink()
+    return seconds
+
+
+def page_urls(site_dir, database, big_tables):
+    from brokercrm.serve import build_metadata
+
+    meta = build_metadata(site_dir)["databases"][database]
+    manifest = json.loads((site_dir / "manifest.json").read_text())
+    urls = [f"/{database}"]
+    for table in sorted(meta["tables"]):
+        urls.append(f"/{database}/{table}")
+    for table in big_tables:
+        if table not in meta["tables"]:
+            continue
+        info = manifest["tables"][table]
+        urls += [f"/{database}/{table}.json", f"/{database}/{table}.csv"]
+        for col in meta["tables"][table].get("facets", [])[:1]:
+            urls.append(f"/{database}/{table}?{col}=__FIRST__:{col}")
+        for col in meta["tables"][table].get("sortable_columns", [])[:2]:
+            urls.append(f"/{database}/{table}?_sort_desc={col}")
+        if info["columns"] and table == "clients":
+            urls.append(f"/{database}/clients/__ROW__")
+    urls += [f"/{database}/{q}" for q in meta["queries"]]
+    return urls
+
+
+def resolve(client, url, database):
+    """Fill placeholders with a real value from the site itself."""
+    if "__FIRST__" in url:
+        path, rest = url.split("?", 1)
+        col = rest.split(":", 1)[1]
+        data = client.get(f"{path}.json?_size=1&_shape=objects").json()
+        value = data["rows"][0][col] if data.get("rows") else ""
+        from urllib.parse import quote
+
+        return f"{path}?{col}={quote(str(value))}"
+    if "__ROW__" in url:
+        data = client.get(f"/{database}/clients.json?_size=1&_shape=objects").json()
+        return url.replace("__ROW__", data["rows"][0]["client_id"])
+    return url
+
+
+def measure(client, url, repeat):
+    client.get(url)  # warm-up: the first request of a page also warms SQLite's page cache
+    times = []
+    status = None
+    for _ in range(repeat):
+        t = time.perf_counter()
+        r = client.get(url)
+        times.append((time.perf_counter() - t) * 1000)
+        status = r.status_code
+    times.sort()
+    p95 = times[min(len(times) - 1, int(round(0.95 * (len(times) - 1))))]
+    return status, statistics.median(times), p95
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--clients", type=int, default=1_000_000)
+    ap.add_argument("--repeat", type=int, default=20)
+    ap.add_argument("--workdir", default=str(ROOT / "bench" / "out" / "site"))
+    ap.add_argument("--reuse", action="store_true", help="reuse the working database of the last run")
+    args = ap.parse_args()
+    os.environ["BROKERCRM_NOW"] = NOW
+    work = Path(args.workdir)
+    work.mkdir(parents=True, exist_ok=True)
+    src = work / "crm.db"
+    log(f"machine: {platform.platform()}, {os.cpu_count()} cores, Python {platform.python_version()}")
+    if not (args.reuse and src.exists()):
+        log(f"building the working database ({args.clients:,} clients; not timed)")
+        build_working_db(src, args.clients)
+    from brokercrm.publish import publish
+
+    bare = bare_copy_seconds(src, work)
+    result = publish(src, work / "site")
+    hq_clients = result.databases["hq"]["tables"]["clients"]
+    log(f"publish: {result.seconds:.1f} s for {hq_clients:,} clients "
+        f"({len(result.databases)} snapshots); bare VACUUM INTO copy of the source {bare:.1f} s "
+        f"(ratio {result.seconds / bare:.1f}×)")
+    ok = result.seconds <= 30
+    log(f"  target publish ≤ 30 s: {'PASS' if ok else 'FAIL'}")
+
+    import httpx
+
+    from test_site_support import Server, sign_in, site_env
+
+    server = Server(work / "site", site_env())
+    failures = []
+    rows = []
+    try:
+        big = ["clients", "classifications", "classification_history", "assessments", "tasks",
+               "interactions", "suitability_exceptions", "assessment_expiry"]
+        for user, database in (("hq", "hq"), ("ty", "TY01")):
+            client, response = sign_in(server.url, user)
+            assert response.status_code == 302
+            urls = ["/"] + page_urls(work / "site", database, big)
+            for url in urls:
+                url = resolve(client, url, database)
+                status, p50, p95 = measure(client, url, args.repeat)
+                timed_out = []
+                if status == 200 and "?" not in url and url.count("/") == 2 and not url.endswith((".json", ".csv")):
+                    data = client.get(url + ".json?_size=1").json()
+                    timed_out = data.get("facets_timed_out", []) if isinstance(data, dict) else []
+                verdict = status == 200 and p95 <= 100 and not timed_out
+                rows.append((user, url, status, p50, p95, timed_out))
+                if not verdict:
+                    failures.append((user, url, status, round(p95, 1), timed_out))
+            client.close()
+    finally:
+        server.close()
+    log(f"\n{'actor':<4} {'p50 ms':>8} {'p95 ms':>8}  status  page")
+    for user, url, status, p50, p95, timed_out in rows:
+        flag = "" if status == 200 and p95 <= 100 and not timed_out else "  <-- FAIL"
+        log(f"{user:<4} {p50:>8.1f} {p95:>8.1f}  {status:>6}  {url}{' facets timed out: ' + str(timed_out) if timed_out else ''}{flag}")
+    worst = max(rows, key=lambda r: r[4])
+    log(f"\npages: {len(rows)}; worst p95 {worst[4]:.1f} ms ({worst[1]}); "
+        f"target every p95 ≤ 100 ms and no facet timeout: {'PASS' if not failures else 'FAIL'}")
+    return 0 if ok and not failures else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
