@@ -87,8 +87,13 @@ def classification_adjustments(branch, policy, today):
 def suitability_checks(branch):
     """Extra suitability rules for ``branch``.
 
-    Return a list of ``{"name": str, "when": condition, "message": str}``;
-    a client matching ``when`` gets ``message`` as a suitability warning.
+    Return a list of ``{"name": str, "when": condition, "message": str}``,
+    optionally with ``"verdict"``: ``"forbidden"`` (no confirmation lifts it),
+    ``"mismatch"`` (needs the special risk warning and written confirmation)
+    or ``"warning"`` (the default: ``message`` is only added to the reasons).
+    ``when`` may test client fields, ``age``, and ``product_risk`` (1–5),
+    ``product_type``, ``product_code``, ``risk_level``, ``investor_type``,
+    ``lowest_category``, ``behaviour_flag`` (see ``brokercrm.suitability``).
     """
 
 
