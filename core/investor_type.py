@@ -3,7 +3,7 @@
 Professional by the policy's Art. 8 rules (declarative, over the client
 record); everyone else ordinary. An ordinary investor may ask to be treated
 as professional (Art. 11) when the conversion thresholds are met, and a
-professional may ask to be treated as ordinary (Art. 10). A request records
+professional may ask to be treated as ordinary (also Art. 11). A request records
 its evidence; the decision is taken by someone other than the requester
 (maker–checker), recorded and audited. The latest approved request wins over
 the rules — the suitability SQL reads the same table.
@@ -74,8 +74,8 @@ def request(db, client_id, *, evidence, operator, target="professional", note=No
         met = _matching_rules(db, client_id, policy.doc["investor_type"]["conversion"], "investor_type.conversion")
         eligible = bool(met)
         why = met or [f"{policy.source}: 未达 Art. 11 转换条件 (conversion thresholds not met)"]
-    else:  # Art. 10: a professional may always ask to be treated as ordinary
-        eligible, why = True, ["Art. 10: 专业投资者可申请转化为普通投资者 (may always ask to be treated as ordinary)"]
+    else:  # Art. 11: a professional may always ask to be treated as ordinary
+        eligible, why = True, ["Art. 11: 专业投资者可申请转化为普通投资者 (may always ask to be treated as ordinary)"]
     with db.atomic():
         request_id = db.execute(
             "INSERT INTO investor_type_requests (client_id, target, evidence, note, eligible, eligibility,"

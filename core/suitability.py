@@ -20,8 +20,9 @@ Verdicts, most severe first (every reason that applies is kept):
   written confirmation (``confirm``).
 - ``match``.
 
-Assessment rules bind ordinary investors (办法 Art. 19–22); professional
-investors may buy R1–R5 (policy ``matching.professional``). Plugin rules bind
+Assessment rules and special groups bind ordinary investors; professional
+investors may buy R1–R5 (policy ``matching.professional``) and, unless the
+policy sets ``matching.professional_exempt = false``, need no assessment. Plugin rules bind
 everyone of the branch they are approved for.
 """
 
@@ -90,6 +91,7 @@ class Compiled:
         m = self.doc["matching"]
         self.lowest_max = rank(m["lowest_category_max"])
         self.professional_max = rank(m["professional"])
+        self.professional_exempt = m.get("professional_exempt", True)
 
     # -- the per-client state ------------------------------------------------
     def _investor_rules(self):
@@ -116,6 +118,8 @@ class Compiled:
         # MATERIALIZED: computed once per client, then read by the per-column CASEs below
         # (a flattened query would re-evaluate the investor-type rules at every reference).
         decided = f"COALESCE({DECIDED_TYPE}, " if self.decisions else "("
+        # Whom the assessment checks and special groups bind: ordinary investors, or everyone.
+        careful = "NOT COALESCE(professional, 0)" if self.professional_exempt else "1"
         sql = f"""WITH st AS MATERIALIZED (
             SELECT c.client_id, c.branch_id,
                 CASE WHEN a.id IS NULL THEN 'unassessed' WHEN a.expires_at <= '{t}' THEN 'expired'
@@ -136,10 +140,10 @@ class Compiled:
             NOT COALESCE(professional, 0) AS ordinary,
             CASE WHEN professional THEN {self.professional_max}
                  WHEN assess_state = 'valid' THEN COALESCE(CASE level {level_case} END, 0) ELSE 0 END AS max_rank,
-            CASE WHEN NOT COALESCE(professional, 0) AND assess_state = 'valid' AND lowest = 1 THEN {self.lowest_max}
+            CASE WHEN {careful} AND assess_state = 'valid' AND lowest = 1 THEN {self.lowest_max}
                  ELSE 99 END AS forbid_above,
-            NOT COALESCE(professional, 0) AND assess_state != 'valid' AS blocked,
-            age, behaviour_flag
+            {careful} AND assess_state != 'valid' AS blocked,
+            age, behaviour_flag, {careful} AS careful
         FROM st"""
         return sql, prof_params
 
@@ -149,7 +153,7 @@ class Compiled:
         out = []
         for i, g in enumerate(self.doc.get("special_groups", [])):
             sql, p = compile_condition(condition(g), self.fields, f"special_groups[{i}]")
-            out.append(("mismatch", f"s.ordinary AND ({sql})", p,
+            out.append(("mismatch", f"s.careful AND ({sql})", p,
                         f"{self.label} 特殊群体 {g.get('label', g['name'])}: {g['reason']}"))
         for rule in self.rules:
             sql, p = compile_condition(rule.when, self.fields, f"{rule.source} rule {rule.name}")

@@ -98,6 +98,8 @@ def validate(doc):
     matching = table(doc, "matching", "")
     for key in (*CLIENT_LEVELS, "professional", "lowest_category_max"):
         _level(matching, key, "matching")
+    if not isinstance(matching.get("professional_exempt", True), bool):
+        raise PolicyError("matching.professional_exempt: 须为 true 或 false (must be a boolean)")
     previous = 0
     for key in CLIENT_LEVELS:
         r = rank(matching[key])

@@ -109,3 +109,11 @@ def test_cli_import_behaviour_and_flags(run, db, tmp_path):
     assert out["flags"]["flagged"] == 1
     listed = json.loads(run("suitability", "flags", "--json").output)
     assert listed[0]["client_id"] == "c1"
+
+
+def test_cli_rerate_as_of_clears_old_flags(run, db, tmp_path):
+    add_client(db, "c1")
+    run("import", "behaviour", str(behaviour_file(tmp_path, days("c1", 20))))
+    out = json.loads(run("suitability", "rerate", "--as-of", "2027-06-30", "--json").output)
+    assert out == {"flagged": 0, "cleared": 1, "kept": 0}
+    assert "解除 (cleared) 0" in run("suitability", "rerate").output

@@ -1,6 +1,7 @@
 """Suitability verdicts: every path, every default threshold at its edge, confirmations, plugins."""
 
 import json
+import re
 
 import pytest
 
@@ -302,3 +303,77 @@ def test_cli_check_and_confirm(book, run):
     assert ok["confirmation"]["evidence"] == "W-1"
     missing = run("suitability", "check", "nobody", "PR1", ok=False)
     assert missing.exit_code == 1 and "no such client" in missing.output
+
+
+def _policy_variant(tmp_path, old, new):
+    from brokercrm.policy import default_policy_dir
+
+    body = (default_policy_dir() / "suitability.toml").read_text(encoding="utf-8")
+    assert old in body
+    path = tmp_path / "suitability.toml"
+    path.write_text(body.replace(old, new), encoding="utf-8")
+    return path
+
+
+def test_professional_needs_assessment_when_policy_says_so(book, tmp_path):
+    from brokercrm import policy
+
+    add_client(book, "pro", assets=6_000_000, investment_years=3, birth="1950-01-01")
+    assert verdict(book, "pro", "PR5") == "match"
+    policy.publish(book, _policy_variant(tmp_path, "professional_exempt = true", "professional_exempt = false"), "hq")
+    result = suitability.check(book, "pro", "PR5")
+    assert result["verdict"] == "forbidden" and result["policy_version"] == 2
+    add_assessment(book, "pro", "C2")
+    # Professional: R5 within reach, but the elderly special group now binds them too.
+    result = suitability.check(book, "pro", "PR5")
+    assert result["verdict"] == "mismatch" and any("特殊群体" in r for r in result["reasons"])
+
+
+@pytest.mark.parametrize("old,new,key", [
+    ('C3 = "R3"', 'C3 = "R1"', "matching.C3"),
+    ('C4 = "R4"', 'C4 = "R9"', "matching.C4"),
+    ('{ field = "age", op = ">=", value = 70 }', '{ field = "shoe_size", op = ">=", value = 70 }', "special_groups[0]"),
+    ('high = "R4"', 'high = "X"', "tiers.high"),
+    ("min_days = 20", "min_days = 0", "behaviour.rules[0].min_days"),
+    ("professional_exempt = true", 'professional_exempt = "yes"', "matching.professional_exempt"),
+])
+def test_policy_validator_names_the_key(tmp_path, old, new, key):
+    from brokercrm.errors import PolicyError
+    from brokercrm.policy import load_file
+
+    with pytest.raises(PolicyError, match=re.escape(key)):
+        load_file(_policy_variant(tmp_path, old, new))
+
+
+def test_database_without_suitability_policy_falls_back_to_shipped_file(tmp_path, monkeypatch):
+    """A database initialised before the suitability policy existed uses the shipped file, and says so."""
+    import shutil
+
+    from brokercrm.db import connect
+    from brokercrm.policy import default_policy_dir, publish_defaults
+    from brokercrm.suitability_policy import load
+
+    monkeypatch.setenv("BROKERCRM_NOW", "2026-06-30T10:00:00+08:00")
+    old = tmp_path / "old"
+    old.mkdir()
+    for name in ("classification.toml", "questionnaire.toml"):
+        shutil.copy(default_policy_dir() / name, old)
+    db = connect(tmp_path / "old.db")
+    publish_defaults(db, directory=old)
+    policy = load(db)
+    assert "not yet published" in policy.source and policy.doc["matching"]["C3"] == "R3"
+    db.execute("INSERT INTO branches (code, name, created_at) VALUES ('TY01', 't', 'now')")
+    add_client(db, "c1")
+    add_assessment(db, "c1", "C3")
+    add_product(db, "P1", "R4")
+    result = suitability.check(db, "c1", "P1")
+    assert result["verdict"] == "mismatch" and "not yet published" in result["reasons"][0]
+
+
+def test_cli_scan_text_lists_exceptions(book, run):
+    add_client(book, "a")
+    add_assessment(book, "a", "C1")
+    book.execute("INSERT INTO holdings (client_id, product_code, amount, imported_at) VALUES ('a', 'PR3', 5, ?)",
+                 [TODAY])
+    text = run("suitability", "scan").output
+    assert "不适当 1" in text and "PR3" in text and "未确认 (unconfirmed)" in text

@@ -181,7 +181,7 @@ def _print_request(r):
 @operator_option
 @json_option
 def convert_cmd(client_id, evidence, target, note, db_path, operator, as_json):
-    """申请转换投资者类型 (request a conversion; Art. 10–11), 须他人批准."""
+    """申请转换投资者类型 (request a conversion; Art. 11), 须他人批准."""
     r = investor_type.request(open_db(db_path), client_id, evidence=evidence, operator=operator, target=target,
                               note=note)
     if as_json:
