@@ -22,7 +22,8 @@ def test_example_plugins_are_discovered_through_entry_points(monkeypatch):
     monkeypatch.delenv(plugins.ENV_LOAD, raising=False)
     loaded = plugins.load()
     names = {i.name for i in loaded}
-    assert EXAMPLES <= names
+    assert EXAMPLES <= names, (
+        "example plugins not installed: .venv/bin/pip install -e plugins/brokercrm-taiyuan -e plugins/brokercrm-beijing")
     ty = loaded.get("brokercrm-taiyuan")
     assert ty.version == "0.1.0" and ty.error is None
     assert ty.hooks == ["classification_adjustments"]
