@@ -21,7 +21,6 @@ or much later as-of date, or a branch-scoped run make it *full*.
 """
 
 import datetime as dt
-import hashlib
 import json
 import time
 from dataclasses import dataclass, field
