@@ -257,3 +257,16 @@ def test_pending_or_rejected_requests_change_nothing_and_the_summary_says_so(boo
     assert ty["branches"]["TY01"]["state"] == decision and ty["branches"]["BJ01"]["state"] == "none"
     text = run("classify", "--dry-run").output
     assert f"未应用 (skipped)  {TY} @ TY01: {decision}" in text
+
+
+def test_a_new_approval_makes_the_next_run_full_then_runs_stay_incremental(book, loaded):
+    assert classify(book, plugins=loaded).mode == "full"
+    assert classify(book, plugins=loaded).mode == "incremental"
+    n = approve(book, loaded, TY, "TY01", "ty")
+    first = classify(book, plugins=loaded)
+    assert first.mode == "full" and current(book, "T-LONG")[0] == "A"
+    again = classify(book, plugins=loaded)
+    assert again.mode == "incremental" and again.changed == 0
+    approvals.revoke(book, n, operator="hq2", reason="复核")
+    after = classify(book, plugins=loaded)
+    assert after.mode == "full" and current(book, "T-LONG")[0] == "B"
