@@ -15,13 +15,14 @@ the value already held (an export that lacks a column does not erase it).
 
 import importlib
 import json
-from operator import itemgetter, mul
+from operator import mul
 from functools import lru_cache
 from pathlib import Path
 
 from . import audit, events, validate
-from .import_clients_fast import Stage
-from .import_report import BATCH_SIZE, ImportResult, Problems, Progress, Rejects, SeenKeys, batched, chunks
+from . import import_pipeline
+from .import_clients_fast import produce
+from .import_report import ImportResult, Problems, Progress, Rejects, chunks
 from .readers import read_rows
 from .timeutil import now_iso, today
 
@@ -35,6 +36,7 @@ FIELDS = (
     "total_assets", "turnover_rate", "avg_holding_days", "annual_income", "occupation", "education",
     "investment_years", "legal_representative", "business_scope", "net_assets", "extra",
 )
+COLUMNS = ("client_id",) + FIELDS
 IMPORT_CACHE_KIB = 64 * 1024
 KNOWN = frozenset(("client_id",) + FIELDS) - {"extra"}
 REQUIRED = ("client_id", "kind", "name", "id_number", "branch_id")
@@ -247,37 +249,36 @@ class _ClientWriter:
         " SELECT 'account_opened', client_id, COALESCE(opened_at || 'T00:00:00+08:00', ?),"
         " json_object('source', ?, 'branch_id', branch_id), ? FROM clients WHERE rowid > ? ORDER BY rowid"
     )
-    _row = itemgetter("client_id", *FIELDS)
 
     def __init__(self, db, source, operator, result):
         self.db, self.source, self.operator, self.result = db, source, operator, result
         self.stamp = now_iso()
         self.listeners = _resolve(events.LISTENERS)
 
-    def write(self, records, stage=None):
-        """Store one batch: ``records`` checked in Python, plus the rows accepted in ``stage``."""
+    def write(self, rows):
+        """Store one batch of checked rows, each the tuple (client_id, *FIELDS)."""
+        if not rows:
+            return
         conn = self.db.conn
         last_rowid = conn.execute("SELECT COALESCE(max(rowid), 0) FROM clients").fetchone()[0]
-        inserts, pairs = [], []
-        if records:
-            existing = _existing(self.db, [r["client_id"] for r in records])
-            row = self._row
-            for r in records:
-                old = existing.get(r["client_id"])
+        existing = _existing(self.db, [r[0] for r in rows])
+        stamp = self.stamp
+        if existing:
+            inserts, pairs = [], []
+            for r in rows:
+                old = existing.get(r[0])
                 if old is None:
-                    if r["extra"]:
-                        r["extra"] = json.dumps(r["extra"], ensure_ascii=False, sort_keys=True)
-                    inserts.append((*row(r), self.stamp, self.stamp))
+                    inserts.append((*r, stamp, stamp))
                 else:
-                    pairs.append((r, old))
-        if stage is not None:
-            pairs += stage.existing(FIELDS)
-        self._update(pairs)
+                    new = dict(zip(COLUMNS, r))
+                    new["extra"] = json.loads(new["extra"]) if new["extra"] else None
+                    pairs.append((new, old))
+            self._update(pairs)
+        else:
+            inserts = [(*r, stamp, stamp) for r in rows]
         if inserts:
             conn.executemany(self.INSERT, inserts)
-        inserted = len(inserts) + (stage.insert_new(self.stamp) if stage is not None else 0)
-        self.result.inserted += inserted
-        if inserted:
+            self.result.inserted += len(inserts)
             self._opened(last_rowid)
 
     def _update(self, pairs):
@@ -361,73 +362,57 @@ def import_clients(db, path, *, skip_invalid=False, rejects=None, operator=None,
     branches = {row[0] for row in db.execute("SELECT code FROM branches")}
     today_iso = today().isoformat()
     validators = list(row_validators or [])
-    rows = read_rows(path, ALIASES)
+    read_rows(path, ALIASES)  # a missing file or an unknown type fails here, before any work
     bar = Progress(path, progress, f"导入客户 {source}")
-    seen = SeenKeys(db)
-    stage = Stage(db, today())
     writer = _ClientWriter(db, source, operator, result)
+    payloads = import_pipeline.run(produce, (path, ALIASES, branches, today(), bool(validators)),
+                                   size=path.stat().st_size if path.exists() else 0)
     # New clients' events land at random places in the events(kind, at) index; a larger page
     # cache for the import keeps those inserts in memory (64 MB, well inside the 200 MB budget).
     cache_size = db.execute("PRAGMA cache_size").fetchone()[0]
     db.execute(f"PRAGMA cache_size = {min(cache_size, -IMPORT_CACHE_KIB)}")
     try:
         with db.atomic():
-            for batch in batched(rows, BATCH_SIZE):
-                result.rows += len(batch)
-                stage.load(batch, KNOWN)
-                repeats = seen.repeats_of(stage.keys())
-                # Rows SQLite does not accept as plainly valid get the full Python checks
-                # (all rows when branch validators need them as Python values).
-                slow = {n for n, _ in batch} if validators else stage.rejected_by_sql()
-                slow.update(repeats)
-                good = []
-                if slow:
-                    stage.discard(slow)
-                    checked, originals = [], []
-                    for n, row in batch:
-                        if n in slow:
-                            record, errors = check_row(row, branches, today_iso)
-                            if n in repeats:
-                                errors.append(("client_id", f"与第 {repeats[n]} 行重复 (repeats row {repeats[n]})"))
-                            checked.append((record, errors))
-                            originals.append((n, row))
-                    if validators:
-                        _run_validators(validators, checked)
-                    for (n, row), (record, errors) in zip(originals, checked):
-                        if errors:
-                            problems.add_row(n, errors)
-                            spool.add(row, errors)
-                        else:
-                            good.append(record)
+            for payload in payloads:
+                result.rows += payload["rows"]
+                good, bad = payload["good"], payload["bad"]
+                if validators and good:
+                    good, rejected = _run_validators(validators, good, payload["good_rows"])
+                    bad = sorted(bad + rejected, key=lambda item: item[0])
+                for n, row, errors in bad:
+                    problems.add_row(n, errors)
+                    spool.add(row, errors)
                 # Once a file is known bad (and not skipping), keep checking but stop writing.
                 if skip_invalid or not problems.total:
-                    writer.write(good, stage)
-                stage.clear()
-                bar.advance(batch)
+                    writer.write(good)
+                bar.advance(payload["size"])
             if problems.total and not skip_invalid:
                 problems.fail("客户 (clients)")
             result.rejected = spool.count
             audit.record(db, "import.clients", operator=operator, target=source, detail=result.as_dict())
         result.rejects_file = spool.write()
     finally:
+        payloads.close()
         bar.close()
         spool.close()
-        seen.drop()
-        stage.drop()
         db.execute(f"PRAGMA cache_size = {cache_size}")
     return result
 
 
-def _run_validators(validators, checked):
-    """Branch plugins' extra KYC checks over the rows that passed the core checks."""
-    positions = [i for i, (_, errors) in enumerate(checked) if not errors]
-    if not positions:
-        return
+def _run_validators(validators, good, originals):
+    """Branch plugins' extra KYC checks over the rows that passed the core checks.
+
+    Returns (still good tuples, [(n, row, problems)] for the rows they refused).
+    """
     rows = []
-    for i in positions:
-        record = checked[i][0]
-        row = {**(record["extra"] or {}), **{k: v for k, v in record.items() if k != "extra"}}
-        rows.append(row)
+    for stored in good:
+        record = dict(zip(COLUMNS, stored))
+        extra = json.loads(record.pop("extra")) if record["extra"] else {}
+        rows.append({**extra, **record})
+    refused = {}
     for fn in validators:
         for index, column, reason in fn(rows) or ():
-            checked[positions[index]][1].append((column, reason))
+            refused.setdefault(index, []).append((column, reason))
+    kept = [stored for i, stored in enumerate(good) if i not in refused]
+    rejected = [(originals[i][0], originals[i][1], errors) for i, errors in sorted(refused.items())]
+    return kept, rejected

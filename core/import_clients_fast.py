@@ -1,200 +1,153 @@
-"""The fast path of the client import: checking a batch inside SQLite.
+"""Reading and checking client rows: the part of the import that needs no database.
 
-A Python function per row per field costs several times what SQLite needs to
-store the row, so at a million rows it cannot meet the speed goal (issue 2
-§8). Each batch is therefore loaded as raw text into a TEMP staging table and
-checked there with one SQL expression that accepts only the plain, canonical
-case: an individual with an 18-digit ID whose GB 11643 check digit and
-embedded birth date hold, birth_date blank or equal to it, an 11-digit mobile,
-ISO dates (real ones: SQLite's date() alone lets 2021-02-30 through, a
-``+0 days`` modifier makes it normalise), plain non-negative decimals, a known branch.
+``produce`` is run by ``import_pipeline`` (in a forked worker for a large
+file): it reads the file, checks every row and yields one payload per batch —
+the good rows as tuples ready for ``INSERT``, the bad rows with their
+problems. Repeated client_ids are found here too, in a TEMP table of a private
+SQLite database (flat memory at a million rows, and no work for the writer).
 
-That expression is a *strict prefilter*, never the judge: every row it does
-not accept (an institution, a GBK date like 2024/1/5, a bad ID …) is handed to
-the Python checks in ``import_clients.check_row``, which either normalise it
-or explain exactly what is wrong. So the SQL may be narrower than the Python
-rules but must never be wider; ``tests/test_import_clients.py`` runs every
-failing input through both paths.
+``fast_row`` accepts only the plain, common case (an individual, canonical ID,
+dates and numbers) with a handful of comparisons; every other row goes through
+``import_clients.check_row``, which either normalises it or says exactly what
+is wrong. So ``fast_row`` may be narrower than ``check_row`` but never wider,
+and where both accept a row they produce the same values (a test checks this
+over many mutated rows).
 """
 
 import datetime as dt
 import json
-import secrets
-from operator import itemgetter
+import sqlite3
+from operator import itemgetter, mul
 
-from .import_report import chunks
+import sqlite_utils
+
+from .import_report import BATCH_SIZE, SeenKeys, batched
+from .readers import read_rows
 from .validate import ID_CHECK, ID_WEIGHTS
 
 NUMBER_FIELDS = (
     "total_assets", "turnover_rate", "avg_holding_days", "annual_income", "investment_years", "net_assets",
 )
-TEXT_FIELDS = ("occupation", "education", "legal_representative", "business_scope")
-# Raw columns staged, in order (then the extra columns as JSON text).
+# Raw columns read for the fast check, in this order.
 STAGED = ("client_id", "kind", "name", "id_number", "phone", "birth_date", "branch_id", "opened_at",
-          *NUMBER_FIELDS, *TEXT_FIELDS)
+          "total_assets", "turnover_rate", "avg_holding_days", "annual_income", "investment_years", "net_assets",
+          "occupation", "education", "legal_representative", "business_scope")
+FIRST_DAY = dt.date(1900, 1, 1)
+_INF = float("inf")
 
 
-FIRST_DAY = "1900-01-01"
+class FastChecker:
+    """The plain case in a few comparisons; None means "ask check_row"."""
 
+    def __init__(self, branches, today, known):
+        self.branches = frozenset(branches)
+        self.known = known
+        days = (dt.date.fromordinal(i) for i in range(FIRST_DAY.toordinal(), today.toordinal() + 1))
+        # 'YYYYMMDD' (as in an ID number) -> 'YYYY-MM-DD', every real day from 1900 to today.
+        self.compact_days = {d.strftime("%Y%m%d"): d.isoformat() for d in days}
+        self.days = frozenset(self.compact_days.values())
+        self._headers = {}
 
-def _embedded(col="s.id_number"):
-    return f"(substr({col},7,4) || '-' || substr({col},11,2) || '-' || substr({col},13,2))"
-
-
-def _day(expr, days, today_iso):
-    """``expr`` is a real calendar day from FIRST_DAY to today.
-
-    SQLite's date() lets 2021-02-30 through; the ``+0 days`` modifier makes it
-    normalise, so a round trip tells a real day. For a large file a lookup in a
-    TEMP table of days is cheaper still (``days``).
-    """
-    if days:
-        return f"{expr} IN (SELECT d FROM {days})"
-    return f"(date({expr}, '+0 days') = {expr} AND {expr} BETWEEN '{FIRST_DAY}' AND '{today_iso}')"
-
-
-def _id_ok(days, today_iso, col="s.id_number"):
-    weighted = " + ".join(f"substr({col},{i + 1},1) * {w}" for i, w in enumerate(ID_WEIGHTS))
-    return (
-        f"length({col}) = 18 AND substr({col},1,17) NOT GLOB '*[^0-9]*' AND substr({col},18,1) GLOB '[0-9X]'"
-        f" AND {_day(_embedded(col), days, today_iso)}"
-        f" AND substr('{ID_CHECK}', ({weighted}) % 11 + 1, 1) = substr({col},18,1)"
-    )
-
-
-def accept_sql(days, today_iso):
-    """The strict check: true only for rows the Python checks would accept unchanged."""
-    numbers = " || '|' || ".join(f"s.{c}" for c in NUMBER_FIELDS)
-    return " AND ".join([
-        "s.client_id <> ''",
-        "s.kind IN ('individual', '个人')",
-        "s.name <> ''",
-        _id_ok(days, today_iso),
-        f"(s.birth_date = '' OR s.birth_date = {_embedded()})",
-        "length(s.phone) = 11 AND s.phone GLOB '1[3-9][0-9][0-9][0-9][0-9][0-9][0-9][0-9][0-9][0-9]'",
-        "s.branch_id IN (SELECT code FROM main.branches)",
-        f"(s.opened_at = '' OR {_day('s.opened_at', days, today_iso)})",
-        # Plain decimals only: digits and at most one dot, not a lone dot (Python's float() says no to it).
-        f"({numbers}) NOT GLOB '*[^0-9.|]*'",
-        *(f"s.{c} NOT GLOB '*.*.*' AND s.{c} <> '.'" for c in NUMBER_FIELDS),
-    ])
-
-
-# The stored values of an accepted row, in import_clients.FIELDS order (after client_id).
-NORMALISED = [
-    ("kind", "'individual'"), ("name", "s.name"), ("id_number", "s.id_number"), ("phone", "s.phone"),
-    ("birth_date", f"COALESCE(NULLIF(s.birth_date, ''), {_embedded()})"), ("branch_id", "s.branch_id"),
-    ("opened_at", "NULLIF(s.opened_at, '')"),
-    ("total_assets", None), ("turnover_rate", None), ("avg_holding_days", None), ("annual_income", None),
-    ("occupation", None), ("education", None), ("investment_years", None),
-    ("legal_representative", None), ("business_scope", None), ("net_assets", None), ("extra", "s.extra"),
-]
-NORMALISED = [
-    (name, sql or (f"CAST(NULLIF(s.{name}, '') AS REAL)" if name in NUMBER_FIELDS else f"NULLIF(s.{name}, '')"))
-    for name, sql in NORMALISED
-]
-
-
-class Stage:
-    """One batch of raw rows in a TEMP table, checked and normalised by SQLite."""
-
-    def __init__(self, db, today):
-        self.db = db
-        self.conn = db.conn
-        self.table = f"temp.import_stage_{secrets.token_hex(4)}"
-        cols = ", ".join(STAGED)
-        # No declared types: no affinity, the text stays exactly as read.
-        self.conn.execute(f"CREATE TEMP TABLE {self.table.split('.', 1)[1]} (n INTEGER PRIMARY KEY, {cols}, extra)")
-        self.today = today
-        self.days = None
-        self.checked_batches = 0
-        self._accept = accept_sql(None, today.isoformat())
-        self._insert = f"INSERT INTO {self.table} VALUES ({', '.join('?' * (len(STAGED) + 2))})"
-        self._converters = {}
-
-    def _converter(self, keys, known):
+    def _header(self, keys):
         """(getter, extra columns) for rows with this header; cached, a CSV has one header."""
-        found = self._converters.get(keys)
+        found = self._headers.get(keys)
         if found is None:
-            if all(c in keys for c in STAGED):
-                getter = itemgetter(*STAGED)
-            else:
+            getter = itemgetter(*STAGED)
+            missing = [c for c in STAGED if c not in keys]
+            if missing:
+                blanks, take = dict.fromkeys(missing, ""), getter
+
                 def getter(row):
-                    return tuple(row.get(c, "") for c in STAGED)
-            extras = tuple(k for k in keys if k and k not in known)
-            found = self._converters[keys] = (getter, extras)
+                    return take({**blanks, **row})
+            extras = tuple(k for k in keys if k and k not in self.known)
+            found = self._headers[keys] = (getter, extras)
         return found
 
-    def load(self, batch, known):
-        """Stage ``[(row_number, row)]``; the extra columns go in as sorted JSON text."""
-        values = []
-        append = values.append
-        for n, row in batch:
-            getter, extras = self._converter(tuple(row), known)
-            extra = None
-            if extras:
-                found = {k: row[k] for k in extras if row[k] != ""}
-                extra = json.dumps(found, ensure_ascii=False, sort_keys=True) if found else None
-            append((n, *getter(row), extra))
-        self.conn.executemany(self._insert, values)
+    def fast_row(self, row):
+        """The stored tuple (client_id, *FIELDS) of a plainly valid individual, else None."""
+        getter, extras = self._header(tuple(row))
+        (client_id, kind, name, id_number, phone, birth, branch, opened,
+         ta, tr, hold, income, years, net, occupation, education, legal, scope) = getter(row)
+        if not (client_id and name and kind in ("individual", "个人") and branch in self.branches
+                and len(phone) == 11 and phone.isdigit() and phone[0] == "1" and phone[1] in "3456789"
+                and len(id_number) == 18 and id_number[:17].isdigit()):
+            return None
+        embedded = self.compact_days.get(id_number[6:14])
+        if embedded is None or (birth and birth != embedded):
+            return None
+        if ID_CHECK[sum(map(mul, map(int, id_number[:17]), ID_WEIGHTS)) % 11] != id_number[17]:
+            return None
+        if opened and opened not in self.days:
+            return None
+        numbers = []
+        try:
+            for value in (ta, tr, hold, income, years, net):
+                if value:
+                    number = float(value)
+                    if not 0 <= number < _INF:
+                        return None
+                    numbers.append(number)
+                else:
+                    numbers.append(None)
+        except ValueError:
+            return None
+        extra = None
+        if extras:
+            found = {k: row[k] for k in extras if row[k] != ""}
+            extra = json.dumps(found, ensure_ascii=False, sort_keys=True) if found else None
+        ta, tr, hold, income, years, net = numbers
+        return (client_id, "individual", name, id_number, phone, embedded, branch, opened or None,
+                ta, tr, hold, income, occupation or None, education or None, years,
+                legal or None, scope or None, net, extra)
 
-    def keys(self):
-        """SQL giving (key, n) for the duplicate check."""
-        return f"SELECT client_id AS key, n FROM {self.table} WHERE client_id <> ''"
 
-    def _use_day_table(self):
-        """Past the first batch the file is large: worth a TEMP table of every day since FIRST_DAY."""
-        self.days = f"{self.table}_days"
-        self.conn.execute(f"CREATE TEMP TABLE {self.days.split('.', 1)[1]} (d TEXT PRIMARY KEY) WITHOUT ROWID")
-        first, last = dt.date.fromisoformat(FIRST_DAY).toordinal(), self.today.toordinal()
-        self.conn.executemany(f"INSERT INTO {self.days} VALUES (?)",
-                              ((dt.date.fromordinal(i).isoformat(),) for i in range(first, last + 1)))
-        self._accept = accept_sql(self.days, self.today.isoformat())
+def record_tuple(record, fields):
+    """check_row's record as the stored tuple (client_id, *fields)."""
+    extra = record["extra"]
+    if extra:
+        extra = json.dumps(extra, ensure_ascii=False, sort_keys=True)
+    return (record["client_id"], *(record[f] for f in fields[:-1]), extra)
 
-    def rejected_by_sql(self):
-        """Row numbers the strict SQL check does not accept (Python decides about them)."""
-        self.checked_batches += 1
-        if self.checked_batches == 2:
-            self._use_day_table()
-        return {r[0] for r in self.conn.execute(f"SELECT n FROM {self.table} s WHERE NOT ({self._accept})")}
 
-    def discard(self, numbers):
-        for chunk in chunks(sorted(numbers), 900):
-            self.conn.execute(f"DELETE FROM {self.table} WHERE n IN ({', '.join('?' * len(chunk))})", chunk)
+def produce(path, aliases, branches, today, all_slow):
+    """Yield one payload per batch: {"rows", "good": [tuple], "bad": [(n, row, problems)], "size"}.
 
-    def existing(self, fields):
-        """[(new, old)] dicts for staged rows whose client is already stored."""
-        new_cols = ", ".join(f"{sql}" for _, sql in NORMALISED)
-        old_cols = ", ".join(f"c.[{f}]" for f in fields)
-        width = len(NORMALISED)
-        pairs = []
-        for row in self.conn.execute(
-            f"SELECT s.client_id, {new_cols}, {old_cols} FROM {self.table} s"
-            " JOIN main.clients c ON c.client_id = s.client_id"
-        ):
-            new = dict(zip([name for name, _ in NORMALISED], row[1:1 + width]))
-            new["client_id"] = row[0]
-            if new["extra"]:
-                new["extra"] = json.loads(new["extra"])
-            pairs.append((new, dict(zip(fields, row[1 + width:]))))
-        return pairs
+    ``all_slow`` sends every row through check_row (branch validators then get
+    the full Python values) and adds the original rows of the good ones.
+    """
+    from .import_clients import FIELDS, KNOWN, check_row  # the full rules live there
 
-    def insert_new(self, stamp):
-        """Insert every staged row whose client is not stored yet; returns how many."""
-        names = ", ".join(name for name, _ in NORMALISED)
-        values = ", ".join(sql for _, sql in NORMALISED)
-        cursor = self.conn.execute(
-            f"INSERT INTO main.clients (client_id, {names}, created_at, updated_at)"
-            f" SELECT s.client_id, {values}, ?, ? FROM {self.table} s"
-            " WHERE NOT EXISTS (SELECT 1 FROM main.clients c WHERE c.client_id = s.client_id) ORDER BY s.n",
-            [stamp, stamp],
-        )
-        return cursor.rowcount
+    checker = FastChecker(branches, today, KNOWN)
+    today_iso = today.isoformat()
+    private = sqlite_utils.Database(sqlite3.connect(""))
+    seen = SeenKeys(private)
+    try:
+        for batch in batched(read_rows(path, aliases), BATCH_SIZE):
+            good, good_rows, bad = [], [], []
+            repeats = seen.repeats([(row["client_id"], n) for n, row in batch if row.get("client_id")])
+            for n, row in batch:
+                stored = None if all_slow else checker.fast_row(row)
+                if stored is not None and n not in repeats:
+                    good.append(stored)
+                    continue
+                record, errors = check_row(row, branches, today_iso)
+                if n in repeats:
+                    errors.append(("client_id", f"与第 {repeats[n]} 行重复 (repeats row {repeats[n]})"))
+                if errors:
+                    bad.append((n, row, errors))
+                else:
+                    good.append(record_tuple(record, FIELDS))
+                    if all_slow:
+                        good_rows.append((n, row))
+            yield {"rows": len(batch), "good": good, "good_rows": good_rows, "bad": bad,
+                   "size": _bytes(batch)}
+    finally:
+        seen.drop()
+        private.conn.close()
 
-    def clear(self):
-        self.conn.execute(f"DELETE FROM {self.table}")
 
-    def drop(self):
-        self.conn.execute(f"DROP TABLE IF EXISTS {self.table}")
-        if self.days:
-            self.conn.execute(f"DROP TABLE IF EXISTS {self.days}")
+def _bytes(batch):
+    """Roughly how many bytes of the file a batch covered (for the progress bar)."""
+    sample = batch[:50]
+    per_row = sum(len(",".join(map(str, row.values())).encode("utf-8")) + 1 for _, row in sample) / len(sample)
+    return int(per_row * len(batch))

@@ -153,14 +153,6 @@ class SeenKeys:
             )
         return {row: first[key] for key, row in pairs if first[key] != row}
 
-    def repeats_of(self, source_sql):
-        """Like ``repeats`` for keys that are already in SQLite: ``source_sql`` selects (key, n)."""
-        conn = self.db.conn
-        conn.execute(f"INSERT OR IGNORE INTO temp.[{self.table}] (key, row) SELECT key, n FROM ({source_sql})")
-        return dict(conn.execute(
-            f"SELECT q.n, x.row FROM ({source_sql}) q JOIN temp.[{self.table}] x ON x.key = q.key WHERE x.row <> q.n"
-        ).fetchall())
-
     def drop(self):
         self.db.execute(f"DROP TABLE IF EXISTS temp.[{self.table}]")
 
@@ -188,14 +180,17 @@ class Progress:
             self.bar = click.progressbar(length=self.size, label=label, file=sys.stderr)
             self.bar.__enter__()
 
-    def advance(self, batch):
-        if self.bar is None or not batch:
+    def advance(self, done):
+        """``done``: bytes covered, or the batch of (n, row) just handled (then estimated)."""
+        if self.bar is None or not done:
             return
-        if self.per_row is None:
-            sample = batch[:200]
-            chars = sum(len(",".join(row.values()).encode("utf-8")) + 1 for _, row in sample)
-            self.per_row = chars / len(sample)
-        step = min(int(self.per_row * len(batch)), self.size - self.done)
+        if not isinstance(done, int):
+            if self.per_row is None:
+                sample = done[:200]
+                chars = sum(len(",".join(map(str, row.values())).encode("utf-8")) + 1 for _, row in sample)
+                self.per_row = chars / len(sample)
+            done = int(self.per_row * len(done))
+        step = min(done, self.size - self.done)
         self.done += step
         self.bar.update(step)
 

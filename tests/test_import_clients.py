@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-from brokercrm import events, import_clients as import_clients_module
+from brokercrm import events, import_clients_fast, import_pipeline
 from brokercrm.errors import BrokerCRMError, ValidationFailed
 from brokercrm.importers import import_clients
 from brokercrm.validate import uscc_check_char
@@ -213,7 +213,7 @@ def test_branch_code_case_is_normalised(db, tmp_path):
 
 def test_client_id_twice_in_one_file(db, tmp_path, monkeypatch):
     # Small batches: the repeat is found across batch boundaries too (the TEMP table, not a set).
-    monkeypatch.setattr(import_clients_module, "BATCH_SIZE", 2)
+    monkeypatch.setattr(import_clients_fast, "BATCH_SIZE", 2)
     rows = [person("C001"), person("C002"), person("C003"), person("C001"), person("C003")]
     problems = problems_of(db, tmp_path, rows)
     assert [p.split(":", 1)[1] for p in problems] == [
@@ -223,7 +223,7 @@ def test_client_id_twice_in_one_file(db, tmp_path, monkeypatch):
 # --- all or nothing, the report, skipping --------------------------------------------------------
 
 def test_one_bad_row_imports_nothing(db, tmp_path, monkeypatch):
-    monkeypatch.setattr(import_clients_module, "BATCH_SIZE", 3)
+    monkeypatch.setattr(import_clients_fast, "BATCH_SIZE", 3)
     rows = [person(f"C{i:03}") for i in range(10)] + [person("C999", phone="1")]
     with pytest.raises(ValidationFailed) as e:
         import_clients(db, write_csv(tmp_path / "c.csv", rows))
