@@ -59,14 +59,20 @@ def on_events(db, batch):
     for event in batch:
         kind = event["kind"]
         if kind not in by_kind:
-            by_kind[kind] = policy.touchpoints(kind)
+            by_kind[kind] = [(tp, _cutoff(policy, tp, moment)) for tp in policy.touchpoints(kind)]
         if not by_kind[kind]:
             continue
-        at = sp.parse_moment(event["at"])
-        created_at = at.isoformat(timespec="seconds")
-        for tp in by_kind[kind]:
+        text = event["at"]
+        canonical = isinstance(text, str) and len(text) == 25 and text.endswith("+08:00")
+        at = created_at = None
+        for tp, cutoff in by_kind[kind]:
+            if cutoff is not None and canonical and text < cutoff:
+                continue  # historic (an old book being loaded): decided on the text, nothing parsed
+            if at is None:
+                at = sp.parse_moment(text)
+                created_at = at.isoformat(timespec="seconds")
             if "ignore_after" in tp and policy.due(at, tp["ignore_after"]) < moment:
-                continue  # a historic event (an old book being loaded): no promise to keep
+                continue  # a historic event: no promise to keep
             rows.append((event["client_id"], branches[event["client_id"]], tp["task"], tp["title"],
                          f"touchpoint:{kind}", event["id"], f"event:{event['id']}:{tp['task']}", created_at,
                          policy.due(at, tp["within"]).isoformat(timespec="seconds")))
@@ -94,6 +100,17 @@ def on_events(db, batch):
 
 
 on_event.batch = on_events
+
+
+def _cutoff(policy, tp, moment):
+    """Stored-form time before which an event is too old for ``tp`` (its ``ignore_after``), if fixed-length."""
+    if "ignore_after" not in tp:
+        return None
+    n, unit = sp.parse_duration(tp["ignore_after"])
+    if unit == "wd":
+        return None  # depends on the event's date; decided per event
+    return (moment - (policy.due(moment, tp["ignore_after"]) - moment)).astimezone(sp.CST).isoformat(
+        timespec="seconds")
 
 
 def _branches(db, batch):
