@@ -358,3 +358,106 @@ def test_progress_bar_runs(db, tmp_path, capsys):
 def test_missing_file_is_a_domain_error(db, tmp_path):
     with pytest.raises(BrokerCRMError):
         import_clients(db, tmp_path / "nope.csv")
+
+
+# --- the fast path never accepts more than the full checks ---------------------------------------
+
+def _id_with_x(birth="1985-07-15"):
+    for seq in range(1000):
+        candidate = make_id(birth, seq=f"{seq:03}")
+        if candidate.endswith("X"):
+            return candidate
+    raise AssertionError("no X check digit found")
+
+
+def test_fast_path_agrees_with_check_row():
+    """Over many mutated rows: whatever the fast check accepts, check_row accepts with the same values."""
+    import datetime as dt
+    import random
+
+    from brokercrm.import_clients import FIELDS, KNOWN, check_row
+
+    good_id = make_id("1980-01-01")
+    wrong_check = good_id[:17] + ("0" if good_id[17] != "0" else "1")
+    choices = {
+        "client_id": ["C1", "C2", ""],
+        "kind": ["individual", "个人", "机构", "institution", "Individual", "person", "x", ""],
+        "name": ["张三", ""],
+        "id_number": [good_id, _id_with_x(), _id_with_x().lower(), wrong_check, good_id[:17], "A" + good_id[1:],
+                      "140105198002301234", make_id("2030-01-01"), make_id("1899-12-31"), uscc(), ""],
+        "phone": ["13800000000", "+86 138 0000 0000", "12800000000", "1380000000a", "010-12345678", ""],
+        "birth_date": ["", "1980-01-01", "1980/01/01", "19800101", "1980-1-1", "1985-07-15", "1980-02-30",
+                       "2030-01-01", "1899-12-31"],
+        "branch_id": ["TY01", "ty01", "XX01", ""],
+        "opened_at": ["", "2020-05-06", "2020/5/6", "2021-02-29", "2030-01-01", "1899-12-31", "20200506"],
+        "occupation": ["", "工程师"],
+        "legal_representative": ["", "王五"],
+    }
+    numbers = ["", "0", "12.5", "1,000", "-1", "-0", "nan", "inf", "1e3", "1_000", ".", "5.", ".5", "abc", "007"]
+    rng = random.Random(7)
+    checker = import_clients_fast.FastChecker({"TY01", "BJ01"}, dt.date(2026, 6, 30), KNOWN)
+    fast_count = slow_only = 0
+    for _ in range(4000):
+        row = {k: rng.choice(v[:2] if rng.random() < 0.9 else v) for k, v in choices.items()}
+        for column in ("total_assets", "turnover_rate", "avg_holding_days", "annual_income", "investment_years",
+                       "net_assets"):
+            row[column] = rng.choice(numbers[:3] if rng.random() < 0.9 else numbers)
+        if rng.random() < 0.3:
+            row["备注"] = rng.choice(["", "老客户"])
+        if rng.random() < 0.2:
+            del row["legal_representative"]
+        fast = checker.fast_row(row)
+        record, errors = check_row(row, {"TY01", "BJ01"}, "2026-06-30")
+        if fast is not None:
+            fast_count += 1
+            assert errors == [], (row, errors)
+            assert fast == import_clients_fast.record_tuple(record, FIELDS), row
+        elif not errors:
+            slow_only += 1
+    assert fast_count > 100 and slow_only > 20, (fast_count, slow_only)  # both paths were exercised
+
+
+# --- the worker process ---------------------------------------------------------------------------
+
+def test_worker_process_gives_the_same_results(db, tmp_path, monkeypatch):
+    monkeypatch.setattr(import_pipeline, "PARALLEL_MIN_BYTES", 0)
+    monkeypatch.setattr(import_clients_fast, "BATCH_SIZE", 3)
+    rows = [person(f"C{i:03}") for i in range(8)] + [company(), person("C001"), person("C100", phone="12")]
+    rejects = tmp_path / "rej.csv"
+    result = import_clients(db, write_csv(tmp_path / "c.csv", rows), skip_invalid=True, rejects=rejects)
+    assert (result.rows, result.inserted, result.rejected) == (11, 9, 2)
+    got = list(csv.DictReader(rejects.read_text(encoding="utf-8-sig").splitlines()))
+    assert [r["client_id"] for r in got] == ["C001", "C100"]
+    assert "repeats row 3" in got[0]["reason"] and got[1]["reason"].startswith("phone: ")
+    with pytest.raises(ValidationFailed) as e:
+        import_clients(db, write_csv(tmp_path / "d.csv", [person("D1"), person("D2", total_assets="-1")]))
+    assert e.value.problems == [f"{tmp_path / 'd.csv'}:3:total_assets: '-1' 不能为负数 (must be ≥ 0)"]
+    assert client_row(db, "D1") is None
+
+
+def test_worker_errors_reach_the_caller(db, tmp_path, monkeypatch):
+    monkeypatch.setattr(import_pipeline, "PARALLEL_MIN_BYTES", 0)
+    path = tmp_path / "c.ndjson"
+    path.write_text(json.dumps(person(), ensure_ascii=False) + "\n{not json\n", encoding="utf-8")
+    with pytest.raises(BrokerCRMError, match="JSON"):
+        import_clients(db, path)
+    assert count(db, "clients") == 0
+
+
+def test_batch_listener_gets_each_batch_once(db, tmp_path, monkeypatch):
+    monkeypatch.setattr(events, "LISTENERS", ["test_import_clients:batch_listener"])
+    monkeypatch.setattr(import_clients_fast, "BATCH_SIZE", 2)
+    BATCHES.clear()
+    import_clients(db, write_csv(tmp_path / "c.csv", [person(f"C{i}") for i in range(5)]))
+    assert [[e["client_id"] for e in b] for b in BATCHES] == [["C0", "C1"], ["C2", "C3"], ["C4"]]
+    assert BATCHES[0][0]["kind"] == "account_opened" and BATCHES[0][0]["detail"]["branch_id"] == "TY01"
+
+
+BATCHES = []
+
+
+def batch_listener(db, event):
+    raise AssertionError("the batch form should be used")
+
+
+batch_listener.batch = lambda db, batch: BATCHES.append(batch)
