@@ -195,7 +195,7 @@ class Compiled:
             ("s.blocked AND s.assess_state = 'expired'", [], "? || s.expires_at || ?",
              [f"{v}: 风险测评已于 ", " 过期, 须重新测评 (assessment expired: forbidden)"]),
             ("p.risk_rank > s.forbid_above", [], "? || p.risk_level || ?",
-             [f"{v}: 最低类别客户只可购买 R1–R{self.lowest_max} 产品, 产品为 ",
+             [f"{v}: 最低类别客户只可购买 {'R1' if self.lowest_max == 1 else f'R1–R{self.lowest_max}'} 产品, 产品为 ",
               " — 任何确认均不能解除 (lowest category: forbidden, no confirmation lifts it)"]),
             ("NOT s.blocked AND p.risk_rank > s.max_rank", [], "? || s.level || ? || s.max_rank || ? || p.risk_level || ?",
              [f"{v}: 客户等级 ", " 可购 R1–R", ", 产品 ", " 高于客户等级 (product above the client's level)"]),

@@ -139,8 +139,9 @@ def assessments_cmd(branch, days, as_of, db_path, as_json):
         if report[key]:
             click.echo(f"{title}:")
             for a in report[key][:100]:
-                click.echo(f"  {a['branch_id']:<6} {a['client_id']:<14} {a['level']} 有效至 {a['expires_at']}"
-                           f" ({a['days_left']} 天)")
+                left = a["days_left"]
+                when = f"尚余 {left} 天 (in {left} days)" if left > 0 else f"已过期 {-left} 天 ({-left} days ago)"
+                click.echo(f"  {a['branch_id']:<6} {a['client_id']:<14} {a['level']} 有效至 {a['expires_at']} {when}")
     if report["renewal"]:
         click.echo("信息变化, 须重新测评 (Art. 21, renewal due):")
         for r in report["renewal"]:
