@@ -119,6 +119,26 @@ def path_allowed(datasette, actor, path):
     return name in visible_databases(datasette, actor)
 
 
+def filters_allowed(datasette, path, query_string):
+    """On a big table, filters only on indexed columns: every page stays an index lookup."""
+    parts = path.strip("/").split("/")
+    if len(parts) != 2 or not query_string:
+        return True
+    database, table = parts[0], re.sub(r"\.(json|csv)$", "", parts[1])
+    big = _config(datasette).get("databases", {}).get(database, {}).get("big", {}).get(table)
+    if big is None:
+        return True
+    from urllib.parse import parse_qsl
+
+    for key, value in parse_qsl(query_string, keep_blank_values=True):
+        if key in ("_sort", "_sort_desc"):
+            if value not in big["sort"]:
+                return False
+        elif not key.startswith("_") and key.split("__", 1)[0] not in big["filter"]:
+            return False
+    return True
+
+
 def _denied_page(signed_in):
     if signed_in:
         text = "您无权访问此页面。(You do not have access to this page.)"
@@ -141,6 +161,17 @@ def asgi_wrapper(datasette):
             path = scope.get("path", "/")
             actor = _actor_from_scope(datasette, scope)
             if path_allowed(datasette, actor, path):
+                query = scope.get("query_string", b"").decode("latin-1")
+                if actor and not filters_allowed(datasette, path, query):
+                    body = ("<!DOCTYPE html><html lang='zh'><head><meta charset='utf-8'><title>400</title></head>"
+                            "<body><h1>400</h1><p>大表只能按已建索引的列筛选和排序, 请改用报表。"
+                            "(On a big table, filter and sort by indexed columns, or use a stored view.)</p>"
+                            "<p><a href='/'>首页 (home)</a></p></body></html>").encode("utf-8")
+                    await send({"type": "http.response.start", "status": 400,
+                                "headers": [(b"content-type", b"text/html; charset=utf-8"),
+                                            (b"content-length", str(len(body)).encode())]})
+                    await send({"type": "http.response.body", "body": body})
+                    return
                 return await app(scope, receive, send)
             if path == "/" and not actor:
                 headers = [(b"location", b"/-/login"), (b"content-type", b"text/plain")]

@@ -231,3 +231,34 @@ def test_site_password_entry_round_trips():
     assert not site.verify_password("nope", user["hash"])
     bad = run("site-password", "x", "--role", "branch", "--password", "p", ok=False)
     assert bad.exit_code == 1 and "营业部" in bad.output
+
+
+def test_big_tables_offer_only_indexed_filters_and_sorts(live, monkeypatch):
+    """Past SMALL_TABLE_ROWS a table keeps to what an index answers (here: a tiny threshold)."""
+    import asyncio
+
+    monkeypatch.setattr(site, "SMALL_TABLE_ROWS", 5)
+    env = site_env()
+    monkeypatch.setenv("BROKERCRM_SITE_USERS", env["BROKERCRM_SITE_USERS"])
+    ds = site.make_datasette(live["tmp"] / "site", secret=env["BROKERCRM_SITE_SECRET"])
+    meta = ds.metadata(database="hq", table="clients", fallback=False)
+    assert "facets" not in meta and "name" not in meta["sortable_columns"]
+    actor = {"id": "hq", "role": "headoffice", "branch": None, "site": "brokercrm"}
+    cookies = {"ds_actor": ds.sign({"a": actor}, "actor")}
+
+    async def status(url):
+        return (await ds.client.get(url, cookies=cookies)).status_code
+
+    async def check():
+        assert await status("/hq/clients?branch_id=TY01") == 200
+        assert await status("/hq/classifications?class=A") == 200
+        assert await status("/hq/clients?education=%E6%9C%AC%E7%A7%91") == 200  # indexed (a facet)
+        assert await status("/hq/clients?occupation=x") == 400
+        assert await status("/hq/clients?annual_income__gt=5") == 400
+        assert await status("/hq/clients.json?name__contains=%E7%8E%8B") == 400
+        assert await status("/hq/clients?_sort=name") == 400
+        assert await status("/hq/clients?_sort_desc=total_assets") == 200
+        # Small tables keep facets and filters.
+        assert await status("/hq/branches?name__contains=x") == 200
+
+    asyncio.run(check())
