@@ -314,3 +314,42 @@ def serve(site_dir, *, host="127.0.0.1", port=8001, secret=None):
     check_users()
     ds = make_datasette(site_dir, secret=secret)
     uvicorn.run(ds.app(), host=host, port=port, log_level="warning")
+
+
+# ---- the demo -----------------------------------------------------------------------------
+
+def demo_users(branches):
+    """Sign-ins for a local demo: head office ``hq`` and one user per branch, password ``demo-<user>``."""
+    users = [("hq", "headoffice", None)] + [(code.lower(), "branch", code) for code in branches]
+    return [(user, role, branch, f"demo-{user}") for user, role, branch in users]
+
+
+def demo_site(db_path, port, *, out_dir=None, echo=print):
+    """Publish ``db_path`` and serve it on 127.0.0.1:``port`` until interrupted; returns 0.
+
+    For ``brokercrm demo``: snapshots go to ``<db>_site/`` beside the database;
+    without BROKERCRM_SITE_SECRET / BROKERCRM_SITE_USERS in the environment a
+    random secret and demo sign-ins (printed) are used for this run only.
+    """
+    from .publish import publish
+
+    db_path = Path(db_path)
+    out = Path(out_dir) if out_dir else db_path.with_name(db_path.stem + "_site")
+    result = publish(db_path, out)
+    echo(f"已发布只读快照 (published snapshots): {out}  ({result.seconds:.1f} s)")
+    os.environ.setdefault("BROKERCRM_SITE_SECRET", secrets.token_hex(32))
+    if not os.environ.get("BROKERCRM_SITE_USERS"):
+        branches = [name for name in result.databases if name != HQ]
+        users = demo_users(branches)
+        os.environ["BROKERCRM_SITE_USERS"] = "\n".join(
+            user_entry(user, role, branch, password) for user, role, branch, password in users)
+        echo("演示登录 (demo sign-ins; this run only):")
+        for user, role, branch, password in users:
+            scope = "总部, 全部营业部 (head office)" if role == "headoffice" else f"营业部 {branch}"
+            echo(f"  {user:<6} 密码 {password:<12} {scope}")
+    echo(f"Datasette (只读 read-only): http://127.0.0.1:{port}/  — Ctrl-C 停止 (stop)")
+    try:
+        serve(out, host="127.0.0.1", port=port)
+    except KeyboardInterrupt:
+        pass
+    return 0

@@ -6,6 +6,7 @@ response body carrying an 18-digit ID number or an 11-digit mobile number.
 """
 
 import json
+import os
 
 import httpx
 import pytest
@@ -262,3 +263,18 @@ def test_big_tables_offer_only_indexed_filters_and_sorts(live, monkeypatch):
         assert await status("/hq/branches?name__contains=x") == 200
 
     asyncio.run(check())
+
+
+def test_demo_site_publishes_and_serves_with_demo_sign_ins(live, tmp_path, monkeypatch):
+    monkeypatch.delenv("BROKERCRM_SITE_USERS", raising=False)
+    monkeypatch.delenv("BROKERCRM_SITE_SECRET", raising=False)
+    served, printed = [], []
+    monkeypatch.setattr(site, "serve", lambda out, host, port: served.append((out, host, port)))
+    assert site.demo_site(live["tmp"] / "crm.db", 8765, out_dir=tmp_path / "demo_site", echo=printed.append) == 0
+    assert served == [(tmp_path / "demo_site", "127.0.0.1", 8765)]
+    assert (tmp_path / "demo_site" / "hq.db").exists()
+    users = site.parse_users(os.environ["BROKERCRM_SITE_USERS"])
+    assert users["hq"]["role"] == "headoffice" and users["ty01"]["branch"] == "TY01"
+    assert site.verify_password("demo-ty01", users["ty01"]["hash"])
+    assert any("demo-hq" in line for line in printed)
+    assert os.environ["BROKERCRM_SITE_SECRET"]
