@@ -72,6 +72,8 @@ class Rule:
         reason = item.get("message") or item.get("reason")
         if when is None or not isinstance(reason, str) or not reason:
             raise PolicyError(f"{source}: 适当性规则须有 when 条件与 message (needs `when` and `message`)")
+        # Fail here, naming the source, rather than deep inside a scan's SQL.
+        compile_condition(when, pair_fields(local_today()), f"{source} {item.get('name') or ''}".strip())
         return cls(str(item.get("name") or source), verdict, reason, when, branches, source)
 
 

@@ -377,3 +377,27 @@ def test_cli_scan_text_lists_exceptions(book, run):
                  [TODAY])
     text = run("suitability", "scan").output
     assert "不适当 1" in text and "PR3" in text and "未确认 (unconfirmed)" in text
+
+
+class BrokenBranch:
+    @hookimpl
+    def suitability_checks(self, branch):
+        return [{"name": "bad", "verdict": "forbidden", "message": "x",
+                 "when": {"field": "shoe_size", "op": ">", "value": 1}}]
+
+
+def test_malformed_plugin_rule_fails_closed_naming_the_plugin(book):
+    from brokercrm.plugins import PluginError
+
+    add_client(book, "c1")
+    add_assessment(book, "c1", "C5")
+    plugins = Plugins()
+    plugins.register(BrokenBranch(), "broken-branch", version="1.0")
+    operators.bootstrap(book, "admin")
+    operators.add(book, "ty-clerk", "branch", branch="TY01", by="admin")
+    req = approvals.request(book, plugins, "broken-branch", "TY01", operator="ty-clerk")
+    approvals.approve(book, plugins, req["id"], operator="admin")
+    with pytest.raises(PluginError, match="broken-branch.*shoe_size"):
+        suitability.check(book, "c1", "PR1", plugins=plugins)
+    with pytest.raises(PluginError, match="broken-branch"):
+        suitability_scan.scan(book, plugins=plugins)
