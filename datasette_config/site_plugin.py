@@ -273,7 +273,9 @@ def _landing(datasette, actor, only=None):
     for name in names:
         if name not in cache:
             cache[name] = _database_entry(datasette, config, name)
-    return [cache[name] for name in names]
+    # Head office's home page details its own database; each branch gets one compact block.
+    compact = only is None and actor and actor.get("role") == "headoffice"
+    return [{**cache[name], "compact": bool(compact and name != hq)} for name in names]
 
 
 def _database_entry(datasette, config, name):
