@@ -198,13 +198,15 @@ def check_row(row, branches, today_iso):
     return record, problems
 
 
-def _existing(db, ids):
-    """Stored rows for these client_ids: one IN query per batch."""
+def _existing(db, ids, before):
+    """Stored rows for these client_ids that predate the batch (rowid ≤ ``before``): one IN query."""
     found = {}
     cols = ", ".join(f"[{c}]" for c in FIELDS)
     for chunk in chunks(ids, 900):
         cursor = db.execute(
-            f"SELECT client_id, {cols} FROM clients WHERE client_id IN ({', '.join('?' * len(chunk))})", chunk
+            f"SELECT client_id, {cols} FROM clients WHERE client_id IN ({', '.join('?' * len(chunk))})"
+            " AND rowid <= ?",
+            [*chunk, before],
         )
         for row in cursor:
             found[row[0]] = dict(zip(FIELDS, row[1:]))
@@ -238,10 +240,6 @@ def _merge(old, new):
 class _ClientWriter:
     """Writes one batch of checked rows: inserts, updates, change records, events."""
 
-    INSERT = (
-        f"INSERT INTO clients (client_id, {', '.join(FIELDS)}, created_at, updated_at)"
-        f" VALUES ({', '.join('?' * (len(FIELDS) + 3))})"
-    )
     UPDATE = f"UPDATE clients SET {', '.join(f'[{f}] = ?' for f in FIELDS)}, updated_at = ? WHERE client_id = ?"
     # account_opened for the rows this batch inserted, built by SQLite from the rows themselves.
     OPENED = (
@@ -253,6 +251,11 @@ class _ClientWriter:
     def __init__(self, db, source, operator, result):
         self.db, self.source, self.operator, self.result = db, source, operator, result
         self.stamp = now_iso()
+        # The import's time as a literal: the rows go to executemany exactly as the worker built them.
+        quoted = "'" + self.stamp.replace("'", "''") + "'"
+        self.insert = (f"INSERT INTO clients (client_id, {', '.join(FIELDS)}, created_at, updated_at)"
+                       f" VALUES ({', '.join('?' * (len(FIELDS) + 1))}, {quoted}, {quoted})"
+                       " ON CONFLICT (client_id) DO NOTHING")
         self.listeners = _resolve(events.LISTENERS)
 
     def write(self, rows):
@@ -261,24 +264,21 @@ class _ClientWriter:
             return
         conn = self.db.conn
         last_rowid = conn.execute("SELECT COALESCE(max(rowid), 0) FROM clients").fetchone()[0]
-        existing = _existing(self.db, [r[0] for r in rows])
-        stamp = self.stamp
-        if existing:
-            inserts, pairs = [], []
+        # New clients go straight in; a client stored before is skipped here (DO NOTHING) and,
+        # only when there was one, compared and updated below. A fresh book never pays for that look-up.
+        inserted = conn.executemany(self.insert, rows).rowcount
+        self.result.inserted += inserted
+        if inserted < len(rows):
+            existing = _existing(self.db, [r[0] for r in rows], last_rowid)
+            pairs = []
             for r in rows:
                 old = existing.get(r[0])
-                if old is None:
-                    inserts.append((*r, stamp, stamp))
-                else:
+                if old is not None:
                     new = dict(zip(COLUMNS, r))
                     new["extra"] = json.loads(new["extra"]) if new["extra"] else None
                     pairs.append((new, old))
             self._update(pairs)
-        else:
-            inserts = [(*r, stamp, stamp) for r in rows]
-        if inserts:
-            conn.executemany(self.INSERT, inserts)
-            self.result.inserted += len(inserts)
+        if inserted:
             self._opened(last_rowid)
 
     def _update(self, pairs):
