@@ -108,7 +108,7 @@ def _check(db):
     return check
 
 
-def import_behaviour(db, path, *, extra_rules=(), **options):
+def import_behaviour(db, path, *, extra_rules=None, plugins=None, **options):
     """Import daily trading behaviour, then re-rate the clients in the file."""
     stamp = now_iso()
     db.execute("CREATE TEMP TABLE IF NOT EXISTS _behaviour_clients (client_id TEXT PRIMARY KEY) WITHOUT ROWID")
@@ -127,7 +127,7 @@ def import_behaviour(db, path, *, extra_rules=(), **options):
                             [(r["client_id"],) for r in records])
 
     def finish(result):
-        result.extra["flags"] = evaluate(db, scope="temp._behaviour_clients", extra_rules=extra_rules,
+        result.extra["flags"] = evaluate(db, scope="temp._behaviour_clients", extra_rules=extra_rules, plugins=plugins,
                                          operator=options.get("operator"))
 
     try:
@@ -137,24 +137,51 @@ def import_behaviour(db, path, *, extra_rules=(), **options):
         db.execute("DROP TABLE IF EXISTS temp._behaviour_clients")
 
 
-def rules(db, extra_rules=()):
-    """The head-office behaviour rules in force, then any extra (plugin) rules; the first that holds wins."""
+def plugin_rules(db, plugins=None):
+    """Rules that plugins approved for each branch add through the ``behaviour_rules`` hook.
+
+    Each rule is scoped to the branch its approval is for (``_branch``) and named after its plugin.
+    """
+    from . import plugins as plugins_mod
+
+    loaded = plugins if plugins is not None else plugins_mod.load()
+    if not any(loaded.implementations(i, "behaviour_rules") for i in loaded if not i.error):
+        return []
+    out = []
+    for (branch,) in db.execute("SELECT code FROM branches ORDER BY code").fetchall():
+        for info, result in plugins_mod.call_for_branch(db, loaded, branch, "behaviour_rules"):
+            items = list(result or ())
+            try:
+                validate_rules(items, f"插件 {info.name} behaviour_rules")
+            except PolicyError as e:
+                raise plugins_mod.PluginError(info.name, branch, f"behaviour_rules 返回格式错误 (malformed): {e}")
+            out += [{**rule, "name": f"{info.name}:{rule['name']}", "_branch": branch} for rule in items]
+    return out
+
+
+def rules(db, extra_rules=None, plugins=None):
+    """The head-office behaviour rules in force, then extra rules (default: the approved plugins').
+
+    The first rule that holds for a client wins.
+    """
     policy = load_policy(db)
     found = list(policy.doc.get("behaviour", {}).get("rules", []))
-    extra = list(extra_rules)
-    if extra:
-        validate_rules(extra, "plugin behaviour rules")
+    if extra_rules is None:
+        extra = plugin_rules(db, plugins)
+    else:
+        extra = list(extra_rules)
+        validate_rules(extra, "extra behaviour rules")
     return policy, found + extra
 
 
-def evaluate(db, *, scope=None, today=None, extra_rules=(), operator=None):
+def evaluate(db, *, scope=None, today=None, extra_rules=None, plugins=None, operator=None):
     """Re-rate every client with behaviour data (or those in temp table ``scope``).
 
     Returns counts: flagged (newly), cleared, kept. Runs inside the caller's
     transaction when there is one.
     """
     today = today or local_today()
-    policy, active = rules(db, extra_rules)
+    policy, active = rules(db, extra_rules, plugins)
     stamp = now_iso()
     where_scope = f"AND d.client_id IN (SELECT client_id FROM {scope})" if scope else ""
     db.execute("DROP TABLE IF EXISTS temp._flag_new")
@@ -163,13 +190,17 @@ def evaluate(db, *, scope=None, today=None, extra_rules=(), operator=None):
     for i, rule in enumerate(active):
         cond_sql, params = compile_condition(condition(rule), DAY_FIELDS, f"behaviour.rules[{i}]")
         start = (today - dt.timedelta(days=int(rule["window_days"]))).isoformat()
+        branch_sql, branch_params = "", []
+        if rule.get("_branch"):  # a plugin's rule binds the clients of the branch it is approved for
+            branch_sql = "AND d.client_id IN (SELECT client_id FROM clients WHERE branch_id = ?)"
+            branch_params = [rule["_branch"]]
         db.execute(
             f"""INSERT OR IGNORE INTO temp._flag_new
             SELECT d.client_id, ?, ?, ?, ?, ?, count(*), ?, ? FROM behaviour_daily d
-            WHERE d.date > ? AND d.date <= ? AND ({cond_sql}) {where_scope}
+            WHERE d.date > ? AND d.date <= ? AND ({cond_sql}) {where_scope} {branch_sql}
             GROUP BY d.client_id HAVING count(*) >= ?""",
             [rule["flag"], rule["label"], rule["name"], rule["reason"], rule["message"], start, today.isoformat(),
-             start, today.isoformat(), *params, int(rule["min_days"])],
+             start, today.isoformat(), *params, *branch_params, int(rule["min_days"])],
         )
     counts = {"flagged": 0, "cleared": 0, "kept": 0}
     with db.atomic():

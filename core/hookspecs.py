@@ -26,7 +26,8 @@ hookimpl = pluggy.HookimplMarker(PROJECT)
 FAMILIES = {
     "client": ["validate_clients", "enrich_clients"],
     "interaction": ["interaction_follow_ups"],
-    "policy": ["classification_adjustments", "suitability_checks", "choose_service_package", "register_commands"],
+    "policy": ["classification_adjustments", "suitability_checks", "behaviour_rules", "choose_service_package",
+               "register_commands"],
 }
 
 
@@ -94,6 +95,19 @@ def suitability_checks(branch):
     ``when`` may test client fields, ``age``, and ``product_risk`` (1–5),
     ``product_type``, ``product_code``, ``risk_level``, ``investor_type``,
     ``lowest_category``, ``behaviour_flag`` (see ``brokercrm.suitability``).
+    """
+
+
+@hookspec
+def behaviour_rules(branch):
+    """Extra behaviour re-rating rules for the clients of ``branch``.
+
+    Return a list of rules shaped like head office's ``[[behaviour.rules]]``
+    in policies/suitability.toml: ``{"name", "flag", "label", "window_days",
+    "min_days", "message", "reason"}`` plus a condition (``any``/``all``/``not``)
+    over the day fields ``turnover_pct`` and ``st_share``. A client with at
+    least ``min_days`` such days within ``window_days`` gets the flag and an
+    alert task; head office's rules are tried first. Flags never block trading.
     """
 
 

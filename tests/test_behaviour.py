@@ -117,3 +117,36 @@ def test_cli_rerate_as_of_clears_old_flags(run, db, tmp_path):
     out = json.loads(run("suitability", "rerate", "--as-of", "2027-06-30", "--json").output)
     assert out == {"flagged": 0, "cleared": 1, "kept": 0}
     assert "解除 (cleared) 0" in run("suitability", "rerate").output
+
+
+class MarginWatch:
+    """An in-test branch plugin adding a behaviour rule through the policy hook."""
+
+    from brokercrm.hookspecs import hookimpl
+
+    @hookimpl
+    def behaviour_rules(self, branch):
+        return [{"name": "high_turnover", "flag": "aggressive", "label": "进取型", "window_days": 30, "min_days": 3,
+                 "message": "近期交易行为与风险等级存在偏差", "reason": "30天内3天日换手率>100%",
+                 "all": [{"field": "turnover_pct", "op": ">", "value": 100}]}]
+
+
+def test_plugin_behaviour_rule_binds_only_its_approved_branch(db, tmp_path):
+    from brokercrm import approvals, operators
+    from brokercrm.plugins import Plugins
+
+    add_client(db, "ty", branch="TY01")
+    add_client(db, "bj", branch="BJ01")
+    plugins = Plugins()
+    plugins.register(MarginWatch(), "margin-watch", version="1.0")
+    rows = days("ty", 3, turnover=150, share=0) + days("bj", 3, turnover=150, share=0)
+    behaviour.import_behaviour(db, behaviour_file(tmp_path, rows), plugins=plugins)
+    assert behaviour.flags(db) == []  # installed, not approved
+    operators.bootstrap(db, "admin")
+    operators.add(db, "ty-clerk", "branch", branch="TY01", by="admin")
+    req = approvals.request(db, plugins, "margin-watch", "TY01", operator="ty-clerk")
+    approvals.approve(db, plugins, req["id"], operator="admin")
+    behaviour.evaluate(db, plugins=plugins)
+    flags = behaviour.flags(db)
+    assert [f["client_id"] for f in flags] == ["ty"]
+    assert flags[0]["rule"] == "margin-watch:high_turnover"

@@ -133,6 +133,7 @@ FROZEN = {
     "interaction_follow_ups": ["event", "branch"],
     "classification_adjustments": ["branch", "policy", "today"],
     "suitability_checks": ["branch"],
+    "behaviour_rules": ["branch"],
     "choose_service_package": ["client", "packages", "branch"],
     "register_commands": ["cli"],
 }
