@@ -401,3 +401,11 @@ def test_malformed_plugin_rule_fails_closed_naming_the_plugin(book):
         suitability.check(book, "c1", "PR1", plugins=plugins)
     with pytest.raises(PluginError, match="broken-branch"):
         suitability_scan.scan(book, plugins=plugins)
+
+
+@pytest.mark.parametrize("income,years,expected", [
+    (500_000, 2, "professional"), (499_999, 2, "ordinary"), (500_000, 1.99, "ordinary"),
+])
+def test_professional_income_edges(book, income, years, expected):
+    add_client(book, "c1", income=income, investment_years=years)
+    assert investor_type.investor_type(book, "c1")["type"] == expected

@@ -73,3 +73,11 @@ def test_cli_investor_conversion(run, db):
     info = json.loads(run("suitability", "investor", "c1", "--json").output)
     assert info["type"] == "professional"
     assert json.loads(run("suitability", "requests", "--json").output)[0]["decided_by"] == "boss"
+
+
+def test_renewal_band_edges(db):
+    for cid, old, new in (("up", "499999", "500000"), ("same", "500000", "999999"), ("down", "100000", "99999")):
+        add_client(db, cid)
+        add_assessment(db, cid, "C3", imported="2026-03-01T09:00:00+08:00")
+        change(db, cid, "total_assets", old, new)
+    assert {f["client_id"] for f in assessment_reports.renewal_flags(db)} == {"up", "down"}
