@@ -177,6 +177,9 @@ def reject(db, complaint_id, *, operator, reason):
         raise BrokerCRMError(f"投诉 #{complaint_id} 当前为 {c['state']}, 只有已提方案可退回 (only a proposal can be sent back)")
     if operator in (None, c["handler"]):
         raise BrokerCRMError("退回方案须由经办人以外的主管操作 (only a supervisor other than the handler may send it back)")
+    from .data_changes import check_operator
+
+    check_operator(db, operator, c["branch_id"], "退回投诉方案 (sending a proposal back)")
     at = sp.iso(now())
     with db.atomic():
         db.execute("UPDATE complaints SET state = 'investigating', proposal = NULL, updated_at = ? WHERE id = ?",

@@ -8,8 +8,8 @@ callback. Satisfaction scores (1–5) give per-branch and per-manager averages.
 
 from . import audit, events, tasks
 from . import service_policy as sp
-from .errors import BrokerCRMError, ValidationFailed
-from .import_report import ImportResult, Problems
+from .errors import BrokerCRMError
+from .import_report import ImportResult, Problems, Rejects, batched, chunks
 from .readers import read_rows
 from .timeutil import now
 
@@ -124,50 +124,73 @@ def _write(db, client_id, branch_id, kind, channel, note, score, manager, operat
     return result
 
 
-def import_file(db, path, *, operator=None):
-    """Import interactions from CSV/XLSX/JSON/NDJSON; all or nothing, problems as file:row:column."""
+def _check_row(row, branches, moment_now):
+    """(values, problems) for one import row; ``branches`` maps the batch's known client ids."""
+    problems, values = [], {}
+    for column, check in (("kind", normal_kind), ("channel", normal_channel), ("satisfaction", normal_satisfaction)):
+        try:
+            values[column] = check(row.get(column))
+        except BrokerCRMError as e:
+            problems.append((column, str(e)))
+    client_id = (row.get("client_id") or "").strip()
+    values["client_id"] = client_id
+    if not client_id:
+        problems.append(("client_id", "缺少客户号 (missing client_id)"))
+    elif client_id not in branches:
+        problems.append(("client_id", f"客户 {client_id} 不存在 (no such client)"))
+    if not (row.get("note") or "").strip():
+        problems.append(("note", "须填写接触内容 (a note is required)"))
+    values["at"] = moment_now
+    if (row.get("at") or "").strip():
+        try:
+            values["at"] = sp.parse_moment(row["at"])
+            if values["at"] > moment_now:
+                problems.append(("at", "接触时间在未来 (in the future)"))
+        except BrokerCRMError as e:
+            problems.append(("at", str(e)))
+    return values, problems
+
+
+def import_file(db, path, *, operator=None, skip_invalid=False, rejects=None):
+    """Import interactions from CSV/XLSX/JSON/NDJSON in one transaction, streamed in batches.
+
+    All or nothing (problems as file:row:column: reason) unless ``skip_invalid``:
+    then the bad rows go to the ``rejects`` CSV and the good ones are imported.
+    Each row sets off what ``log`` does (complaint case, retention case, events).
+    """
     problems = Problems(str(path))
     result = ImportResult("interactions", str(path))
-    good = []
-    for number, row in read_rows(path, IMPORT_ALIASES):
-        result.rows += 1
-        row_problems = []
-        values = {}
-        for column, check in (("kind", normal_kind), ("channel", normal_channel),
-                              ("satisfaction", normal_satisfaction)):
-            try:
-                values[column] = check(row.get(column))
-            except BrokerCRMError as e:
-                row_problems.append((column, str(e)))
-        client_id = (row.get("client_id") or "").strip()
-        if not client_id:
-            row_problems.append(("client_id", "缺少客户号 (missing client_id)"))
-        else:
-            found = db.execute("SELECT branch_id FROM clients WHERE client_id = ?", [client_id]).fetchone()
-            if found is None:
-                row_problems.append(("client_id", f"客户 {client_id} 不存在 (no such client)"))
-        if not (row.get("note") or "").strip():
-            row_problems.append(("note", "须填写接触内容 (a note is required)"))
-        moment = now()
-        if (row.get("at") or "").strip():
-            try:
-                moment = sp.parse_moment(row["at"])
-                if moment > now():
-                    row_problems.append(("at", "接触时间在未来 (in the future)"))
-            except BrokerCRMError as e:
-                row_problems.append(("at", str(e)))
-        if row_problems:
-            problems.add_row(number, row_problems)
-            continue
-        good.append((number, client_id, found[0], values, row, moment))
-    if problems.total:
-        problems.fail("接触记录")
-    with db.atomic():
-        for number, client_id, branch_id, values, row, moment in good:
-            _write(db, client_id, branch_id, values["kind"], values["channel"], row["note"],
-                   values["satisfaction"], (row.get("manager") or "").strip() or operator, operator, moment,
-                   None, f"{path}:{number}")
-            result.inserted += 1
+    spool = Rejects(rejects if skip_invalid else None)
+    moment_now = now()
+    try:
+        with db.atomic():
+            for batch in batched(read_rows(path, IMPORT_ALIASES)):
+                result.rows += len(batch)
+                ids = list({(row.get("client_id") or "").strip() for _, row in batch} - {""})
+                branches = {}
+                for chunk in chunks(ids, 500):
+                    branches.update(db.execute(
+                        f"SELECT client_id, branch_id FROM clients WHERE client_id IN ({', '.join('?' * len(chunk))})",
+                        chunk).fetchall())
+                for number, row in batch:
+                    values, row_problems = _check_row(row, branches, moment_now)
+                    if row_problems:
+                        problems.add_row(number, row_problems)
+                        spool.add(row, row_problems)
+                    elif skip_invalid or not problems.total:
+                        _write(db, values["client_id"], branches[values["client_id"]], values["kind"],
+                               values["channel"], row["note"], values["satisfaction"],
+                               (row.get("manager") or "").strip() or operator, operator, values["at"], None,
+                               f"{path}:{number}")
+                        result.inserted += 1
+            if problems.total and not skip_invalid:
+                problems.fail("接触记录 (interactions)")
+            result.rejected = spool.count
+            audit.record(db, "import.interactions", operator=operator, target=str(path),
+                         detail={"rows": result.rows, "inserted": result.inserted, "rejected": result.rejected})
+        result.rejects_file = spool.write()
+    finally:
+        spool.close()
     return result
 
 

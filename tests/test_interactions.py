@@ -144,3 +144,18 @@ def test_import_interactions_all_or_nothing(db, run, tmp_path):
     assert db.execute("SELECT count(*) FROM interactions").fetchone()[0] == before
     out = run("import", "interactions", str(bad), ok=False)
     assert out.exit_code == 1 and "bad.csv:3:client_id" in out.output
+
+
+def test_import_interactions_skip_invalid_writes_rejects(db, run, tmp_path):
+    add_client(db, "C1")
+    path = tmp_path / "mixed.csv"
+    path.write_text("client_id,kind,channel,note\nC1,call,phone,ok\nC9,call,phone,ok\nC1,visit,counter,好\n",
+                    encoding="utf-8")
+    rejects = tmp_path / "rejects.csv"
+    out = json.loads(run("import", "interactions", str(path), "--skip-invalid", "--rejects", str(rejects),
+                         "--json").output)
+    assert (out["rows"], out["inserted"], out["rejected"]) == (3, 2, 1)
+    assert "C9" in rejects.read_text(encoding="utf-8-sig") and "no such client" in rejects.read_text(encoding="utf-8-sig")
+    assert db.execute("SELECT count(*) FROM interactions").fetchone()[0] == 2
+    half = run("import", "interactions", str(path), "--skip-invalid", ok=False)
+    assert half.exit_code == 1 and "both or neither" in half.output

@@ -4,6 +4,7 @@ import click
 
 from .. import care as care_lib
 from .. import interactions as interactions_lib
+from ..errors import BrokerCRMError
 from . import cli
 from .common import db_option, emit_json, json_option, open_db, operator_option
 from .import_cmd import import_cmd
@@ -109,21 +110,30 @@ def interactions_satisfaction(branch, db_path, as_json):
 
 @import_cmd.command("interactions")
 @click.argument("file", type=click.Path(dir_okay=False))
+@click.option("--skip-invalid", is_flag=True, help="导入正确的行, 跳过错误行 (import the good rows, reject the bad ones)")
+@click.option("--rejects", type=click.Path(dir_okay=False), default=None,
+              help="与 --skip-invalid 同用: 错误行及原因写入此 CSV (bad rows and reasons go here)")
 @db_option
 @operator_option
 @json_option
-def import_interactions(file, db_path, operator, as_json):
+def import_interactions(file, skip_invalid, rejects, db_path, operator, as_json):
     """导入接触记录 FILE (import interactions).
 
     列 (columns): client_id (客户号), kind (类型), channel (渠道), note (内容), 可选 optional:
-    satisfaction (满意度 1–5), at (时间), manager (客户经理). 任一行有误则不导入任何记录.
+    satisfaction (满意度 1–5), at (时间), manager (客户经理). 任一行有误则不导入任何记录,
+    除非 --skip-invalid --rejects FILE.
     """
-    result = interactions_lib.import_file(open_db(db_path), file, operator=operator)
+    if bool(skip_invalid) != bool(rejects):
+        raise BrokerCRMError("--skip-invalid 与 --rejects FILE 须同时使用 (use both or neither)")
+    result = interactions_lib.import_file(open_db(db_path), file, operator=operator, skip_invalid=skip_invalid,
+                                          rejects=rejects)
     if as_json:
         emit_json(result.as_dict())
-    else:
-        click.echo(f"接触记录: 读取 {result.rows} 行, 导入 {result.inserted} (rows {result.rows},"
-                   f" imported {result.inserted})")
+        return
+    click.echo(f"接触记录: 读取 {result.rows} 行, 导入 {result.inserted}, 拒收 {result.rejected}"
+               f" (rows {result.rows}, imported {result.inserted}, rejected {result.rejected})")
+    if result.rejects_file:
+        click.echo(f"错误行已写入 (rejected rows written to): {result.rejects_file}")
 
 
 @cli.group()
