@@ -221,7 +221,7 @@ def reject(db, change_id, *, operator, reason):
     return _decide(db, change_id, operator, "rejected", reason)
 
 
-def list_changes(db, *, state="pending", client_id=None, branch=None):
+def list_changes(db, *, state="pending", client_id=None, branch=None, reveal=False):
     where, params = [], []
     if state:
         where.append("d.state = ?")
@@ -235,4 +235,4 @@ def list_changes(db, *, state="pending", client_id=None, branch=None):
     ids = [r[0] for r in db.execute(
         "SELECT d.id FROM data_changes d JOIN clients c ON c.client_id = d.client_id"
         + (" WHERE " + " AND ".join(where) if where else "") + " ORDER BY d.id", params)]
-    return [get(db, i) for i in ids]
+    return [get(db, i, reveal=reveal) for i in ids]

@@ -126,3 +126,13 @@ def test_cli_flow(db, run):
     run("changes", "approve", str(change["id"]), "--as", "reviewer")
     assert field(db, "C1", "phone") == "13955556666"
     assert "ordinary" in run("changes", "request", "C1", "education", "硕士", "--as", "clerk").output
+
+
+def test_pending_values_revealed_only_with_an_audited_reveal(db):
+    from brokercrm import clients
+
+    data_changes.request(db, "C1", "phone", "13912345678", operator="clerk")
+    assert clients.show(db, "C1")["pending_changes"][0]["new_value"] == "139****5678"
+    shown = clients.show(db, "C1", reveal=True, operator="reviewer")
+    assert shown["pending_changes"][0]["new_value"] == "13912345678"
+    assert db.execute("SELECT count(*) FROM audit_log WHERE action = 'client.reveal'").fetchone()[0] == 1
