@@ -269,3 +269,21 @@ def test_deadlines_follow_the_published_policy_and_old_databases_fall_back(db, t
     events.emit(old, "account_opened", "C1", at="2026-06-30T08:00:00+08:00")
     assert tasks.list_tasks(old)[0]["due_at"] == "2026-07-01T08:00:00+08:00"
     old.close()
+
+
+def test_behaviour_alert_opens_a_manager_contact_in_3_days(db, tmp_path):
+    """End to end with the behaviour rules (the ST-stock example): the alert becomes a task."""
+    import datetime as dt
+
+    from brokercrm import behaviour
+
+    add_client(db, "HOT")
+    rows = ["client_id,date,turnover_pct,st_share"] + [
+        f"HOT,{dt.date(2026, 6, 30) - dt.timedelta(days=i)},250,0.6" for i in range(1, 21)]
+    path = tmp_path / "behaviour.csv"
+    path.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    behaviour.import_behaviour(db, path)
+    [task] = tasks.list_tasks(db)
+    assert (task["client_id"], task["origin"], task["kind"]) == ("HOT", "touchpoint:behaviour_alert", "contact")
+    assert "交易行为与风险等级" in task["title"]
+    assert task["due_at"] == "2026-07-03T10:00:00+08:00"
