@@ -11,7 +11,7 @@ the rules — the suitability SQL reads the same table.
 
 import json
 
-from . import audit
+from . import audit, operators
 from .errors import BrokerCRMError
 from .rules import compile_condition
 from .suitability_policy import client_rule_fields, condition, load as load_policy
@@ -54,10 +54,20 @@ def investor_type(db, client_id):
             "reason": f"{policy.source}: 未达专业投资者条件 (Art. 8 thresholds not met)"}
 
 
+def _operator(db, operator, client_id, action):
+    """A known operator; a branch operator acts only for clients of their own branch."""
+    op = operators.require(db, operator, action=action)
+    branch = db.execute("SELECT branch_id FROM clients WHERE client_id = ?", [client_id]).fetchone()
+    if op["role"] == "branch" and branch and op["branch"] != branch[0]:
+        raise BrokerCRMError(f"{op['id']} 是营业部 {op['branch']} 的操作员, 客户属于 {branch[0]}"
+                             f" (a branch operator acts for their own branch only)")
+    return op
+
+
 def request(db, client_id, *, evidence, operator, target="professional", note=None):
     """Record a conversion request with its evidence and the eligibility found under the policy."""
-    if not operator:
-        raise BrokerCRMError("转换申请须指明操作员 --as ID (a request needs an operator)")
+    _client(db, client_id)
+    operator = _operator(db, operator, client_id, "申请转换投资者类型 (requesting a conversion)")["id"]
     evidence = (evidence or "").strip()
     if not evidence:
         raise BrokerCRMError("须提供证明材料编号 --evidence REF (evidence is required)")
@@ -91,8 +101,7 @@ def request(db, client_id, *, evidence, operator, target="professional", note=No
 def decide(db, request_id, *, approve, operator, note=None):
     """Approve or reject a pending request; never by its requester; approval needs eligibility."""
     req = get(db, request_id)
-    if not operator:
-        raise BrokerCRMError("决定须指明操作员 --as ID (a decision needs an operator)")
+    operator = _operator(db, operator, req["client_id"], "决定转换申请 (deciding a conversion)")["id"]
     if req["status"] != "pending":
         raise BrokerCRMError(f"申请 #{request_id} 已{req['status']} (already decided)")
     if operator == req["requested_by"]:

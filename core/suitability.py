@@ -331,6 +331,8 @@ def confirm(db, client_id, product_code, evidence, *, operator=None, today=None,
     evidence = (evidence or "").strip()
     if not evidence:
         raise BrokerCRMError("须提供书面确认的凭证编号 --evidence REF (the signed confirmation's reference is required)")
+    if not operator:
+        raise BrokerCRMError("记录书面确认须指明经办人 --as ID (a confirmation needs the operator who took it)")
     result = check(db, client_id, product_code, operator=operator, today=today, rules=rules, plugins=plugins)
     if result["verdict"] == "forbidden":
         raise BrokerCRMError(

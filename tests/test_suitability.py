@@ -136,6 +136,8 @@ def test_confirm_mismatch_records_and_emits_high_risk_sale(book, run):
         suitability.confirm(book, "c1", "PR1", "W-0", operator="op1")
     with pytest.raises(BrokerCRMError, match="evidence"):
         suitability.confirm(book, "c1", "PR4", "  ", operator="op1")
+    with pytest.raises(BrokerCRMError, match="operator"):
+        suitability.confirm(book, "c1", "PR4", "WARN-2026-001")
     result = suitability.confirm(book, "c1", "PR4", "WARN-2026-001", operator="op1")
     assert result["verdict"] == "mismatch"
     assert result["confirmation"]["evidence"] == "WARN-2026-001"
@@ -191,7 +193,15 @@ def test_conversion_needs_another_decider_and_eligibility(book):
     add_client(book, "c2", assets=2_999_999, investment_years=1)
     add_assessment(book, "c1", "C3")
     assert verdict(book, "c1", "PR5") == "mismatch"
+    operators.bootstrap(book, "admin")
+    for op_id, role, branch in (("clerk", "branch", "TY01"), ("checker", "headoffice", None),
+                                ("bj-boss", "branch", "BJ01")):
+        operators.add(book, op_id, role, branch=branch, by="admin")
+    with pytest.raises(BrokerCRMError, match="unknown operator"):
+        investor_type.request(book, "c1", evidence="x", operator="stranger")
     req = investor_type.request(book, "c1", evidence="资产证明-001", operator="clerk")
+    with pytest.raises(BrokerCRMError, match="own branch only"):
+        investor_type.decide(book, req["id"], approve=True, operator="bj-boss")
     assert req["eligible"] and req["status"] == "pending"
     with pytest.raises(BrokerCRMError, match="own request"):
         investor_type.decide(book, req["id"], approve=True, operator="clerk")
@@ -297,7 +307,7 @@ def test_cli_check_and_confirm(book, run):
     assert out["verdict"] == "mismatch" and out["checked_by"] == "op7"
     text = run("suitability", "check", "c1", "PR2").output
     assert "适当 (match)" in text
-    bad = run("suitability", "confirm", "c1", "PR2", "--evidence", "X", ok=False)
+    bad = run("suitability", "confirm", "c1", "PR2", "--evidence", "X", "--as", "op7", ok=False)
     assert bad.exit_code == 1 and "needs no confirmation" in bad.output
     ok = json.loads(run("suitability", "confirm", "c1", "PR4", "--evidence", "W-1", "--json", "--as", "op7").output)
     assert ok["confirmation"]["evidence"] == "W-1"

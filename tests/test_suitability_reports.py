@@ -64,7 +64,11 @@ def test_cli_assessments_report(run, db):
 
 
 def test_cli_investor_conversion(run, db):
+    from brokercrm import operators
+
     add_client(db, "c1", assets=3_000_000, investment_years=1)
+    operators.bootstrap(db, "boss")
+    operators.add(db, "clerk", "branch", branch="TY01", by="boss")
     req = json.loads(run("suitability", "convert", "c1", "--evidence", "EV-1", "--as", "clerk", "--json").output)
     self_ok = run("suitability", "decide", str(req["id"]), "--approve", "--as", "clerk", ok=False)
     assert self_ok.exit_code == 1 and "own request" in self_ok.output
