@@ -106,7 +106,7 @@ def _cutoff(policy, tp, moment):
     """Stored-form time before which an event is too old for ``tp`` (its ``ignore_after``), if fixed-length."""
     if "ignore_after" not in tp:
         return None
-    n, unit = sp.parse_duration(tp["ignore_after"])
+    _, unit = sp.parse_duration(tp["ignore_after"])
     if unit == "wd":
         return None  # depends on the event's date; decided per event
     return (moment - (policy.due(moment, tp["ignore_after"]) - moment)).astimezone(sp.CST).isoformat(
