@@ -63,7 +63,9 @@ def scan(db, *, branch=None, today=None, rules=None, plugins=None, operator=None
         ).lastrowid
         build_state(db, comp, branch)
         if branch:
-            db.execute("DELETE FROM suitability_exceptions WHERE branch_id = ?", [branch])
+            # Also the branch's clients listed under another branch by an older scan (they moved).
+            db.execute("DELETE FROM suitability_exceptions WHERE branch_id = ? OR client_id IN"
+                       " (SELECT client_id FROM temp._suit_state)", [branch])
         else:
             db.execute("DELETE FROM suitability_exceptions")
         # The filter is the verdict's own conditions OR-ed: the verdict CASE and the reason

@@ -419,3 +419,15 @@ def test_malformed_plugin_rule_fails_closed_naming_the_plugin(book):
 def test_professional_income_edges(book, income, years, expected):
     add_client(book, "c1", income=income, investment_years=years)
     assert investor_type.investor_type(book, "c1")["type"] == expected
+
+
+def test_branch_scan_after_a_client_moved_branch(book):
+    add_client(book, "a", branch="TY01")
+    add_assessment(book, "a", "C1")
+    book.execute("INSERT INTO holdings (client_id, product_code, amount, imported_at) VALUES ('a', 'PR3', 5, ?)",
+                 [TODAY])
+    suitability_scan.scan(book, rules=[])
+    book.execute("UPDATE clients SET branch_id = 'BJ01' WHERE client_id = 'a'")
+    summary = suitability_scan.scan(book, branch="BJ01", rules=[])
+    assert [(e["client_id"], e["branch_id"]) for e in summary["exceptions"]] == [("a", "BJ01")]
+    assert suitability_scan.exceptions(book, branch="TY01") == []
