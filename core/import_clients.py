@@ -316,11 +316,13 @@ class _ClientWriter:
         conn.execute(self.OPENED, [self.stamp, self.source, self.operator, last_rowid])
         if not self.listeners:
             return
+        source, operator = self.source, self.operator
         batch = [
-            {"id": i, "kind": "account_opened", "client_id": c, "at": at, "detail": json.loads(d),
-             "operator": self.operator}
-            for i, c, at, d in conn.execute(
-                "SELECT id, client_id, at, detail FROM events WHERE id > ? ORDER BY id", [last_event])
+            {"id": i, "kind": "account_opened", "client_id": c, "at": at,
+             "detail": {"source": source, "branch_id": branch}, "operator": operator}
+            for i, c, at, branch in conn.execute(
+                "SELECT id, client_id, at, json_extract(detail, '$.branch_id') FROM events WHERE id > ? ORDER BY id",
+                [last_event])
         ]
         for listener in self.listeners:
             many = getattr(listener, "batch", None)
