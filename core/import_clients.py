@@ -7,7 +7,10 @@ checksum (GB 32100) for institutions, a mainland mobile number, real dates,
 numbers ≥ 0, the branch exists, no client_id twice in one file. Branch
 plugins add their own checks through ``row_validators``.
 
-The whole import is one transaction. New clients emit ``account_opened``
+Reading and checking happen in ``import_clients_fast`` (in a forked worker
+for a large file, see ``import_pipeline``); this module holds the full rules
+(``check_row``) and writes. The whole import is one transaction. New clients
+emit ``account_opened``
 (the 24-hour callback); a re-imported client is updated and every changed
 field lands in ``client_changes``. A blank optional cell on re-import keeps
 the value already held (an export that lacks a column does not erase it).
