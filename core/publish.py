@@ -6,12 +6,13 @@ branch's clients and their records). Personal data is masked inside the
 snapshot, so nothing the site serves can reveal it, whatever the URL.
 
 Built with SQL only: the source is ATTACHed read-only and each table is
-copied by one ``INSERT … SELECT`` whose masking runs as registered SQLite
-functions; all reads happen in one transaction, so every snapshot of a
-publish comes from the same moment. Branch snapshots are copied from the
-(already masked and indexed) head-office snapshot. Each file is written
-under a temporary name and moved into place with ``os.replace``: a reader
-sees the old file or the new one, never half of one.
+copied by one ``INSERT … SELECT`` whose masking is SQL (free text goes
+through a registered function). Every snapshot pins its read transaction on
+the source while publish holds the write lock for a moment, so all snapshots
+of a publish show the same moment; then they are built side by side in
+threads (sqlite3 releases the GIL inside SQLite). Each file is written under a
+temporary name and moved into place with ``os.replace``: a reader sees the
+old file or the new one, never half of one.
 
 What is published is declared in ``publish_specs``; tables not listed there
 are never published, tables listed but not yet created are skipped.
@@ -24,13 +25,14 @@ import os
 import re
 import sqlite3
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import masking
 from .db import connect, db_path as resolve_db_path
 from .errors import BrokerCRMError
-from .publish_specs import NEVER, PERSONAL, SUMMARIES, TABLES
+from .publish_specs import NEVER, PERSONAL, SMALL_TABLE_ROWS, SUMMARIES, TABLES
 from .timeutil import now
 
 HQ = "hq"
@@ -62,6 +64,29 @@ def mask_field(field_name, value):
     if masker:
         return masker(value)
     return scrub(value)
+
+
+_STAR_RUN = "*" * 24
+
+
+def _stars(n_sql):
+    # n asterisks, none for n <= 0. Short runs (IDs, phones, names) come from a
+    # constant; zeroblob(n) is n zero bytes and hex() makes each one "00".
+    return (f"CASE WHEN {n_sql} <= {len(_STAR_RUN)} THEN substr('{_STAR_RUN}', 1, {n_sql})"
+            f" ELSE replace(hex(zeroblob({n_sql})), '00', '*') END")
+
+
+# The maskers of brokercrm.masking written in SQL: no Python call per value, so a
+# million clients mask in about a second. tests/test_publish.py checks they agree.
+SQL_MASKERS = {
+    "id": lambda x: (f"CASE WHEN {x} IS NULL OR {x} = '' THEN {x} WHEN length({x}) <= 10 THEN {_stars(f'length({x})')}"
+                     f" ELSE substr({x}, 1, 6) || {_stars(f'length({x}) - 10')} || substr({x}, -4) END"),
+    "phone": lambda x: (f"CASE WHEN {x} IS NULL OR {x} = '' THEN {x} WHEN length({x}) < 7 THEN {_stars(f'length({x})')}"
+                        f" ELSE substr({x}, 1, 3) || {_stars(f'length({x}) - 7')} || substr({x}, -4) END"),
+    "name": lambda x: (f"CASE WHEN {x} IS NULL OR {x} = '' THEN {x} WHEN length({x}) = 1 THEN '*'"
+                       f" ELSE substr({x}, 1, 1) || {_stars(f'length({x}) - 1')} END"),
+    "birth": lambda x: f"CASE WHEN {x} IS NULL OR {x} = '' THEN {x} ELSE substr({x}, 1, 4) || '-**-**' END",
+}
 
 
 def register_functions(conn):
@@ -106,10 +131,12 @@ class PublishResult:
     databases: dict = field(default_factory=dict)   # name -> {"file", "scope", "tables": {t: rows}}
     skipped: list = field(default_factory=list)     # spec tables not in the source yet
     seconds: float = 0.0
+    steps: dict = field(default_factory=dict)       # step -> seconds
 
     def as_dict(self):
         return {"out_dir": str(self.out_dir), "published_at": self.published_at,
-                "databases": self.databases, "skipped": self.skipped, "seconds": round(self.seconds, 3)}
+                "databases": self.databases, "skipped": self.skipped, "seconds": round(self.seconds, 3),
+                "steps": {k: round(v, 3) for k, v in self.steps.items()}}
 
 
 def default_out_dir():
@@ -136,38 +163,58 @@ def _source_tables(conn, schema="src"):
 def _column_expr(spec, col, decl):
     kind = spec.mask.get(col) or (PERSONAL.get(col) if col not in spec.not_personal else None)
     if kind:
-        return f"bcrm_mask_{kind}(s.[{col}])"
+        # Values are cast to text first, as the Python maskers do with str().
+        return SQL_MASKERS[kind](f"CAST(s.[{col}] AS TEXT)")
     if col in spec.field_mask:
         return f"bcrm_mask_field(s.[{spec.field_mask[col]}], s.[{col}])"
     if _is_text(decl) and "*" not in spec.trusted and col not in spec.trusted:
-        return f"bcrm_scrub(s.[{col}])"
+        # Only text with 11 digits in a row can hold a mobile or an ID number:
+        # GLOB (in C) spares the Python call for every other value.
+        return (f"CASE WHEN s.[{col}] GLOB '*{'[0-9]' * 11}*' THEN bcrm_scrub(s.[{col}])"
+                f" ELSE s.[{col}] END")
     return f"s.[{col}]"
 
 
-def _build_table(conn, spec, published):
+def _build_table(conn, spec, published, code=None):
+    """Copy one table from ``src`` into the snapshot; ``code``: only that branch's rows.
+
+    Returns the Built table, or None when the table does not belong in this snapshot.
+    """
     info = conn.execute(f"PRAGMA src.table_info([{spec.table}])").fetchall()
     src_cols = {r[1]: r[2] for r in info}
     pk = [r[1] for r in sorted((r for r in info if r[5]), key=lambda r: r[5])]
-    drop = set(spec.drop) | NEVER
+    drop = set(spec.drop) | NEVER | (set(spec.drop_in_branch) if code else set())
     columns = [(r[1], r[2]) for r in info if r[1] not in drop]
     exprs = [_column_expr(spec, c, t) for c, t in columns]
+    # Branch codes are [A-Z0-9]{2,16} (brokercrm.branches), safe as an SQL literal.
+    literal = f"'{code}'" if code else None
 
-    scope, branch_col, branch_expr = spec.scope, None, None
+    scope, branch_col, branch_expr, where, params = spec.scope, None, None, "", []
     if scope == "branch":
         branch_col = "branch_id" if "branch_id" in src_cols else ("branch" if "branch" in src_cols else None)
         if branch_col is None:
             scope = "client"
+        elif code:
+            where, params = f" WHERE s.[{branch_col}] = ?", [code]
     if scope == "client":
         if "client_id" in src_cols and "clients" in published:
-            branch_expr = "(SELECT c.branch_id FROM src.clients c WHERE c.client_id = s.client_id)"
+            branch_expr = literal or "(SELECT c.branch_id FROM src.clients c WHERE c.client_id = s.client_id)"
+            if code:
+                where = " WHERE s.client_id IN (SELECT c.client_id FROM src.clients c WHERE c.branch_id = ?)"
+                params = [code]
         else:
             scope = "hq"
     if scope == "via":
         parent, fk, key = spec.via
         if parent in published and fk in src_cols and published[parent].branch_col:
-            branch_expr = f"(SELECT p.[{published[parent].branch_col}] FROM main.[{parent}] p WHERE p.[{key}] = s.[{fk}])"
+            branch_expr = literal or \
+                f"(SELECT p.[{published[parent].branch_col}] FROM main.[{parent}] p WHERE p.[{key}] = s.[{fk}])"
+            if code:
+                where = f" WHERE s.[{fk}] IN (SELECT p.[{key}] FROM main.[{parent}] p)"
         else:
             scope = "hq"
+    if scope == "hq" and code:
+        return None
     if branch_expr:
         if "branch_id" in src_cols:
             # A scoped table with its own (possibly empty) branch column: the client's branch wins.
@@ -185,11 +232,12 @@ def _build_table(conn, spec, published):
     built = Built(spec.table, scope, columns, pk, fks, branch_col, [], spec.drop_in_branch, spec=spec)
     conn.execute(built.create_sql())
     names = ", ".join(f"[{c}]" for c, _ in columns)
-    order = " ORDER BY " + ", ".join(f"s.[{p}]" for p in pk) if pk else ""
-    conn.execute(
-        f"INSERT INTO main.[{spec.table}] ({names}) SELECT {', '.join(exprs)} FROM src.[{spec.table}] s{order}"
-    )
-    built.indexes = _index_plan(built, spec.indexes, spec.facets + spec.sortable, spec.sort_desc)
+    rows = conn.execute(
+        f"INSERT INTO main.[{spec.table}] ({names}) SELECT {', '.join(exprs)} FROM src.[{spec.table}] s{where}",
+        params).rowcount
+    # Facets are offered on small tables only (brokercrm.serve), so only they need facet indexes.
+    facets = spec.facets if rows <= SMALL_TABLE_ROWS else ()
+    built.indexes = _index_plan(built, spec.indexes, facets + spec.sortable, spec.sort_desc)
     return built
 
 
@@ -221,8 +269,10 @@ def _index_plan(built, extra=(), facets=(), sort_desc=""):
     return out
 
 
-def _create_indexes(conn, built):
+def _create_indexes(conn, built, skip_leading=None):
     for cols in built.indexes:
+        if skip_leading and cols[0] == skip_leading:
+            continue
         name = f"{built.table}__{'_'.join(cols)}"
         conn.execute(f"CREATE INDEX IF NOT EXISTS [{name}] ON [{built.table}] ({', '.join(f'[{c}]' for c in cols)})")
 
@@ -241,6 +291,20 @@ def _write_info(conn, info):
     conn.executemany("INSERT INTO publish_info VALUES (?, ?)", [(k, str(v)) for k, v in info.items()])
 
 
+def _leading_index_columns(conn):
+    """{table: sorted first columns of its indexes}: what a filter or sort can use in this file."""
+    out = {}
+    for table, index in conn.execute("SELECT tbl_name, name FROM sqlite_master WHERE type = 'index'"):
+        first = conn.execute(f"PRAGMA index_info([{index}])").fetchone()
+        if first and first[2]:
+            out.setdefault(table, set()).add(first[2])
+    for (table,) in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'"):
+        for row in conn.execute(f"PRAGMA table_info([{table}])"):
+            if row[5] == 1:
+                out.setdefault(table, set()).add(row[1])  # the key (or rowid alias) orders itself
+    return {t: sorted(cols) for t, cols in out.items()}
+
+
 def _counts(conn, tables):
     return {t: conn.execute(f"SELECT count(*) FROM [{t}]").fetchone()[0] for t in tables}
 
@@ -251,22 +315,40 @@ def _finish(conn):
     conn.execute("ANALYZE")
 
 
-def _build_hq(src_path, tmp, stamp):
-    conn = sqlite3.connect(f"file:{tmp}", uri=True, isolation_level=None)
+def _open_snapshot(src_path, tmp):
+    """A connection writing ``tmp`` with the source attached and its read snapshot pinned."""
+    Path(tmp).unlink(missing_ok=True)
+    conn = sqlite3.connect(f"file:{tmp}", uri=True, isolation_level=None, check_same_thread=False)
+    _fast_pragmas(conn)
+    register_functions(conn)
+    conn.execute("ATTACH DATABASE ? AS src", [f"file:{Path(src_path).resolve()}?mode=ro"])
+    conn.execute("BEGIN")
+    # The first read starts the read transaction: from here on this connection
+    # sees the source as it is now, whatever is committed meanwhile (WAL).
+    conn.execute("SELECT count(*) FROM src.sqlite_master").fetchone()
+    return conn
+
+
+def _build_snapshot(conn, code, stamp, steps):
+    """Fill one snapshot (head office when ``code`` is None) and close its connection."""
+    label = code or HQ
     try:
-        _fast_pragmas(conn)
-        register_functions(conn)
-        conn.execute("ATTACH DATABASE ? AS src", [f"file:{Path(src_path).resolve()}?mode=ro"])
-        conn.execute("BEGIN")
         present = _source_tables(conn)
         published, skipped = {}, []
         for spec in TABLES:
             if spec.table not in present:
                 skipped.append(spec.table)
                 continue
-            built = _build_table(conn, spec, published)
-            _create_indexes(conn, built)
+            t = time.perf_counter()
+            built = _build_table(conn, spec, published, code)
+            if built is None:
+                continue
+            t1 = time.perf_counter()
+            # One branch per file: an index led by the branch column would hold one value.
+            _create_indexes(conn, built, skip_leading=built.branch_col if code else None)
             published[spec.table] = built
+            steps[f"{label} {spec.table}: copy, mask"] = t1 - t
+            steps[f"{label} {spec.table}: indexes"] = time.perf_counter() - t1
         branches = [r[0] for r in conn.execute("SELECT code FROM main.branches ORDER BY code")] \
             if "branches" in published else []
         today = stamp.date()
@@ -274,56 +356,33 @@ def _build_hq(src_path, tmp, stamp):
                   "in30": (today + dt.timedelta(days=31)).isoformat()}
         for summary in SUMMARIES:
             if all(t in published for t in summary.requires):
+                t = time.perf_counter()
                 built = _build_summary(conn, summary, published, params)
-                _create_indexes(conn, built)
+                _create_indexes(conn, built, skip_leading="branch_id" if code else None)
                 published[summary.table] = built
+                steps[f"{label} {summary.table}"] = time.perf_counter() - t
         policy = conn.execute("SELECT max(version) FROM main.policy_versions").fetchone()[0] \
             if "policy_versions" in published else None
-        _write_info(conn, {"scope": HQ, "published_at": params["now"], "policy_version": policy or "",
-                           "branches": ",".join(branches)})
+        _write_info(conn, {"scope": label, "published_at": params["now"], "policy_version": policy or "",
+                           "branches": code or ",".join(branches)})
         for built in published.values():
             built.rows = conn.execute(f"SELECT count(*) FROM main.[{built.table}]").fetchone()[0]
         conn.execute("COMMIT")
         conn.execute("DETACH DATABASE src")
+        t = time.perf_counter()
         _finish(conn)
+        steps[f"{label} analyze"] = time.perf_counter() - t
     finally:
         conn.close()
     return published, skipped, branches
 
 
-def _build_branch(hq_tmp, tmp, code, published, stamp):
-    conn = sqlite3.connect(f"file:{tmp}", uri=True, isolation_level=None)
-    try:
-        _fast_pragmas(conn)
-        conn.execute("ATTACH DATABASE ? AS src", [f"file:{Path(hq_tmp).resolve()}?mode=ro"])
-        conn.execute("BEGIN")
-        for built in published.values():
-            if built.scope == "hq":
-                continue
-            columns = [(c, t) for c, t in built.columns if c not in built.drop_in_branch]
-            names = ", ".join(f"[{c}]" for c, _ in columns)
-            conn.execute(built.create_sql(columns))
-            where, params = "", []
-            if built.scope == "branch":
-                where, params = f" WHERE [{built.branch_col}] = ?", [code]
-            conn.execute(f"INSERT INTO main.[{built.table}] ({names}) SELECT {names} FROM src.[{built.table}]{where}",
-                         params)
-            _create_indexes(conn, built)
-        _write_info(conn, {"scope": code, "published_at": stamp.isoformat(timespec="seconds"),
-                           "branches": code})
-        conn.execute("COMMIT")
-        conn.execute("DETACH DATABASE src")
-        _finish(conn)
-    finally:
-        conn.close()
-
-
-def _inspect_entry(path, final_path, tables_rows):
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(chunk)
-    return {"hash": digest.hexdigest(), "size": os.path.getsize(path), "file": str(final_path),
+def _inspect_entry(path, final_path, tables_rows, published_at):
+    # Datasette uses the hash only for hashed URLs and download ETags, both off
+    # here; a digest of what identifies the snapshot saves reading a gigabyte.
+    size = os.path.getsize(path)
+    ident = json.dumps([final_path.name, published_at, size, tables_rows], sort_keys=True)
+    return {"hash": hashlib.sha256(ident.encode("utf-8")).hexdigest(), "size": size, "file": str(final_path),
             "tables": {t: {"count": n} for t, n in tables_rows.items()}}
 
 
@@ -352,19 +411,37 @@ def publish(db_path=None, out_dir=None):
     out.mkdir(parents=True, exist_ok=True)
     stamp = now()
     pid = os.getpid()
-    hq_tmp = out / f".{HQ}.db.tmp-{pid}"
-    tmps = [hq_tmp]
+    tmps = []
     try:
-        hq_tmp.unlink(missing_ok=True)
-        published, skipped, branches = _build_hq(src, hq_tmp, stamp)
-        result = PublishResult(out, stamp.isoformat(timespec="seconds"), skipped=skipped)
-        files = {HQ: hq_tmp}
-        for code in branches:
-            tmp = out / f".{code}.db.tmp-{pid}"
-            tmps.append(tmp)
-            tmp.unlink(missing_ok=True)
-            _build_branch(hq_tmp, tmp, code, published, stamp)
-            files[code] = tmp
+        # Pin every snapshot's view of the source while holding the write lock:
+        # no commit can land between them, so all snapshots show the same moment.
+        lock = sqlite3.connect(str(src), timeout=30, isolation_level=None)
+        try:
+            lock.execute("BEGIN IMMEDIATE")
+            branches = [r[0] for r in lock.execute("SELECT code FROM branches ORDER BY code")]
+            files, conns = {}, {}
+            try:
+                for name in [HQ, *branches]:
+                    files[name] = out / f".{name}.db.tmp-{pid}"
+                    tmps.append(files[name])
+                    conns[name] = _open_snapshot(src, files[name])
+            except BaseException:
+                for conn in conns.values():
+                    conn.close()
+                raise
+        finally:
+            lock.execute("ROLLBACK")
+            lock.close()
+        # Each snapshot reads the source itself, head office and branches side
+        # by side: sqlite3 releases the GIL while a statement runs.
+        result = PublishResult(out, stamp.isoformat(timespec="seconds"))
+        workers = max(1, min(len(conns), os.cpu_count() or 1))
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            futures = {name: pool.submit(_build_snapshot, conn, None if name == HQ else name, stamp,
+                                         result.steps)
+                       for name, conn in conns.items()}
+            outcomes = {name: f.result() for name, f in futures.items()}
+        published, result.skipped, _ = outcomes[HQ]
         inspect, manifest_dbs = {}, {}
         tables_meta = {
             b.table: {"scope": b.scope, "summary": b.summary, "branch_col": b.branch_col, "pk": b.pk,
@@ -377,10 +454,12 @@ def publish(db_path=None, out_dir=None):
             tables = [r[0] for r in conn.execute(
                 "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name")]
             rows = _counts(conn, tables)
+            indexed = _leading_index_columns(conn)
             conn.close()
             final = out / f"{name}.db"
-            inspect[name] = _inspect_entry(tmp, final.resolve(), rows)
-            manifest_dbs[name] = {"file": final.name, "scope": name, "tables": rows}
+            inspect[name] = _inspect_entry(tmp, final.resolve(), rows, result.published_at)
+            manifest_dbs[name] = {"file": final.name, "scope": name, "tables": rows,
+                                  "indexed": {t: indexed.get(t, []) for t in tables}}
         # Everything is built: now swap the files in, the manifest last.
         old = {}
         if (out / MANIFEST).exists():

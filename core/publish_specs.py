@@ -30,6 +30,11 @@ PERSONAL = {
     "name": "name", "id_number": "id", "phone": "phone", "mobile": "phone", "birth_date": "birth",
     "legal_representative": "name", "client_name": "name", "contact_phone": "phone",
 }
+# A table with more rows than this in a snapshot is "big": no facets and no
+# facet indexes there (the site offers only indexed filters and sorts, and the
+# summary views give the breakdowns); smaller tables get both.
+SMALL_TABLE_ROWS = 10_000
+
 # Columns that never leave the working database.
 NEVER = {"extra", "account", "bank_account", "answers_raw", "password", "password_hash"}
 
@@ -65,7 +70,8 @@ TABLES = [
         sortable=("total_assets",),
         mask={"name": "name", "id_number": "id", "phone": "phone", "birth_date": "birth",
               "legal_representative": "name"},
-        drop=("extra",), trusted=("*",), facets=("kind", "education"),
+        # No facets: a million-row breakdown is a summary view, not a facet.
+        drop=("extra",), trusted=("*",),
         labels={"client_id": "客户号", "kind": "类型", "name": "姓名", "id_number": "证件号码",
                 "phone": "手机", "birth_date": "出生日期", "branch_id": "营业部", "opened_at": "开户日期",
                 "total_assets": "总资产", "turnover_rate": "换手率", "avg_holding_days": "平均持仓天数",
@@ -75,7 +81,7 @@ TABLES = [
     TableSpec(
         "classifications", "branch", "客户分类", "每位客户当前的分类、风险等级与交易习惯 (current classification)",
         trusted=("*",), facets=("class", "risk_level", "habit"),
-        indexes=(("branch_id", "class"), ("branch_id", "risk_level", "habit"), ("tier",), ("value_segment",)),
+        indexes=(("branch_id", "class"), ("class",)),
         labels={"client_id": "客户号", "branch_id": "营业部", "class": "类别", "risk_level": "风险等级",
                 "lowest_category": "最低类别", "habit": "交易习惯", "tier": "层级", "value_segment": "价值分群",
                 "reasons": "理由", "policy_version": "策略版本", "run_id": "运行编号", "updated_at": "更新时间"},
@@ -83,7 +89,7 @@ TABLES = [
     TableSpec(
         "classification_history", "branch", "分类变动历史", "每次运行中变动的客户及理由 (classification history)",
         trusted=("*",), facets=("new_class",), sort_desc="id",
-        indexes=(("run_id", "branch_id"), ("client_id",), ("old_class",)),
+        indexes=(("run_id", "branch_id"), ("client_id",)),
         labels={"run_id": "运行编号", "client_id": "客户号", "branch_id": "营业部", "old_class": "原类别",
                 "new_class": "新类别", "reason": "理由", "policy_version": "策略版本", "created_at": "时间"},
     ),
@@ -128,6 +134,7 @@ TABLES = [
     TableSpec(
         "interactions", "branch", "客户接触记录", "电话、面谈、回访、投诉、关怀等接触 (interactions)",
         facets=("kind", "channel"), sort_desc="id",
+        trusted=("client_id", "branch_id", "kind", "channel", "manager", "operator", "at", "recorded_at", "source"),
         labels={"client_id": "客户号", "branch_id": "营业部", "kind": "类型", "channel": "渠道",
                 "note": "记录", "satisfaction": "满意度", "manager": "客户经理", "at": "时间"},
     ),
@@ -136,6 +143,7 @@ TABLES = [
         facets=("status", "kind"), indexes=(("status", "due_at"), ("branch_id", "status", "due_at")),
         sortable=("due_at",),
         drop=("dedupe_key",), sort_desc="due_at",
+        trusted=("client_id", "branch_id", "kind", "origin", "created_at", "due_at", "status", "done_at", "done_by"),
         labels={"client_id": "客户号", "branch_id": "营业部", "kind": "类型", "title": "任务",
                 "origin": "来源", "created_at": "创建", "due_at": "期限", "status": "状态",
                 "done_at": "完成时间", "done_by": "完成人", "done_note": "完成说明"},
@@ -249,9 +257,9 @@ SUMMARIES = [
                   CASE WHEN a.expires_at < :today THEN 'expired' ELSE 'expiring' END AS status,
                   CAST(julianday(substr(a.expires_at, 1, 10)) - julianday(:today) AS INTEGER) AS days_left
            FROM assessments a
-           WHERE a.id = (SELECT x.id FROM assessments x WHERE x.client_id = a.client_id
-                         ORDER BY x.answered_at DESC, x.id DESC LIMIT 1)
-             AND a.expires_at < :in30""",
+           WHERE a.expires_at < :in30
+             AND a.id = (SELECT x.id FROM assessments x WHERE x.client_id = a.client_id
+                         ORDER BY x.answered_at DESC, x.id DESC LIMIT 1)""",
         "测评到期", "最近一次测评已过期或30天内到期的客户 (expired and expiring assessments)",
         indexes=(("status", "expires_at"), ("branch_id", "status", "expires_at")),
         labels={"client_id": "客户号", "branch_id": "营业部", "level": "测评等级", "answered_at": "测评时间",

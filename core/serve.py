@@ -32,6 +32,7 @@ import yaml
 
 from .errors import BrokerCRMError
 from .publish import HQ, INSPECT, read_manifest
+from . import publish_specs
 from .publish_specs import BY_NAME, SUMMARIES
 
 PLUGIN_NAME = "brokercrm-site"
@@ -40,7 +41,7 @@ SESSION_HOURS = 8
 ROLES = ("headoffice", "branch")
 # Tables up to this many rows (in one snapshot) get their default facets and
 # every column sortable; bigger ones only what an index answers.
-SMALL_TABLE_ROWS = 10_000
+SMALL_TABLE_ROWS = publish_specs.SMALL_TABLE_ROWS
 
 # Read-only, no downloads, no arbitrary SQL, no user-chosen facets: every page
 # the site can show is one we have indexed and measured.
@@ -137,9 +138,11 @@ def chart_fragment(chart):
     return "#" + "&".join(f"g.{k}={quote(str(v))}" for k, v in parts)
 
 
-def _table_metadata(table, tables_meta, rows, is_branch):
+def _table_metadata(table, tables_meta, rows, is_branch, indexed=None):
     spec = BY_NAME.get(table) or next((s for s in SUMMARIES if s.table == table), None)
-    info = tables_meta.get(table, {})
+    info = dict(tables_meta.get(table, {}))
+    if indexed is not None:
+        info["indexed"] = indexed
     meta = {}
     if table == "publish_info":
         return {"title": "发布信息", "description": "本快照的发布时间与范围 (snapshot info)"}
@@ -209,13 +212,14 @@ def build_metadata(site_dir, manifest=None, branch_names=None):
             # scope, so a table forgotten here is still closed to other branches.
             "allow": allow,
             "allow_sql": False,
-            "tables": {t: _table_metadata(t, tables_meta, entry["tables"][t], is_branch) for t in db_tables},
+            "tables": {t: _table_metadata(t, tables_meta, entry["tables"][t], is_branch,
+                                          entry.get("indexed", {}).get(t)) for t in db_tables},
             "queries": queries,
         }
         access[name] = {
             "branch": name if is_branch else None, "tables": db_tables, "queries": list(queries),
             # Big tables may be filtered only on indexed columns (see site_plugin.filters_allowed).
-            "big": {t: {"filter": sorted(set(tables_meta.get(t, {}).get("indexed", []))
+            "big": {t: {"filter": sorted(set(entry.get("indexed", {}).get(t, tables_meta.get(t, {}).get("indexed", [])))
                                          | set(tables_meta.get(t, {}).get("pk", []))),
                         "sort": databases[name]["tables"][t].get("sortable_columns", [])}
                     for t in db_tables if entry["tables"][t] > SMALL_TABLE_ROWS},

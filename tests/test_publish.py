@@ -161,10 +161,15 @@ def test_failed_publish_leaves_previous_snapshots(published, tmp_path, monkeypat
     publish_lib.publish(tmp / "crm.db", tmp_path / "site")
     old = (tmp_path / "site" / "hq.db").read_bytes()
 
-    def boom(*args, **kwargs):
-        raise RuntimeError("disk full")
+    real = publish_lib._build_snapshot
 
-    monkeypatch.setattr(publish_lib, "_build_branch", boom)
+    def boom(conn, code, stamp, steps):
+        if code == "SH01":
+            conn.close()
+            raise RuntimeError("disk full")
+        return real(conn, code, stamp, steps)
+
+    monkeypatch.setattr(publish_lib, "_build_snapshot", boom)
     with pytest.raises(RuntimeError):
         publish_lib.publish(tmp / "crm.db", tmp_path / "site")
     assert (tmp_path / "site" / "hq.db").read_bytes() == old
@@ -211,3 +216,14 @@ def test_publish_refuses_a_missing_database(tmp_path):
     with pytest.raises(BrokerCRMError):
         publish_lib.publish(tmp_path / "nope.db", tmp_path / "out")
     assert not os.path.exists(tmp_path / "nope.db")
+
+
+@pytest.mark.parametrize("kind,python", [("id", masking.mask_id), ("phone", masking.mask_phone),
+                                         ("name", masking.mask_name), ("birth", masking.mask_birth_date)])
+def test_sql_maskers_agree_with_brokercrm_masking(kind, python):
+    conn = sqlite3.connect(":memory:")
+    values = [None, "", "张", "张三", "欧阳娜娜", "110101199001011234", "11010119900101123X", "13812345678",
+              "123456", "1234567", "12345678901", "1980-01-02", "123456789012345"]
+    for value in values:
+        got = conn.execute(f"SELECT {publish_lib.SQL_MASKERS[kind]('?')}".replace("?", ":v"), {"v": value}).fetchone()[0]
+        assert got == python(value), (kind, value, got)
