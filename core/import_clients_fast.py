@@ -111,11 +111,12 @@ def record_tuple(record, fields):
     return (record["client_id"], *(record[f] for f in fields[:-1]), extra)
 
 
-def produce(path, aliases, branches, today, all_slow):
-    """Yield one payload per batch: {"rows", "good": [tuple], "bad": [(n, row, problems)], "size"}.
+def produce(path, aliases, branches, today, keep_rows):
+    """Yield one payload per batch: {"rows", "good": [tuple], "good_rows", "bad": [(n, row, problems)], "size"}.
 
-    ``all_slow`` sends every row through check_row (branch validators then get
-    the full Python values) and adds the original rows of the good ones.
+    ``keep_rows`` also sends the original rows of the good ones (``good_rows``,
+    parallel to ``good``): branch validators may refuse a row, which then goes
+    to the rejects file as it was read.
     """
     from .import_clients import FIELDS, KNOWN, check_row  # the full rules live there
 
@@ -131,19 +132,18 @@ def produce(path, aliases, branches, today, all_slow):
             good, good_rows, bad = [], [], []
             repeats = seen.repeats([(row["client_id"], n) for n, row in batch if row.get("client_id")])
             for n, row in batch:
-                stored = None if all_slow else checker.fast_row(row)
-                if stored is not None and n not in repeats:
-                    good.append(stored)
-                    continue
-                record, errors = check_row(row, branches, today_iso)
-                if n in repeats:
-                    errors.append(("client_id", f"与第 {repeats[n]} 行重复 (repeats row {repeats[n]})"))
-                if errors:
-                    bad.append((n, row, errors))
-                else:
-                    good.append(record_tuple(record, FIELDS))
-                    if all_slow:
-                        good_rows.append((n, row))
+                stored = checker.fast_row(row)
+                if stored is None or n in repeats:
+                    record, errors = check_row(row, branches, today_iso)
+                    if n in repeats:
+                        errors.append(("client_id", f"与第 {repeats[n]} 行重复 (repeats row {repeats[n]})"))
+                    if errors:
+                        bad.append((n, row, errors))
+                        continue
+                    stored = record_tuple(record, FIELDS)
+                good.append(stored)
+                if keep_rows:
+                    good_rows.append((n, row))
             yield {"rows": len(batch), "good": good, "good_rows": good_rows, "bad": bad,
                    "size": _bytes(batch)}
     finally:

@@ -461,3 +461,20 @@ def batch_listener(db, event):
 
 
 batch_listener.batch = lambda db, batch: BATCHES.append(batch)
+
+
+def test_rows_refused_by_validators_go_to_rejects_as_read(db, tmp_path, monkeypatch):
+    monkeypatch.setattr(import_clients_fast, "BATCH_SIZE", 2)
+
+    def no_students(rows):
+        return [(i, "occupation", "本营业部不接受学生 (branch rule)") for i, r in enumerate(rows)
+                if r["occupation"] == "学生"]
+
+    rows = [person("C001"), person("C002", occupation="学生", total_assets="1,000"), person("C003", phone="1")]
+    rejects = tmp_path / "rej.csv"
+    result = import_clients(db, write_csv(tmp_path / "c.csv", rows), skip_invalid=True, rejects=rejects,
+                            row_validators=[no_students])
+    assert (result.inserted, result.rejected) == (1, 2)
+    got = list(csv.DictReader(rejects.read_text(encoding="utf-8-sig").splitlines()))
+    assert [r["client_id"] for r in got] == ["C002", "C003"]
+    assert got[0]["total_assets"] == "1,000" and got[0]["reason"].startswith("occupation: 本营业部不接受学生")
