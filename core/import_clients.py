@@ -24,15 +24,12 @@ from pathlib import Path
 
 from . import audit, events, validate
 from . import import_pipeline
-from .import_clients_fast import produce
+from .import_clients_fast import NUMBER_FIELDS, produce
 from .import_report import ImportResult, Problems, Progress, Rejects, chunks
 from .readers import read_rows
 from .timeutil import now_iso, today
 
 TEXT_FIELDS = ("name", "occupation", "education", "legal_representative", "business_scope")
-NUMBER_FIELDS = (
-    "total_assets", "turnover_rate", "avg_holding_days", "annual_income", "investment_years", "net_assets",
-)
 # Stored columns besides client_id, in table order (extra is the JSON of unknown columns).
 FIELDS = (
     "kind", "name", "id_number", "phone", "birth_date", "branch_id", "opened_at",
@@ -59,7 +56,7 @@ KINDS = {
     "organization": "institution",
 }
 
-# A landline for institutions: area code, then 7–8 digits, optional extension.
+# An institution may give a landline: area code, then 7–8 digits.
 _LANDLINE_DIGITS = frozenset("0123456789-")
 _INF = float("inf")
 # GB 11643 check, inlined for the hot path; validate.resident_id explains failures.
@@ -97,20 +94,17 @@ def _phone(value, kind):
     return None, validate.mobile(value)
 
 
-def _extra_columns(keys, cache={}):
+@lru_cache(maxsize=256)
+def _extra_columns(keys):
     """The non-standard columns of a row's header (cached: a CSV has one header)."""
-    found = cache.get(keys)
-    if found is None:
-        found = cache[keys] = tuple(k for k in keys if k and k not in KNOWN)
-    return found
+    return tuple(k for k in keys if k and k not in KNOWN)
 
 
 def check_row(row, branches, today_iso):
     """Normalise one row; returns (record, problems) with problems as [(column, reason)].
 
-    This runs once per row of a million-row file: the common, valid case takes
-    the shortest path, and the validate module's functions (with their
-    messages) are called only when the fast check fails.
+    The full rules, with their messages. A large import calls this only for
+    the rows ``import_clients_fast.FastChecker`` does not accept outright.
     """
     problems = []
     get = row.get

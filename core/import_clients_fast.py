@@ -53,6 +53,8 @@ class FastChecker:
         """(getter, extra columns) for rows with this header; cached, a CSV has one header."""
         found = self._headers.get(keys)
         if found is None:
+            if len(self._headers) > 256:  # JSON rows may each bring their own keys: stay bounded
+                self._headers.clear()
             if all(c in keys for c in STAGED):
                 getter = itemgetter(*STAGED)
             else:
