@@ -267,11 +267,24 @@ def main():
         f"({len(result.databases)} snapshots); bare VACUUM INTO copy of the source {bare:.1f} s "
         f"(ratio {result.seconds / bare:.1f}×)")
     cpu = time.process_time() - cpu0
-    for step, seconds in sorted(result.steps.items(), key=lambda kv: -kv[1])[:12]:
-        log(f"  {seconds:6.1f} s  {step}")
-    log(f"  publish CPU time (this process, all threads): {cpu:.1f} s; load average {os.getloadavg()[0]:.1f}")
+    per_snapshot = {}
+    for step, seconds in result.steps.items():
+        per_snapshot[step.split()[0]] = per_snapshot.get(step.split()[0], 0) + seconds
+    log("  CPU seconds per snapshot (each built in its own thread): "
+        + ", ".join(f"{k} {v:.1f}" for k, v in per_snapshot.items()))
+    for step, seconds in sorted(result.steps.items(), key=lambda kv: -kv[1])[:8]:
+        log(f"  {seconds:6.1f} s CPU  {step}")
+    cores = os.cpu_count() or 1
+    hq_cpu = per_snapshot.get("hq", 0)
+    rest = sum(v for k, v in per_snapshot.items() if k != "hq")
+    # With the machine to itself: head office on one core, the branches on the others.
+    idle_estimate = max(hq_cpu, rest / max(1, cores - 1)) if cores > 1 else hq_cpu + rest
+    log(f"  publish CPU time, all threads: {cpu:.1f} s; load average {os.getloadavg()[0]:.1f} on {cores} cores")
+    log(f"  critical path on an idle {cores}-core machine ≈ {idle_estimate:.1f} s "
+        f"(max of head office CPU and branches CPU / {max(1, cores - 1)})")
     ok = result.seconds <= 30
-    log(f"  target publish ≤ 30 s: {'PASS' if ok else 'FAIL'}")
+    log(f"  target publish ≤ 30 s, wall clock as measured: {'PASS' if ok else 'FAIL'}; "
+        f"critical-path estimate: {'PASS' if idle_estimate <= 30 else 'FAIL'}")
     if args.publish_only:
         return 0 if ok else 1
 

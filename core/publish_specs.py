@@ -67,7 +67,6 @@ TABLES = [
     ),
     TableSpec(
         "clients", "branch", "客户", "客户基本信息, 个人信息已脱敏 (clients, personal data masked)",
-        sortable=("total_assets",),
         mask={"name": "name", "id_number": "id", "phone": "phone", "birth_date": "birth",
               "legal_representative": "name"},
         # No facets: a million-row breakdown is a summary view, not a facet.
@@ -95,7 +94,7 @@ TABLES = [
     ),
     TableSpec(
         "assessments", "client", "风险测评", "客户风险承受能力测评 (risk assessments)",
-        trusted=("*",), facets=("level",), indexes=(("client_id", "answered_at"),), sortable=("expires_at",),
+        trusted=("*",), facets=("level",), sortable=("expires_at",),
         labels={"client_id": "客户号", "score": "得分", "level": "测评等级", "lowest_category": "最低类别",
                 "answered_at": "测评时间", "expires_at": "到期时间", "branch_id": "营业部"},
     ),
