@@ -403,15 +403,19 @@ def _run_validators(validators, good, originals):
 
     Returns (still good tuples, [(n, row, problems)] for the rows they refused).
     """
+    columns = COLUMNS[:-1]  # every stored column but extra, whose keys are spread into the row
     rows = []
     for stored in good:
-        record = dict(zip(COLUMNS, stored))
-        extra = json.loads(record.pop("extra")) if record["extra"] else {}
-        rows.append({**extra, **record})
+        if stored[-1]:
+            rows.append({**json.loads(stored[-1]), **dict(zip(columns, stored))})
+        else:
+            rows.append(dict(zip(columns, stored)))
     refused = {}
     for fn in validators:
         for index, column, reason in fn(rows) or ():
             refused.setdefault(index, []).append((column, reason))
+    if not refused:
+        return good, []
     kept = [stored for i, stored in enumerate(good) if i not in refused]
     rejected = [(originals[i][0], originals[i][1], errors) for i, errors in sorted(refused.items())]
     return kept, rejected
