@@ -179,7 +179,8 @@ def page_urls(site_dir, database, big_tables):
             continue
         info = manifest["tables"][table]
         urls += [f"/{database}/{table}.json", f"/{database}/{table}.csv"]
-        filterable = [c for c in info["indexed"] if c not in info["pk"]]
+        indexed = manifest["databases"][database].get("indexed", {}).get(table, info["indexed"])
+        filterable = [c for c in indexed if c not in info["pk"]]
         for col in filterable[:3]:
             urls.append(f"/{database}/{table}?{col}=__FIRST__:{col}")
         for col in meta["tables"][table].get("sortable_columns", [])[:2]:
