@@ -15,6 +15,11 @@ from .errors import PolicyError
 COMPARISONS = {"=": "=", "==": "=", "!=": "!=", "<": "<", "<=": "<=", ">": ">", ">=": ">="}
 
 
+def _cost(sql):
+    """Rough evaluation cost of a compiled condition: the number of function calls in it."""
+    return sql.count("(")
+
+
 def compile_condition(cond, fields, where="condition"):
     """Return ``(sql, params)`` for ``cond``; ``fields`` maps names to SQL expressions.
 
@@ -33,12 +38,13 @@ def compile_condition(cond, fields, where="condition"):
         parts = cond[key]
         if not isinstance(parts, list) or not parts:
             raise PolicyError(f"{where}.{key}: must be a non-empty list of conditions")
-        sqls, params = [], []
-        for i, part in enumerate(parts):
-            sql, p = compile_condition(part, fields, f"{where}.{key}[{i}]")
-            sqls.append(f"({sql})")
-            params.extend(p)
-        return (" OR " if key == "any" else " AND ").join(sqls), params
+        compiled = [compile_condition(part, fields, f"{where}.{key}[{i}]") for i, part in enumerate(parts)]
+        # SQLite evaluates AND/OR left to right and stops early: test plain
+        # columns before derived expressions (age is several string operations).
+        compiled.sort(key=lambda sp: _cost(sp[0]))
+        return (" OR " if key == "any" else " AND ").join(f"({sql})" for sql, _ in compiled), [
+            p for _, ps in compiled for p in ps
+        ]
 
     field = cond.get("field")
     if field not in fields:
