@@ -19,6 +19,11 @@ LISTENERS = [
 ]
 
 
+# An account opened longer ago than this is history being loaded (a branch's
+# existing book), not news: importing it records the date on the client but
+# emits no account_opened event, so no follow-up is due for it.
+OPENING_NEWS_DAYS = 30
+
 def _listeners():
     for ref in LISTENERS:
         module, _, attr = ref.partition(":")

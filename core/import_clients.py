@@ -16,6 +16,7 @@ field lands in ``client_changes``. A blank optional cell on re-import keeps
 the value already held (an export that lacks a column does not erase it).
 """
 
+import datetime as dt
 import importlib
 import json
 from operator import mul
@@ -242,7 +243,8 @@ class _ClientWriter:
     OPENED = (
         "INSERT INTO events (kind, client_id, at, detail, operator)"
         " SELECT 'account_opened', client_id, COALESCE(opened_at || 'T00:00:00+08:00', ?),"
-        " json_object('source', ?, 'branch_id', branch_id), ? FROM clients WHERE rowid > ? ORDER BY rowid"
+        " json_object('source', ?, 'branch_id', branch_id), ? FROM clients WHERE rowid > ?"
+        " AND (opened_at IS NULL OR opened_at >= ?) ORDER BY rowid"
     )
 
     def __init__(self, db, source, operator, result):
@@ -254,6 +256,7 @@ class _ClientWriter:
                        f" VALUES ({', '.join('?' * (len(FIELDS) + 1))}, {quoted}, {quoted})"
                        " ON CONFLICT (client_id) DO NOTHING")
         self.listeners = _resolve(events.LISTENERS)
+        self.news_since = (today() - dt.timedelta(days=events.OPENING_NEWS_DAYS)).isoformat()
 
     def write(self, rows):
         """Store one batch of checked rows, each the tuple (client_id, *FIELDS)."""
@@ -310,7 +313,7 @@ class _ClientWriter:
         """
         conn = self.db.conn
         last_event = conn.execute("SELECT COALESCE(max(id), 0) FROM events").fetchone()[0]
-        conn.execute(self.OPENED, [self.stamp, self.source, self.operator, last_rowid])
+        conn.execute(self.OPENED, [self.stamp, self.source, self.operator, last_rowid, self.news_since])
         if not self.listeners:
             return
         source, operator = self.source, self.operator

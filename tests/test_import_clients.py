@@ -308,11 +308,14 @@ def test_reimport_updates_and_records_changes(db, tmp_path):
 
 
 def test_new_clients_emit_account_opened_once(db, tmp_path):
-    import_clients(db, write_csv(tmp_path / "c.csv", [person("C001"), person("C002", opened_at="")]), operator="op")
+    rows = [person("C001", opened_at="2026-06-20"), person("C002", opened_at=""),
+            person("C003", opened_at="2026-05-30")]  # 31 days before now: history, not news
+    import_clients(db, write_csv(tmp_path / "c.csv", rows), operator="op")
     got = db.execute("SELECT kind, client_id, at, operator FROM events ORDER BY client_id").fetchall()
-    assert got[0] == ("account_opened", "C001", "2020-05-06T00:00:00+08:00", "op")
+    assert len(got) == 2
+    assert got[0] == ("account_opened", "C001", "2026-06-20T00:00:00+08:00", "op")
     assert got[1][:2] == ("account_opened", "C002") and got[1][2].startswith("2026-06-30T10:00")
-    import_clients(db, write_csv(tmp_path / "c2.csv", [person("C001", total_assets="5")]))
+    import_clients(db, write_csv(tmp_path / "c2.csv", [person("C001", total_assets="5", opened_at="2026-06-20")]))
     assert count(db, "events") == 2
 
 
@@ -326,7 +329,8 @@ def listener(db, event):
 def test_listeners_called_per_new_client(db, tmp_path, monkeypatch):
     monkeypatch.setattr(events, "LISTENERS", ["test_import_clients:listener"])
     CALLS.clear()
-    import_clients(db, write_csv(tmp_path / "c.csv", [person("C001"), person("C002")]))
+    recent = {"opened_at": "2026-06-29"}
+    import_clients(db, write_csv(tmp_path / "c.csv", [person("C001", **recent), person("C002", **recent)]))
     assert CALLS == [("account_opened", "C001"), ("account_opened", "C002")]
     assert count(db, "events") == 2
 
@@ -334,7 +338,7 @@ def test_listeners_called_per_new_client(db, tmp_path, monkeypatch):
 def test_failing_listener_rolls_back_everything(db, tmp_path, monkeypatch):
     monkeypatch.setattr(events, "LISTENERS", ["test_import_clients:boom"])
     with pytest.raises(RuntimeError):
-        import_clients(db, write_csv(tmp_path / "c.csv", [person("C001")]))
+        import_clients(db, write_csv(tmp_path / "c.csv", [person("C001", opened_at="2026-06-29")]))
     assert count(db, "clients") == 0 and count(db, "events") == 0
 
 
@@ -448,7 +452,7 @@ def test_batch_listener_gets_each_batch_once(db, tmp_path, monkeypatch):
     monkeypatch.setattr(events, "LISTENERS", ["test_import_clients:batch_listener"])
     monkeypatch.setattr(import_clients_fast, "BATCH_SIZE", 2)
     BATCHES.clear()
-    import_clients(db, write_csv(tmp_path / "c.csv", [person(f"C{i}") for i in range(5)]))
+    import_clients(db, write_csv(tmp_path / "c.csv", [person(f"C{i}", opened_at="2026-06-29") for i in range(5)]))
     assert [[e["client_id"] for e in b] for b in BATCHES] == [["C0", "C1"], ["C2", "C3"], ["C4"]]
     assert BATCHES[0][0]["kind"] == "account_opened" and BATCHES[0][0]["detail"]["branch_id"] == "TY01"
 
