@@ -26,6 +26,7 @@ from pathlib import Path
 from . import audit, events, validate
 from . import import_pipeline
 from .import_clients_fast import NUMBER_FIELDS, produce
+from .errors import BrokerCRMError
 from .import_report import ImportResult, Problems, Progress, Rejects, chunks
 from .readers import read_rows
 from .timeutil import now_iso, today
@@ -343,7 +344,7 @@ def _resolve(refs):
 
 
 def import_clients(db, path, *, skip_invalid=False, rejects=None, operator=None, progress=False,
-                   row_validators=None):
+                   row_validators=None, row_enrichers=None):
     """Import clients from a CSV/XLSX/JSON/NDJSON file; returns an ImportResult.
 
     All or nothing: any bad row raises ValidationFailed listing
@@ -355,6 +356,10 @@ def import_clients(db, path, *, skip_invalid=False, rejects=None, operator=None,
     called once per batch with the rows that passed the core checks (values
     normalised: numbers as float, dates ISO, extra columns as text); ``index``
     is the position in that list. Their problems join the report.
+
+    ``row_enrichers``: callables ``fn(rows) -> [(index, {column: value})]``
+    called the same way after the validators; the values are kept in the
+    client's extra columns. A standard column cannot be set this way.
     """
     path = Path(path)
     source = path.name
@@ -364,6 +369,7 @@ def import_clients(db, path, *, skip_invalid=False, rejects=None, operator=None,
     branches = {row[0] for row in db.execute("SELECT code FROM branches")}
     today_iso = today().isoformat()
     validators = list(row_validators or [])
+    enrichers = list(row_enrichers or [])
     read_rows(path, ALIASES)  # a missing file or an unknown type fails here, before any work
     bar = Progress(path, progress, f"导入客户 {source}")
     writer = _ClientWriter(db, source, operator, result)
@@ -381,6 +387,8 @@ def import_clients(db, path, *, skip_invalid=False, rejects=None, operator=None,
                 if validators and good:
                     good, rejected = _run_validators(validators, good, payload["good_rows"])
                     bad = sorted(bad + rejected, key=lambda item: item[0])
+                if enrichers and good:
+                    good = _run_enrichers(enrichers, good)
                 for n, row, errors in bad:
                     problems.add_row(n, errors)
                     spool.add(row, errors)
@@ -401,11 +409,8 @@ def import_clients(db, path, *, skip_invalid=False, rejects=None, operator=None,
     return result
 
 
-def _run_validators(validators, good, originals):
-    """Branch plugins' extra KYC checks over the rows that passed the core checks.
-
-    Returns (still good tuples, [(n, row, problems)] for the rows they refused).
-    """
+def _as_dicts(good):
+    """Checked row tuples as dicts, the extra columns spread into each row."""
     columns = COLUMNS[:-1]  # every stored column but extra, whose keys are spread into the row
     rows = []
     for stored in good:
@@ -413,6 +418,36 @@ def _run_validators(validators, good, originals):
             rows.append({**json.loads(stored[-1]), **dict(zip(columns, stored))})
         else:
             rows.append(dict(zip(columns, stored)))
+    return rows
+
+
+def _run_enrichers(enrichers, good):
+    """Branch plugins' derived fields, merged into each row's extra columns."""
+    rows = _as_dicts(good)
+    added = {}
+    for fn in enrichers:
+        for index, values in fn(rows) or ():
+            forbidden = sorted(set(values) & (KNOWN | {"extra"}))
+            if forbidden:
+                raise BrokerCRMError(
+                    f"补充字段不能改写标准字段 {', '.join(forbidden)} (an enricher may only add extra columns)")
+            added.setdefault(index, {}).update(values)
+    if not added:
+        return good
+    out = list(good)
+    for index, values in added.items():
+        stored = out[index]
+        extra = {**(json.loads(stored[-1]) if stored[-1] else {}), **values}
+        out[index] = (*stored[:-1], json.dumps(extra, ensure_ascii=False, default=str))
+    return out
+
+
+def _run_validators(validators, good, originals):
+    """Branch plugins' extra KYC checks over the rows that passed the core checks.
+
+    Returns (still good tuples, [(n, row, problems)] for the rows they refused).
+    """
+    rows = _as_dicts(good)
     refused = {}
     for fn in validators:
         for index, column, reason in fn(rows) or ():

@@ -308,6 +308,31 @@ def row_validators(db, plugins=None):
     return [validate]
 
 
+def row_enrichers(db, plugins=None):
+    """Enrichers for ``import_clients(row_enrichers=…)`` running approved plugins' enrich_clients."""
+    plugins = plugins if plugins is not None else load()
+    if not any(plugins.implementations(i, "enrich_clients") for i in plugins if not i.error):
+        return []
+
+    def enrich(rows):
+        by_branch = {}
+        for i, row in enumerate(rows):
+            by_branch.setdefault(row.get("branch_id"), []).append(i)
+        added = []
+        for branch, positions in by_branch.items():
+            batch = [rows[i] for i in positions]
+            for info, result in call_for_branch(db, plugins, branch, "enrich_clients", rows=batch):
+                try:
+                    for index, values in result or ():
+                        added.append((positions[index], dict(values)))
+                except (TypeError, ValueError, IndexError) as e:
+                    raise PluginError(info.name, branch,
+                                      f"enrich_clients 返回格式错误 (malformed result): {e}") from e
+        return added
+
+    return [enrich]
+
+
 def follow_ups(db, event, branch, plugins=None):
     """Follow-ups that approved plugins of ``branch`` ask for after ``event``.
 
@@ -326,13 +351,15 @@ def follow_ups(db, event, branch, plugins=None):
 
 
 def with_client_checks(import_clients, plugins=None):
-    """Wrap ``import_clients(db, path, **kw)`` so approved plugins' KYC checks join its report.
+    """Wrap ``import_clients(db, path, **kw)`` so approved plugins' KYC checks join its report
+    and their derived fields are kept with the clients.
 
     The import CLI uses this; the importer itself stays free of plugin code.
     """
 
     def run(db, path, **kwargs):
         validators = list(kwargs.pop("row_validators", None) or []) + row_validators(db, plugins)
-        return import_clients(db, path, row_validators=validators, **kwargs)
+        enrichers = list(kwargs.pop("row_enrichers", None) or []) + row_enrichers(db, plugins)
+        return import_clients(db, path, row_validators=validators, row_enrichers=enrichers, **kwargs)
 
     return run
