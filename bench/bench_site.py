@@ -30,7 +30,6 @@ import platform
 import shutil
 import sqlite3
 import statistics
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -116,7 +115,7 @@ def _try(db, what, sql, params=()):
 def _fill_features(db, n):
     tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
     if "tasks" in tables:
-        _try(db, "tasks", f"""INSERT INTO tasks (client_id, branch_id, kind, title, origin, created_at, due_at,
+        _try(db, "tasks", """INSERT INTO tasks (client_id, branch_id, kind, title, origin, created_at, due_at,
                                                   status, done_at)
             SELECT client_id, branch_id, 'callback', '开户回访', 'touchpoint:account_opened', ?,
                    datetime('2026-06-30', '-' || (abs(random()) % 60) || ' days', '+08:00') ,
@@ -288,8 +287,6 @@ def main():
         f"critical-path estimate: {'PASS' if idle_estimate <= 30 else 'FAIL'}")
     if args.publish_only:
         return 0 if ok else 1
-
-    import httpx
 
     from test_site_support import Server, sign_in, site_env
 
