@@ -206,17 +206,14 @@ def port_free(port, host="127.0.0.1"):
 
 
 def serve_demo(db_path, port=DEFAULT_PORT):
-    """Serve the demo database read-only on 127.0.0.1 until interrupted; returns the exit code.
+    """Publish the demo database and serve the read-only site on 127.0.0.1 until interrupted.
 
-    The one place the demo starts a server, so the published site can replace it.
+    Masked snapshots go to ``<db>_site/`` beside the database; the demo
+    sign-ins (head office and one per branch) are printed.
     """
     if not port_free(port):
         raise BrokerCRMError(f"端口 {port} 已被占用 (port in use); 请用 --port 换一个 (choose another with --port)")
-    cmd = [sys.executable, "-m", "datasette", "serve", "--immutable", str(db_path),
-           "-h", "127.0.0.1", "-p", str(port)]
-    click.echo(f"Datasette (只读 read-only): http://127.0.0.1:{port}/  — Ctrl-C 停止 (stop)")
-    try:
-        return subprocess.call(cmd)
-    except KeyboardInterrupt:
-        return 0
+    from .serve import demo_site
+
+    return demo_site(db_path, port, echo=click.echo)
 

@@ -9,6 +9,7 @@ import sqlite3
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from pathlib import Path
 
@@ -118,15 +119,21 @@ def test_demo_serves_through_serve_demo(env, tmp_path, monkeypatch):
     assert calls == [(str(tmp_path / "d.db"), 8123)]
 
 
-def test_serve_demo_runs_datasette_immutable_on_localhost(tmp_path, monkeypatch):
+def test_serve_demo_publishes_and_serves_the_site_on_localhost(env, tmp_path, monkeypatch):
+    from brokercrm import serve as serve_lib
+
     seen = []
-    monkeypatch.setattr(demo_lib.subprocess, "call", lambda cmd: seen.append(cmd) or 0)
+    monkeypatch.setattr(serve_lib, "serve", lambda out, host, port: seen.append((Path(out), host, port)))
+    monkeypatch.delenv("BROKERCRM_SITE_USERS", raising=False)
+    invoke("demo", "--clients", "40", "--no-serve", "--db", str(tmp_path / "x.db"))
     port = free_port()
     assert demo_lib.serve_demo(tmp_path / "x.db", port) == 0
-    cmd = seen[0]
-    assert cmd[1:4] == ["-m", "datasette", "serve"]
-    assert cmd[cmd.index("--immutable") + 1] == str(tmp_path / "x.db")
-    assert cmd[cmd.index("-h") + 1] == "127.0.0.1" and cmd[cmd.index("-p") + 1] == str(port)
+    out, host, got_port = seen[0]
+    assert (host, got_port) == ("127.0.0.1", port)
+    assert out == tmp_path / "x_site" and (out / "hq.db").exists()
+    # The snapshot is masked in the file itself.
+    names = [r[0] for r in sqlite3.connect(out / "hq.db").execute("SELECT name FROM clients LIMIT 20")]
+    assert names and all("*" in n for n in names)
 
 
 def test_demo_fails_fast_when_the_port_is_taken(env, tmp_path):
@@ -166,9 +173,20 @@ def test_demo_serves_read_only_over_http(tmp_path):
         body = None
         while time.monotonic() < deadline and proc.poll() is None:
             try:
-                url = f"http://127.0.0.1:{port}/demo/classifications.json?_shape=array&_size=5"
-                with urllib.request.urlopen(url, timeout=5) as resp:
-                    body = json.loads(resp.read())
+                from test_site_support import sign_in
+
+                urllib.request.urlopen(f"http://127.0.0.1:{port}/-/login", timeout=5)  # up yet?
+                client, _ = sign_in(f"http://127.0.0.1:{port}", "hq", "demo-hq")
+                resp = client.get("/hq/classifications.json?_shape=array&_size=5")
+                if resp.status_code != 200:
+                    raise OSError(resp.status_code)
+                body = resp.json()
+                anonymous = urllib.request.Request(f"http://127.0.0.1:{port}/hq/classifications.json")
+                try:
+                    urllib.request.urlopen(anonymous, timeout=5)
+                    raise AssertionError("an anonymous visitor read a table")
+                except urllib.error.HTTPError as e:
+                    assert e.code in (302, 401, 403)
                 break
             except OSError:
                 time.sleep(0.5)
