@@ -18,7 +18,8 @@ import json
 from . import audit, events
 from .checks import number, text
 from .errors import PolicyError
-from .products import existing, run_import
+from .import_runner import run_import
+from .products import existing
 from .rules import compile_condition
 from .suitability_policy import condition, load as load_policy
 from .timeutil import now_iso, today as local_today

@@ -12,7 +12,6 @@ other existing file at the path is refused with a message, untouched.
 """
 
 import socket
-import subprocess
 import sys
 import time
 from dataclasses import dataclass, field

@@ -16,12 +16,11 @@ different answers for that day add a new row that supersedes the old one
 import datetime as dt
 import json
 from functools import lru_cache
-from pathlib import Path
 
-from . import audit, policy, validate
-from .import_report import BATCH_SIZE, ImportResult, Problems, Progress, Rejects, SeenKeys, batched, chunks
+from . import policy, validate
+from .import_report import chunks
+from .import_runner import run_import
 from .questionnaire import Questionnaire
-from .readers import read_rows
 from .timeutil import add_months, now_iso, today
 
 BASE_ALIASES = {
@@ -119,54 +118,31 @@ def import_assessments(db, path, *, skip_invalid=False, rejects=None, operator=N
 
     All or nothing unless ``skip_invalid`` (bad rows then go to ``rejects``).
     """
-    path = Path(path)
-    source = path.name
     policies = policy.current(db)
     questionnaire = Questionnaire(policies["questionnaire"])
     checker = _Checker(questionnaire, today().isoformat())
-    result = ImportResult("assessments", str(path), extra={"policy_version": policies.version})
-    problems = Problems(str(path))
-    spool = Rejects(rejects if skip_invalid else None)
-    rows = read_rows(path, aliases(questionnaire.ids))
-    bar = Progress(path, progress, f"导入测评 {source}")
-    seen = SeenKeys(db)
     stamp = now_iso()
-    try:
-        with db.atomic():
-            for batch in batched(rows, BATCH_SIZE):
-                result.rows += len(batch)
-                checked = [checker.check(row) for _, row in batch]
-                ids = list({rec["client_id"] for rec, _ in checked if rec["client_id"]})
-                known = _known_clients(db, ids)
-                for rec, errors in checked:
-                    if rec["client_id"] and rec["client_id"] not in known:
-                        errors.insert(0, ("client_id", f"客户 {rec['client_id']} 不存在 (no such client)"))
-                repeats = seen.repeats([(f"{rec['client_id']}\t{rec['answered_at']}", n)
-                                        for (n, _), (rec, _) in zip(batch, checked)
-                                        if rec["client_id"] and rec["answered_at"]])
-                good = []
-                for (n, row), (record, errors) in zip(batch, checked):
-                    if n in repeats:
-                        errors.append(("client_id", f"同一客户同一测评日期与第 {repeats[n]} 行重复 "
-                                                    f"(same client and day as row {repeats[n]})"))
-                    if errors:
-                        problems.add_row(n, errors)
-                        spool.add(row, errors)
-                    else:
-                        good.append(record)
-                if skip_invalid or not problems.total:
-                    _write(db, good, policies.version, stamp, result)
-                bar.advance(batch)
-            if problems.total and not skip_invalid:
-                problems.fail("测评 (assessments)")
-            result.rejected = spool.count
-            audit.record(db, "import.assessments", operator=operator, target=source, detail=result.as_dict())
-        result.rejects_file = spool.write()
-    finally:
-        bar.close()
-        spool.close()
-        seen.drop()
-    return result
+
+    def check(batch):
+        checked = [checker.check(row) for _, row in batch]
+        known = _known_clients(db, list({rec["client_id"] for rec, _ in checked if rec["client_id"]}))
+        for rec, errors in checked:
+            if rec["client_id"] and rec["client_id"] not in known:
+                errors.insert(0, ("client_id", f"客户 {rec['client_id']} 不存在 (no such client)"))
+        return checked
+
+    def key(rec):
+        return f"{rec['client_id']}\t{rec['answered_at']}" if rec["client_id"] and rec["answered_at"] else None
+
+    def repeat(first):
+        return ("client_id", f"同一客户同一测评日期与第 {first} 行重复 (same client and day as row {first})")
+
+    return run_import(
+        db, path, "assessments", "测评 (assessments)", aliases(questionnaire.ids), check,
+        lambda good, result: _write(db, good, policies.version, stamp, result), key,
+        skip_invalid=skip_invalid, rejects=rejects, operator=operator, progress=progress,
+        repeat=repeat, extra={"policy_version": policies.version},
+    )
 
 
 def _write(db, records, version, stamp, result):

@@ -367,7 +367,6 @@ def import_clients(db, path, *, skip_invalid=False, rejects=None, operator=None,
     problems = Problems(str(path))
     spool = Rejects(rejects if skip_invalid else None)
     branches = {row[0] for row in db.execute("SELECT code FROM branches")}
-    today_iso = today().isoformat()
     validators = list(row_validators or [])
     enrichers = list(row_enrichers or [])
     read_rows(path, ALIASES)  # a missing file or an unknown type fails here, before any work

@@ -9,8 +9,8 @@ callback. Satisfaction scores (1–5) give per-branch and per-manager averages.
 from . import audit, events, tasks
 from . import service_policy as sp
 from .errors import BrokerCRMError
-from .import_report import ImportResult, Problems, Rejects, batched, chunks
-from .readers import read_rows
+from .import_report import chunks
+from .import_runner import run_import
 from .timeutil import now
 
 KINDS = {
@@ -151,47 +151,39 @@ def _check_row(row, branches, moment_now):
     return values, problems
 
 
-def import_file(db, path, *, operator=None, skip_invalid=False, rejects=None):
+def import_file(db, path, *, operator=None, skip_invalid=False, rejects=None, progress=False):
     """Import interactions from CSV/XLSX/JSON/NDJSON in one transaction, streamed in batches.
 
     All or nothing (problems as file:row:column: reason) unless ``skip_invalid``:
     then the bad rows go to the ``rejects`` CSV and the good ones are imported.
     Each row sets off what ``log`` does (complaint case, retention case, events).
     """
-    problems = Problems(str(path))
-    result = ImportResult("interactions", str(path))
-    spool = Rejects(rejects if skip_invalid else None)
     moment_now = now()
-    try:
-        with db.atomic():
-            for batch in batched(read_rows(path, IMPORT_ALIASES)):
-                result.rows += len(batch)
-                ids = list({(row.get("client_id") or "").strip() for _, row in batch} - {""})
-                branches = {}
-                for chunk in chunks(ids, 500):
-                    branches.update(db.execute(
-                        f"SELECT client_id, branch_id FROM clients WHERE client_id IN ({', '.join('?' * len(chunk))})",
-                        chunk).fetchall())
-                for number, row in batch:
-                    values, row_problems = _check_row(row, branches, moment_now)
-                    if row_problems:
-                        problems.add_row(number, row_problems)
-                        spool.add(row, row_problems)
-                    elif skip_invalid or not problems.total:
-                        _write(db, values["client_id"], branches[values["client_id"]], values["kind"],
-                               values["channel"], row["note"], values["satisfaction"],
-                               (row.get("manager") or "").strip() or operator, operator, values["at"], None,
-                               f"{path}:{number}")
-                        result.inserted += 1
-            if problems.total and not skip_invalid:
-                problems.fail("接触记录 (interactions)")
-            result.rejected = spool.count
-            audit.record(db, "import.interactions", operator=operator, target=str(path),
-                         detail={"rows": result.rows, "inserted": result.inserted, "rejected": result.rejected})
-        result.rejects_file = spool.write()
-    finally:
-        spool.close()
-    return result
+
+    def check(batch):
+        ids = list({(row.get("client_id") or "").strip() for _, row in batch} - {""})
+        branches = {}
+        for chunk in chunks(ids, 500):
+            branches.update(db.execute(
+                f"SELECT client_id, branch_id FROM clients WHERE client_id IN ({', '.join('?' * len(chunk))})",
+                chunk).fetchall())
+        checked = []
+        for number, row in batch:
+            values, row_problems = _check_row(row, branches, moment_now)
+            values.update(branch_id=branches.get(values["client_id"]), note=row.get("note"),
+                          manager=(row.get("manager") or "").strip() or operator, source=f"{path}:{number}")
+            checked.append((values, row_problems))
+        return checked
+
+    def write(good, result):
+        for v in good:
+            _write(db, v["client_id"], v["branch_id"], v["kind"], v["channel"], v["note"], v["satisfaction"],
+                   v["manager"], operator, v["at"], None, v["source"])
+        result.inserted += len(good)
+
+    return run_import(db, path, "interactions", "接触记录 (interactions)", IMPORT_ALIASES, check, write,
+                      lambda v: None, skip_invalid=skip_invalid, rejects=rejects, operator=operator,
+                      progress=progress)
 
 
 def list_for_client(db, client_id, limit=None):

@@ -5,18 +5,13 @@ default level of its type from the suitability policy (seeds/001 art. 8: the
 three fund tiers; the mapping to R levels and why is in
 policies/suitability.toml). Holdings tie a client to a product.
 
-Every importer here shares ``run_import``: rows are read as a stream, checked
-in batches, every problem reported as ``file:row:column: reason``; one bad row
-and nothing is written (unless the caller skips invalid rows into a rejects
-file). The whole import is one transaction.
+Both go through the shared all-or-nothing loop, ``import_runner.run_import``.
 """
 
 import json
-from pathlib import Path
 
-from . import audit
-from .import_report import BATCH_SIZE, ImportResult, Problems, Progress, Rejects, SeenKeys, batched, chunks
-from .readers import read_rows
+from .import_report import chunks
+from .import_runner import run_import
 from .suitability_policy import PRODUCT_LEVELS, load as load_policy, rank
 from .timeutil import now_iso, today
 from .validate import non_negative, parse_date
@@ -32,57 +27,6 @@ HOLDING_ALIASES = {
     "code": "product_code", "持有金额": "amount", "金额": "amount", "市值": "amount",
     "持有起始日": "since", "持有日期": "since", "起始日期": "since",
 }
-
-
-def run_import(db, path, kind, label, aliases, check, write, key, *, skip_invalid=False, rejects=None,
-               operator=None, progress=False, finish=None):
-    """Shared all-or-nothing import loop.
-
-    ``check(batch) -> [(record, [(column, reason)])]`` validates one batch of
-    ``(row_number, row)``; ``key(record)`` names a record for the duplicate
-    check (None: no key); ``write(records, result)`` stores the good records;
-    ``finish(result)`` runs last, inside the transaction.
-    """
-    path = Path(path)
-    source = path.name
-    result = ImportResult(kind, str(path))
-    problems = Problems(str(path))
-    spool = Rejects(rejects if skip_invalid else None)
-    rows = read_rows(path, aliases)
-    bar = Progress(path, progress, f"导入{label} {source}")
-    seen = SeenKeys(db)
-    try:
-        with db.atomic():
-            for batch in batched(rows, BATCH_SIZE):
-                result.rows += len(batch)
-                checked = check(batch)
-                repeats = seen.repeats([(key(rec), n) for (n, _), (rec, errs) in zip(batch, checked)
-                                        if not errs and key(rec)])
-                for i, (n, _) in enumerate(batch):
-                    if n in repeats:
-                        checked[i][1].append(("key", f"与第 {repeats[n]} 行重复 (repeats row {repeats[n]})"))
-                good = []
-                for (n, row), (record, errors) in zip(batch, checked):
-                    if errors:
-                        problems.add_row(n, errors)
-                        spool.add(row, errors)
-                    else:
-                        good.append(record)
-                if skip_invalid or not problems.total:
-                    write(good, result)
-                bar.advance(batch)
-            if problems.total and not skip_invalid:
-                problems.fail(label)
-            result.rejected = spool.count
-            if finish:
-                finish(result)
-            audit.record(db, f"import.{kind}", operator=operator, target=source, detail=result.as_dict())
-        result.rejects_file = spool.write()
-    finally:
-        bar.close()
-        spool.close()
-        seen.drop()
-    return result
 
 
 def existing(db, table, column, values):

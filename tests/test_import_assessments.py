@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-from brokercrm import import_assessments as import_assessments_module
+from brokercrm import import_runner
 from brokercrm.errors import ValidationFailed
 from brokercrm.importers import import_assessments
 
@@ -125,7 +125,7 @@ def test_missing_question_column(clients, tmp_path):
 
 
 def test_same_client_and_day_twice_in_one_file(clients, tmp_path, monkeypatch):
-    monkeypatch.setattr(import_assessments_module, "BATCH_SIZE", 1)
+    monkeypatch.setattr(import_runner, "BATCH_SIZE", 1)  # the repeat spans batches
     rows = [answers("C001"), answers("C002"), answers("C001")]
     problems = problems_of(clients, tmp_path, rows)
     assert len(problems) == 1 and ":4:client_id:" in problems[0] and "第 2 行" in problems[0]
