@@ -278,8 +278,11 @@ SUMMARIES = [
     ),
     Summary(
         "summary_complaints_by_state", ("complaints",),
-        """SELECT branch_id, state, count(*) AS complaints, sum(due_at < :now AND state NOT IN
-                  ('resolved', 'informed', 'client_informed')) AS overdue
+        # Overdue as brokercrm.complaints judges it: the promise is a solution *to the
+        # client*, so a complaint stays open until informed, and informing late counts.
+        """SELECT branch_id, state, count(*) AS complaints,
+                  sum((state != 'informed' AND due_at < :now) OR (state = 'informed' AND informed_at > due_at))
+                  AS overdue
            FROM complaints GROUP BY branch_id, state""",
         "投诉状态", "按营业部与状态统计的投诉 (complaints by state)",
         labels={"branch_id": "营业部", "state": "状态", "complaints": "投诉数", "overdue": "超期"},

@@ -125,3 +125,23 @@ def test_cli_refusals_are_clean(db, run):
     assert out.exit_code == 1 and "no skipping" in out.output and "Traceback" not in out.output
     out = run("complaints", "show", "999", ok=False)
     assert out.exit_code == 1 and "no such complaint" in out.output
+
+
+def test_published_summary_counts_overdue_as_the_complaints_module_does(db, db_path, tmp_path, monkeypatch):
+    """Resolved but not yet told to the client is still overdue after the deadline (seed 000: 48 h to the client)."""
+    import sqlite3
+
+    from brokercrm.publish import publish
+
+    cid = open_complaint(db)
+    complaints.investigate(db, cid, operator="handler", note="查")
+    complaints.propose(db, cid, solution="退费", operator="handler")
+    complaints.approve(db, cid, operator="boss")
+    complaints.resolve(db, cid, operator="handler", note="已退款")
+    monkeypatch.setenv("BROKERCRM_NOW", "2026-07-03T10:00:00+08:00")  # past the 48 h, client not told
+    assert complaints.get(db, cid)["overdue"]
+    out = tmp_path / "site"
+    publish(db_path, out)
+    row = sqlite3.connect(out / "hq.db").execute(
+        "SELECT state, overdue FROM summary_complaints_by_state WHERE branch_id = 'TY01'").fetchone()
+    assert row == ("resolved", 1)
