@@ -5,6 +5,7 @@ import json
 from . import audit
 from .errors import BrokerCRMError
 from .masking import mask_record
+from .sql_filters import where_equal
 
 CLASSIFIED = ["class", "risk_level", "lowest_category", "habit", "tier", "value_segment"]
 
@@ -43,18 +44,12 @@ def _client_obj(row):
 
 def list_clients(db, *, branch=None, class_=None, limit=None, offset=0):
     """Clients with their current classification (None where not yet classified)."""
-    where, params = [], []
-    if branch:
-        where.append("c.branch_id = ?")
-        params.append(branch)
-    if class_:
-        where.append("k.class = ?")
-        params.append(class_)
+    where, params = where_equal({"c.branch_id": branch, "k.class": class_})
     sql = (
         "SELECT c.client_id, c.branch_id, c.kind, c.name, "
         + ", ".join(f"k.[{d}]" for d in CLASSIFIED)
         + " FROM clients c LEFT JOIN classifications k ON k.client_id = c.client_id"
-        + (" WHERE " + " AND ".join(where) if where else "")
+        + where
         + " ORDER BY c.client_id"
     )
     if limit is not None:

@@ -17,6 +17,7 @@ from .errors import BrokerCRMError
 from .masking import mask_id, mask_name, mask_phone
 from .service_policy import iso
 from .timeutil import now
+from .sql_filters import where_equal
 
 IMPORTANT = {
     "name": "姓名/名称", "id_number": "证件号码", "phone": "手机号", "bank_account": "存管银行账户",
@@ -222,17 +223,8 @@ def reject(db, change_id, *, operator, reason):
 
 
 def list_changes(db, *, state="pending", client_id=None, branch=None, reveal=False):
-    where, params = [], []
-    if state:
-        where.append("d.state = ?")
-        params.append(state)
-    if client_id:
-        where.append("d.client_id = ?")
-        params.append(client_id)
-    if branch:
-        where.append("c.branch_id = ?")
-        params.append(branch)
+    where, params = where_equal({"d.state": state, "d.client_id": client_id, "c.branch_id": branch})
     ids = [r[0] for r in db.execute(
-        "SELECT d.id FROM data_changes d JOIN clients c ON c.client_id = d.client_id"
-        + (" WHERE " + " AND ".join(where) if where else "") + " ORDER BY d.id", params)]
+        "SELECT d.id FROM data_changes d JOIN clients c ON c.client_id = d.client_id" + where + " ORDER BY d.id",
+        params)]
     return [get(db, i, reveal=reveal) for i in ids]

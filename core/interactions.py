@@ -12,6 +12,7 @@ from .errors import BrokerCRMError
 from .import_report import chunks
 from .import_runner import run_import
 from .timeutil import now
+from .sql_filters import where_equal
 
 KINDS = {
     "call": "电话沟通", "visit": "拜访", "message": "消息", "callback": "回访", "complaint": "投诉",
@@ -149,6 +150,19 @@ def _check_row(row, branches, moment_now):
         except BrokerCRMError as e:
             problems.append(("at", str(e)))
     return values, problems
+
+
+def list_interactions(db, *, client_id=None, branch=None, kind=None, limit=100):
+    """Interactions, newest first, filtered by client, branch and kind (Chinese aliases accepted)."""
+    where, params = where_equal({"client_id": client_id, "branch_id": branch,
+                                 "kind": normal_kind(kind) if kind else None})
+    cursor = db.execute(
+        "SELECT id, client_id, branch_id, at, kind, channel, satisfaction, manager, note FROM interactions"
+        + where + " ORDER BY at DESC, id DESC LIMIT ?",
+        [*params, limit],
+    )
+    names = [d[0] for d in cursor.description]
+    return [dict(zip(names, r)) for r in cursor.fetchall()]
 
 
 def import_file(db, path, *, operator=None, skip_invalid=False, rejects=None, progress=False):

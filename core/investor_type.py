@@ -16,6 +16,7 @@ from .errors import BrokerCRMError
 from .rules import compile_condition
 from .suitability_policy import client_rule_fields, condition, load as load_policy
 from .timeutil import now_iso, today as local_today
+from .sql_filters import where_equal
 
 LABELS = {"professional": "专业投资者", "ordinary": "普通投资者"}
 
@@ -139,14 +140,6 @@ def get(db, request_id):
 
 
 def list_requests(db, *, status=None, client_id=None):
-    where, params = [], []
-    if status:
-        where.append("status = ?")
-        params.append(status)
-    if client_id:
-        where.append("client_id = ?")
-        params.append(client_id)
-    sql = f"SELECT {', '.join(COLUMNS)} FROM investor_type_requests"
-    if where:
-        sql += " WHERE " + " AND ".join(where)
+    where, params = where_equal({"status": status, "client_id": client_id})
+    sql = f"SELECT {', '.join(COLUMNS)} FROM investor_type_requests" + where
     return [_row(r) for r in db.execute(sql + " ORDER BY id", params)]

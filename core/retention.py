@@ -7,6 +7,7 @@ from . import audit, events, tasks
 from . import service_policy as sp
 from .errors import BrokerCRMError
 from .timeutil import now
+from .sql_filters import where_equal
 
 OUTCOMES = {"retained": "挽留成功", "transferred": "已转户", "closed": "已销户"}
 REQUESTS = {"transfer": "转户", "closure": "销户"}
@@ -96,18 +97,8 @@ def close(db, case_id, *, outcome, note=None, operator=None):
 
 
 def list_cases(db, *, branch=None, state=None, client_id=None):
-    where, params = [], []
-    if client_id:
-        where.append("client_id = ?")
-        params.append(client_id)
-    if branch:
-        where.append("branch_id = ?")
-        params.append(branch)
-    if state:
-        where.append("state = ?")
-        params.append(state)
-    cursor = db.execute("SELECT * FROM retention_cases" + (" WHERE " + " AND ".join(where) if where else "")
-                        + " ORDER BY id", params)
+    where, params = where_equal({"client_id": client_id, "branch_id": branch, "state": state})
+    cursor = db.execute("SELECT * FROM retention_cases" + where + " ORDER BY id", params)
     names = [d[0] for d in cursor.description]
     return [dict(zip(names, r)) for r in cursor.fetchall()]
 

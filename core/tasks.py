@@ -14,6 +14,7 @@ from . import audit
 from . import service_policy as sp
 from .errors import BrokerCRMError
 from .timeutil import now
+from .sql_filters import where_equal
 
 STATUSES = ("open", "done")
 
@@ -208,20 +209,11 @@ def _decorate(task, moment):
 
 def list_tasks(db, *, branch=None, client_id=None, overdue=False, status=None, limit=None):
     moment = sp.iso(now())
-    where, params = [], []
-    if branch:
-        where.append("branch_id = ?")
-        params.append(branch)
-    if client_id:
-        where.append("client_id = ?")
-        params.append(client_id)
-    if overdue:
-        where.append("status = 'open' AND due_at < ?")
-        params.append(moment)
-    elif status:
-        where.append("status = ?")
-        params.append(status)
-    sql = "SELECT * FROM tasks" + (" WHERE " + " AND ".join(where) if where else "")
+    where, params = where_equal(
+        {"branch_id": branch, "client_id": client_id, "status": None if overdue else status},
+        extra=[("status = 'open' AND due_at < ?", [moment])] if overdue else (),
+    )
+    sql = "SELECT * FROM tasks" + where
     sql += " ORDER BY status = 'done', due_at, id"
     if limit:
         sql += f" LIMIT {int(limit)}"

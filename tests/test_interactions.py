@@ -105,6 +105,9 @@ def test_cli_log_and_clients_show_lists_newest_first(db, run, monkeypatch):
     assert "接触记录" in text and text.index("第二次") < text.index("第一次") < text.index("最早")
     listed = json.loads(run("interactions", "list", "--client", "C1", "--json").output)
     assert [i["note"] for i in listed] == ["第二次", "第一次", "最早"]
+    by_kind = json.loads(run("interactions", "list", "--kind", "投资者教育", "--json").output)
+    assert [i["note"] for i in by_kind] == ["最早"]
+    assert json.loads(run("interactions", "list", "--branch", "BJ01", "--json").output) == []
     bad = run("interactions", "log", "C1", "--kind", "chat", "--channel", "phone", "--note", "x", ok=False)
     assert bad.exit_code == 1 and "unknown kind" in bad.output and "Traceback" not in bad.output
 

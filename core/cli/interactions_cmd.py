@@ -63,24 +63,8 @@ def interactions_log(client_id, kind, channel, note, satisfaction, manager, at, 
 @json_option
 def interactions_list(client_id, branch, kind, limit, db_path, as_json):
     """列出接触记录, 新的在前 (list interactions, newest first)."""
-    db = open_db(db_path)
-    where, params = [], []
-    if client_id:
-        where.append("client_id = ?")
-        params.append(client_id)
-    if branch:
-        where.append("branch_id = ?")
-        params.append(branch)
-    if kind:
-        where.append("kind = ?")
-        params.append(interactions_lib.normal_kind(kind))
-    cursor = db.execute(
-        "SELECT id, client_id, branch_id, at, kind, channel, satisfaction, manager, note FROM interactions"
-        + (" WHERE " + " AND ".join(where) if where else "") + " ORDER BY at DESC, id DESC LIMIT ?",
-        [*params, limit],
-    )
-    names = [d[0] for d in cursor.description]
-    rows = [dict(zip(names, r)) for r in cursor.fetchall()]
+    rows = interactions_lib.list_interactions(open_db(db_path), client_id=client_id, branch=branch, kind=kind,
+                                              limit=limit)
     if as_json:
         emit_json(rows)
         return
