@@ -37,7 +37,8 @@ def section_lines(obj):
 
 
 def _client_obj(row):
-    obj = dict(row)
+    # Lists are for browsing: names are masked like everywhere else (clients show --reveal is the audited way).
+    obj = mask_record(dict(row))
     obj["lowest_category"] = bool(obj.get("lowest_category")) if obj.get("lowest_category") is not None else None
     return obj
 

@@ -252,6 +252,7 @@ def test_clients_list_filters_and_streams_valid_json(run, db):
     assert json.loads(run("clients", "list", "--json", "--branch", "XX01").output) == []
     rows = json.loads(run("clients", "list", "--json", "--class", "B").output)
     assert [r["client_id"] for r in rows] == ["L1", "L2"]
+    assert {r["name"] for r in rows} == {"测***"}  # masked: listing is not a deliberate read of personal data
     rows = json.loads(run("clients", "list", "--json", "--class", "B", "--branch", "BJ01").output)
     assert [r["client_id"] for r in rows] == ["L2"]
 
