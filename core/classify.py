@@ -78,11 +78,6 @@ def last_full_run(db):
     return dict(zip([d[0] for d in cursor.description], row)) if row else None
 
 
-def plan_fingerprint(plan):
-    """What, besides the policy and client data, decides results: the plugin rules in force."""
-    return plan.fingerprint()
-
-
 def why_full(last, policy, today, fingerprint, branch, force):
     """Why this run must look at every client in scope, or None when an incremental run is exact."""
     if force:
@@ -309,8 +304,10 @@ def classify(db, *, branch=None, dry_run=False, operator=None, today=None, plugi
         plugins = load()
     branches = [branch] if branch else [r[0] for r in db.execute("SELECT code FROM branches ORDER BY code")]
     plan = adjustments.plan(db, plugins, comp, policy["classification"], today, branches)
-    fingerprint = plan_fingerprint(plan)
-    full_because = why_full(last_full_run(db), policy, today, fingerprint, branch, full)
+    # Besides the policy and client data, the plugin rules in force decide results.
+    fingerprint = plan.fingerprint()
+    baseline = last_full_run(db)
+    full_because = why_full(baseline, policy, today, fingerprint, branch, full)
     result = RunResult(None, dry_run, policy.version, policy.digest, branch, scope, 0,
                        mode="full" if full_because else "incremental",
                        plugins=plan.as_dict(), failures=plan.failures)
@@ -322,7 +319,7 @@ def classify(db, *, branch=None, dry_run=False, operator=None, today=None, plugi
         if full_because:
             result.examined = scope
         else:
-            fill_candidates(db, last_full_run(db), today)
+            fill_candidates(db, baseline, today)
             result.examined = db.execute("SELECT count(*) FROM _candidates").fetchone()[0]
         build_changed(db, comp, branch, plan, incremental=not full_because)
         result.changed = db.execute("SELECT count(*) FROM _changed").fetchone()[0]
