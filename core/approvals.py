@@ -19,7 +19,6 @@ import json
 from sqlite_utils.migrations import Migrations
 
 from . import adjustments, audit, operators
-from .classify import LATEST_ASSESSMENT_JOIN
 from .classify_sql import Compiled
 from .errors import BrokerCRMError
 from .masking import mask_name
@@ -136,7 +135,7 @@ def impact(db, plugins, name, branch, *, today=None, examples=5):
     cls_wo = adjustments.class_columns(comp, without)[0]
     cls_w, adj_w, _ = adjustments.class_columns(comp, with_)
     inner = (f"SELECT c.client_id, c.name, c.kind, {cls_wo} AS wo, {cls_w} AS w, {adj_w} AS adj"
-             f" FROM clients c {LATEST_ASSESSMENT_JOIN} WHERE c.branch_id = ?")
+             " FROM clients c WHERE c.branch_id = ?")
     moves = {f"{a} → {b}": n for a, b, n in db.execute(
         f"SELECT wo, w, count(*) FROM ({inner}) WHERE wo IS NOT w GROUP BY 1, 2 ORDER BY 3 DESC, 1, 2", [branch])}
     reasons = {r.id: r.reason for r in with_.all_rules()}

@@ -1,8 +1,9 @@
 """The classification policy compiled to SQL.
 
 Every dimension (class, habit, tier, value segment, risk level) becomes one
-SQL expression over a client row ``c`` and its latest assessment ``a``, so a
-run classifies the whole book in one statement. Reasons depend only on the
+SQL expression over a client row ``c`` (which carries its latest assessment's
+level, lowest-category flag and expiry), so a run classifies the whole book in
+one statement. Reasons depend only on the
 resulting value and the policy, so they are built for changed rows only.
 """
 
@@ -26,6 +27,44 @@ def age_sql(today):
     )
 
 
+class AgeField(str):
+    """The age expression, which also compiles a comparison with a whole number of years
+    to one comparison of ``birth_date`` with a cut-off date.
+
+    age ≥ n exactly when the birth date is on or before today's month-day n
+    years ago, compared as ISO text (so a 29 February cut-off still orders
+    correctly in any year). The arithmetic of ``age_sql`` is several string
+    operations per client; this is one compare. NULL stays NULL either way.
+    """
+
+    def __new__(cls, today):
+        field = super().__new__(cls, age_sql(today))
+        field.today = today
+        return field
+
+    def _cutoff(self, years):
+        year = self.today.year - years
+        return f"{year:04d}-{self.today.strftime('%m-%d')}" if 1 <= year <= 9999 else None
+
+    def compare(self, op, value):
+        """(sql, params) for ``age <op> value``, or None to use the plain expression."""
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or value != int(value):
+            return None
+        n = int(value)
+        at_least_n, at_least_next = self._cutoff(n), self._cutoff(n + 1)
+        if at_least_n is None or at_least_next is None:
+            return None
+        forms = {
+            ">=": ("c.birth_date <= ?", [at_least_n]),
+            "<": ("c.birth_date > ?", [at_least_n]),
+            ">": ("c.birth_date <= ?", [at_least_next]),
+            "<=": ("c.birth_date > ?", [at_least_next]),
+            "=": ("(c.birth_date > ? AND c.birth_date <= ?)", [at_least_next, at_least_n]),
+            "!=": ("NOT (c.birth_date > ? AND c.birth_date <= ?)", [at_least_next, at_least_n]),
+        }
+        return forms.get({"==": "="}.get(op, op))
+
+
 def client_fields(today):
     """Names a rule may test, mapped to SQL over the client row ``c``."""
     fields = {
@@ -36,7 +75,7 @@ def client_fields(today):
             "opened_at", "birth_date",
         )
     }
-    fields["age"] = age_sql(today)
+    fields["age"] = AgeField(today)
     fields["trading_volume"] = "(COALESCE(c.total_assets,0) * COALESCE(c.turnover_rate,0))"
     return fields
 
@@ -109,7 +148,7 @@ class Compiled:
         self.levels = quest["levels"]
         self.fields = client_fields(today)
 
-    # -- value expressions over c (client) and a (latest assessment) ---------
+    # -- value expressions over the client row c ------------------------------
     def class_expr(self):
         parts, params = [], []
         for band in self.bands[:-1]:
@@ -148,12 +187,13 @@ class Compiled:
 
     def risk_expr(self):
         return (
-            "CASE WHEN a.id IS NULL THEN 'unassessed' WHEN a.expires_at <= ? THEN 'expired' ELSE a.level END",
+            "CASE WHEN c.assessment_id IS NULL THEN 'unassessed' WHEN c.assessment_expires_at <= ? THEN 'expired'"
+            " ELSE c.assessment_level END",
             [self.today.isoformat()],
         )
 
     def lowest_expr(self):
-        return "COALESCE(a.lowest_category, 0)", []
+        return "COALESCE(c.assessment_lowest, 0)", []
 
     def columns(self):
         """(name, sql, params) for every classified dimension, in table order."""

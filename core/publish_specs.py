@@ -83,7 +83,7 @@ TABLES = [
         indexes=(("branch_id", "class"), ("class",)),
         labels={"client_id": "客户号", "branch_id": "营业部", "class": "类别", "risk_level": "风险等级",
                 "lowest_category": "最低类别", "habit": "交易习惯", "tier": "层级", "value_segment": "价值分群",
-                "reasons": "理由", "policy_version": "策略版本", "run_id": "运行编号", "updated_at": "更新时间"},
+                "reasons": "理由", "policy_version": "策略版本", "run_id": "运行编号"},
     ),
     TableSpec(
         "classification_history", "branch", "分类变动历史", "每次运行中变动的客户及理由 (classification history)",

@@ -57,7 +57,10 @@ def compile_condition(cond, fields, where="condition"):
     if op in COMPARISONS:
         if not isinstance(value, (int, float, str)) or isinstance(value, bool):
             raise PolicyError(f"{where}.value: {op} needs a number or a text value")
-        return f"{expr} {COMPARISONS[op]} ?", [value]
+        # A field may know a cheaper equivalent form (age: one date compare).
+        cheaper = getattr(expr, "compare", None)
+        found = cheaper(op, value) if cheaper else None
+        return found or (f"{expr} {COMPARISONS[op]} ?", [value])
     if op in ("in", "not in"):
         if not isinstance(value, list) or not value:
             raise PolicyError(f"{where}.value: {op!r} needs a non-empty list")

@@ -116,7 +116,8 @@ class Compiled:
         level_case = " ".join(f"WHEN '{lv}' THEN {rank(self.doc['matching'][lv])}" for lv in CLIENT_LEVELS)
         # A classification newer than the latest assessment carries the level (plugins may
         # refine it); otherwise the assessment itself does. Expiry is always judged today.
-        fresh = "k.risk_level GLOB 'C[0-9]*' AND k.updated_at >= a.imported_at"
+        # (A row's run_id is the run that last changed it; that run's start is its age.)
+        fresh = "k.risk_level GLOB 'C[0-9]*' AND kr.started_at >= a.imported_at"
         # MATERIALIZED: computed once per client, then read by the per-column CASEs below
         # (a flattened query would re-evaluate the investor-type rules at every reference).
         decided = f"COALESCE({DECIDED_TYPE}, " if self.decisions else "("
@@ -135,6 +136,7 @@ class Compiled:
             FROM clients c
             LEFT JOIN assessments a ON a.id = ({LATEST_ASSESSMENT_ID})
             LEFT JOIN classifications k ON k.client_id = c.client_id
+            LEFT JOIN runs kr ON kr.id = k.run_id
             LEFT JOIN behaviour_flags fl ON fl.client_id = c.client_id
             {{where}})
         SELECT client_id, branch_id, level, lowest, assess_state, expires_at,
