@@ -357,6 +357,7 @@ def classify(db, *, branch=None, dry_run=False, operator=None, today=None, plugi
         [branch] if branch else [],
     ).fetchone()
     previous = previous_counts(db, branch)
+    nested = db.conn.in_transaction
 
     # The run writes only client ids it has just read from clients, so the
     # per-row foreign-key look-up is pure cost here (it was ~20% of a first run).
@@ -379,9 +380,11 @@ def classify(db, *, branch=None, dry_run=False, operator=None, today=None, plugi
                 record_reasons(db, comp)
                 if fresh:
                     result.examined = scope
-                    counting = fresh_counts(db, comp, branch, plan)
+                    # A second connection sees only committed data: inside a caller's open
+                    # transaction it would miss the caller's own writes.
+                    counting = None if nested else fresh_counts(db, comp, branch, plan)
                     result.changed = write_fresh(db, comp, branch, plan, run_id, policy)
-                    result.classes = {c: n for c, n in counting.rows()}
+                    result.classes = dict(counting.rows()) if counting else class_counts(db, branch)
                     result.moves = {f"新 → {c}": n for c, n in sorted(result.classes.items(), key=lambda x: -x[1])}
                     result.examples = [
                         {"client_id": cid, "branch_id": b, "from": None, "to": c, "adjustment": why}

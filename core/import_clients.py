@@ -16,8 +16,10 @@ field lands in ``client_changes``. A blank optional cell on re-import keeps
 the value already held (an export that lacks a column does not erase it).
 """
 
+import bisect
 import datetime as dt
 import importlib
+from array import array
 import json
 from operator import mul
 from functools import lru_cache
@@ -27,7 +29,7 @@ from . import audit, events, validate
 from . import import_pipeline
 from .import_clients_fast import NUMBER_FIELDS, produce
 from .errors import BrokerCRMError
-from .import_report import ImportResult, Problems, Progress, Rejects, chunks
+from .import_report import ImportResult, Problems, Progress, Rejects, SeenKeys, chunks
 from .readers import read_rows
 from .timeutil import now_iso, today
 
@@ -236,8 +238,49 @@ def _merge(old, new):
     return merged, changes
 
 
+class _RowNumbers:
+    """File row numbers of the rows this import inserted, by rowid, kept as runs.
+
+    Inserted rows get consecutive rowids and, in a clean file, consecutive row
+    numbers too: one run covers the whole file. Memory grows only with the gaps
+    (bad, blank or repeated rows), never with the number of clients.
+    """
+
+    def __init__(self):
+        self.starts, self.firsts, self.lengths = array("q"), array("q"), array("q")
+
+    def add(self, rowid, numbers):
+        """The rows numbered ``numbers`` got rowids ``rowid``, ``rowid + 1``, …"""
+        i = 0
+        while i < len(numbers):
+            j = i + 1
+            while j < len(numbers) and numbers[j] == numbers[j - 1] + 1:
+                j += 1
+            start, first, length = rowid + i, numbers[i], j - i
+            if self.starts and self.starts[-1] + self.lengths[-1] == start \
+                    and self.firsts[-1] + self.lengths[-1] == first:
+                self.lengths[-1] += length
+            else:
+                self.starts.append(start)
+                self.firsts.append(first)
+                self.lengths.append(length)
+            i = j
+
+    def number(self, rowid):
+        k = bisect.bisect_right(self.starts, rowid) - 1
+        return self.firsts[k] + (rowid - self.starts[k])
+
+
+def _repeat(first):
+    return [("client_id", f"与第 {first} 行重复 (repeats row {first})")]
+
+
 class _ClientWriter:
-    """Writes one batch of checked rows: inserts, updates, change records, events."""
+    """Writes one batch of checked rows: inserts, updates, change records, events.
+
+    A client_id used twice in the file is found here: the second insert
+    conflicts with the first. The first use wins; ``write`` returns the others.
+    """
 
     UPDATE = f"UPDATE clients SET {', '.join(f'[{f}] = ?' for f in FIELDS)}, updated_at = ? WHERE client_id = ?"
     # account_opened for the rows this batch inserted, built by SQLite from the rows themselves.
@@ -258,29 +301,75 @@ class _ClientWriter:
                        " ON CONFLICT (client_id) DO NOTHING")
         self.listeners = _resolve(events.LISTENERS)
         self.news_since = (today() - dt.timedelta(days=events.OPENING_NEWS_DAYS)).isoformat()
+        self.start = None           # max rowid before the import: older rows are re-imported clients
+        self.numbers = _RowNumbers()
+        self.updated = None         # SeenKeys of re-imported clients, made at the first one
 
-    def write(self, rows):
-        """Store one batch of checked rows, each the tuple (client_id, *FIELDS)."""
+    def write(self, rows, numbers):
+        """Store one batch of checked rows, each the tuple (client_id, *FIELDS), from file rows ``numbers``.
+
+        Returns [(row number, stored tuple, first row number)] for the rows whose
+        client_id an earlier row of the file already used; those are not stored.
+        """
         if not rows:
-            return
+            return []
         conn = self.db.conn
-        last_rowid = conn.execute("SELECT COALESCE(max(rowid), 0) FROM clients").fetchone()[0]
-        # New clients go straight in; a client stored before is skipped here (DO NOTHING) and,
-        # only when there was one, compared and updated below. A fresh book never pays for that look-up.
+        before = conn.execute("SELECT COALESCE(max(rowid), 0) FROM clients").fetchone()[0]
+        if self.start is None:
+            self.start = before
+        # New clients go straight in; a client stored before is skipped here (DO NOTHING) and
+        # sorted out below. A fresh, clean book never pays for that look-up.
         inserted = conn.executemany(self.insert, rows).rowcount
         self.result.inserted += inserted
-        if inserted < len(rows):
-            existing = _existing(self.db, [r[0] for r in rows], last_rowid)
-            pairs = []
-            for r in rows:
-                old = existing.get(r[0])
-                if old is not None:
-                    new = dict(zip(COLUMNS, r))
-                    new["extra"] = json.loads(new["extra"]) if new["extra"] else None
-                    pairs.append((new, old))
-            self._update(pairs)
+        repeats = []
+        if inserted == len(rows):
+            self.numbers.add(before + 1, numbers)
+        else:
+            repeats = self._conflicts(rows, numbers, before)
         if inserted:
-            self._opened(last_rowid)
+            self._opened(before)
+        return repeats
+
+    def _conflicts(self, rows, numbers, before):
+        """Sort a batch's rows that did not insert: re-imported clients (updated) and repeats."""
+        rowids = {}
+        for chunk in chunks([r[0] for r in rows], 900):
+            rowids.update(self.db.execute(
+                f"SELECT client_id, rowid FROM clients WHERE client_id IN ({', '.join('?' * len(chunk))})",
+                chunk).fetchall())
+        new_numbers, first_here, repeats, old = [], {}, [], []
+        for stored, n in zip(rows, numbers):
+            key = stored[0]
+            rowid = rowids[key]
+            if rowid > before:            # inserted by this batch, by the first row using the key
+                if key in first_here:
+                    repeats.append((n, stored, first_here[key]))
+                else:
+                    first_here[key] = n
+                    new_numbers.append(n)
+            elif rowid > self.start:      # inserted by an earlier batch of this file
+                repeats.append((n, stored, self.numbers.number(rowid)))
+            else:
+                old.append((stored, n))
+        self.numbers.add(before + 1, new_numbers)
+        if old:
+            if self.updated is None:
+                self.updated = SeenKeys(self.db)
+            again = self.updated.repeats([(stored[0], n) for stored, n in old])
+            repeats += [(n, stored, again[n]) for stored, n in old if n in again]
+            keep = [stored for stored, n in old if n not in again]
+            existing = _existing(self.db, [r[0] for r in keep], self.start)
+            pairs = []
+            for r in keep:
+                new = dict(zip(COLUMNS, r))
+                new["extra"] = json.loads(new["extra"]) if new["extra"] else None
+                pairs.append((new, existing[r[0]]))
+            self._update(pairs)
+        return sorted(repeats)
+
+    def close(self):
+        if self.updated is not None:
+            self.updated.drop()
 
     def _update(self, pairs):
         """Re-imported clients: store what changed and record each change."""
@@ -382,18 +471,19 @@ def import_clients(db, path, *, skip_invalid=False, rejects=None, operator=None,
         with db.atomic():
             for payload in payloads:
                 result.rows += payload["rows"]
-                good, bad = payload["good"], payload["bad"]
+                good, numbers, bad = payload["good"], payload["numbers"], payload["bad"]
                 if validators and good:
-                    good, rejected = _run_validators(validators, good, payload["good_rows"])
-                    bad = sorted(bad + rejected, key=lambda item: item[0])
+                    good, numbers, rejected = _run_validators(validators, good, numbers, payload["good_rows"])
+                    bad = bad + rejected
                 if enrichers and good:
                     good = _run_enrichers(enrichers, good)
-                for n, row, errors in bad:
+                # Written even once the file is known bad (everything is rolled back then):
+                # a repeated client_id is found by its insert, and every problem is listed.
+                repeats = writer.write(good, numbers)
+                bad += [(n, _stored_row(stored), _repeat(first)) for n, stored, first in repeats]
+                for n, row, errors in sorted(bad, key=lambda item: item[0]):
                     problems.add_row(n, errors)
                     spool.add(row, errors)
-                # Once a file is known bad (and not skipping), keep checking but stop writing.
-                if skip_invalid or not problems.total:
-                    writer.write(good)
                 bar.advance(payload["size"])
             if problems.total and not skip_invalid:
                 problems.fail("客户 (clients)")
@@ -402,6 +492,7 @@ def import_clients(db, path, *, skip_invalid=False, rejects=None, operator=None,
         result.rejects_file = spool.write()
     finally:
         payloads.close()
+        writer.close()
         bar.close()
         spool.close()
         db.execute(f"PRAGMA cache_size = {cache_size}")
@@ -441,10 +532,10 @@ def _run_enrichers(enrichers, good):
     return out
 
 
-def _run_validators(validators, good, originals):
+def _run_validators(validators, good, numbers, originals):
     """Branch plugins' extra KYC checks over the rows that passed the core checks.
 
-    Returns (still good tuples, [(n, row, problems)] for the rows they refused).
+    Returns (still good tuples, their row numbers, [(n, row, problems)] for the rows they refused).
     """
     rows = _as_dicts(good)
     refused = {}
@@ -452,7 +543,12 @@ def _run_validators(validators, good, originals):
         for index, column, reason in fn(rows) or ():
             refused.setdefault(index, []).append((column, reason))
     if not refused:
-        return good, []
-    kept = [stored for i, stored in enumerate(good) if i not in refused]
+        return good, numbers, []
+    kept = [i for i in range(len(good)) if i not in refused]
     rejected = [(originals[i][0], originals[i][1], errors) for i, errors in sorted(refused.items())]
-    return kept, rejected
+    return [good[i] for i in kept], [numbers[i] for i in kept], rejected
+
+
+def _stored_row(stored):
+    """A checked row tuple as text cells, for the rejects file."""
+    return {k: "" if v is None else _text(v) for k, v in _as_dicts([stored])[0].items()}

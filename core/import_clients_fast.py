@@ -3,8 +3,9 @@
 ``produce`` is run by ``import_pipeline`` (in a forked worker for a large
 file): it reads the file, checks every row and yields one payload per batch —
 the good rows as tuples ready for ``INSERT``, the bad rows with their
-problems. Repeated client_ids are found here too, in a TEMP table of a private
-SQLite database (flat memory at a million rows, and no work for the writer).
+problems. A CSV is read as lists of cells (``readers.csv_table``): a dict per
+row is made only for a row that needs the full check. A client_id used twice
+is left to the writer, whose insert finds it for free (``import_clients``).
 
 ``fast_row`` accepts only the plain, common case (an individual, canonical ID,
 dates and numbers) with a handful of comparisons; every other row goes through
@@ -16,13 +17,10 @@ over many mutated rows).
 
 import datetime as dt
 import json
-import sqlite3
 from operator import itemgetter, mul
 
-import sqlite_utils
-
-from .import_report import BATCH_SIZE, SeenKeys, batched
-from .readers import read_rows
+from .import_report import BATCH_SIZE, batched
+from .readers import csv_table, read_rows
 from .validate import ID_CHECK, ID_WEIGHTS
 
 NUMBER_FIELDS = (
@@ -70,8 +68,45 @@ class FastChecker:
     def fast_row(self, row):
         """The stored tuple (client_id, *FIELDS) of a plainly valid individual, else None."""
         getter, extras = self._header(tuple(row))
+        extra = None
+        if extras:
+            found = {k: row[k] for k in extras if row[k] != ""}
+            extra = json.dumps(found, ensure_ascii=False, sort_keys=True) if found else None
+        return self._plain(getter(row), extra)
+
+    def list_checker(self, names):
+        """``fast(cells)`` for CSV rows as lists under header ``names``: like ``fast_row``."""
+        index = {name: i for i, name in enumerate(names)}  # a repeated header: the last wins, as in a dict
+        width = len(names)
+        # A column the file lacks reads as blank: one "" appended past the row's end.
+        pad = not all(c in index for c in STAGED)
+        getter = itemgetter(*(index.get(c, width) for c in STAGED))
+        extras = tuple((k, i) for k, i in index.items() if k and k not in self.known)
+        plain = self._plain
+
+        def fast(cells):
+            if len(cells) != width:  # a ragged row: the full check says what is wrong
+                return None
+            extra = None
+            if extras:
+                found = {k: cells[i].strip() for k, i in extras if cells[i].strip()}
+                extra = json.dumps(found, ensure_ascii=False, sort_keys=True) if found else None
+            if pad:
+                cells.append("")
+                fields = getter(cells)
+                cells.pop()
+            else:
+                fields = getter(cells)
+            return plain(fields, extra)
+
+        return fast
+
+    def _plain(self, fields, extra):
         (client_id, kind, name, id_number, phone, birth, branch, opened,
-         ta, tr, hold, income, years, net, occupation, education, legal, scope) = getter(row)
+         ta, tr, hold, income, years, net, occupation, education, legal, scope) = fields
+        # Cells may come unstripped (CSV lists). Every other field below must match exactly
+        # or fall back to check_row, and float() ignores spaces; these are stored as text.
+        client_id, name = client_id.strip(), name.strip()
         if not (client_id and name and kind in ("individual", "个人") and branch in self.branches
                 and len(phone) == 11 and phone.isdigit() and phone[0] == "1" and phone[1] in "3456789"
                 and len(id_number) == 18 and id_number[:17].isdigit()):
@@ -84,6 +119,11 @@ class FastChecker:
             return None
         if opened and opened not in self.days:
             return None
+        # Plain digits (and points) are non-negative and, under 300 of them, finite; anything
+        # else (a sign, an exponent, inf, nan, spaces) goes to the full check.
+        digits = (ta + tr + hold + income + years + net).replace(".", "")
+        if digits and not (digits.isdigit() and len(digits) < 300):
+            return None
         try:
             ta = float(ta) if ta else None
             tr = float(tr) if tr else None
@@ -91,18 +131,11 @@ class FastChecker:
             income = float(income) if income else None
             years = float(years) if years else None
             net = float(net) if net else None
-        except ValueError:
+        except ValueError:  # "1.2.3", or a digit float() does not read (e.g. superscripts)
             return None
-        for number in (ta, tr, hold, income, years, net):
-            if number is not None and not 0 <= number < _INF:  # negative, infinite, NaN
-                return None
-        extra = None
-        if extras:
-            found = {k: row[k] for k in extras if row[k] != ""}
-            extra = json.dumps(found, ensure_ascii=False, sort_keys=True) if found else None
         return (client_id, "individual", name, id_number, phone, embedded, branch, opened or None,
-                ta, tr, hold, income, occupation or None, education or None, years,
-                legal or None, scope or None, net, extra)
+                ta, tr, hold, income, occupation.strip() or None, education.strip() or None, years,
+                legal.strip() or None, scope.strip() or None, net, extra)
 
 
 def record_tuple(record, fields):
@@ -114,47 +147,57 @@ def record_tuple(record, fields):
 
 
 def produce(path, aliases, branches, today, keep_rows):
-    """Yield one payload per batch: {"rows", "good": [tuple], "good_rows", "bad": [(n, row, problems)], "size"}.
+    """Yield one payload per batch: {"rows", "good": [tuple], "numbers", "good_rows", "bad", "size"}.
 
-    ``keep_rows`` also sends the original rows of the good ones (``good_rows``,
-    parallel to ``good``): branch validators may refuse a row, which then goes
-    to the rejects file as it was read.
+    ``numbers`` are the file row numbers of the good rows. ``keep_rows`` also
+    sends the original rows of the good ones (``good_rows``, parallel to
+    ``good``): branch validators may refuse a row, which then goes to the
+    rejects file as it was read. ``bad`` is [(row number, row, problems)].
+    A client_id used twice is the writer's to find: its insert conflicts.
     """
     from .import_clients import FIELDS, KNOWN, check_row  # the full rules live there
 
     checker = FastChecker(branches, today, KNOWN)
     today_iso = today.isoformat()
-    # A private temporary database: the worker must not touch the caller's connection. Its page
-    # cache is bounded, so a million client_ids cost disk, not memory.
-    private = sqlite_utils.Database(sqlite3.connect(""))
-    private.execute("PRAGMA temp.cache_size = -16000")
-    seen = SeenKeys(private)
-    try:
-        for batch in batched(read_rows(path, aliases), BATCH_SIZE):
-            good, good_rows, bad = [], [], []
-            repeats = seen.repeats([(row["client_id"], n) for n, row in batch if row.get("client_id")])
-            for n, row in batch:
-                stored = checker.fast_row(row)
-                if stored is None or n in repeats:
-                    record, errors = check_row(row, branches, today_iso)
-                    if n in repeats:
-                        errors.append(("client_id", f"与第 {repeats[n]} 行重复 (repeats row {repeats[n]})"))
-                    if errors:
-                        bad.append((n, row, errors))
-                        continue
-                    stored = record_tuple(record, FIELDS)
-                good.append(stored)
-                if keep_rows:
-                    good_rows.append((n, row))
-            yield {"rows": len(batch), "good": good, "good_rows": good_rows, "bad": bad,
-                   "size": _bytes(batch)}
-    finally:
-        seen.drop()
-        private.conn.close()
+    table = csv_table(path, aliases)
+    if table is None:
+        records, fast = read_rows(path, aliases), checker.fast_row
+
+        def as_dict(row):
+            return row
+    else:
+        names, records = table
+        fast = checker.list_checker(names)
+
+        def as_dict(cells):
+            return {n: v.strip() for n, v in zip(names, cells)}
+
+    for batch in batched(records, BATCH_SIZE):
+        good, numbers, good_rows, bad = [], [], [], []
+        blank = 0
+        for n, record in batch:
+            stored = fast(record)
+            row = None
+            if stored is None:
+                row = as_dict(record)
+                if not any(row.values()):
+                    blank += 1
+                    continue
+                record_, errors = check_row(row, branches, today_iso)
+                if errors:
+                    bad.append((n, row, errors))
+                    continue
+                stored = record_tuple(record_, FIELDS)
+            good.append(stored)
+            numbers.append(n)
+            if keep_rows:
+                good_rows.append((n, row if row is not None else as_dict(record)))
+        yield {"rows": len(batch) - blank, "good": good, "numbers": numbers, "good_rows": good_rows,
+               "bad": bad, "size": _bytes(batch)}
 
 
 def _bytes(batch):
     """Roughly how many bytes of the file a batch covered (for the progress bar)."""
-    sample = batch[:50]
-    per_row = sum(len(",".join(map(str, row.values())).encode("utf-8")) + 1 for _, row in sample) / len(sample)
+    sample = [row.values() if isinstance(row, dict) else row for _, row in batch[:50]]
+    per_row = sum(len(",".join(map(str, cells)).encode("utf-8")) + 1 for cells in sample) / len(sample)
     return int(per_row * len(batch))

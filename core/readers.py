@@ -59,7 +59,51 @@ def _csv_rows(path, aliases, encoding):
                     continue
                 yield number, {n: v.strip() for n, v in zip(names, values)}
     except UnicodeDecodeError as e:
-        raise BrokerCRMError(f"{path}: 文件编码无法识别, 请另存为 UTF-8 或 GBK (cannot decode: {e})") from None
+        raise _undecodable(path, e) from None
+
+
+CSV_SUFFIXES = (".csv", ".txt", ".tsv", "")
+
+
+def _undecodable(path, error):
+    return BrokerCRMError(f"{path}: 文件编码无法识别, 请另存为 UTF-8 或 GBK (cannot decode: {error})")
+
+
+def csv_table(path, aliases=None):
+    """For a CSV file: ``(column names, iterator of (row_number, [cells]))``; None for other files.
+
+    The fast path for large exports: cells come as read (not stripped) and rows
+    as lists, so a caller that checks the common case pays for neither a dict
+    nor sixteen strips per row. Rows whose cells are all empty are skipped; a
+    row of blanks is the caller's to skip after stripping.
+    """
+    path = Path(path)
+    if path.suffix.lower() not in CSV_SUFFIXES or not path.exists():
+        return None
+    f = open(path, newline="", encoding=detect_encoding(path))
+    try:
+        reader = csv.reader(f)
+        header = next(reader, None)
+    except UnicodeDecodeError as e:
+        f.close()
+        raise _undecodable(path, e) from None
+    except BaseException:
+        f.close()
+        raise
+    if header is None:
+        f.close()
+        return [], iter(())
+    return [normalise_header(h, aliases or {}) for h in header], _csv_records(path, f, reader)
+
+
+def _csv_records(path, f, reader):
+    with f:
+        try:
+            for number, values in enumerate(reader, start=2):
+                if any(values):
+                    yield number, values
+        except UnicodeDecodeError as e:
+            raise _undecodable(path, e) from None
 
 
 def _xlsx_rows(path, aliases):
@@ -133,7 +177,7 @@ def read_rows(path, aliases=None):
         return _json_rows(path, aliases)
     if suffix in (".ndjson", ".jsonl"):
         return _ndjson_rows(path, aliases)
-    if suffix in (".csv", ".txt", ".tsv", ""):
+    if suffix in CSV_SUFFIXES:
         return _csv_rows(path, aliases, detect_encoding(path))
     raise BrokerCRMError(f"{path}: 不支持的文件类型 {suffix} (use .csv, .xlsx, .json or .ndjson)")
 

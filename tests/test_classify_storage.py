@@ -229,7 +229,6 @@ def test_failing_first_run_leaves_the_index(db, trigger):
     assert classify(db).classes == table_counts(db) and has_client_index(db)
 
 
-@pytest.mark.xfail(strict=True, reason="SideQuery counts the committed data: a caller's open transaction is missed")
 def test_first_run_inside_a_caller_transaction_counts_its_clients(db):
     add_client(db, "A1", assets=2_000_000, turnover=4)
     with db.atomic():
