@@ -46,6 +46,13 @@ def _cell(value):
     return str(value).strip()
 
 
+CSV_SUFFIXES = (".csv", ".txt", ".tsv", "")
+
+
+def _undecodable(path, error):
+    return BrokerCRMError(f"{path}: 文件编码无法识别, 请另存为 UTF-8 或 GBK (cannot decode: {error})")
+
+
 def _csv_rows(path, aliases, encoding):
     try:
         with open(path, newline="", encoding=encoding) as f:
@@ -60,13 +67,6 @@ def _csv_rows(path, aliases, encoding):
                 yield number, {n: v.strip() for n, v in zip(names, values)}
     except UnicodeDecodeError as e:
         raise _undecodable(path, e) from None
-
-
-CSV_SUFFIXES = (".csv", ".txt", ".tsv", "")
-
-
-def _undecodable(path, error):
-    return BrokerCRMError(f"{path}: 文件编码无法识别, 请另存为 UTF-8 或 GBK (cannot decode: {error})")
 
 
 def csv_table(path, aliases=None):
