@@ -77,7 +77,7 @@ def _date(text):
 
 def _resident_id(value):
     """Error text for a bad resident ID, never echoing its digits (they are personal data)."""
-    if (len(value) == 18 and value[:17].isdigit() and value[17] in "0123456789X" and _date(value[6:14])
+    if (len(value) == 18 and value.isascii() and value[:17].isdigit() and value[17] in "0123456789X" and _date(value[6:14])
             and _ID_CHECK[sum(map(mul, map(int, value[:17]), _ID_WEIGHTS)) % 11] == value[17]):
         return None
     error = validate.resident_id(value)
@@ -461,7 +461,10 @@ def import_clients(db, path, *, skip_invalid=False, rejects=None, operator=None,
     read_rows(path, ALIASES)  # a missing file or an unknown type fails here, before any work
     bar = Progress(path, progress, f"导入客户 {source}")
     writer = _ClientWriter(db, source, operator, result)
-    payloads = import_pipeline.run(produce, (path, ALIASES, branches, today(), bool(validators)),
+    # The rows as read travel with the checked ones only when a rejects file or a
+    # validator may need them: a dict per row is a third of the reader's cost.
+    keep_rows = bool(validators) or spool.enabled
+    payloads = import_pipeline.run(produce, (path, ALIASES, branches, today(), keep_rows),
                                    size=path.stat().st_size if path.exists() else 0)
     # New clients' events land at random places in the events(kind, at) index; a larger page
     # cache for the import keeps those inserts in memory (64 MB, well inside the 200 MB budget).
@@ -480,7 +483,9 @@ def import_clients(db, path, *, skip_invalid=False, rejects=None, operator=None,
                 # Written even once the file is known bad (everything is rolled back then):
                 # a repeated client_id is found by its insert, and every problem is listed.
                 repeats = writer.write(good, numbers)
-                bad += [(n, _stored_row(stored), _repeat(first)) for n, stored, first in repeats]
+                if repeats:
+                    read = dict(payload["good_rows"])
+                    bad += [(n, read.get(n) or _stored_row(stored), _repeat(first)) for n, stored, first in repeats]
                 for n, row, errors in sorted(bad, key=lambda item: item[0]):
                     problems.add_row(n, errors)
                     spool.add(row, errors)
@@ -550,5 +555,5 @@ def _run_validators(validators, good, numbers, originals):
 
 
 def _stored_row(stored):
-    """A checked row tuple as text cells, for the rejects file."""
+    """A checked row tuple as text cells: the rejects file's stand-in when the row as read was not kept."""
     return {k: "" if v is None else _text(v) for k, v in _as_dicts([stored])[0].items()}

@@ -108,8 +108,9 @@ class FastChecker:
         # or fall back to check_row, and float() ignores spaces; these are stored as text.
         client_id, name = client_id.strip(), name.strip()
         if not (client_id and name and kind in ("individual", "个人") and branch in self.branches
-                and len(phone) == 11 and phone.isdigit() and phone[0] == "1" and phone[1] in "3456789"
-                and len(id_number) == 18 and id_number[:17].isdigit()):
+                and len(phone) == 11 and phone.isascii() and phone.isdigit() and phone[0] == "1"
+                and phone[1] in "3456789" and len(id_number) == 18 and id_number.isascii()
+                and id_number[:17].isdigit()):
             return None
         embedded = self.compact_days.get(id_number[6:14])
         if embedded is None or (birth and birth != embedded):

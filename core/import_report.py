@@ -86,6 +86,11 @@ class Rejects:
         self._columns = {}
         self._spool = tempfile.TemporaryFile("w+", encoding="utf-8") if self.path else None
 
+    @property
+    def enabled(self):
+        """Whether rows are kept for a rejects file."""
+        return self._spool is not None
+
     def add(self, row, problems):
         self.count += 1
         if self._spool is None:

@@ -12,7 +12,7 @@ USCC_ALPHABET = "0123456789ABCDEFGHJKLMNPQRTUWXY"
 USCC_WEIGHTS = [1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28]
 USCC_RE = re.compile(r"^[0-9A-HJ-NP-RTUW-Y]{2}\d{6}[0-9A-HJ-NP-RTUW-Y]{10}$")
 
-MOBILE_RE = re.compile(r"^1[3-9]\d{9}$")
+MOBILE_RE = re.compile(r"^1[3-9]\d{9}$", re.ASCII)  # \d is any Unicode digit otherwise
 DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 
@@ -22,7 +22,7 @@ def id_check_char(first17):
 
 def resident_id(value):
     """18-digit resident ID number (GB 11643): shape, embedded birth date, check digit."""
-    if len(value) != 18 or not value[:17].isdigit() or value[17] not in "0123456789Xx":
+    if len(value) != 18 or not (value[:17].isascii() and value[:17].isdigit()) or value[17] not in "0123456789Xx":
         return "身份证号须为18位, 前17位为数字 (must be 18 characters, 17 digits + check)"
     if parse_date(f"{value[6:10]}-{value[10:12]}-{value[12:14]}") is None:
         return f"身份证号中的出生日期 {value[6:14]} 无效 (embedded birth date is not a real date)"
