@@ -85,6 +85,8 @@ def _tiers(doc, kind):
     items = sorted(((number(tiers, k, f"tier.{kind}"), k) for k in tiers), reverse=True)
     if not items or items[-1][0] != 0:
         raise PolicyError(f"tier.{kind}: 最低一级须从 0 起 (the lowest tier must start at 0)")
+    if len({low for low, _ in items}) != len(items):
+        raise PolicyError(f"tier.{kind}: 各级起点须互不相同 (each tier needs its own lower bound)")
     return items
 
 
@@ -169,7 +171,10 @@ class Compiled:
         sqls, params = [], []
         for kind in ("institution", "individual"):
             items = self.tiers[kind]
-            whens = " ".join("WHEN COALESCE(c.total_assets,0) >= ? THEN ?" for _ in items[:-1])
+            # Every tier but the last starts above 0 (the last starts at 0, checked in
+            # validate), so a NULL asset figure falls through to the last tier as 0 would:
+            # no COALESCE needed, and a third fewer operations per client.
+            whens = " ".join("WHEN c.total_assets >= ? THEN ?" for _ in items[:-1])
             for low, name in items[:-1]:
                 params += [low, name]
             sqls.append(f"CASE {whens} ELSE ? END")

@@ -235,3 +235,29 @@ def test_first_run_inside_a_caller_transaction_counts_its_clients(db):
         add_client(db, "A2")
         result = classify(db)
     assert result.classes == table_counts(db)
+
+
+def test_tier_thresholds_must_differ():
+    """Two tiers with one lower bound would make the tier of a client without assets ambiguous."""
+    import tomllib
+
+    from brokercrm.classify_sql import validate
+    from brokercrm.errors import PolicyError
+    from brokercrm.policy import default_policy_dir
+
+    doc = tomllib.loads((default_policy_dir() / "classification.toml").read_text(encoding="utf-8"))
+    validate(doc)
+    lowest = min(doc["tier"]["individual"], key=doc["tier"]["individual"].get)
+    doc["tier"]["individual"]["extra"] = doc["tier"]["individual"][lowest]
+    with pytest.raises(PolicyError, match="tier.individual"):
+        validate(doc)
+
+
+def test_clients_without_assets_get_the_lowest_tier(db):
+    """Tiers compare total_assets without COALESCE: a NULL figure must still land in the lowest tier."""
+    add_client(db, "N1", assets=None)
+    add_client(db, "N2", kind="institution", assets=None)
+    add_client(db, "Z1", assets=0.0)
+    classify(db)
+    tiers = dict(db.execute("SELECT client_id, tier FROM classifications").fetchall())
+    assert tiers == {"N1": "bronze", "N2": "small", "Z1": "bronze"}
