@@ -13,6 +13,7 @@ every step in a fresh child process, so each step's peak RSS (VmHWM) is its own
   assessments      brokercrm.importers.import_assessments (not a target; the book needs it)
   bare             INSERT INTO bench_grid SELECT client_id, <the policy's grid CASE> FROM clients
                    (three times, each into a fresh table; the median counts)
+  bare keyed       the same into a table keyed by client_id (information only)
   classify_first   brokercrm.classify.classify on an empty classifications table
   change           total_assets of 5% of clients ×4 or ×¼ (not timed)
   bare             again, on the changed table
@@ -142,17 +143,22 @@ def bare_sql(db):
     return f"INSERT INTO bench_grid SELECT c.client_id, {sql} FROM clients c", params
 
 
-def step_bare(db_path, repeats=3):
-    """The bare statement, three times into a fresh table each; the median counts."""
+def step_bare(db_path, keyed="0", repeats=3):
+    """The bare statement, three times into a fresh table each; the median counts.
+
+    ``keyed`` = "1": the table is keyed by client_id, as a current-row table
+    must be (information only; the targets use the keyless table).
+    """
     from brokercrm.db import connect
 
     db = connect(db_path)
     conn = db.conn
     sql, params = bare_sql(db)
+    key = " PRIMARY KEY" if keyed == "1" else ""
     times = []
     for _ in range(repeats):
         conn.execute("DROP TABLE IF EXISTS bench_grid")
-        conn.execute("CREATE TABLE bench_grid (client_id TEXT, class TEXT)")
+        conn.execute(f"CREATE TABLE bench_grid (client_id TEXT{key}, class TEXT)")
         conn.commit()
         started = clock()
         with conn:
@@ -265,6 +271,7 @@ def measure(n, paths, log):
         ("import", ("import", db, clients_csv)),
         ("assessments", ("assessments", db, assess_csv)),
         ("bare_first", ("bare", db)),
+        ("bare_keyed", ("bare", db, "1")),
         ("classify_first", ("classify", db)),
         ("change", ("change", db)),
         ("bare_nightly", ("bare", db)),
@@ -310,6 +317,9 @@ def report(small, large):
           large["classify_nightly"], large["bare_nightly"], "≤ 2×", lambda v: v <= 2)
     ratio(f"classify forced full re-run, nothing changed ({large['classify_full']['seconds']:.2f}s)",
           large["classify_full"], large["bare_nightly"], "(info)", lambda v: True)
+    rows[-1] = rows[-1][:4] + ("",)
+    ratio(f"classify first run vs bare into a table keyed by client_id ({large['bare_keyed']['seconds']:.2f}s)",
+          large["classify_first"], large["bare_keyed"], "(info)", lambda v: True)
     rows[-1] = rows[-1][:4] + ("",)
     for key in ("import", "assessments", "classify_first", "classify_nightly", "classify_full"):
         peak = max(small[key]["peak_rss"], large[key]["peak_rss"]) / MB
