@@ -14,7 +14,7 @@ reports the failure (``RunResult.failures``).
 
 A run is *incremental* when nothing but client data changed since the last
 whole-book run: it then looks only at clients updated since (queued by a
-trigger), added since (rowid mark), newly assessed (id mark), whose
+trigger), added since (key mark), newly assessed (id mark), whose
 assessment expired since, or whose birthday or account anniversary passed
 (age-based rules). A new policy version, other approved plugins, an earlier
 or much later as-of date, or a branch-scoped run make it *full*.
@@ -33,8 +33,9 @@ from .side_query import SideQuery
 from .timeutil import now_iso, today as local_today
 
 DIMENSIONS = ["class", "risk_level", "lowest_category", "habit", "tier", "value_segment"]
+# One client's current classification row: classifications is keyed by clients.id.
+CURRENT_ROW_SQL = "SELECT k.* FROM clients c JOIN classifications k ON k.client_key = c.id WHERE c.client_id = ?"
 
-CLIENT_INDEX = "CREATE UNIQUE INDEX classifications_client ON classifications(client_id)"
 
 
 @dataclass
@@ -109,20 +110,20 @@ def fill_candidates(db, last, today):
     """Temp table ``_candidates``: every client whose result may differ since ``last``."""
     since = dt.date.fromisoformat(last["as_of"])
     db.execute("DROP TABLE IF EXISTS temp._candidates")
-    # Keyed by the clients' rowid: the run then reads its candidates in table order,
+    # Keyed by the clients' integer key: the run then reads its candidates in table order,
     # a forward sweep over the book instead of a look-up through the client_id index.
     db.execute("CREATE TEMP TABLE _candidates (rid INTEGER PRIMARY KEY)")
-    by_id = "SELECT c.rowid FROM {} x JOIN clients c ON c.client_id = x.client_id"
+    by_id = "SELECT c.id FROM {} x JOIN clients c ON c.client_id = x.client_id"
     sources = [
         (by_id.format("classify_queue"), []),
-        ("SELECT rowid FROM clients WHERE rowid > ?", [last["client_mark"] or 0]),
+        ("SELECT id FROM clients WHERE id > ?", [last["client_mark"] or 0]),
         (by_id.format("assessments") + " WHERE x.id > ?", [last["assessment_mark"] or 0]),
         (by_id.format("assessments") + " WHERE x.expires_at > ? AND x.expires_at <= ?",
          [since.isoformat(), today.isoformat()]),
     ]
     if today > since:
         sources.append(
-            ("SELECT rowid FROM clients WHERE " + _anniversary_between("birth_date", since, today)
+            ("SELECT id FROM clients WHERE " + _anniversary_between("birth_date", since, today)
              + " OR " + _anniversary_between("opened_at", since, today), [])
         )
     for sql, params in sources:
@@ -144,7 +145,7 @@ def proposed_select(comp, branch=None, plan=None, incremental=False):
     params = [p for _, _, ps in cols for p in ps]
     adj_reason, adj_params = adjustments.reason_case(plan)
     params = adj_params + params
-    source = "_candidates q JOIN clients c ON c.rowid = q.rid" if incremental else "clients c"
+    source = "_candidates q JOIN clients c ON c.id = q.rid" if incremental else "clients c"
     conds = []
     if branch:
         conds.append("c.branch_id = ?")
@@ -157,7 +158,7 @@ def proposed_select(comp, branch=None, plan=None, incremental=False):
     adjustment = f"CASE WHEN p.[_adj] IS NOT NULL THEN {adj_reason} || ': ' || p.[_base_class] || ' → ' || p.[class] END"
     sql = (
         f"SELECT *, {adjustment} AS adjustment FROM"
-        f" (SELECT c.client_id, c.branch_id, {select} FROM {source} {where}) p"
+        f" (SELECT c.id AS client_key, c.client_id, c.branch_id, {select} FROM {source} {where}) p"
     )
     return sql, params
 
@@ -170,10 +171,10 @@ def build_changed(db, comp, branch=None, plan=None, incremental=False):
     db.execute("DROP TABLE IF EXISTS temp._changed")
     db.execute(
         f"""CREATE TEMP TABLE _changed AS
-        SELECT p.*, {old}, k.run_id AS old_run_id, k.client_id IS NULL AS is_new
+        SELECT p.*, {old}, k.run_id AS old_run_id, k.client_key IS NULL AS is_new
         FROM ({sql}) p
-        LEFT JOIN classifications k ON k.client_id = p.client_id
-        WHERE k.client_id IS NULL OR p.branch_id IS NOT k.branch_id OR {differs}
+        LEFT JOIN classifications k ON k.client_key = p.client_key
+        WHERE k.client_key IS NULL OR p.branch_id IS NOT k.branch_id OR {differs}
            OR p.adjustment IS NOT k.adjustment""",
         params,
     )
@@ -184,29 +185,15 @@ def write_fresh(db, comp, branch, plan, run_id, policy):
 
     No history rows: there is no old value, and the run itself records the
     first classification (``classifications.run_id``, the run's summary).
-    Into an empty table the rows go first and the client_id index is built
-    after, in one sorted pass: about a third of the run's cost at 1M clients
-    when maintained row by row.
+    Rows come in client key order, which is the table's own order: appends.
     """
     sql, params = proposed_select(comp, branch, plan)
     names = ", ".join(f"[{d}]" for d in DIMENSIONS)
-    empty = not db.execute("SELECT 1 FROM classifications LIMIT 1").fetchone()
-    if empty:
-        db.execute("DROP INDEX classifications_client")
-    changed = db.execute(
-        f"""INSERT INTO classifications (client_id, branch_id, {names}, adjustment, policy_version, run_id)
-        SELECT client_id, branch_id, {names}, adjustment, ?, ? FROM ({sql})""",
+    return db.execute(
+        f"""INSERT INTO classifications (client_key, client_id, branch_id, {names}, adjustment, policy_version, run_id)
+        SELECT client_key, client_id, branch_id, {names}, adjustment, ?, ? FROM ({sql})""",
         [policy.version, run_id, *params],
     ).rowcount
-    if empty:
-        # The index build's sort may use the second core (the counting query is done by now).
-        threads = db.execute("PRAGMA threads").fetchone()[0]
-        db.execute("PRAGMA threads = 2")
-        try:
-            db.execute(CLIENT_INDEX)
-        finally:
-            db.execute(f"PRAGMA threads = {int(threads)}")
-    return changed
 
 
 def fresh_counts(db, comp, branch, plan):
@@ -266,9 +253,9 @@ def _write(db, run_id, policy):
         for d in DIMENSIONS + ["branch_id", "adjustment", "policy_version", "run_id"]
     )
     db.execute(
-        f"""INSERT INTO classifications (client_id, branch_id, {names}, adjustment, policy_version, run_id)
-        SELECT client_id, branch_id, {names}, adjustment, ?, ? FROM _changed WHERE true
-        ON CONFLICT(client_id) DO UPDATE SET {updates}""",
+        f"""INSERT INTO classifications (client_key, client_id, branch_id, {names}, adjustment, policy_version, run_id)
+        SELECT client_key, client_id, branch_id, {names}, adjustment, ?, ? FROM _changed WHERE true
+        ON CONFLICT(client_key) DO UPDATE SET {updates}""",
         [policy.version, run_id],
     )
 
@@ -337,7 +324,7 @@ def classify(db, *, branch=None, dry_run=False, operator=None, today=None, plugi
     result = RunResult(None, dry_run, policy.version, policy.digest, branch, scope, 0,
                        mode="full" if full_because else "incremental",
                        plugins=plan.as_dict(), failures=plan.failures)
-    client_mark = db.execute("SELECT max(rowid) FROM clients").fetchone()[0] or 0
+    client_mark = db.execute("SELECT max(id) FROM clients").fetchone()[0] or 0
     assessment_mark = db.execute("SELECT max(id) FROM assessments").fetchone()[0] or 0
     db.execute("PRAGMA cache_size = -65536")
 

@@ -3,6 +3,7 @@
 import json
 
 from . import audit
+from .classify import CURRENT_ROW_SQL
 from .errors import BrokerCRMError
 from .masking import mask_record
 from .sql_filters import where_equal
@@ -49,7 +50,7 @@ def list_clients(db, *, branch=None, class_=None, limit=None, offset=0):
     sql = (
         "SELECT c.client_id, c.branch_id, c.kind, c.name, "
         + ", ".join(f"k.[{d}]" for d in CLASSIFIED)
-        + " FROM clients c LEFT JOIN classifications k ON k.client_id = c.client_id"
+        + " FROM clients c LEFT JOIN classifications k ON k.client_key = c.id"
         + where
         + " ORDER BY c.client_id"
     )
@@ -60,6 +61,9 @@ def list_clients(db, *, branch=None, class_=None, limit=None, offset=0):
     names = [d[0] for d in cursor.description]
     for row in cursor:
         yield _client_obj(zip(names, row))
+
+
+INTERNAL_COLUMNS = ("id", "assessment_id", "assessment_level", "assessment_lowest", "assessment_expires_at")
 
 
 def get(db, client_id):
@@ -104,7 +108,7 @@ def history(db, client_id):
         first = {d: rows[-1][f"old_{d}"] for d in CLASSIFIED}
         first_run = rows[-1]["old_run_id"]
     else:
-        cursor = db.execute("SELECT * FROM classifications WHERE client_id = ?", [client_id])
+        cursor = db.execute(CURRENT_ROW_SQL, [client_id])
         current = cursor.fetchone()
         if current is None or rows:
             return out
@@ -146,7 +150,7 @@ def show(db, client_id, *, reveal=False, operator=None):
     else:
         client = mask_record(client)
     client["extra"] = json.loads(client["extra"]) if client.get("extra") else {}
-    cursor = db.execute("SELECT * FROM classifications WHERE client_id = ?", [client_id])
+    cursor = db.execute(CURRENT_ROW_SQL, [client_id])
     current = cursor.fetchone()
     obj = {"client_id": client_id, "branch_id": client["branch_id"]}
     if current:
@@ -164,7 +168,8 @@ def show(db, client_id, *, reveal=False, operator=None):
         for d in CLASSIFIED:
             obj[d] = None
         obj["reasons"] = {}
-    obj["client"] = client
+    # Keys and copies the database keeps for itself; the assessments are listed below.
+    obj["client"] = {k: v for k, v in client.items() if k not in INTERNAL_COLUMNS}
     obj["history"] = history(db, client_id)
     obj["assessments"] = [
         {"answered_at": r[0], "expires_at": r[1], "score": r[2], "level": r[3],

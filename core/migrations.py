@@ -301,3 +301,83 @@ def m006_latest_assessment_on_client(db):
         END;
         """
     )
+
+
+def _rebuild(conn, table, sql, copy):
+    """Replace ``table`` with one made by ``sql`` (naming it ``<table>_new``) and filled by ``copy``.
+
+    The table's own indexes and triggers are recreated; the caller has turned
+    foreign keys off and holds the transaction.
+    """
+    keep = [r[0] for r in conn.execute(
+        "SELECT sql FROM sqlite_master WHERE tbl_name = ? AND type IN ('index', 'trigger') AND sql IS NOT NULL",
+        [table])]
+    conn.execute(sql)
+    conn.execute(copy)
+    conn.execute(f"DROP TABLE [{table}]")
+    # Triggers of other tables name this one; a modern RENAME would re-check them against a
+    # schema in which it does not exist for a moment.
+    conn.execute("PRAGMA legacy_alter_table = ON")
+    try:
+        conn.execute(f"ALTER TABLE [{table}_new] RENAME TO [{table}]")
+    finally:
+        conn.execute("PRAGMA legacy_alter_table = OFF")
+    for statement in keep:
+        conn.execute(statement)
+
+
+@core(transactional=False)
+def m007_integer_client_key(db):
+    # Every client gets a stable integer key (`id`, the rowid, kept by VACUUM because it is
+    # declared), and the current classification is keyed by it. A first run then appends its
+    # rows in key order with no second index to build (about a fifth of a first run at 1M
+    # clients), and a nightly run finds a client's current row by its key. client_id stays
+    # unique: every other table still refers to clients by it.
+    conn = db.conn
+    if "id" in {r[1] for r in conn.execute("PRAGMA table_info(clients)")}:
+        return  # applied, but not recorded (the process stopped in between)
+    conn.commit()
+    conn.execute("PRAGMA foreign_keys = OFF")  # a no-op inside a transaction: hence transactional=False
+    try:
+        conn.execute("BEGIN IMMEDIATE")
+        sql = conn.execute("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'clients'").fetchone()[0]
+        head, sep, rest = sql.partition("client_id TEXT PRIMARY KEY,")
+        if not sep:
+            raise RuntimeError("m007: unexpected clients schema")
+        new = (head.replace("CREATE TABLE clients", "CREATE TABLE clients_new", 1)
+               .replace('CREATE TABLE "clients"', "CREATE TABLE clients_new", 1)
+               + "client_id TEXT NOT NULL UNIQUE," + rest.rstrip()[:-1].rstrip()
+               + ",\n    id INTEGER PRIMARY KEY  -- stable integer key (m007)\n)")
+        columns = ", ".join(f"[{r[1]}]" for r in conn.execute("PRAGMA table_info(clients)"))
+        _rebuild(conn, "clients", new, f"INSERT INTO clients_new ({columns}, id) SELECT {columns}, rowid FROM clients")
+        conn.execute("DROP INDEX IF EXISTS classifications_client")  # m005's; the key replaces it
+        _rebuild(conn, "classifications", """
+            CREATE TABLE classifications_new (
+                client_key INTEGER PRIMARY KEY REFERENCES clients(id),
+                client_id TEXT NOT NULL REFERENCES clients(client_id),
+                branch_id TEXT NOT NULL,
+                class TEXT NOT NULL,
+                risk_level TEXT NOT NULL,
+                lowest_category INTEGER NOT NULL,
+                habit TEXT NOT NULL,
+                tier TEXT NOT NULL,
+                value_segment TEXT NOT NULL,
+                adjustment TEXT,
+                policy_version INTEGER NOT NULL,
+                run_id INTEGER NOT NULL
+            )""", """
+            INSERT INTO classifications_new
+            SELECT c.id, k.client_id, k.branch_id, k.class, k.risk_level, k.lowest_category, k.habit, k.tier,
+                   k.value_segment, k.adjustment, k.policy_version, k.run_id
+            FROM classifications k JOIN clients c ON c.client_id = k.client_id""")
+        broken = [r for t in ("clients", "classifications")
+                  for r in conn.execute(f"PRAGMA foreign_key_check({t})").fetchall()]
+        if broken:
+            raise RuntimeError(f"m007: foreign keys broken by the rebuild: {broken[:5]}")
+        conn.execute("COMMIT")
+    except BaseException:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        raise
+    finally:
+        conn.execute("PRAGMA foreign_keys = ON")

@@ -182,7 +182,7 @@ def _build_table(conn, spec, published, code=None):
     """
     info = conn.execute(f"PRAGMA src.table_info([{spec.table}])").fetchall()
     src_cols = {r[1]: r[2] for r in info}
-    pk = [r[1] for r in sorted((r for r in info if r[5]), key=lambda r: r[5])]
+    pk = list(spec.key) or [r[1] for r in sorted((r for r in info if r[5]), key=lambda r: r[5])]
     drop = set(spec.drop) | NEVER | (set(spec.drop_in_branch) if code else set())
     columns = [(r[1], r[2]) for r in info if r[1] not in drop]
     exprs = [_column_expr(spec, c, t) for c, t in columns]

@@ -57,6 +57,7 @@ class TableSpec:
     sortable: tuple = ()            # extra columns a big table may be sorted by (indexed)
     labels: dict = field(default_factory=dict)     # column -> Chinese label
     not_personal: tuple = ()        # columns named like personal data that are not (a branch's name)
+    key: tuple = ()                 # the snapshot's primary key, where not the working table's own
 
 
 TABLES = [
@@ -70,16 +71,19 @@ TABLES = [
         mask={"name": "name", "id_number": "id", "phone": "phone", "birth_date": "birth",
               "legal_representative": "name"},
         # No facets: a million-row breakdown is a summary view, not a facet.
-        drop=("extra",), trusted=("*",),
+        # `id` is the working database's integer key; the site keys clients by client_id.
+        drop=("extra", "id"), key=("client_id",), trusted=("*",),
         labels={"client_id": "客户号", "kind": "类型", "name": "姓名", "id_number": "证件号码",
                 "phone": "手机", "birth_date": "出生日期", "branch_id": "营业部", "opened_at": "开户日期",
                 "total_assets": "总资产", "turnover_rate": "换手率", "avg_holding_days": "平均持仓天数",
                 "annual_income": "年收入", "occupation": "职业", "education": "学历",
-                "investment_years": "投资年限", "net_assets": "净资产"},
+                "investment_years": "投资年限", "net_assets": "净资产",
+                "assessment_level": "最近测评等级", "assessment_lowest": "最低类别",
+                "assessment_expires_at": "测评到期日"},
     ),
     TableSpec(
         "classifications", "branch", "客户分类", "每位客户当前的分类、风险等级与交易习惯 (current classification)",
-        trusted=("*",), facets=("class", "risk_level", "habit"),
+        drop=("client_key",), key=("client_id",), trusted=("*",), facets=("class", "risk_level", "habit"),
         indexes=(("branch_id", "class"), ("class",)),
         labels={"client_id": "客户号", "branch_id": "营业部", "class": "类别", "risk_level": "风险等级",
                 "lowest_category": "最低类别", "habit": "交易习惯", "tier": "层级", "value_segment": "价值分群",

@@ -12,6 +12,7 @@ import datetime as dt
 
 from . import service_policy as sp
 from .checks import array, number, text
+from .classify import CURRENT_ROW_SQL
 from .classify_sql import client_fields
 from .errors import BrokerCRMError, PolicyError
 from .rules import compile_condition
@@ -73,7 +74,7 @@ def _case(doc, day):
     return f"CASE {' '.join(whens)} ELSE ? END", params + [doc["packages"][-1]["code"]]
 
 
-FROM = " FROM clients c LEFT JOIN classifications k ON k.client_id = c.client_id"
+FROM = " FROM clients c LEFT JOIN classifications k ON k.client_key = c.id"
 
 
 def package_code(db, client_id, doc=None):
@@ -101,7 +102,7 @@ def _plugin_choice(db, client_id, codes, current):
     from .masking import mask_record
 
     client = mask_record(clients_lib.get(db, client_id))
-    row = db.execute("SELECT * FROM classifications WHERE client_id = ?", [client_id])
+    row = db.execute(CURRENT_ROW_SQL, [client_id])
     found = row.fetchone()
     if found:
         client.update({k: v for k, v in zip([d[0] for d in row.description], found) if k in CLASSIFIED_FIELDS})

@@ -135,7 +135,7 @@ class Compiled:
                 {age_sql(self.today)} AS age, fl.flag AS behaviour_flag
             FROM clients c
             LEFT JOIN assessments a ON a.id = ({LATEST_ASSESSMENT_ID})
-            LEFT JOIN classifications k ON k.client_id = c.client_id
+            LEFT JOIN classifications k ON k.client_key = c.id
             LEFT JOIN runs kr ON kr.id = k.run_id
             LEFT JOIN behaviour_flags fl ON fl.client_id = c.client_id
             {{where}})

@@ -166,24 +166,37 @@ def test_upgrade_to_lean_classifications_and_assessment_columns(tmp_path):
     old.execute(insert, [12, "C1", 1, "2024-05-01", "2026-05-01"])  # older, inserted later
     row = ["C1", "TY01", "B", "C3", 0, "swing", "silver", "mid", None, 1, 1]
     old.execute("INSERT INTO classifications VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, '2025-06-01T00:00:00')", row)
+
+    rowid = old.execute("SELECT rowid FROM clients WHERE client_id = 'C1'").fetchone()[0]
     old.conn.commit()
     old.close()
 
     db = connect(path)
     assert "updated_at" not in db["classifications"].columns_dict
-    assert [list(r) for r in db.execute("SELECT * FROM classifications")] == [row]
+    # m007: clients keep their rowid as the declared integer key, and the row is keyed by it.
+    assert db.execute("SELECT id FROM clients WHERE client_id = 'C1'").fetchone()[0] == rowid
+    assert [list(r) for r in db.execute("SELECT * FROM classifications")] == [[rowid, *row]]
     assert db.execute(ON_CLIENT, ["C1"]).fetchone() == ("C3", 0, "2027-05-01")
-    assert ("classifications_client", 1) in [(r[1], r[2]) for r in db.execute("PRAGMA index_list(classifications)")]
+    assert db.execute("PRAGMA foreign_key_check").fetchall() == []
     with pytest.raises(sqlite3.IntegrityError):
         db.execute("INSERT INTO classifications SELECT * FROM classifications")
+    with pytest.raises(sqlite3.IntegrityError):  # client_id stays unique: other tables refer to it
+        db.execute("INSERT INTO clients (client_id, kind, name, branch_id, created_at, updated_at)"
+                    " VALUES ('C1', 'individual', '李四', 'TY01', '2025-01-01', '2025-01-01')")
+    # The clients table's own index and trigger came through the rebuild.
+    assert {"clients_branch"} <= {r[1] for r in db.execute("PRAGMA index_list(clients)")}
+    db.execute("UPDATE clients SET total_assets = 5 WHERE client_id = 'C1'")
+    assert db.execute("SELECT client_id FROM classify_queue").fetchall() == [("C1",)]
     db.execute(insert, [48, "C5", 0, "2025-09-01", "2027-09-01"])  # the new trigger keeps them from now on
     assert db.execute(ON_CLIENT, ["C1"]).fetchone() == ("C5", 0, "2027-09-01")
 
 
 # -- first run into an empty table ----------------------------------------------------------
 
-def has_client_index(db):
-    return ("classifications_client", 1) in [(r[1], r[2]) for r in db.execute("PRAGMA index_list(classifications)")]
+def keyed_by_client(db):
+    """Every current row sits at its client's integer key, with that client's id."""
+    return db.execute("SELECT count(*) FROM classifications k LEFT JOIN clients c ON c.id = k.client_key"
+                      " WHERE c.client_id IS NOT k.client_id").fetchone()[0] == 0
 
 
 def table_counts(db, branch=None):
@@ -197,36 +210,36 @@ def some_clients(db):
             add_client(db, f"{branch}-{i}", branch=branch, assets=assets, turnover=turnover)
 
 
-def test_first_run_builds_the_index_and_counts_what_it_wrote(db):
+def test_first_run_keys_rows_by_client_and_counts_what_it_wrote(db):
     some_clients(db)
     add_client(db, "TY01-x", assets=2_000_000, turnover=4)
     result = classify(db)
-    assert has_client_index(db)
+    assert keyed_by_client(db)
     assert result.classes == table_counts(db) and sum(result.classes.values()) == 11 == result.changed
 
 
 def test_branch_scoped_first_runs_count_their_branch(db):
     some_clients(db)
-    first = classify(db, branch="TY01")  # empty table: index dropped and rebuilt
+    first = classify(db, branch="TY01")  # empty table
     second = classify(db, branch="BJ01")  # fresh for the branch, into a non-empty table
-    assert has_client_index(db)
+    assert keyed_by_client(db)
     assert first.classes == table_counts(db, "TY01") and second.classes == table_counts(db, "BJ01")
 
 
 @pytest.mark.parametrize("trigger", [
-    "BEFORE INSERT ON classifications WHEN NEW.client_id = 'BJ01-3'",  # while the index is dropped
-    "BEFORE INSERT ON audit_log WHEN NEW.action = 'classify.run'",  # after it was rebuilt
+    "BEFORE INSERT ON classifications WHEN NEW.client_id = 'BJ01-3'",  # while writing rows
+    "BEFORE INSERT ON audit_log WHEN NEW.action = 'classify.run'",  # after every row was written
 ])
-def test_failing_first_run_leaves_the_index(db, trigger):
+def test_failing_first_run_leaves_nothing(db, trigger):
     some_clients(db)
     db.execute(f"CREATE TEMP TRIGGER boom {trigger} BEGIN SELECT RAISE(ABORT, 'disk on fire'); END")
     with pytest.raises(Exception, match="disk on fire"):
         classify(db)
-    assert has_client_index(db)
+    assert keyed_by_client(db)
     assert db.execute("SELECT count(*) FROM classifications").fetchone()[0] == 0
     assert db.execute("SELECT count(*) FROM runs").fetchone()[0] == 0
     db.execute("DROP TRIGGER temp.boom")
-    assert classify(db).classes == table_counts(db) and has_client_index(db)
+    assert classify(db).classes == table_counts(db) and keyed_by_client(db)
 
 
 def test_first_run_inside_a_caller_transaction_counts_its_clients(db):
