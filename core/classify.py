@@ -376,8 +376,11 @@ def classify(db, *, branch=None, dry_run=False, operator=None, today=None, plugi
                     result.examples = [
                         {"client_id": cid, "branch_id": b, "from": None, "to": c, "adjustment": why}
                         for cid, b, c, why in db.execute(
-                            "SELECT client_id, branch_id, class, adjustment FROM classifications"
-                            " WHERE run_id = ? ORDER BY client_id LIMIT 5", [run_id])
+                            # CROSS JOIN keeps clients outside: its client_id index gives the
+                            # order and the walk stops at the fifth row (no scan, no sort).
+                            "SELECT k.client_id, k.branch_id, k.class, k.adjustment FROM clients c"
+                            " CROSS JOIN classifications k ON k.client_key = c.id"
+                            " WHERE k.run_id = ? ORDER BY c.client_id LIMIT 5", [run_id])
                     ]
                 else:
                     compute()
