@@ -144,7 +144,7 @@ def _fill_features(db, n):
             SELECT 1, c.client_id, c.branch_id, 'F002', 'R5', k.risk_level, 'ordinary',
                    CASE WHEN k.lowest_category THEN 'forbidden' ELSE 'mismatch' END, '["产品风险高于客户等级"]',
                    CASE WHEN abs(random()) % 3 = 0 THEN 1 END, 10000
-            FROM clients c JOIN classifications k ON k.client_id = c.client_id
+            FROM clients c JOIN classifications k ON k.client_key = c.id
             WHERE abs(random()) % 100 < 5""")
     if "approvals" in tables:
         _try(db, "approvals", """INSERT INTO approvals (plugin, version, digest, branch, requested_by,
