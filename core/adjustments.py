@@ -26,7 +26,7 @@ import math
 import re
 from dataclasses import dataclass, field
 
-from .classify_sql import age_sql
+from .classify_sql import AgeField
 from .errors import PolicyError
 from .plugins import PluginError, approved_for
 from .rules import compile_condition
@@ -74,7 +74,7 @@ def rule_fields(comp):
     rules, and with them incremental runs, stay the same from day to day.
     """
     fields = dict(comp.fields)
-    fields["account_years"] = age_sql(comp.today).replace("c.birth_date", "c.opened_at")
+    fields["account_years"] = AgeField(comp.today, "c.opened_at")  # whole years, compared as one date
     for name, sql, params in comp.columns():
         if name in PROPOSED:
             fields[name] = f"({inline(sql, params)})"

@@ -37,9 +37,9 @@ class AgeField(str):
     operations per client; this is one compare. NULL stays NULL either way.
     """
 
-    def __new__(cls, today):
-        field = super().__new__(cls, age_sql(today))
-        field.today = today
+    def __new__(cls, today, column="c.birth_date"):
+        field = super().__new__(cls, age_sql(today).replace("c.birth_date", column))
+        field.today, field.column = today, column
         return field
 
     def _cutoff(self, years):
@@ -55,12 +55,12 @@ class AgeField(str):
         if at_least_n is None or at_least_next is None:
             return None
         forms = {
-            ">=": ("c.birth_date <= ?", [at_least_n]),
-            "<": ("c.birth_date > ?", [at_least_n]),
-            ">": ("c.birth_date <= ?", [at_least_next]),
-            "<=": ("c.birth_date > ?", [at_least_next]),
-            "=": ("(c.birth_date > ? AND c.birth_date <= ?)", [at_least_next, at_least_n]),
-            "!=": ("NOT (c.birth_date > ? AND c.birth_date <= ?)", [at_least_next, at_least_n]),
+            ">=": (f"{self.column} <= ?", [at_least_n]),
+            "<": (f"{self.column} > ?", [at_least_n]),
+            ">": (f"{self.column} <= ?", [at_least_next]),
+            "<=": (f"{self.column} > ?", [at_least_next]),
+            "=": (f"({self.column} > ? AND {self.column} <= ?)", [at_least_next, at_least_n]),
+            "!=": (f"NOT ({self.column} > ? AND {self.column} <= ?)", [at_least_next, at_least_n]),
         }
         return forms.get({"==": "="}.get(op, op))
 

@@ -246,37 +246,6 @@ def m004_assessment_expiry_index(db):
 
 
 @core()
-def m005_classifications_lean(db):
-    # A current row is rewritten wherever a client changes, so its width sets how many
-    # pages a nightly run dirties: `updated_at` repeated the run's own time (runs has it).
-    # The client_id key becomes a named index, so a first whole-book run can build it
-    # once, sorted, after writing the rows instead of maintaining it row by row.
-    db.executescript(
-        """
-        CREATE TABLE classifications_new (
-            client_id TEXT NOT NULL REFERENCES clients(client_id),
-            branch_id TEXT NOT NULL,
-            class TEXT NOT NULL,
-            risk_level TEXT NOT NULL,
-            lowest_category INTEGER NOT NULL,
-            habit TEXT NOT NULL,
-            tier TEXT NOT NULL,
-            value_segment TEXT NOT NULL,
-            adjustment TEXT,
-            policy_version INTEGER NOT NULL,
-            run_id INTEGER NOT NULL
-        );
-        INSERT INTO classifications_new
-        SELECT client_id, branch_id, class, risk_level, lowest_category, habit, tier, value_segment,
-               adjustment, policy_version, run_id FROM classifications;
-        DROP TABLE classifications;
-        ALTER TABLE classifications_new RENAME TO classifications;
-        CREATE UNIQUE INDEX classifications_client ON classifications(client_id);
-        """
-    )
-
-
-@core()
 def m006_latest_assessment_on_client(db):
     # Classification needs three facts of the latest assessment per client. Read through
     # the assessment_id join they cost a look-up into the wide assessments table per
@@ -333,6 +302,9 @@ def m007_integer_client_key(db):
     # rows in key order with no second index to build (about a fifth of a first run at 1M
     # clients), and a nightly run finds a client's current row by its key. client_id stays
     # unique: every other table still refers to clients by it.
+    # The current row also loses `updated_at`: a nightly run rewrites the rows of changed
+    # clients all over the book, so their width decides how many pages it dirties, and the
+    # run that wrote a row (run_id) has the time.
     conn = db.conn
     if "id" in {r[1] for r in conn.execute("PRAGMA table_info(clients)")}:
         return  # applied, but not recorded (the process stopped in between)
@@ -350,7 +322,6 @@ def m007_integer_client_key(db):
                + ",\n    id INTEGER PRIMARY KEY  -- stable integer key (m007)\n)")
         columns = ", ".join(f"[{r[1]}]" for r in conn.execute("PRAGMA table_info(clients)"))
         _rebuild(conn, "clients", new, f"INSERT INTO clients_new ({columns}, id) SELECT {columns}, rowid FROM clients")
-        conn.execute("DROP INDEX IF EXISTS classifications_client")  # m005's; the key replaces it
         _rebuild(conn, "classifications", """
             CREATE TABLE classifications_new (
                 client_key INTEGER PRIMARY KEY REFERENCES clients(id),

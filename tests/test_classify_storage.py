@@ -1,5 +1,5 @@
 """Storage changes of the classification engine: age as a birth_date compare, the side query,
-the latest assessment kept on the client (m006), lean classifications (m005), first-run index."""
+the latest assessment kept on the client (m006), lean classifications keyed by the client (m007), first runs."""
 
 import datetime as dt
 import sqlite3
@@ -156,7 +156,7 @@ def test_imported_assessments_keep_the_latest_on_the_client(db, tmp_path):
 def test_upgrade_to_lean_classifications_and_assessment_columns(tmp_path):
     path = tmp_path / "old.db"
     old = sqlite_utils.Database(path)
-    core.apply(old, stop_before="m005_classifications_lean")
+    core.apply(old, stop_before="m006_latest_assessment_on_client")
     old.execute("INSERT INTO branches VALUES ('TY01', '太原营业部', '2025-01-01')")
     old.execute("INSERT INTO clients (client_id, kind, name, branch_id, created_at, updated_at)"
                 " VALUES ('C1', 'individual', '张三', 'TY01', '2025-01-01', '2025-01-01')")
