@@ -199,18 +199,17 @@ def check_row(row, branches, today_iso):
     return record, problems
 
 
-def _existing(db, ids, before):
-    """Stored rows for these client_ids that predate the batch (rowid ≤ ``before``): one IN query."""
+def _stored(db, ids):
+    """{client_id: (rowid, stored row as {field: value})} for these client_ids: one IN query per 900."""
     found = {}
     cols = ", ".join(f"[{c}]" for c in FIELDS)
     for chunk in chunks(ids, 900):
         cursor = db.execute(
-            f"SELECT client_id, {cols} FROM clients WHERE client_id IN ({', '.join('?' * len(chunk))})"
-            " AND rowid <= ?",
-            [*chunk, before],
+            f"SELECT client_id, rowid, {cols} FROM clients WHERE client_id IN ({', '.join('?' * len(chunk))})",
+            chunk,
         )
         for row in cursor:
-            found[row[0]] = dict(zip(FIELDS, row[1:]))
+            found[row[0]] = (row[1], dict(zip(FIELDS, row[2:])))
     return found
 
 
@@ -332,15 +331,11 @@ class _ClientWriter:
 
     def _conflicts(self, rows, numbers, before):
         """Sort a batch's rows that did not insert: re-imported clients (updated) and repeats."""
-        rowids = {}
-        for chunk in chunks([r[0] for r in rows], 900):
-            rowids.update(self.db.execute(
-                f"SELECT client_id, rowid FROM clients WHERE client_id IN ({', '.join('?' * len(chunk))})",
-                chunk).fetchall())
+        found = _stored(self.db, [r[0] for r in rows])
         new_numbers, first_here, repeats, old = [], {}, [], []
         for stored, n in zip(rows, numbers):
             key = stored[0]
-            rowid = rowids[key]
+            rowid = found[key][0]
             if rowid > before:            # inserted by this batch, by the first row using the key
                 if key in first_here:
                     repeats.append((n, stored, first_here[key]))
@@ -357,13 +352,12 @@ class _ClientWriter:
                 self.updated = SeenKeys(self.db)
             again = self.updated.repeats([(stored[0], n) for stored, n in old])
             repeats += [(n, stored, again[n]) for stored, n in old if n in again]
-            keep = [stored for stored, n in old if n not in again]
-            existing = _existing(self.db, [r[0] for r in keep], self.start)
             pairs = []
-            for r in keep:
-                new = dict(zip(COLUMNS, r))
-                new["extra"] = json.loads(new["extra"]) if new["extra"] else None
-                pairs.append((new, existing[r[0]]))
+            for r, n in old:
+                if n not in again:
+                    new = dict(zip(COLUMNS, r))
+                    new["extra"] = json.loads(new["extra"]) if new["extra"] else None
+                    pairs.append((new, found[r[0]][1]))
             self._update(pairs)
         return sorted(repeats)
 
@@ -484,8 +478,9 @@ def import_clients(db, path, *, skip_invalid=False, rejects=None, operator=None,
                 # a repeated client_id is found by its insert, and every problem is listed.
                 repeats = writer.write(good, numbers)
                 if repeats:
+                    # The rows as read travel whenever a rejects file will show them (keep_rows).
                     read = dict(payload["good_rows"])
-                    bad += [(n, read.get(n) or _stored_row(stored), _repeat(first)) for n, stored, first in repeats]
+                    bad += [(n, read.get(n), _repeat(first)) for n, stored, first in repeats]
                 for n, row, errors in sorted(bad, key=lambda item: item[0]):
                     problems.add_row(n, errors)
                     spool.add(row, errors)
@@ -553,7 +548,3 @@ def _run_validators(validators, good, numbers, originals):
     rejected = [(originals[i][0], originals[i][1], errors) for i, errors in sorted(refused.items())]
     return [good[i] for i in kept], [numbers[i] for i in kept], rejected
 
-
-def _stored_row(stored):
-    """A checked row tuple as text cells: the rejects file's stand-in when the row as read was not kept."""
-    return {k: "" if v is None else _text(v) for k, v in _as_dicts([stored])[0].items()}

@@ -20,7 +20,7 @@ import json
 from operator import itemgetter, mul
 
 from .import_report import BATCH_SIZE, batched
-from .readers import csv_table, read_rows
+from .readers import csv_dict, csv_table, read_rows
 from .validate import ID_CHECK, ID_WEIGHTS
 
 NUMBER_FIELDS = (
@@ -31,7 +31,6 @@ STAGED = ("client_id", "kind", "name", "id_number", "phone", "birth_date", "bran
           "total_assets", "turnover_rate", "avg_holding_days", "annual_income", "investment_years", "net_assets",
           "occupation", "education", "legal_representative", "business_scope")
 FIRST_DAY = dt.date(1900, 1, 1)
-_INF = float("inf")
 _ASCII_ZEROS = 48 * sum(ID_WEIGHTS)
 
 
@@ -171,7 +170,7 @@ def produce(path, aliases, branches, today, keep_rows):
         fast = checker.list_checker(names)
 
         def as_dict(cells):
-            return {n: v.strip() for n, v in zip(names, cells)}
+            return csv_dict(names, cells)
 
     for batch in batched(records, BATCH_SIZE):
         good, numbers, good_rows, bad = [], [], [], []

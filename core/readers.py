@@ -53,20 +53,18 @@ def _undecodable(path, error):
     return BrokerCRMError(f"{path}: 文件编码无法识别, 请另存为 UTF-8 或 GBK (cannot decode: {error})")
 
 
-def _csv_rows(path, aliases, encoding):
-    try:
-        with open(path, newline="", encoding=encoding) as f:
-            reader = csv.reader(f)
-            header = next(reader, None)
-            if header is None:
-                return
-            names = [normalise_header(h, aliases) for h in header]
-            for number, values in enumerate(reader, start=2):
-                if not any(v.strip() for v in values):
-                    continue
-                yield number, {n: v.strip() for n, v in zip(names, values)}
-    except UnicodeDecodeError as e:
-        raise _undecodable(path, e) from None
+def _csv_rows(path, aliases):
+    # A generator, so the file is opened only once the rows are asked for.
+    names, records = csv_table(path, aliases)
+    for number, cells in records:
+        row = csv_dict(names, cells)
+        if any(row.values()):
+            yield number, row
+
+
+def csv_dict(names, cells):
+    """A CSV row of ``csv_table`` as ``read_rows`` gives it: {column: stripped text}."""
+    return {n: v.strip() for n, v in zip(names, cells)}
 
 
 def csv_table(path, aliases=None):
@@ -178,7 +176,7 @@ def read_rows(path, aliases=None):
     if suffix in (".ndjson", ".jsonl"):
         return _ndjson_rows(path, aliases)
     if suffix in CSV_SUFFIXES:
-        return _csv_rows(path, aliases, detect_encoding(path))
+        return _csv_rows(path, aliases)
     raise BrokerCRMError(f"{path}: 不支持的文件类型 {suffix} (use .csv, .xlsx, .json or .ndjson)")
 
 
