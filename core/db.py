@@ -15,6 +15,11 @@ def db_path(path=None):
     return Path(path or os.environ.get("BROKERCRM_DB") or DEFAULT_DB)
 
 
+def readonly_uri(path):
+    """A URI that opens ``path`` read-only (percent-encoded, so any file name works)."""
+    return Path(path).resolve().as_uri() + "?mode=ro"
+
+
 def connect(path=None, *, migrate=True):
     """Open the database with WAL, foreign keys and a busy timeout.
 

@@ -21,7 +21,7 @@ import click
 
 from . import audit, branches as branches_lib, synth
 from .classify import classify
-from .db import connect
+from .db import connect, readonly_uri
 from .errors import BrokerCRMError
 from .policy import publish_defaults
 from .timeutil import today as local_today
@@ -65,7 +65,7 @@ def is_demo_database(path):
     import sqlite3
 
     try:
-        conn = sqlite3.connect(f"file:{Path(path).resolve()}?mode=ro", uri=True)
+        conn = sqlite3.connect(readonly_uri(path), uri=True)
         try:
             return conn.execute("PRAGMA application_id").fetchone()[0] == DEMO_APPLICATION_ID
         finally:

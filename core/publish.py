@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import masking
-from .db import connect, db_path as resolve_db_path
+from .db import connect, db_path as resolve_db_path, readonly_uri
 from .errors import BrokerCRMError
 from .publish_specs import NEVER, PERSONAL, SMALL_TABLE_ROWS, SUMMARIES, TABLES
 from .timeutil import now
@@ -321,7 +321,7 @@ def _open_snapshot(src_path, tmp):
     conn = sqlite3.connect(f"file:{tmp}", uri=True, isolation_level=None, check_same_thread=False)
     _fast_pragmas(conn)
     register_functions(conn)
-    conn.execute("ATTACH DATABASE ? AS src", [f"file:{Path(src_path).resolve()}?mode=ro"])
+    conn.execute("ATTACH DATABASE ? AS src", [readonly_uri(src_path)])
     conn.execute("BEGIN")
     # The first read starts the read transaction: from here on this connection
     # sees the source as it is now, whatever is committed meanwhile (WAL).
@@ -454,7 +454,7 @@ def publish(db_path=None, out_dir=None):
             for b in published.values()
         }
         for name, tmp in files.items():
-            conn = sqlite3.connect(f"file:{tmp}?mode=ro", uri=True)
+            conn = sqlite3.connect(readonly_uri(tmp), uri=True)
             tables = [r[0] for r in conn.execute(
                 "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name")]
             rows = _counts(conn, tables)

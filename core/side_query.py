@@ -13,7 +13,7 @@ then runs on the caller's connection when its result is asked for.
 import sqlite3
 import threading
 
-from .db import BUSY_TIMEOUT_MS
+from .db import BUSY_TIMEOUT_MS, readonly_uri
 
 
 def main_file(db):
@@ -40,7 +40,7 @@ class SideQuery:
 
     def _run(self, path):
         try:
-            conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=BUSY_TIMEOUT_MS / 1000)
+            conn = sqlite3.connect(readonly_uri(path), uri=True, timeout=BUSY_TIMEOUT_MS / 1000)
             try:
                 self._rows = conn.execute(self.sql, self.params).fetchall()
             finally:

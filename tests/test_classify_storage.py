@@ -86,8 +86,9 @@ def test_side_query_needs_a_write_transaction(tmp_path):
         SideQuery(db, "SELECT 1")
 
 
-def test_side_query_reads_the_committed_data_on_its_own_connection(tmp_path):
-    db = connect(tmp_path / "x.db")
+@pytest.mark.parametrize("name", ["x.db", "营业部 #1?.db"])  # URI characters in a file name
+def test_side_query_reads_the_committed_data_on_its_own_connection(tmp_path, name):
+    db = connect(tmp_path / name)
     db.execute("CREATE TABLE t (n INTEGER)")
     db.execute("INSERT INTO t VALUES (1), (2)")
     with db.atomic():
