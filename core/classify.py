@@ -115,7 +115,7 @@ def fill_candidates(db, last, today):
     db.execute("CREATE TEMP TABLE _candidates (rid INTEGER PRIMARY KEY)")
     by_id = "SELECT c.id FROM {} x JOIN clients c ON c.client_id = x.client_id"
     sources = [
-        (by_id.format("classify_queue"), []),
+        ("SELECT client_key FROM classify_queue", []),
         ("SELECT id FROM clients WHERE id > ?", [last["client_mark"] or 0]),
         (by_id.format("assessments") + " WHERE x.id > ?", [last["assessment_mark"] or 0]),
         (by_id.format("assessments") + " WHERE x.expires_at > ? AND x.expires_at <= ?",

@@ -352,3 +352,21 @@ def m007_integer_client_key(db):
         raise
     finally:
         conn.execute("PRAGMA foreign_keys = ON")
+
+
+@core()
+def m008_queue_by_client_key(db):
+    # The queue of clients to reclassify also holds their integer key: an incremental run
+    # then takes its candidates straight from it instead of looking each client_id up.
+    changed = " OR ".join(f"NEW.{c} IS NOT OLD.{c}" for c in CLASSIFIED_INPUTS)
+    db.executescript(
+        f"""
+        DROP TRIGGER clients_queue_reclassify;
+        CREATE TABLE classify_queue_new (client_key INTEGER PRIMARY KEY, client_id TEXT NOT NULL);
+        INSERT INTO classify_queue_new SELECT c.id, q.client_id FROM classify_queue q JOIN clients c USING (client_id);
+        DROP TABLE classify_queue;
+        ALTER TABLE classify_queue_new RENAME TO classify_queue;
+        CREATE TRIGGER clients_queue_reclassify AFTER UPDATE ON clients WHEN {changed}
+        BEGIN INSERT OR IGNORE INTO classify_queue (client_key, client_id) VALUES (NEW.id, NEW.client_id); END;
+        """
+    )

@@ -275,3 +275,23 @@ def test_clients_without_assets_get_the_lowest_tier(db):
     classify(db)
     tiers = dict(db.execute("SELECT client_id, tier FROM classifications").fetchall())
     assert tiers == {"N1": "bronze", "N2": "small", "Z1": "bronze"}
+
+
+def test_upgrade_keeps_queued_clients_with_their_key(tmp_path):
+    """m008: clients queued before the upgrade stay queued, now with their integer key."""
+    path = tmp_path / "old.db"
+    old = sqlite_utils.Database(path)
+    core.apply(old, stop_before="m008_queue_by_client_key")
+    old.execute("INSERT INTO branches VALUES ('TY01', '太原营业部', '2025-01-01')")
+    for cid in ("C1", "C2"):
+        old.execute("INSERT INTO clients (client_id, kind, name, branch_id, created_at, updated_at)"
+                    " VALUES (?, 'individual', '张三', 'TY01', '2025-01-01', '2025-01-01')", [cid])
+    old.execute("UPDATE clients SET total_assets = 5 WHERE client_id = 'C2'")
+    old.conn.commit()
+    old.close()
+
+    db = connect(path)
+    key = db.execute("SELECT id FROM clients WHERE client_id = 'C2'").fetchone()[0]
+    assert db.execute("SELECT client_key, client_id FROM classify_queue").fetchall() == [(key, "C2")]
+    db.execute("UPDATE clients SET total_assets = 7 WHERE client_id = 'C1'")
+    assert [r[0] for r in db.execute("SELECT client_id FROM classify_queue ORDER BY client_key")] == ["C1", "C2"]
