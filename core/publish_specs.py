@@ -10,17 +10,22 @@ Scope decides which snapshot gets which rows:
 - ``branch``  the table has a branch column (``branch_id`` or ``branch``);
 - ``client``  the table has ``client_id``: its branch comes from the client;
 - ``via``     the branch comes from a parent table already in the snapshot;
-- ``shared``  every snapshot gets the whole table (no personal data in it);
+- ``shared``  every snapshot gets the table (no personal data in it); a branch
+              keeps only the rows ``branch_rows`` allows, so nothing firm-wide
+              reaches a branch;
 - ``hq``      only the head-office snapshot gets it.
 
 Every published row of a scoped table carries ``branch_id`` in the head-office
 snapshot, so a branch snapshot is always ``WHERE branch_id = ?``.
 
-Masking: columns named in ``mask`` use brokercrm.masking; ``field_mask`` masks
-old/new values by the name of the field they belong to; every other TEXT
-column is passed through ``scrub`` (18-digit IDs and 11-digit mobiles inside
-free text are masked) unless listed in ``trusted``. Big generated tables list
-their columns as trusted so publishing a million clients stays fast.
+Masking is an allow-list. Columns named in ``mask`` use brokercrm.masking
+(``json``: a JSON document cleaned by ``masking.clean_json``); ``field_mask``
+masks old/new values by the name of the field they belong to; a text column
+is published as stored only when listed in ``safe`` (codes, enums, dates,
+digests the system writes itself). Every other text column, including one a
+later migration adds, passes through the scrubber, which masks ID and mobile
+numbers anywhere in the text. Operational metadata (import file paths, the
+origin of a change) is dropped.
 """
 
 from dataclasses import dataclass, field
@@ -35,8 +40,9 @@ PERSONAL = {
 # summary views give the breakdowns); smaller tables get both.
 SMALL_TABLE_ROWS = 10_000
 
-# Columns that never leave the working database.
-NEVER = {"extra", "account", "bank_account", "answers_raw", "password", "password_hash"}
+# Columns that never leave the working database: raw extras, secrets, and
+# operational metadata such as the import file a row came from.
+NEVER = {"extra", "account", "bank_account", "answers_raw", "password", "password_hash", "source"}
 
 
 @dataclass
@@ -49,7 +55,7 @@ class TableSpec:
     field_mask: dict = field(default_factory=dict)  # value column -> column naming the field
     drop: tuple = ()                # columns never published
     drop_in_branch: tuple = ()      # columns only head office sees
-    trusted: tuple = ()             # TEXT columns published without scrubbing ("*" = all)
+    safe: tuple = ()                # text columns published as stored (everything else is scrubbed)
     indexes: tuple = ()             # extra indexes: tuples of columns
     facets: tuple = ()              # default facets on the table page (indexed automatically)
     via: tuple = ()                 # (parent table, fk column in this table, key in parent)
@@ -58,13 +64,15 @@ class TableSpec:
     labels: dict = field(default_factory=dict)     # column -> Chinese label
     not_personal: tuple = ()        # columns named like personal data that are not (a branch's name)
     key: tuple = ()                 # the snapshot's primary key, where not the working table's own
+    branch_rows: str = ""           # shared table: the rows a branch snapshot keeps (SQL; :code is the branch)
 
 
 TABLES = [
     # ---- core -------------------------------------------------------------------------
     TableSpec(
         "branches", "shared", "营业部", "营业部代码与名称 (branches)",
-        trusted=("*",), not_personal=("name",), labels={"code": "营业部代码", "name": "营业部名称", "created_at": "创建时间"},
+        safe=("code", "created_at"), not_personal=("name",), branch_rows="code = :code",
+        labels={"code": "营业部代码", "name": "营业部名称", "created_at": "创建时间"},
     ),
     TableSpec(
         "clients", "branch", "客户", "客户基本信息, 个人信息已脱敏 (clients, personal data masked)",
@@ -72,7 +80,10 @@ TABLES = [
               "legal_representative": "name"},
         # No facets: a million-row breakdown is a summary view, not a facet.
         # `id` is the working database's integer key; the site keys clients by client_id.
-        drop=("extra", "id"), key=("client_id",), trusted=("*",),
+        drop=("extra", "id"), key=("client_id",),
+        # occupation, education, business_scope are typed by staff: scrubbed.
+        safe=("client_id", "kind", "branch_id", "opened_at", "created_at", "updated_at", "assessment_level",
+              "assessment_expires_at"),
         labels={"client_id": "客户号", "kind": "类型", "name": "姓名", "id_number": "证件号码",
                 "phone": "手机", "birth_date": "出生日期", "branch_id": "营业部", "opened_at": "开户日期",
                 "total_assets": "总资产", "turnover_rate": "换手率", "avg_holding_days": "平均持仓天数",
@@ -83,7 +94,8 @@ TABLES = [
     ),
     TableSpec(
         "classifications", "branch", "客户分类", "每位客户当前的分类、风险等级与交易习惯 (current classification)",
-        drop=("client_key",), key=("client_id",), trusted=("*",), facets=("class", "risk_level", "habit"),
+        drop=("client_key",), key=("client_id",), facets=("class", "risk_level", "habit"),
+        safe=("client_id", "branch_id", "class", "risk_level", "habit", "tier", "value_segment"),
         indexes=(("branch_id", "class"), ("class",)),
         labels={"client_id": "客户号", "branch_id": "营业部", "class": "类别", "risk_level": "风险等级",
                 "lowest_category": "最低类别", "habit": "交易习惯", "tier": "层级", "value_segment": "价值分群",
@@ -91,53 +103,65 @@ TABLES = [
     ),
     TableSpec(
         "classification_history", "branch", "分类变动历史", "每次运行中变动的客户及理由 (classification history)",
-        trusted=("*",), facets=("new_class",), sort_desc="id",
+        facets=("new_class",), sort_desc="id",
+        safe=("client_id", "branch_id", "old_class", "new_class", "old_risk_level", "new_risk_level", "old_habit",
+              "new_habit", "old_tier", "new_tier", "old_value_segment", "new_value_segment", "policy_digest",
+              "created_at"),
         indexes=(("run_id", "branch_id"), ("client_id",)),
         labels={"run_id": "运行编号", "client_id": "客户号", "branch_id": "营业部", "old_class": "原类别",
                 "new_class": "新类别", "reason": "理由", "policy_version": "策略版本", "created_at": "时间"},
     ),
     TableSpec(
         "assessments", "client", "风险测评", "客户风险承受能力测评 (risk assessments)",
-        trusted=("*",), facets=("level",), sortable=("expires_at",),
+        facets=("level",), sortable=("expires_at",),
+        safe=("client_id", "answers", "level", "answered_at", "expires_at", "imported_at"),
         labels={"client_id": "客户号", "score": "得分", "level": "测评等级", "lowest_category": "最低类别",
                 "answered_at": "测评时间", "expires_at": "到期时间", "branch_id": "营业部"},
     ),
     TableSpec(
         "runs", "shared", "分类运行", "每次分类运行的时间、策略版本与结果 (classification runs)",
-        trusted=("*",), drop_in_branch=("summary", "error"), facets=("kind", "status"), sort_desc="id",
+        mask={"summary": "json"}, facets=("kind", "status"), sort_desc="id",
+        # A branch sees the runs of the whole firm and its own, without their firm-wide
+        # counts: the summary (classes of every client), marks (the book's size), errors.
+        drop_in_branch=("summary", "error", "client_mark", "assessment_mark", "fingerprint"),
+        branch_rows="branch IS NULL OR branch = :code",
+        safe=("kind", "mode", "started_at", "finished_at", "status", "branch", "as_of", "policy_digest",
+              "fingerprint"),
         labels={"kind": "类型", "started_at": "开始", "finished_at": "结束", "status": "状态",
                 "operator": "操作员", "branch": "营业部", "policy_version": "策略版本"},
     ),
     TableSpec("policy_reasons", "shared", "分类理由", "各策略版本下每个分类取值的理由 (reason texts)",
-              trusted=("*",)),
+              safe=("dimension", "value")),
     TableSpec(
         "policy_versions", "shared", "总部策略版本", "已发布的总部策略集版本与摘要 (policy versions)",
-        trusted=("*",), sort_desc="version",
+        safe=("digest", "published_at"), sort_desc="version",
         labels={"version": "版本", "digest": "摘要", "published_at": "发布时间", "published_by": "发布人",
                 "note": "说明"},
     ),
     TableSpec(
         "audit_log", "hq", "审计日志", "只增不改的审计日志 (append-only audit log)",
-        facets=("action",), sort_desc="id", trusted=("at", "operator", "action", "digest"),
+        facets=("action",), sort_desc="id", safe=("at", "action", "digest"),
+        mask={"detail": "json"},
         labels={"at": "时间", "operator": "操作员", "action": "动作", "target": "对象", "detail": "详情",
                 "digest": "摘要"},
     ),
     TableSpec(
         "client_changes", "client", "客户资料变更", "客户资料变更记录, 个人信息已脱敏 (client data changes)",
         field_mask={"old_value": "field", "new_value": "field"}, sort_desc="id",
+        safe=("client_id", "field", "changed_at"),
         labels={"client_id": "客户号", "field": "字段", "old_value": "原值", "new_value": "新值",
-                "source": "来源", "operator": "操作员", "changed_at": "时间"},
+                "operator": "操作员", "changed_at": "时间"},
     ),
     TableSpec(
         "events", "client", "事件", "客户生命周期事件 (domain events)",
-        drop=("detail",), facets=("kind",), sort_desc="id", trusted=("*",),
+        drop=("detail",), facets=("kind",), sort_desc="id", safe=("kind", "client_id", "at"),
         labels={"kind": "事件", "client_id": "客户号", "at": "时间", "operator": "操作员"},
     ),
     # ---- service (interactions issue) --------------------------------------------------
     TableSpec(
         "interactions", "branch", "客户接触记录", "电话、面谈、回访、投诉、关怀等接触 (interactions)",
         facets=("kind", "channel"), sort_desc="id",
-        trusted=("client_id", "branch_id", "kind", "channel", "manager", "operator", "at", "recorded_at", "source"),
+        safe=("client_id", "branch_id", "kind", "channel", "at", "recorded_at"),
         labels={"client_id": "客户号", "branch_id": "营业部", "kind": "类型", "channel": "渠道",
                 "note": "记录", "satisfaction": "满意度", "manager": "客户经理", "at": "时间"},
     ),
@@ -146,7 +170,7 @@ TABLES = [
         facets=("status", "kind"), indexes=(("status", "due_at"), ("branch_id", "status", "due_at")),
         sortable=("due_at",),
         drop=("dedupe_key",), sort_desc="due_at",
-        trusted=("client_id", "branch_id", "kind", "origin", "created_at", "due_at", "status", "done_at", "done_by"),
+        safe=("client_id", "branch_id", "kind", "origin", "created_at", "due_at", "status", "done_at"),
         labels={"client_id": "客户号", "branch_id": "营业部", "kind": "类型", "title": "任务",
                 "origin": "来源", "created_at": "创建", "due_at": "期限", "status": "状态",
                 "done_at": "完成时间", "done_by": "完成人", "done_note": "完成说明"},
@@ -154,54 +178,69 @@ TABLES = [
     TableSpec(
         "complaints", "branch", "投诉", "投诉处理: 受理 → 调查 → 方案 → 批准 → 解决 → 告知客户 (complaints)",
         facets=("state",), indexes=(("branch_id", "state"),), sort_desc="id",
+        safe=("client_id", "branch_id", "state", "received_at", "due_at", "informed_at", "updated_at"),
         labels={"client_id": "客户号", "branch_id": "营业部", "summary": "摘要", "state": "状态",
                 "handler": "处理人", "proposal": "方案", "approved_by": "批准人", "received_at": "受理时间",
                 "due_at": "期限", "informed_at": "告知时间"},
     ),
     TableSpec("complaint_steps", "via", "投诉处理步骤", "投诉状态变更记录 (complaint steps)",
-              via=("complaints", "complaint_id", "id"), sort_desc="id"),
+              via=("complaints", "complaint_id", "id"), sort_desc="id", safe=("from_state", "to_state", "at")),
     TableSpec("care_moments", "client", "关怀时点", "生日、节日与重要时刻 (care calendar)",
-              facets=("kind",), indexes=(("on_date",),)),
+              facets=("kind",), indexes=(("on_date",),),
+              safe=("client_id", "kind", "on_date", "recorded_at")),
     TableSpec("retention_cases", "branch", "挽留案例", "转户、销户请求与挽留结果 (retention cases)",
-              facets=("request", "outcome", "state")),
+              facets=("request", "outcome", "state"),
+              safe=("client_id", "branch_id", "request", "opened_at", "state", "outcome", "closed_at")),
     TableSpec("retention_attempts", "via", "挽留尝试", "挽留过程记录 (retention attempts)",
-              via=("retention_cases", "case_id", "id")),
+              via=("retention_cases", "case_id", "id"), safe=("at",)),
     TableSpec("data_changes", "client", "重要资料变更", "须复核的重要资料变更, 已脱敏 (reviewed data changes)",
-              field_mask={"old_value": "field", "new_value": "field"}, facets=("state", "field")),
+              field_mask={"old_value": "field", "new_value": "field"}, facets=("state", "field"),
+              safe=("client_id", "field", "state", "requested_at", "decided_at")),
     # ---- suitability (issue 4) ----------------------------------------------------------
     TableSpec("products", "shared", "产品", "产品及其风险等级 R1–R5 (products)",
-              trusted=("*",), not_personal=("name",), facets=("risk_level", "type"),
+              not_personal=("name",), facets=("risk_level", "type"),
+              safe=("code", "type", "risk_level", "level_source", "imported_at", "updated_at"),
               labels={"code": "产品代码", "name": "产品名称", "type": "类型", "risk_level": "风险等级"}),
-    TableSpec("holdings", "client", "持仓", "客户持仓 (holdings)", trusted=("*",), indexes=(("product_code",),),
+    TableSpec("holdings", "client", "持仓", "客户持仓 (holdings)", indexes=(("product_code",),),
+              safe=("client_id", "product_code", "since", "imported_at"),
               labels={"client_id": "客户号", "product_code": "产品代码", "amount": "金额", "since": "持有起始"}),
     TableSpec("suitability_exceptions", "branch", "适当性不匹配",
               "最近一次扫描发现的高于客户等级的持仓, 以及是否已有书面确认 (suitability mismatches)",
               facets=("verdict", "product_risk", "client_level"), indexes=(("branch_id", "verdict"),),
+              safe=("client_id", "branch_id", "product_code", "product_risk", "client_level", "investor_type",
+                    "verdict", "reasons"),
               labels={"client_id": "客户号", "branch_id": "营业部", "product_code": "产品代码",
                       "product_risk": "产品风险", "client_level": "客户等级", "investor_type": "投资者类型",
                       "verdict": "结论", "reasons": "理由", "confirmation_id": "确认编号", "amount": "金额"}),
     TableSpec("suitability_checks", "client", "适当性检查", "适当性匹配检查结果与理由 (suitability checks)",
               facets=("verdict",), sort_desc="id",
+              safe=("client_id", "product_code", "product_risk", "client_level", "investor_type", "verdict",
+                    "reasons", "policy_digest", "checked_at"),
               labels={"client_id": "客户号", "product_code": "产品代码", "verdict": "结论", "reasons": "理由",
                       "checked_by": "检查人", "checked_at": "时间"}),
     TableSpec("suitability_confirmations", "client", "风险警示确认",
               "特别风险警示书与客户书面确认 (mismatch confirmations)", sort_desc="id",
+              safe=("client_id", "product_code", "client_level", "reasons", "policy_digest", "confirmed_at"),
               labels={"client_id": "客户号", "product_code": "产品代码", "client_level": "客户等级",
                       "evidence": "凭证", "confirmed_by": "经办人", "confirmed_at": "确认时间"}),
     TableSpec("investor_type_requests", "client", "投资者类型转换", "普通投资者转专业投资者申请 (conversions)",
-              facets=("status", "target"), drop=("evidence",)),
+              facets=("status", "target"), drop=("evidence",),
+              safe=("client_id", "target", "requested_at", "status", "decided_at")),
     TableSpec("behaviour_flags", "client", "交易行为标记", "交易行为与风险等级偏差 (behaviour flags)",
-              facets=("flag",)),
+              facets=("flag",), mask={"evidence": "json"},
+              safe=("client_id", "flag", "label", "rule", "since", "updated_at")),
     TableSpec("behaviour_flag_history", "client", "交易行为标记历史", "交易行为标记的变化 (behaviour flag history)",
-              sort_desc="id"),
+              sort_desc="id", safe=("client_id", "old_flag", "new_flag", "at")),
     # ---- governance (issue 3) ----------------------------------------------------------
     TableSpec("approvals", "branch", "插件审批", "营业部插件审批申请、影响预览与决定 (plugin approvals)",
-              facets=("status", "plugin"), sort_desc="id",
+              facets=("status", "plugin"), sort_desc="id", mask={"impact": "json"},
+              safe=("plugin", "version", "digest", "branch", "requested_at", "status", "decided_at"),
               labels={"plugin": "插件", "version": "版本", "digest": "代码摘要", "branch": "营业部",
                       "requested_by": "申请人", "requested_at": "申请时间", "note": "说明", "impact": "影响预览",
                       "status": "状态", "decided_by": "决定人", "decided_at": "决定时间",
                       "decision_reason": "理由"}),
-    TableSpec("operators", "hq", "操作员", "操作员及其角色 (operators)", facets=("role",)),
+    TableSpec("operators", "hq", "操作员", "操作员及其角色 (operators)", facets=("role",),
+              safe=("id", "role", "branch", "created_at")),
 ]
 
 BY_NAME = {s.table: s for s in TABLES}
