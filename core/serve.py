@@ -1,11 +1,12 @@
 """Serving the published snapshots with Datasette 0.65, read-only.
 
-``make_datasette`` builds the Datasette instance over the snapshots that
-``brokercrm publish`` wrote: immutable files, the inspect data written at
+``make_datasette`` builds the Datasette instance over one set of snapshots
+that ``brokercrm publish`` wrote: immutable files, the inspect data written at
 publish time (fast first page), metadata generated from the snapshot
 manifest, ``datasette_config/`` (templates, stored views) and the site plugin
 ``brokercrm.datasette_config.site_plugin`` (sign-in, deny-by-default
-permissions, the landing page).
+permissions, the landing page). ``serve`` runs it inside ``serve_live.LiveSite``,
+which moves to each new set as publish switches it in: no restart.
 
 Configuration comes from the environment, never from files in the repo:
 
@@ -31,6 +32,7 @@ from pathlib import Path
 import yaml
 
 from .errors import BrokerCRMError
+from . import publish_set
 from .publish import HQ, INSPECT, read_manifest
 from . import publish_specs
 from .publish_specs import BY_NAME, SUMMARIES
@@ -246,7 +248,7 @@ def build_metadata(site_dir, manifest=None, branch_names=None):
 def _branch_names(site_dir, manifest):
     import sqlite3
 
-    hq_file = Path(site_dir) / manifest["databases"][manifest.get("hq", HQ)]["file"]
+    hq_file = publish_set.current_dir(site_dir) / manifest["databases"][manifest.get("hq", HQ)]["file"]
     conn = sqlite3.connect(f"file:{hq_file}?immutable=1", uri=True)
     try:
         return dict(conn.execute("SELECT code, name FROM branches"))
@@ -282,9 +284,10 @@ def site_secret(secret=None):
 
 
 def make_datasette(site_dir, *, secret=None):
+    """Datasette over the set ``site_dir`` holds: the one ``current`` names, or a set directory itself."""
     from datasette.app import Datasette
 
-    site_dir = Path(site_dir)
+    site_dir = publish_set.current_dir(site_dir)
     manifest = read_manifest(site_dir)
     files = [str((site_dir / e["file"]).resolve()) for e in manifest["databases"].values()]
     missing = [f for f in files if not Path(f).exists()]
@@ -313,12 +316,16 @@ def check_users():
 
 
 def serve(site_dir, *, host="127.0.0.1", port=8001, secret=None):
-    """Run the site until interrupted (uvicorn, one process)."""
+    """Run the site until interrupted (uvicorn, one process); each new publish is served as it lands."""
     import uvicorn
 
+    from .serve_live import LiveSite
+
     check_users()
-    ds = make_datasette(site_dir, secret=secret)
-    uvicorn.run(ds.app(), host=host, port=port, log_level="warning")
+    secret = site_secret(secret)
+    make_datasette(site_dir, secret=secret)  # a site that cannot load fails here, with its message
+    app = LiveSite(site_dir, lambda set_dir: make_datasette(set_dir, secret=secret))
+    uvicorn.run(app, host=host, port=port, log_level="warning")
 
 
 # ---- the demo -----------------------------------------------------------------------------

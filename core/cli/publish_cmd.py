@@ -21,8 +21,10 @@ def publish(db_path, out_dir, as_json):
 
     Write read-only snapshot databases for the Datasette site: hq.db with
     every branch and <BRANCH>.db with one branch's clients and their records.
-    Names, ID numbers and phone numbers are masked inside the snapshots. Each
-    file is replaced atomically, so a reader never sees half of one.
+    Names, ID numbers and phone numbers are masked inside the snapshots, and
+    ID and mobile numbers anywhere in free text. The whole set appears at
+    once: a reader sees the previous set or the new one, never a mix, and a
+    publish that is interrupted leaves the previous set in place.
     """
     result = publish_lib.publish(db_path, out_dir)
     if as_json:
@@ -46,7 +48,8 @@ def serve(site_dir, host, port):
 
     Needs BROKERCRM_SITE_SECRET (signs the sign-in cookie) and
     BROKERCRM_SITE_USERS (USER:ROLE:BRANCH:HASH entries; make them with
-    `brokercrm site-password`). Restart after each publish.
+    `brokercrm site-password`). A new publish is served as soon as it is
+    complete, without a restart.
     """
     site_dir = site_dir or publish_lib.default_out_dir()
     click.echo(f"Datasette (只读 read-only): http://{host}:{port}/  — Ctrl-C 停止 (stop)")
