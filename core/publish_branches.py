@@ -61,7 +61,6 @@ def build_branch(hq_path, path, code, published, info, params, steps):
             rows = from_head_office(conn, built, code)
             if rows is None:
                 continue
-            create_indexes(conn, built, in_branch=True)
             counts[built.table] = rows
             steps[f"{code} {built.table}: copy, indexes"] = time.thread_time() - t
         summaries = build_summaries(conn, counts, params, True, steps, code)
