@@ -23,6 +23,7 @@ or much later as-of date, or a branch-scoped run make it *full*.
 import datetime as dt
 import json
 import time
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 
 from . import adjustments, audit
@@ -31,6 +32,7 @@ from .errors import BrokerCRMError
 from .policy import current as current_policy
 from .side_query import SideQuery
 from .timeutil import now_iso, today as local_today
+from .wal import deferred_checkpoint
 
 DIMENSIONS = ["class", "risk_level", "lowest_category", "habit", "tier", "value_segment"]
 # One client's current classification row: classifications is keyed by clients.id.
@@ -355,7 +357,11 @@ def classify(db, *, branch=None, dry_run=False, operator=None, today=None, plugi
             compute()
             result.classes = class_counts(db, branch)
         else:
-            with db.atomic():
+            # The commit only appends to the log; the checkpoint (0.3-0.4 s at a million
+            # clients) runs after, on a helper thread (brokercrm.wal). Inside a caller's
+            # transaction the caller's commit decides, so nothing is deferred there.
+            deferred = nullcontext() if nested else deferred_checkpoint(db.conn)
+            with deferred, db.atomic():
                 run_id = db.execute(
                     "INSERT INTO runs (kind, mode, started_at, status, operator, branch, dry_run, as_of,"
                     " policy_version, policy_digest, fingerprint, client_mark, assessment_mark)"
