@@ -38,7 +38,6 @@ from pathlib import Path
 from . import publish_branches, publish_hq, publish_set
 from .db import connect, db_path as resolve_db_path
 from .errors import BrokerCRMError
-from .masking import SQL_MASKERS, mask_field, scrub  # noqa: F401  (re-exported for callers and tests)
 from .publish_db import finish_snapshot, open_snapshot
 from .publish_set import INSPECT, MANIFEST, fault_point, read_manifest  # noqa: F401  (re-exported)
 from .publish_specs import SUMMARIES, TABLES  # noqa: F401  (re-exported)
