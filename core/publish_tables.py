@@ -78,6 +78,25 @@ def column_expr(spec, col, decl):
     return value
 
 
+def _branch_order(spec, scope, branch_col, branch_expr, pk, columns):
+    """``ORDER BY`` for a table worth copying in branch order, else "".
+
+    A table with its own branch column and two or more indexes led by it (e.g.
+    classifications: (branch_id, client_id) and (branch_id, class, client_id))
+    is copied sorted by branch and key: those indexes are then built from
+    sorted keys, and each branch's later copy reads one run of pages. Measured
+    at 1M clients: classifications 9.5 s -> 6.3 s of CPU over head office and
+    branches; tables whose branch comes from a look-up, or with one such index,
+    paid more for the sort than they saved.
+    """
+    led = 1 + sum(1 for cols in spec.indexes if cols and cols[0] == branch_col)
+    if scope != "branch" or branch_expr or led < 2:
+        return ""
+    names = dict(columns)
+    key = [c for c in pk if c in names] or (["client_id"] if "client_id" in names else [])
+    return " ORDER BY " + ", ".join(f"s.[{c}]" for c in [branch_col, *key])
+
+
 def from_source(conn, spec, names, parents):
     """Copy one working table from ``src`` into the head-office snapshot (``main``).
 
@@ -128,7 +147,8 @@ def from_source(conn, spec, names, parents):
     conn.execute(built.create_sql())
     names = ", ".join(f"[{c}]" for c, _ in columns)
     built.rows = conn.execute(
-        f"INSERT INTO main.[{spec.table}] ({names}) SELECT {', '.join(exprs)} FROM src.[{spec.table}] s").rowcount
+        f"INSERT INTO main.[{spec.table}] ({names}) SELECT {', '.join(exprs)} FROM src.[{spec.table}] s"
+        f"{_branch_order(spec, scope, branch_col, branch_expr, pk, columns)}").rowcount
     # Facets are offered on small tables only (brokercrm.serve), so only they need facet indexes.
     facets = spec.facets if built.rows <= SMALL_TABLE_ROWS else ()
     built.indexes = index_plan(built, spec.indexes, facets + spec.sortable, spec.sort_desc)
