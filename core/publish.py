@@ -54,12 +54,14 @@ class PublishResult:
     skipped: list = field(default_factory=list)     # spec tables not in the source yet
     seconds: float = 0.0
     steps: dict = field(default_factory=dict)       # step -> CPU seconds of its thread
+    phases: dict = field(default_factory=dict)      # phase -> wall seconds
     generation: str = ""
 
     def as_dict(self):
         return {"out_dir": str(self.out_dir), "published_at": self.published_at, "generation": self.generation,
                 "databases": self.databases, "skipped": self.skipped, "seconds": round(self.seconds, 3),
-                "steps": {k: round(v, 3) for k, v in self.steps.items()}}
+                "steps": {k: round(v, 3) for k, v in self.steps.items()},
+                "phases": {k: round(v, 3) for k, v in self.phases.items()}}
 
 
 def default_out_dir():
@@ -86,7 +88,9 @@ def _tables_meta(published):
 
 def _build(src, build, stamp, result):
     """Every snapshot of the set in ``build``; returns ({name: manifest entry}, published tables, branches)."""
-    published, result.skipped, branches = publish_hq.build(src, build, result.steps)
+    wall = time.perf_counter()
+    published, result.skipped, branches = publish_hq.build(src, build, result.steps, result.phases)
+    result.phases["head office"] = time.perf_counter() - wall
     fault_point("head_office")
     hq_path = build / f"{HQ}.db"
     params = publish_branches.summary_params(stamp)
@@ -97,8 +101,11 @@ def _build(src, build, stamp, result):
         conn.close()
     # The generation lets a reader check every file it opened belongs to one set.
     info = {"published_at": result.published_at, "generation": result.generation, "policy_version": policy}
+    wall = time.perf_counter()
     entries, summaries = publish_branches.build_all(hq_path, build, branches, published, info, params, result.steps)
+    result.phases["branches"] = time.perf_counter() - wall
     fault_point("branches")
+    wall = time.perf_counter()
     conn = open_snapshot(hq_path, new=False)
     try:
         conn.execute("BEGIN")
@@ -114,6 +121,7 @@ def _build(src, build, stamp, result):
         result.steps[f"{HQ} analyze"] = time.thread_time() - t
     finally:
         conn.close()
+    result.phases["head office summaries, statistics"] = time.perf_counter() - wall
     return entries, published, branches
 
 

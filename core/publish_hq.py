@@ -122,7 +122,7 @@ def move_part(conn, part_path, built, steps):
         steps[f"hq {b.table}: move"] = time.thread_time() - t
 
 
-def build(src, build_dir, steps):
+def build(src, build_dir, steps, phases=None):
     """Build ``hq.db`` in ``build_dir``; returns (published {table: Built} in spec order, skipped, branch codes)."""
     hq_path, part_path = Path(build_dir) / "hq.db", Path(build_dir) / PART
     main, part = pin_readers(src, [hq_path, part_path])
@@ -148,7 +148,10 @@ def build(src, build_dir, steps):
             raise errors[0]
         part.close()
         # The source stays pinned until the move is committed: nothing more is read from it.
+        t = time.perf_counter()
         move_part(main, part_path, results[1], steps)
+        if phases is not None:
+            phases["head office: move of the part"] = time.perf_counter() - t
         main.execute("COMMIT")
     finally:
         part.close()
