@@ -16,7 +16,7 @@ from .masking import register_functions
 PAGE_SIZE = 16384
 # Page cache per connection and schema, KiB. SQLite's sorter may use as much again
 # before it spills to a temporary file.
-CACHE_KIB = 16 * 1024
+CACHE_KIB = 12 * 1024
 
 
 def open_snapshot(path, *, cache_kib=CACHE_KIB, new=True):
