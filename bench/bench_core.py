@@ -77,8 +77,8 @@ CORE_POLICIES = ("classification.toml", "questionnaire.toml")
 
 def _fresh_db(path, policies=True):
     """A new database with the branches and (only) the core's policies: the bench measures the core."""
-    from brokercrm.db import connect
-    from brokercrm.policy import default_policy_dir, publish_defaults
+    from brokercrm.kernel.db import connect
+    from brokercrm.policy.sets import default_policy_dir, publish_defaults
 
     for p in (path, f"{path}-wal", f"{path}-shm"):
         if os.path.exists(p):
@@ -96,7 +96,7 @@ def _fresh_db(path, policies=True):
 
 def step_baseline_import(db_path, csv_path):
     """The floor: parse the same CSV and executemany the rows, no checks at all."""
-    from brokercrm.synth import CLIENT_COLUMNS
+    from brokercrm.demo.synth import CLIENT_COLUMNS
 
     db = _fresh_db(db_path, policies=False)
     conn = db.conn
@@ -114,8 +114,8 @@ def step_baseline_import(db_path, csv_path):
 
 
 def step_import(db_path, csv_path):
-    from brokercrm import events
-    from brokercrm.importers import import_clients
+    from brokercrm.kernel import events
+    from brokercrm.imports import import_clients
 
     db = _fresh_db(db_path)
     started = clock()
@@ -124,8 +124,8 @@ def step_import(db_path, csv_path):
 
 
 def step_assessments(db_path, csv_path):
-    from brokercrm.db import connect
-    from brokercrm.importers import import_assessments
+    from brokercrm.kernel.db import connect
+    from brokercrm.imports import import_assessments
 
     db = connect(db_path)
     started = clock()
@@ -135,9 +135,9 @@ def step_assessments(db_path, csv_path):
 
 def bare_sql(db):
     """The bare statement: the same grid CASE the classifier compiles from the policy in force."""
-    from brokercrm.classify_sql import Compiled
-    from brokercrm.policy import current
-    from brokercrm.timeutil import today
+    from brokercrm.classify.compile import Compiled
+    from brokercrm.policy.sets import current
+    from brokercrm.kernel.timeutil import today
 
     sql, params = Compiled(current(db), today()).class_expr()
     return f"INSERT INTO bench_grid SELECT c.client_id, {sql} FROM clients c", params
@@ -149,7 +149,7 @@ def step_bare(db_path, keyed="0", repeats=3):
     ``keyed`` = "1": the table is keyed by client_id, as a current-row table
     must be (information only; the targets use the keyless table).
     """
-    from brokercrm.db import connect
+    from brokercrm.kernel.db import connect
 
     db = connect(db_path)
     conn = db.conn
@@ -174,8 +174,8 @@ def step_bare(db_path, keyed="0", repeats=3):
 def step_classify(db_path, full="0"):
     import inspect
 
-    from brokercrm.classify import classify
-    from brokercrm.db import connect
+    from brokercrm.classify.engine import classify
+    from brokercrm.kernel.db import connect
 
     db = connect(db_path)
     kwargs = {"full": True} if full == "1" and "full" in inspect.signature(classify).parameters else {}
@@ -187,7 +187,7 @@ def step_classify(db_path, full="0"):
 
 def step_change(db_path):
     """5% of clients' assets move: half ×4, half ×¼ (enough to cross bands)."""
-    from brokercrm.db import connect
+    from brokercrm.kernel.db import connect
 
     db = connect(db_path)
     with db.conn:
@@ -231,8 +231,8 @@ def run_step(name, *paths):
 
 def write_books(sizes, workdir, seed, log):
     """One generator pass for every size: the book of n is the first n clients of the largest."""
-    from brokercrm import synth
-    from brokercrm.timeutil import CST
+    from brokercrm.demo import synth
+    from brokercrm.kernel.timeutil import CST
     import datetime as dt
 
     today = dt.datetime.fromisoformat(NOW).astimezone(CST).date()

@@ -42,7 +42,7 @@ BRANCHES = {"TY01": "太原营业部", "BJ01": "北京营业部", "SH01": "上�
 TARGET = 1.5
 
 THIRD_PLUGIN = '''
-from brokercrm.hookspecs import hookimpl
+from brokercrm.kernel.hookspecs import hookimpl
 
 
 @hookimpl
@@ -79,9 +79,9 @@ def install_third(workdir):
 
 
 def build(path, n):
-    from brokercrm import operators
-    from brokercrm.db import connect
-    from brokercrm.policy import publish_defaults
+    from brokercrm.trust import operators
+    from brokercrm.kernel.db import connect
+    from brokercrm.policy.sets import publish_defaults
 
     db = connect(path)
     publish_defaults(db)
@@ -122,7 +122,8 @@ def build(path, n):
 
 
 def approve_all(db):
-    from brokercrm import approvals, plugins
+    from brokercrm.governance import approvals
+    from brokercrm import plugins
 
     loaded = plugins.load()
     wanted = {"brokercrm-taiyuan": "TY01", "brokercrm-beijing": "BJ01", "brokercrm-bench-shanghai": "SH01"}
@@ -138,8 +139,8 @@ def approve_all(db):
 
 
 def timed_run(base, work, label, load_env):
-    from brokercrm.classify import classify
-    from brokercrm.db import connect
+    from brokercrm.classify.engine import classify
+    from brokercrm.kernel.db import connect
 
     copy = work / f"{label}.db"
     for suffix in ("", "-wal", "-shm"):
@@ -207,8 +208,9 @@ def main():
 
 def _moved_by_plugins(base, work):
     """Per branch, how many clients the plugins moved: a dry run of each branch with vs without."""
-    from brokercrm import approvals, plugins
-    from brokercrm.db import connect
+    from brokercrm.governance import approvals
+    from brokercrm import plugins
+    from brokercrm.kernel.db import connect
 
     os.environ.pop("BROKERCRM_LOAD_PLUGINS", None)
     db = connect(base)

@@ -41,8 +41,11 @@ def main():
     parser.add_argument("--seed", type=int, default=7)
     args = parser.parse_args()
 
-    from brokercrm import care, events, synth, tasks
-    from brokercrm.importers import import_clients
+    from brokercrm.service import care
+    from brokercrm.kernel import events
+    from brokercrm.demo import synth
+    from brokercrm.service import tasks
+    from brokercrm.imports import import_clients
     from brokercrm.plugins import Plugins
 
     tasks.use_plugins(Plugins())  # the engine alone, no installed plugins

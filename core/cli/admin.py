@@ -2,10 +2,10 @@
 
 import click
 
-from .. import branches as branches_lib
-from .. import operators as operators_lib
-from .. import policy as policy_lib
-from ..db import db_path as resolve_db_path
+from ..book import branches as branches_lib
+from ..trust import operators as operators_lib
+from ..policy import sets as policy_lib
+from ..kernel.db import db_path as resolve_db_path
 from . import cli
 from .common import db_option, emit_json, json_option, open_db, operator_option
 

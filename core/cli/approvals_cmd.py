@@ -2,7 +2,7 @@
 
 import click
 
-from .. import approvals as approvals_lib
+from ..governance import approvals as approvals_lib
 from .. import plugins as plugins_lib
 from . import cli
 from .common import db_option, emit_json, json_option, open_db, operator_option

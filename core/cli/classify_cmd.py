@@ -2,8 +2,8 @@
 
 import click
 
-from .. import classify as classify_lib
-from ..validate import parse_date
+from ..classify import engine as classify_lib
+from ..kernel.validate import parse_date
 from . import cli
 from .common import db_option, emit_json, json_option, open_db, operator_option
 

@@ -2,7 +2,7 @@
 
 import click
 
-from .. import clients as clients_lib
+from ..book import clients as clients_lib
 from . import cli
 from .common import db_option, emit_json, emit_json_stream, json_option, open_db, operator_option
 

@@ -7,8 +7,8 @@ import sys
 
 import click
 
-from ..db import connect
-from ..errors import BrokerCRMError, ValidationFailed
+from ..kernel.db import connect
+from ..kernel.errors import BrokerCRMError, ValidationFailed
 
 
 def main_group():

@@ -2,7 +2,7 @@
 
 import click
 
-from .. import complaints as complaints_lib
+from ..service import complaints as complaints_lib
 from . import cli
 from .common import db_option, emit_json, json_option, open_db, operator_option
 

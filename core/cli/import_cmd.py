@@ -2,8 +2,9 @@
 
 import click
 
-from .. import importers, plugins
-from ..errors import BrokerCRMError
+from .. import imports as importers
+from .. import plugins
+from ..kernel.errors import BrokerCRMError
 from . import cli
 from .common import db_option, emit_json, json_option, open_db, operator_option, show_progress
 

@@ -2,9 +2,9 @@
 
 import click
 
-from .. import care as care_lib
-from .. import interactions as interactions_lib
-from ..errors import BrokerCRMError
+from ..service import care as care_lib
+from ..service import interactions as interactions_lib
+from ..kernel.errors import BrokerCRMError
 from . import cli
 from .common import db_option, emit_json, json_option, open_db, operator_option
 from .import_cmd import import_cmd

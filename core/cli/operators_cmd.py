@@ -2,7 +2,7 @@
 
 import click
 
-from .. import operators as operators_lib
+from ..trust import operators as operators_lib
 from . import cli
 from .common import db_option, emit_json, json_option, open_db, operator_option
 

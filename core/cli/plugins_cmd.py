@@ -4,10 +4,11 @@ import functools
 
 import click
 
-from .. import approvals as approvals_lib
+from ..governance import approvals as approvals_lib
+from ..plugins import gate
 from .. import plugins as plugins_lib
-from ..db import db_path as resolve_db_path
-from ..errors import BrokerCRMError
+from ..kernel.db import db_path as resolve_db_path
+from ..kernel.errors import BrokerCRMError
 from . import cli
 from .common import db_option, emit_json, json_option, open_db
 
@@ -44,7 +45,7 @@ def _gated(info, command):
     @functools.wraps(callback)
     def run(*args, **kwargs):
         path = resolve_db_path(click.get_current_context().params.get("db_path"))
-        if not path.exists() or not approvals_lib.approved_anywhere(open_db(path), info):
+        if not path.exists() or not gate.approved_anywhere(open_db(path), info):
             raise BrokerCRMError(f"插件 {info.name} 未获总部批准, 其命令不可用 (plugin not approved for any branch)")
         return callback(*args, **kwargs)
 

@@ -2,8 +2,9 @@
 
 import click
 
-from .. import publish as publish_lib
-from .. import serve as serve_lib
+from ..site import publish as publish_lib
+from ..site import auth
+from ..site import serve as serve_lib
 from . import cli
 from .common import db_option, emit_json, json_option
 
@@ -65,8 +66,8 @@ def site_password(user, role, branch, password, as_json):
     Print one entry for BROKERCRM_SITE_USERS: the password is stored only as
     a salted PBKDF2-SHA256 hash.
     """
-    entry = serve_lib.user_entry(user, role, branch, password)
-    serve_lib.parse_users(entry)  # validates role/branch the same way serve will
+    entry = auth.user_entry(user, role, branch, password)
+    auth.parse_users(entry)  # validates role/branch the same way serve will
     if as_json:
         emit_json({"user": user, "role": role, "branch": branch, "entry": entry})
     else:

@@ -2,9 +2,9 @@
 
 import click
 
-from .. import data_changes as changes_lib
-from .. import retention as retention_lib
-from .. import service_packages as packages_lib
+from ..book import data_changes as changes_lib
+from ..service import retention as retention_lib
+from ..service import packages as packages_lib
 from . import cli
 from .common import db_option, emit_json, json_option, open_db, operator_option
 

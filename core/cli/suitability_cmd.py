@@ -5,8 +5,13 @@ import functools
 
 import click
 
-from .. import assessment_reports, behaviour, investor_type, products, suitability, suitability_scan
-from ..validate import parse_date
+from ..suitability import assessments as assessment_reports
+from ..suitability import behaviour
+from ..suitability import investor_type
+from ..suitability import products
+from ..suitability import engine as suitability
+from ..suitability import scan as suitability_scan
+from ..kernel.validate import parse_date
 from . import cli
 from .common import db_option, emit_json, json_option, open_db, operator_option
 from .import_cmd import _options, _run, import_cmd

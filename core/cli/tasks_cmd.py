@@ -2,10 +2,10 @@
 
 import click
 
-from .. import events
-from .. import service_policy as sp
-from .. import tasks as tasks_lib
-from ..errors import BrokerCRMError
+from ..kernel import events
+from ..service import policy as sp
+from ..service import tasks as tasks_lib
+from ..kernel.errors import BrokerCRMError
 from . import cli
 from .common import db_option, emit_json, json_option, open_db, operator_option
 
