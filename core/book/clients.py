@@ -2,7 +2,7 @@
 
 import json
 
-from ..trust import audit
+from ..trust import audit, authz
 from ..classify.engine import CURRENT_ROW_SQL
 from ..kernel.errors import BrokerCRMError
 from ..kernel.masking import mask_record
@@ -44,8 +44,12 @@ def _client_obj(row):
     return obj
 
 
-def list_clients(db, *, branch=None, class_=None, limit=None, offset=0):
-    """Clients with their current classification (None where not yet classified)."""
+def list_clients(db, actor, *, branch=None, class_=None, limit=None, offset=0):
+    """Clients with their current classification (None where not yet classified).
+
+    A branch operator sees only their own branch's clients.
+    """
+    branch = authz.branch_filter(actor, "client.read", branch)
     where, params = where_equal({"c.branch_id": branch, "k.class": class_})
     sql = (
         "SELECT c.client_id, c.branch_id, c.kind, c.name, "
@@ -136,17 +140,18 @@ def _entry(db, run_id, at, old, new, plugin_reason, policy_version, policy_diges
     }
 
 
-def show(db, client_id, *, reveal=False, operator=None):
+def show(db, actor, client_id, *, reveal=False):
     """One client: the record, the classification with reasons, the history, the assessments.
 
-    Personal data is masked unless ``reveal``; revealing needs a named
-    operator and leaves a row in the audit log.
+    Personal data is masked unless ``reveal``; revealing is an act of its
+    own (head office, or the client's own branch) and leaves a signed row in
+    the audit log, committed at once.
     """
     client = get(db, client_id)
+    authz.require(actor, "client.reveal" if reveal else "client.read", branch=client["branch_id"])
     if reveal:
-        if not operator:
-            raise BrokerCRMError("查看完整个人信息须指明操作员 --as ID (revealing personal data needs an operator)")
-        audit.record(db, "client.reveal", operator=operator, target=client_id)
+        with db.atomic():
+            audit.record(db, "client.reveal", actor=actor, target=client_id)
     else:
         client = mask_record(client)
     client["extra"] = json.loads(client["extra"]) if client.get("extra") else {}

@@ -28,7 +28,8 @@ from dataclasses import dataclass, field
 
 from .compile import AgeField
 from ..kernel.errors import PolicyError
-from ..plugins import PluginError, approved_for, gate
+from ..plugins import PluginError, gate
+from ..trust import root as trust_root
 from ..kernel.rules import compile_condition
 
 PROPOSED = ("class", "risk_level", "lowest_category", "habit", "tier", "value_segment")
@@ -172,56 +173,45 @@ def validate_rules(result, *, plugin, version, branch, order, fields, first_id=1
     return rules
 
 
-def plan(db, plugins, comp, policy_doc, today, branches, *, force=None, leave_out=None):
-    """Ask every approved plugin of ``branches`` for its rules; validate them all now.
+def plan(db, host, comp, policy_doc, today, branches, *, root=None, force=None, leave_out=None):
+    """Ask every plugin in force for ``branches`` for its rules (in its worker); validate them all now.
 
-    ``force`` names a plugin to include even without an approval and
+    A plugin is asked only where head office's signed decision for (plugin,
+    branch) stands (``plugins.gate``), its installed code is the approved
+    code, and its rules match the approved fingerprint. Anything else that
+    stands approved — missing, changed, unverifiable, misbehaving — is a
+    failure that leaves its whole branch out of the run, loudly.
+
+    ``force`` names a plugin to include without an approval and
     ``leave_out`` one to drop: the impact preview of an approval request
     compares the branch with and without the requested plugin.
     """
+    root = root or trust_root.for_db(db)
     result = Plan()
     fields = rule_fields(comp)
     next_id = 1
-    mentioned = set()
+    standing = gate.in_force(db, root)
+    wanted = {}
     for branch in branches:
-        approved = {i.name for i in approved_for(db, plugins, branch)}
-        for info in plugins:
-            if info.name == leave_out:
-                continue
-            if info.error:
-                if info.name not in mentioned:
-                    result.skipped.append({"plugin": info.name, "branch": None, "state": "error",
-                                           "why": f"加载失败 (failed to load): {info.error}"})
-                mentioned.add(info.name)
-                continue
-            if not plugins.implementations(info, "classification_adjustments"):
-                continue
-            if info.name not in approved and info.name != force:
-                state, why = gate.state(db, info.name, info.version, info.digest, branch)
-                if state != "none":
-                    mentioned.add(info.name)
-                    result.skipped.append({"plugin": info.name, "branch": branch, "state": state, "why": why})
-                continue
-            mentioned.add(info.name)
+        entries = {name: d for (name, b), d in standing.items() if b == branch and name != leave_out}
+        if force and force != leave_out:
+            entries[force] = None  # a preview: the installed code, approved or not
+        wanted[branch] = sorted(entries.items())
+    host.prestart({name for entries in wanted.values() for name, _ in entries if host.get(name)})
+    for branch, entries in wanted.items():
+        for name, decision in entries:
             try:
-                raw = plugins.call_one(info, "classification_adjustments", branch=branch,
-                                       policy=policy_doc, today=today)
-                rules = validate_rules(raw, plugin=info.name, version=info.version, branch=branch,
-                                       order=comp.order, fields=fields, first_id=next_id,
-                                       approval_id=gate.standing(db, info.name, info.version, info.digest, branch))
+                rules = _rules_of(db, host, root, comp, fields, policy_doc, today, branch, name, decision, next_id)
             except PluginError as e:
-                result.failures.append({"plugin": info.name, "branch": branch, "error": e.detail})
+                result.failures.append({"plugin": name, "branch": branch, "error": e.detail})
                 result.excluded.add(branch)
                 continue
-            except Exception as e:  # the plugin's own code raised
-                result.failures.append({"plugin": info.name, "branch": branch,
-                                        "error": f"classification_adjustments 出错 (raised) {type(e).__name__}: {e}"})
-                result.excluded.add(branch)
+            if rules is None:
                 continue
             next_id += len(rules)
+            info = host.get(name)
             result.rules.setdefault(branch, []).extend(rules)
-            result.applied.append({"plugin": info.name, "version": info.version, "branch": branch,
-                                   "rules": len(rules)})
+            result.applied.append({"plugin": name, "version": info.version, "branch": branch, "rules": len(rules)})
     # A failing plugin takes its whole branch out: the other plugins of that branch do not apply either.
     for branch in result.excluded:
         result.rules.pop(branch, None)
@@ -230,12 +220,41 @@ def plan(db, plugins, comp, policy_doc, today, branches, *, force=None, leave_ou
                 result.skipped.append({"plugin": a["plugin"], "branch": branch, "state": "approved",
                                        "why": "同营业部另一插件出错, 该营业部本次未分类 (another plugin of this branch failed; branch left out)"})
         result.applied = [a for a in result.applied if a["branch"] != branch]
-    for info in plugins:
-        if info.name not in mentioned and info.name != leave_out and not info.error \
-                and plugins.implementations(info, "classification_adjustments"):
+    in_scope = {name for entries in wanted.values() for name, _ in entries}
+    for info in host:
+        if info.name not in in_scope and info.name != leave_out:
             result.skipped.append({"plugin": info.name, "branch": None, "state": "none",
                                    "why": "未获任何营业部批准 (not approved for any branch in scope)"})
     return result
+
+
+def _rules_of(db, host, root, comp, fields, policy_doc, today, branch, name, decision, first_id):
+    """One plugin's validated rules for one branch, None when it has none to give; PluginError otherwise."""
+    if isinstance(decision, gate.Refused):
+        raise PluginError(name, branch, decision.why)
+    info = host.get(name)
+    if info is None:
+        raise PluginError(name, branch, "已获批准但未安装 (approved but not installed)")
+    if decision is not None:
+        state, why = gate.state(db, root, info, branch, decision_=decision)
+        if state != "approved":
+            raise PluginError(name, branch, why)
+    elif info.error:
+        raise PluginError(name, branch, info.error)
+    try:
+        if "classification_adjustments" not in host.hooks(name):
+            return None
+        raw = host.call(name, "classification_adjustments", branch=branch, policy=policy_doc,
+                        today=today.isoformat())
+    except PluginError as e:
+        raise PluginError(name, branch, e.detail) from None
+    if decision is not None and decision.rules.get("classification_adjustments") != gate.rules_fingerprint(raw):
+        raise PluginError(name, branch, "返回的规则与总部批准时不同, 本次不予执行"
+                                        f" (rules changed since approval #{decision.approval_id})")
+    if isinstance(raw, (list, tuple)) and len(raw) > host.limits.rules:
+        raise PluginError(name, branch, f"规则过多: {len(raw)} 条, 上限 {host.limits.rules} (too many rules)")
+    return validate_rules(raw, plugin=name, version=info.version, branch=branch, order=comp.order, fields=fields,
+                          first_id=first_id, approval_id=decision.approval_id if decision else None)
 
 
 def _shifted(base, order, shift):

@@ -26,7 +26,8 @@ import time
 from dataclasses import dataclass, field
 
 from . import adjustments
-from ..trust import audit
+from ..plugins import load as load_plugins
+from ..trust import audit, authz
 from .compile import Compiled
 from ..kernel.errors import BrokerCRMError
 from ..policy.sets import current as current_policy
@@ -56,6 +57,7 @@ class RunResult:
     examples: list = field(default_factory=list)
     plugins: dict = field(default_factory=dict)    # applied / skipped / failed, from the plan
     failures: list = field(default_factory=list)   # {"plugin", "branch", "error"}
+    audit_head: dict | None = None                 # {"id", "hash"} after the run's own audit row
 
     def as_dict(self):
         return {
@@ -64,6 +66,7 @@ class RunResult:
             "branch": self.branch, "clients": self.scope, "examined": self.examined,
             "changed": self.changed, "moves": self.moves, "classes": self.classes,
             "seconds": round(self.seconds, 3), "examples": self.examples, "plugins": self.plugins,
+            "status": "partial" if self.failures else "ok", "audit_head": self.audit_head,
         }
 
 
@@ -296,14 +299,19 @@ def carry_counts(previous, moves):
     return {c: n for c, n in sorted(counts.items()) if n}
 
 
-def classify(db, *, branch=None, dry_run=False, operator=None, today=None, plugins=None, full=False):
-    """Classify every client (or one branch's); return a RunResult.
+def classify(db, *, actor, branch=None, dry_run=False, today=None, plugins=None, full=False):
+    """Classify every client (or one branch's) as ``actor``; return a RunResult.
 
     With ``dry_run`` nothing is written: the result only reports the moves.
-    ``plugins`` (``brokercrm.plugins.Plugins``) defaults to the installed
-    ones; only those approved for a branch change anything there. ``full``
-    forces a whole-book pass even where an incremental one would be exact.
+    ``plugins`` (a ``brokercrm.plugins.Host``) defaults to the installed
+    ones; only those whose signed approval for a branch stands change
+    anything there. ``full`` forces a whole-book pass even where an
+    incremental one would be exact.
     """
+    authz.require(actor, "classify.run", branch=branch)
+    if plugins is None:
+        with load_plugins() as host:
+            return classify(db, actor=actor, branch=branch, dry_run=dry_run, today=today, plugins=host, full=full)
     started = time.perf_counter()
     today = today or local_today()
     policy = current_policy(db)
@@ -312,12 +320,8 @@ def classify(db, *, branch=None, dry_run=False, operator=None, today=None, plugi
         raise BrokerCRMError(f"营业部 {branch} 不存在 (no such branch)")
     scope_sql = "SELECT count(*) FROM clients" + (" WHERE branch_id = ?" if branch else "")
     scope = db.execute(scope_sql, [branch] if branch else []).fetchone()[0]
-    if plugins is None:
-        from ..plugins import load
-
-        plugins = load()
     branches = [branch] if branch else [r[0] for r in db.execute("SELECT code FROM branches ORDER BY code")]
-    plan = adjustments.plan(db, plugins, comp, policy["classification"], today, branches)
+    plan = adjustments.plan(db, plugins, comp, policy["classification"], today, branches, root=actor.root)
     # Besides the policy and client data, the plugin rules in force decide results.
     fingerprint = plan.fingerprint()
     baseline = last_full_run(db)
@@ -357,12 +361,15 @@ def classify(db, *, branch=None, dry_run=False, operator=None, today=None, plugi
             result.classes = class_counts(db, branch)
         else:
             with db.atomic():
+                # The chain head the run started from: a later truncation of the log shows against it.
+                started_head = audit.head(db)
                 run_id = db.execute(
                     "INSERT INTO runs (kind, mode, started_at, status, operator, branch, dry_run, as_of,"
-                    " policy_version, policy_digest, fingerprint, client_mark, assessment_mark)"
-                    " VALUES ('classify', ?, ?, 'running', ?, ?, 0, ?, ?, ?, ?, ?, ?)",
-                    [result.mode, now_iso(), operator, branch, today.isoformat(), policy.version,
-                     policy.digest, fingerprint, client_mark, assessment_mark],
+                    " policy_version, policy_digest, fingerprint, client_mark, assessment_mark, audit_head)"
+                    " VALUES ('classify', ?, ?, 'running', ?, ?, 0, ?, ?, ?, ?, ?, ?, ?)",
+                    [result.mode, now_iso(), actor.id, branch, today.isoformat(), policy.version,
+                     policy.digest, fingerprint, client_mark, assessment_mark,
+                     f"{started_head['id']}:{started_head['hash']}"],
                 ).lastrowid
                 result.run_id = run_id
                 record_reasons(db, comp)
@@ -399,14 +406,16 @@ def classify(db, *, branch=None, dry_run=False, operator=None, today=None, plugi
                     [now_iso(), "partial" if plan.failures else "ok",
                      json.dumps(result.as_dict(), ensure_ascii=False), errors or None, run_id],
                 )
-                audit.record(
-                    db, "classify.run", operator=operator, target=f"run {run_id}",
+                audit_id = audit.record(
+                    db, "classify.run", actor=actor, target=f"run {run_id}",
                     detail={"branch": branch, "mode": result.mode, "full_because": full_because,
                             "clients": scope, "examined": result.examined, "changed": result.changed,
                             "policy_version": policy.version,
                             "plugins_applied": plan.applied, "plugins_failed": plan.failures},
                     digest=policy.digest,
                 )
+                result.audit_head = audit.head(db)
+                assert result.audit_head["id"] == audit_id
     finally:
         db.execute("DROP TABLE IF EXISTS temp._changed")
         db.execute("DROP TABLE IF EXISTS temp._candidates")

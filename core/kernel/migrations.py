@@ -14,8 +14,9 @@ core = Migrations("brokercrm")
 # "module:attribute" of each migration set, applied in this order.
 SETS = [
     "brokercrm.kernel.migrations:core",
-    "brokercrm.trust.operators:migrations",
-    "brokercrm.governance.approvals:migrations",
+    "brokercrm.trust.schema:operators",
+    "brokercrm.trust.schema:migrations",
+    "brokercrm.governance.schema:migrations",
     "brokercrm.suitability.schema:migrations",
     "brokercrm.service.schema:service",
 ]

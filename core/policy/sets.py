@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 
-from ..trust import audit
+from ..trust import audit, authz
 from ..kernel.errors import BrokerCRMError, PolicyError
 from ..kernel.timeutil import now_iso
 
@@ -117,13 +117,13 @@ def load_version(db, version):
     return PolicySet(version, row[0], files)
 
 
-def _publish(db, files, operator, note):
+def _publish(db, files, actor, note):
     version = (db.execute("SELECT max(version) FROM policy_versions").fetchone()[0] or 0) + 1
     digest = set_digest(files)
     with db.atomic():
         db.execute(
             "INSERT INTO policy_versions (version, digest, published_at, published_by, note) VALUES (?, ?, ?, ?, ?)",
-            [version, digest, now_iso(), operator, note],
+            [version, digest, now_iso(), actor.id, note],
         )
         for pf in files.values():
             db.execute(
@@ -133,7 +133,7 @@ def _publish(db, files, operator, note):
         audit.record(
             db,
             "policy.publish",
-            operator=operator,
+            actor=actor,
             target=f"policy v{version}",
             detail={"note": note, "files": {n: f.sha256 for n, f in files.items()}},
             digest=digest,
@@ -141,24 +141,26 @@ def _publish(db, files, operator, note):
     return PolicySet(version, digest, files)
 
 
-def publish_defaults(db, directory=None, operator=None):
+def publish_defaults(db, actor, directory=None):
     """Record the shipped policies as version 1, once; later calls return the current set."""
     if db.execute("SELECT 1 FROM policy_versions LIMIT 1").fetchone():
         return current(db)
+    authz.require(actor, "policy.publish")
     directory = Path(directory or default_policy_dir())
     files = {}
     for path in sorted(directory.glob("*.toml")):
         pf = load_file(path)
         files[pf.name] = pf
-    return _publish(db, files, operator, f"默认总部策略 (defaults from {directory.name}/)")
+    return _publish(db, files, actor, f"默认总部策略 (defaults from {directory.name}/)")
 
 
-def publish(db, path, operator, note=None):
-    """Publish one policy file as a new set version; unchanged files carry over."""
+def publish(db, path, actor, note=None):
+    """Head office publishes one policy file as a new set version; unchanged files carry over."""
+    authz.require(actor, "policy.publish")
     pf = load_file(path)
     base = current(db)
     if pf.name in base.files and base.files[pf.name].sha256 == pf.sha256:
         raise BrokerCRMError(f"{path}: 与现行 {pf.name} 策略相同, 无需发布 (identical to the policy in force)")
     files = dict(base.files)
     files[pf.name] = pf
-    return _publish(db, files, operator, note or f"发布 {pf.filename}")
+    return _publish(db, files, actor, note or f"发布 {pf.filename}")
