@@ -11,7 +11,7 @@ once applied, ``client_changes``); the audit log gets masked values only.
 
 import re
 
-from ..trust import audit
+from ..trust import audit, authz
 from ..kernel import validate as v
 from ..kernel.errors import BrokerCRMError
 from ..kernel.masking import mask_id, mask_name, mask_phone
@@ -43,24 +43,6 @@ MASK = {"name": mask_name, "legal_representative": mask_name, "id_number": mask_
 
 def masked(field, value):
     return MASK[field](value) if field in MASK and value is not None else value
-
-
-def check_operator(db, operator, branch, action):
-    """A registered operator of head office or of ``branch`` (营业部复核, seed 004 §5).
-
-    Needs the governance module's operator registry; without it any named
-    operator is accepted.
-    """
-    try:
-        from ..trust import operators
-    except ImportError:
-        return
-    op = operators.require(db, operator, action=action)
-    if op["role"] == "branch" and op["branch"] != branch:
-        raise BrokerCRMError(
-            f"操作员 {operator} 属于营业部 {op['branch']}, 不能处理营业部 {branch} 的客户"
-            f" (a branch operator may act only for clients of their own branch)"
-        )
 
 
 def _client(db, client_id):
@@ -101,7 +83,7 @@ def _current(db, client_id, field):
     return row[0] if row else None
 
 
-def _apply(db, client_id, field, value, operator, source, at):
+def _apply(db, client_id, field, value, actor, source, at):
     """Write the value and its trail; bank accounts go to their own table, masked in client_changes."""
     old = _current(db, client_id, field)
     if field == "bank_account":
@@ -123,23 +105,21 @@ def _apply(db, client_id, field, value, operator, source, at):
     db.conn.executemany(
         "INSERT INTO client_changes (client_id, field, old_value, new_value, source, operator, changed_at)"
         " VALUES (?, ?, ?, ?, ?, ?, ?)",
-        [(client_id, f, None if o is None else str(o), None if n is None else str(n), source, operator, at)
+        [(client_id, f, None if o is None else str(o), None if n is None else str(n), source, actor.id, at)
          for f, o, n in trail],
     )
     return old
 
 
-def request(db, client_id, field, value, *, operator, note=None):
+def request(db, actor, client_id, field, value, *, note=None):
     """Change one field: ordinary at once; important as a pending change. Returns a dict with ``state``."""
-    if not operator:
-        raise BrokerCRMError("修改客户资料须指明操作员 --as ID (changing client data needs an operator)")
     if field not in IMPORTANT and field not in ORDINARY:
         raise BrokerCRMError(
             f"不能修改字段 {field!r} (cannot change this field); 重要资料 important: {', '.join(IMPORTANT)};"
             f" 普通资料 ordinary: {', '.join(ORDINARY)}"
         )
     kind, branch = _client(db, client_id)
-    check_operator(db, operator, branch, "修改客户资料 (changing client data)")
+    authz.require(actor, "client.change.request", branch=branch)
     value = _clean(field, value, kind)
     old = _current(db, client_id, field)
     if old is not None and str(old) == str(value):
@@ -147,8 +127,8 @@ def request(db, client_id, field, value, *, operator, note=None):
     at = iso(now())
     with db.atomic():
         if field in ORDINARY:
-            _apply(db, client_id, field, value, operator, "ordinary change 普通资料变更", at)
-            audit.record(db, "client.change", operator=operator, target=client_id,
+            _apply(db, client_id, field, value, actor, "ordinary change 普通资料变更", at)
+            audit.record(db, "client.change", actor=actor, target=client_id,
                          detail={"field": field, "old": old, "new": value, "review": "not required 普通资料"})
             return {"client_id": client_id, "field": field, "state": "applied", "old": old, "new": value}
         if db.execute("SELECT 1 FROM data_changes WHERE client_id = ? AND field = ? AND state = 'pending'",
@@ -159,9 +139,9 @@ def request(db, client_id, field, value, *, operator, note=None):
         change_id = db.execute(
             "INSERT INTO data_changes (client_id, field, old_value, new_value, state, maker, requested_at, reason)"
             " VALUES (?, ?, ?, ?, 'pending', ?, ?, ?)",
-            [client_id, field, old, value, operator, at, note],
+            [client_id, field, old, value, actor.id, at, note],
         ).lastrowid
-        audit.record(db, "client.change.request", operator=operator, target=client_id,
+        audit.record(db, "client.change.request", actor=actor, target=client_id,
                      detail={"change": change_id, "field": field, "old": masked(field, old),
                              "new": masked(field, value)})
     return get(db, change_id)
@@ -179,17 +159,15 @@ def get(db, change_id, *, reveal=False):
     return change
 
 
-def _decide(db, change_id, operator, state, reason=None):
-    if not operator:
-        raise BrokerCRMError("复核须指明操作员 --as ID (a review needs an operator)")
+def _decide(db, actor, change_id, state, reason=None):
     change = get(db, change_id, reveal=True)
+    authz.require(actor, "client.change.review", branch=_client(db, change["client_id"])[1])
     if change["state"] != "pending":
         raise BrokerCRMError(f"资料修改 #{change_id} 已{change['state']} (already decided: {change['state']})")
-    if operator == change["maker"]:
-        raise BrokerCRMError(
-            f"{operator} 录入了修改 #{change_id}, 不能复核自己的修改 (maker–checker: another operator must review it)"
+    if actor.id == change["maker"]:
+        raise authz.Forbidden(
+            f"{actor.id} 录入了修改 #{change_id}, 不能复核自己的修改 (maker–checker: another operator must review it)"
         )
-    check_operator(db, operator, _client(db, change["client_id"])[1], "复核资料修改 (reviewing a change)")
     at = iso(now())
     with db.atomic():
         if state == "approved":
@@ -200,11 +178,11 @@ def _decide(db, change_id, operator, state, reason=None):
                     f"资料修改 #{change_id}: 录入后该字段已被改动, 请驳回并重新录入"
                     " (the field changed since the request; reject it and enter it again)"
                 )
-            _apply(db, change["client_id"], change["field"], change["new_value"], operator,
+            _apply(db, change["client_id"], change["field"], change["new_value"], actor,
                    f"reviewed change #{change_id} (maker {change['maker']})", at)
         db.execute("UPDATE data_changes SET state = ?, checker = ?, decided_at = ?, reason = COALESCE(?, reason)"
-                   " WHERE id = ?", [state, operator, at, reason, change_id])
-        audit.record(db, f"client.change.{'approve' if state == 'approved' else 'reject'}", operator=operator,
+                   " WHERE id = ?", [state, actor.id, at, reason, change_id])
+        audit.record(db, f"client.change.{'approve' if state == 'approved' else 'reject'}", actor=actor,
                      target=change["client_id"],
                      detail={"change": change_id, "field": change["field"], "maker": change["maker"],
                              "old": masked(change["field"], change["old_value"]),
@@ -212,17 +190,31 @@ def _decide(db, change_id, operator, state, reason=None):
     return get(db, change_id)
 
 
-def approve(db, change_id, *, operator):
-    return _decide(db, change_id, operator, "approved")
+def approve(db, actor, change_id):
+    return _decide(db, actor, change_id, "approved")
 
 
-def reject(db, change_id, *, operator, reason):
+def reject(db, actor, change_id, *, reason):
     if not reason or not reason.strip():
         raise BrokerCRMError("驳回须说明理由 --reason (a reason is required)")
-    return _decide(db, change_id, operator, "rejected", reason)
+    return _decide(db, actor, change_id, "rejected", reason)
 
 
-def list_changes(db, *, state="pending", client_id=None, branch=None, reveal=False):
+def list_changes(db, actor, *, state="pending", client_id=None, branch=None, reveal=False):
+    """Changes a reviewer sees: their branch's (a branch operator), unmasked only as an audited reveal."""
+    act = "client.reveal" if reveal else "client.read"
+    if client_id is not None:
+        authz.require(actor, act, branch=_client(db, client_id)[1])
+    branch = authz.branch_filter(actor, act, branch)
+    if reveal:
+        with db.atomic():
+            audit.record(db, "client.change.reveal", actor=actor, target=client_id or branch or "*",
+                         detail={"state": state})
+    return changes(db, state=state, client_id=client_id, branch=branch, reveal=reveal)
+
+
+def changes(db, *, state="pending", client_id=None, branch=None, reveal=False):
+    """The changes themselves, for callers that have already authorised the read (the client view)."""
     where, params = where_equal({"d.state": state, "d.client_id": client_id, "c.branch_id": branch})
     ids = [r[0] for r in db.execute(
         "SELECT d.id FROM data_changes d JOIN clients c ON c.client_id = d.client_id" + where + " ORDER BY d.id",

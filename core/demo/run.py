@@ -19,7 +19,10 @@ from pathlib import Path
 
 import click
 
-from ..trust import audit
+from .. import plugins
+from ..governance import approvals
+from ..trust import audit, identity, keys, operators
+from ..trust import root as trust_root
 from ..book import branches as branches_lib
 from . import synth
 from ..classify.engine import classify
@@ -33,7 +36,10 @@ DEFAULT_PORT = 8001
 DEFAULT_CLIENTS = 5000
 # "BCMD" — brokercrm demo. Stored in the database header, invisible in the tables.
 DEMO_APPLICATION_ID = 0x42434D44
-OPERATOR = "demo"
+# The demo's operators: the root head-office operator and one branch operator, whose
+# unencrypted keys live in <db>_files/keys/ (a demo convenience, never a practice).
+ROOT = "hq"
+BRANCH_OPERATOR = ("ty01", "TY01")
 
 # How each branch hands over its book: Taiyuan saves from Chinese Excel (GBK,
 # Chinese headers), Beijing exports UTF-8 with Chinese headers, Shanghai's
@@ -90,10 +96,55 @@ def prepare_path(path):
             f"{path} 已存在且不是演示数据库, 不会覆盖 (exists and was not built by `brokercrm demo`; "
             f"refusing to overwrite it). 请用 --db 指定新文件 (choose another file with --db)"
         )
-    for p in [path, *_sidecars(path)]:
+    for p in [path, *_sidecars(path), trust_root.root_path(path)]:
         if p.exists():
             p.unlink()
+    keys_dir = keys_dir_for(path)
+    if keys_dir.is_dir():
+        for key_file in keys_dir.glob("*.key"):
+            key_file.unlink()
     path.parent.mkdir(parents=True, exist_ok=True)
+
+
+def keys_dir_for(db_path):
+    return files_dir_for(db_path) / "keys"
+
+
+def make_operators(db, db_path):
+    """The demo's root head-office operator; its key file goes to the demo's keys folder."""
+    folder = keys_dir_for(db_path)
+    folder.mkdir(parents=True, exist_ok=True)
+    key = keys.generate()
+    keys.save_private(key, folder / f"{ROOT}.key")
+    return operators.bootstrap(db, ROOT, trust_root.root_path(db_path), key)
+
+
+def add_branch_operator(db, db_path, actor):
+    user, branch = BRANCH_OPERATOR
+    _, key = operators.add(db, actor, user, "branch", branch=branch)
+    keys.save_private(key, keys_dir_for(db_path) / f"{user}.key")
+
+
+def demo_actor(db_path, user=ROOT):
+    """An authenticated demo operator, from the key the demo wrote."""
+    db = connect(db_path)
+    try:
+        key = keys.load_private(keys_dir_for(db_path) / f"{user}.key")
+        return identity.authenticate(db, user, key, trust_root.for_db(db))
+    finally:
+        db.close()
+
+
+def approve_demo_plugin(db, db_path, actor, today, name="brokercrm-taiyuan"):
+    """If the 太原 plugin is installed: its branch operator requests, head office approves."""
+    with plugins.load() as host:
+        if host.get(name) is None or host.get(name).error:
+            return None
+        requester = demo_actor(db_path, BRANCH_OPERATOR[0])
+        row = approvals.request(db, host, requester, name, BRANCH_OPERATOR[1], today=today,
+                                note="演示: 营业部细化分类 (demo: the branch's refinement)")
+        approvals.approve(db, host, actor, row["id"], today=today)
+    return name
 
 
 def files_dir_for(db_path):
@@ -152,9 +203,11 @@ def build(db_path=DEFAULT_DB, *, clients=DEFAULT_CLIENTS, seed=synth.DEFAULT_SEE
     db = connect(db_path)
     try:
         db.execute(f"PRAGMA application_id = {DEMO_APPLICATION_ID}")
-        policy = publish_defaults(db, operator=OPERATOR)
+        actor = make_operators(db, db_path)
+        policy = publish_defaults(db, actor)
         for code, (name, _, _) in synth.BRANCHES.items():
-            branches_lib.add(db, code, name, OPERATOR)
+            branches_lib.add(db, actor, code, name)
+        add_branch_operator(db, db_path, actor)
         say(f"数据库 (database) {db_path} · 策略 (policy) {policy.label()} · 营业部 (branches) "
             + ", ".join(synth.BRANCHES))
         steps["init"] = time.perf_counter() - started
@@ -169,24 +222,29 @@ def build(db_path=DEFAULT_DB, *, clients=DEFAULT_CLIENTS, seed=synth.DEFAULT_SEE
         t = time.perf_counter()
         for code, path in files["clients"].items():
             if per_branch[code]:
-                import_clients(db, path, operator=OPERATOR, progress=progress)
+                import_clients(db, path, actor=actor, progress=progress)
         steps["import_clients"] = time.perf_counter() - t
         imported = db.execute("SELECT count(*) FROM clients").fetchone()[0]
         say(f"已导入客户 (imported clients) {imported:,}  ({steps['import_clients']:.1f}s)")
 
         t = time.perf_counter()
         if n_assess:
-            import_assessments(db, files["assessments"], operator=OPERATOR, progress=progress)
+            import_assessments(db, files["assessments"], actor=actor, progress=progress)
         steps["import_assessments"] = time.perf_counter() - t
         assessed = db.execute("SELECT count(*) FROM assessments").fetchone()[0]
         say(f"已导入问卷 (imported assessments) {assessed:,}  ({steps['import_assessments']:.1f}s)")
 
+        approved = approve_demo_plugin(db, db_path, actor, today)
+        if approved:
+            say(f"插件 (plugin) {approved} 由营业部申请、总部批准 (requested by the branch, approved by head office)")
+
         t = time.perf_counter()
-        run = classify(db, operator=OPERATOR, today=today)
+        run = classify(db, actor=actor, today=today)
         steps["classify"] = time.perf_counter() - t
 
-        audit.record(db, "demo.build", operator=OPERATOR, target=str(db_path.name),
-                     detail={"clients": imported, "assessments": assessed, "seed": seed, "run_id": run.run_id})
+        with db.atomic():
+            audit.record(db, "demo.build", actor=actor, target=str(db_path.name),
+                         detail={"clients": imported, "assessments": assessed, "seed": seed, "run_id": run.run_id})
         # Datasette serves the file --immutable, which reads the main file only:
         # fold the WAL in and leave the file in rollback-journal mode.
         db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
@@ -216,5 +274,5 @@ def serve_demo(db_path, port=DEFAULT_PORT):
         raise BrokerCRMError(f"端口 {port} 已被占用 (port in use); 请用 --port 换一个 (choose another with --port)")
     from ..site.serve import demo_site
 
-    return demo_site(db_path, port, echo=click.echo)
+    return demo_site(db_path, port, actor=demo_actor(db_path), echo=click.echo)
 

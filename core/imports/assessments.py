@@ -114,7 +114,7 @@ def _stored(db, ids):
     return found
 
 
-def import_assessments(db, path, *, skip_invalid=False, rejects=None, operator=None, progress=False):
+def import_assessments(db, path, *, actor, skip_invalid=False, rejects=None, progress=False):
     """Import risk assessments from a CSV/XLSX/JSON/NDJSON file; returns an ImportResult.
 
     All or nothing unless ``skip_invalid`` (bad rows then go to ``rejects``).
@@ -141,7 +141,7 @@ def import_assessments(db, path, *, skip_invalid=False, rejects=None, operator=N
     return run_import(
         db, path, "assessments", "测评 (assessments)", aliases(questionnaire.ids), check,
         lambda good, result: _write(db, good, policies.version, stamp, result), key,
-        skip_invalid=skip_invalid, rejects=rejects, operator=operator, progress=progress,
+        actor=actor, skip_invalid=skip_invalid, rejects=rejects, progress=progress,
         repeat=repeat, extra={"policy_version": policies.version},
     )
 

@@ -24,6 +24,9 @@ FIELDS = (
 )
 COLUMNS = ("client_id",) + FIELDS
 KNOWN = frozenset(("client_id",) + FIELDS) - {"extra"}
+# Seed 004's 重要资料 among the imported fields: a change to one of them on re-import becomes a
+# reviewed change (data_changes) instead of being applied.
+IMPORTANT_FIELDS = ("name", "id_number", "phone")
 REQUIRED = ("client_id", "kind", "name", "id_number", "branch_id")
 
 ALIASES = {
@@ -85,6 +88,15 @@ def _extra_columns(keys):
     return tuple(k for k in keys if k and k not in KNOWN)
 
 
+class Branches(frozenset):
+    """The branch codes an import may write, and why each other known branch is refused."""
+
+    def __new__(cls, allowed, refusals=None):
+        obj = super().__new__(cls, allowed)
+        obj.refusals = dict(refusals or {})
+        return obj
+
+
 def check_row(row, branches, today_iso):
     """Normalise one row; returns (record, problems) with problems as [(column, reason)].
 
@@ -142,7 +154,8 @@ def check_row(row, branches, today_iso):
         problems.append(("phone", "个人客户必填 (required for individuals)"))
 
     if branch and branch not in branches:
-        problems.append(("branch_id", f"营业部 {branch} 不存在 (no such branch)"))
+        problems.append(("branch_id", getattr(branches, "refusals", {}).get(branch)
+                         or f"营业部 {branch} 不存在 (no such branch)"))
 
     opened = get("opened_at", "")
     if opened:

@@ -23,10 +23,10 @@ from array import array
 import json
 from pathlib import Path
 
-from ..trust import audit
+from ..trust import audit, authz
 from ..kernel import events
 from . import pipeline as import_pipeline
-from .client_rows import ALIASES, COLUMNS, FIELDS, KNOWN
+from .client_rows import ALIASES, COLUMNS, FIELDS, IMPORTANT_FIELDS, KNOWN, Branches
 from .clients_fast import produce
 from ..kernel.errors import BrokerCRMError
 from .report import ImportResult, Problems, Progress, Rejects, SeenKeys, chunks
@@ -127,8 +127,10 @@ class _ClientWriter:
         " AND (opened_at IS NULL OR opened_at >= ?) ORDER BY rowid"
     )
 
-    def __init__(self, db, source, operator, result):
-        self.db, self.source, self.operator, self.result = db, source, operator, result
+    def __init__(self, db, source, actor, result):
+        self.db, self.source, self.operator, self.result = db, source, actor.id, result
+        # A branch operator's import may not touch another branch's clients.
+        self.own_branch = actor.branch if authz.scope(actor, "client.import") == authz.OWN else None
         self.stamp = now_iso()
         # The import's time as a literal: the rows go to executemany exactly as the worker built them.
         quoted = "'" + self.stamp.replace("'", "''") + "'"
@@ -181,6 +183,10 @@ class _ClientWriter:
                     new_numbers.append(n)
             elif rowid > self.start:      # inserted by an earlier batch of this file
                 repeats.append((n, stored, self.numbers.number(rowid)))
+            elif self.own_branch is not None and found[key][1]["branch_id"] != self.own_branch:
+                repeats.append((n, stored, [("client_id", (
+                    f"客户 {key} 属于营业部 {found[key][1]['branch_id']}, 营业部 {self.own_branch} 的操作员无权修改或迁入;"
+                    f" 跨营业部迁移须由总部办理 (another branch's client: a move between branches is head office's)"))]))
             else:
                 old.append((stored, n))
         self.numbers.add(before + 1, new_numbers)
@@ -196,23 +202,45 @@ class _ClientWriter:
                     new["extra"] = json.loads(new["extra"]) if new["extra"] else None
                     pairs.append((new, found[r[0]][1]))
             self._update(pairs)
-        return sorted(repeats)
+        return sorted(repeats, key=lambda r: r[0])
 
     def close(self):
         if self.updated is not None:
             self.updated.drop()
 
     def _update(self, pairs):
-        """Re-imported clients: store what changed and record each change."""
-        updates, changes = [], []
+        """Re-imported clients: store what changed and record each change.
+
+        A change to an important field (name, ID number, phone: seed 004's
+        重要资料) is not applied: it becomes a pending reviewed change that a
+        second person approves (``brokercrm changes approve``).
+        """
+        updates, changes, pending = [], [], []
         stamp = self.stamp
         for new, old in pairs:
             merged, changed = _merge(old, new)
+            important = [(f, o, n) for f, o, n in changed if f in IMPORTANT_FIELDS]
+            if important:
+                for f, _, _ in important:
+                    merged[f] = old[f]
+                if any(f == "id_number" for f, _, _ in important):
+                    merged["birth_date"] = old["birth_date"]  # follows the ID number once that is approved
+                pending += [(new["client_id"], f, o, n_, "pending", self.operator, stamp,
+                             f"导入 {self.source} (import)") for f, o, n_ in important]
+                changed = [(f, o, n_) for f, o, n_ in changed
+                           if f not in IMPORTANT_FIELDS and not (f == "birth_date" and merged[f] == old[f])]
             if not changed:
                 self.result.unchanged += 1
                 continue
             updates.append([*(merged[f] for f in FIELDS), stamp, new["client_id"]])
             changes += [(new["client_id"], f, o, n, self.source, self.operator, stamp) for f, o, n in changed]
+        if pending:
+            self.db.conn.executemany(
+                "INSERT INTO data_changes (client_id, field, old_value, new_value, state, maker, requested_at, reason)"
+                " SELECT ?, ?, ?, ?, ?, ?, ?, ? WHERE NOT EXISTS (SELECT 1 FROM data_changes"
+                " WHERE client_id = ?1 AND field = ?2 AND state = 'pending')",
+                pending)
+            self.result.extra["pending_changes"] = self.result.extra.get("pending_changes", 0) + len(pending)
         if updates:
             self.db.conn.executemany(self.UPDATE, updates)
         if changes:
@@ -263,7 +291,7 @@ def _resolve(refs):
     return found
 
 
-def import_clients(db, path, *, skip_invalid=False, rejects=None, operator=None, progress=False,
+def import_clients(db, path, *, actor, skip_invalid=False, rejects=None, progress=False,
                    row_validators=None, row_enrichers=None):
     """Import clients from a CSV/XLSX/JSON/NDJSON file; returns an ImportResult.
 
@@ -286,12 +314,16 @@ def import_clients(db, path, *, skip_invalid=False, rejects=None, operator=None,
     result = ImportResult("clients", str(path))
     problems = Problems(str(path))
     spool = Rejects(rejects if skip_invalid else None)
-    branches = {row[0] for row in db.execute("SELECT code FROM branches")}
+    known = {row[0] for row in db.execute("SELECT code FROM branches")}
+    own = actor.branch if authz.scope(actor, "client.import") == authz.OWN else None
+    branches = Branches(known) if own is None else Branches({own} & known, {
+        code: f"营业部 {own} 的操作员不能导入营业部 {code} 的客户 (a branch operator imports its own branch only)"
+        for code in known - {own}})
     validators = list(row_validators or [])
     enrichers = list(row_enrichers or [])
     read_rows(path, ALIASES)  # a missing file or an unknown type fails here, before any work
     bar = Progress(path, progress, f"导入客户 {source}")
-    writer = _ClientWriter(db, source, operator, result)
+    writer = _ClientWriter(db, source, actor, result)
     # The rows as read travel with the checked ones only when a rejects file or a
     # validator may need them: a dict per row is a third of the reader's cost.
     keep_rows = bool(validators) or spool.enabled
@@ -317,7 +349,8 @@ def import_clients(db, path, *, skip_invalid=False, rejects=None, operator=None,
                 if repeats:
                     # The rows as read travel whenever a rejects file will show them (keep_rows).
                     read = dict(payload["good_rows"])
-                    bad += [(n, read.get(n), _repeat(first)) for n, stored, first in repeats]
+                    bad += [(n, read.get(n), _repeat(first) if isinstance(first, int) else first)
+                            for n, stored, first in repeats]
                 for n, row, errors in sorted(bad, key=lambda item: item[0]):
                     problems.add_row(n, errors)
                     spool.add(row, errors)
@@ -325,7 +358,7 @@ def import_clients(db, path, *, skip_invalid=False, rejects=None, operator=None,
             if problems.total and not skip_invalid:
                 problems.fail("客户 (clients)")
             result.rejected = spool.count
-            audit.record(db, "import.clients", operator=operator, target=source, detail=result.as_dict())
+            audit.record(db, "import.clients", actor=actor, target=source, detail=result.as_dict())
         result.rejects_file = spool.write()
     finally:
         payloads.close()

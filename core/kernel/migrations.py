@@ -16,6 +16,7 @@ SETS = [
     "brokercrm.kernel.migrations:core",
     "brokercrm.trust.schema:operators",
     "brokercrm.trust.schema:migrations",
+    "brokercrm.plugins.schema:migrations",
     "brokercrm.governance.schema:migrations",
     "brokercrm.suitability.schema:migrations",
     "brokercrm.service.schema:service",

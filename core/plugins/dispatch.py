@@ -13,6 +13,7 @@ import math
 from .gate import DECLARATIVE_HOOKS, approved_for, in_force, rules_fingerprint
 from .host import Host
 from .isolation import PluginError
+from ..kernel.timeutil import now_iso
 from ..trust import root as trust_root
 
 MAX_FOLLOW_UP_HOURS = 24 * 366  # a follow-up more than a year out is a plugin bug, not a plan
@@ -43,6 +44,12 @@ def branches_with_plugins(db, branches=None):
         return set()
     wanted = None if branches is None else set(branches)
     return {b for (_, b) in in_force(db, root) if wanted is None or b in wanted}
+
+
+def record_failure(db, error, *, hook, target=None):
+    """Keep a plugin's failure (a ``PluginError``) where it is seen, inside the caller's transaction."""
+    db.execute("INSERT INTO plugin_errors (at, plugin, branch, hook, target, error) VALUES (?, ?, ?, ?, ?, ?)",
+               [now_iso(), error.plugin, error.branch, hook, target, error.detail[:2000]])
 
 
 def _by_branch(rows):

@@ -8,7 +8,7 @@ and day) and runs as a few INSERT … SELECT statements, not a loop over clients
 
 import datetime as dt
 
-from ..trust import audit
+from ..trust import audit, authz
 from . import policy as sp
 from ..kernel.errors import BrokerCRMError
 from ..kernel.timeutil import CST, now, today
@@ -28,10 +28,11 @@ def _due(day, lead, first):
     return dt.datetime.combine(send, dt.time(23, 59, 59), tzinfo=CST).isoformat()
 
 
-def record_moment(db, client_id, *, kind, on_date, note=None, yearly=False, operator=None):
-    row = db.execute("SELECT 1 FROM clients WHERE client_id = ?", [client_id]).fetchone()
+def record_moment(db, actor, client_id, *, kind, on_date, note=None, yearly=False):
+    row = db.execute("SELECT branch_id FROM clients WHERE client_id = ?", [client_id]).fetchone()
     if row is None:
         raise BrokerCRMError(f"客户 {client_id} 不存在 (no such client)")
+    authz.require(actor, "care.record", branch=row[0])
     kind = MOMENT_ALIASES.get(kind, kind)
     if kind not in MOMENT_KINDS:
         raise BrokerCRMError(
@@ -44,9 +45,9 @@ def record_moment(db, client_id, *, kind, on_date, note=None, yearly=False, oper
         moment_id = db.execute(
             "INSERT INTO care_moments (client_id, kind, on_date, yearly, note, recorded_by, recorded_at)"
             " VALUES (?, ?, ?, ?, ?, ?, ?)",
-            [client_id, kind, day.isoformat(), int(bool(yearly)), note, operator, sp.iso(now())],
+            [client_id, kind, day.isoformat(), int(bool(yearly)), note, actor.id, sp.iso(now())],
         ).lastrowid
-        audit.record(db, "care.moment", operator=operator, target=client_id,
+        audit.record(db, "care.moment", actor=actor, target=client_id,
                      detail={"moment": moment_id, "kind": kind, "yearly": bool(yearly)})
     return {"id": moment_id, "client_id": client_id, "kind": kind, "on_date": day.isoformat(),
             "yearly": bool(yearly), "note": note}
@@ -80,8 +81,9 @@ def _insert(db, select_sql, params):
     return max(cursor.rowcount, 0)
 
 
-def generate(db, *, days=None, operator=None):
+def generate(db, actor, *, days=None):
     """Open care tasks for every birthday, holiday and moment in the next ``days`` days (policy default)."""
+    authz.require(actor, "care.generate")
     policy = sp.load(db)
     care = policy.care
     days = int(care["horizon_days"] if days is None else days)
@@ -133,7 +135,7 @@ def generate(db, *, days=None, operator=None):
                 [f"节日关怀 {name} {day.isoformat()} (holiday greeting)", day.isoformat(), created_at,
                  _due(day, care["holiday_days_ahead"], first), *tiers],
             )
-        audit.record(db, "care.generate", operator=operator, detail={"days": days, "from": first.isoformat(),
+        audit.record(db, "care.generate", actor=actor, detail={"days": days, "from": first.isoformat(),
                                                                       **counts, "policy": policy.source})
     return {"from": first.isoformat(), "to": window[-1].isoformat(), "created": counts,
             "total": sum(counts.values())}

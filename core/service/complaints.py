@@ -10,7 +10,7 @@ and in the audit log. The deadline is the ``complaint_received`` touchpoint
 ``informed`` past it, or informed after it, is flagged.
 """
 
-from ..trust import audit
+from ..trust import audit, authz
 from ..kernel import events
 from . import tasks
 from . import policy as sp
@@ -55,7 +55,14 @@ def get(db, complaint_id):
     return c
 
 
-def list_complaints(db, *, branch=None, state=None, overdue=False, client_id=None):
+def show(db, actor, complaint_id):
+    c = get(db, complaint_id)
+    authz.require(actor, "complaint.read", branch=c["branch_id"])
+    return c
+
+
+def list_complaints(db, actor, *, branch=None, state=None, overdue=False, client_id=None):
+    branch = authz.branch_filter(actor, "complaint.read", branch)
     moment = sp.iso(now())
     where, params = [], []
     for column, value in (("branch_id", branch), ("state", state), ("client_id", client_id)):
@@ -73,20 +80,21 @@ def list_complaints(db, *, branch=None, state=None, overdue=False, client_id=Non
     return [_flag(dict(zip(names, r)), moment) for r in cursor.fetchall()]
 
 
-def _step(db, complaint_id, from_state, to_state, operator, note, at):
+def _step(db, complaint_id, from_state, to_state, actor, note, at):
     db.execute(
         "INSERT INTO complaint_steps (complaint_id, from_state, to_state, at, operator, note) VALUES (?, ?, ?, ?, ?, ?)",
-        [complaint_id, from_state, to_state, at, operator, note],
+        [complaint_id, from_state, to_state, at, actor.id, note],
     )
-    audit.record(db, f"complaint.{to_state}", operator=operator, target=f"complaint {complaint_id}",
+    audit.record(db, f"complaint.{to_state}", actor=actor, target=f"complaint {complaint_id}",
                  detail={"from": from_state, "to": to_state, "at": at})
 
 
-def open_case(db, client_id, *, summary, interaction_id=None, operator=None, at=None):
+def open_case(db, actor, client_id, *, summary, interaction_id=None, at=None):
     """A received complaint; emits ``complaint_received`` so the deadline task opens. Call inside a transaction."""
     row = db.execute("SELECT branch_id FROM clients WHERE client_id = ?", [client_id]).fetchone()
     if row is None:
         raise BrokerCRMError(f"客户 {client_id} 不存在 (no such client)")
+    authz.require(actor, "complaint.handle", branch=row[0])
     moment = sp.parse_moment(at or now())
     at_iso = sp.iso(moment)
     policy = sp.load(db)
@@ -97,9 +105,9 @@ def open_case(db, client_id, *, summary, interaction_id=None, operator=None, at=
         " updated_at) VALUES (?, ?, ?, ?, 'received', ?, ?, ?)",
         [client_id, row[0], interaction_id, summary, at_iso, due, at_iso],
     ).lastrowid
-    _step(db, complaint_id, None, "received", operator, None, at_iso)
+    _step(db, complaint_id, None, "received", actor, None, at_iso)
     event = events.emit(db, "complaint_received", client_id, at=at_iso,
-                        detail={"complaint_id": complaint_id, "branch_id": row[0]}, operator=operator)
+                        detail={"complaint_id": complaint_id, "branch_id": row[0]}, operator=actor.id)
     task = db.execute(
         "SELECT id FROM tasks WHERE event_id = ? AND origin = 'touchpoint:complaint_received' ORDER BY id LIMIT 1",
         [event["id"]],
@@ -109,10 +117,9 @@ def open_case(db, client_id, *, summary, interaction_id=None, operator=None, at=
     return _get_row(db, complaint_id)
 
 
-def _advance(db, complaint_id, to_state, operator, note, *, updates=None, check=None):
-    if not operator:
-        raise BrokerCRMError("投诉处理每一步须指明操作员 --as ID (every complaint step needs an operator)")
+def _advance(db, actor, complaint_id, to_state, note, *, updates=None, check=None):
     c = _get_row(db, complaint_id)
+    authz.require(actor, "complaint.handle", branch=c["branch_id"])
     expected_from = STATES[STATES.index(to_state) - 1]
     if c["state"] != expected_from:
         if c["state"] == "informed":
@@ -131,26 +138,26 @@ def _advance(db, complaint_id, to_state, operator, note, *, updates=None, check=
             "UPDATE complaints SET " + ", ".join(f"{k} = ?" for k in sets) + " WHERE id = ?",
             [*sets.values(), complaint_id],
         )
-        _step(db, complaint_id, c["state"], to_state, operator, note, at)
+        _step(db, complaint_id, c["state"], to_state, actor, note, at)
         if to_state == "informed" and c["task_id"]:
             task = tasks.get(db, c["task_id"])
             if task["status"] == "open":
-                tasks.done(db, c["task_id"], note=f"投诉 #{complaint_id} 方案已告知客户: {note}", operator=operator)
+                tasks.done(db, actor, c["task_id"], note=f"投诉 #{complaint_id} 方案已告知客户: {note}")
     return get(db, complaint_id)
 
 
-def investigate(db, complaint_id, *, operator, note=None):
+def investigate(db, actor, complaint_id, *, note=None):
     """The operator takes up the complaint and becomes its handler."""
-    return _advance(db, complaint_id, "investigating", operator, note, updates={"handler": operator})
+    return _advance(db, actor, complaint_id, "investigating", note, updates={"handler": actor.id})
 
 
-def propose(db, complaint_id, *, solution, operator):
+def propose(db, actor, complaint_id, *, solution):
     if not solution or not solution.strip():
         raise BrokerCRMError("须写明解决方案 --solution (a proposed solution is required)")
-    return _advance(db, complaint_id, "proposed", operator, solution, updates={"proposal": solution})
+    return _advance(db, actor, complaint_id, "proposed", solution, updates={"proposal": solution})
 
 
-def approve(db, complaint_id, *, operator, note=None):
+def approve(db, actor, complaint_id, *, note=None):
     """A supervisor who neither handled the complaint nor wrote the proposal approves it."""
 
     def not_self(c):
@@ -158,47 +165,42 @@ def approve(db, complaint_id, *, operator, note=None):
             "SELECT operator FROM complaint_steps WHERE complaint_id = ? AND to_state = 'proposed'"
             " ORDER BY id DESC LIMIT 1", [complaint_id],
         ).fetchone()
-        from ..book.data_changes import check_operator
-
-        check_operator(db, operator, c["branch_id"], "批准投诉方案 (approving a complaint solution)")
-        if operator == c["handler"] or (proposer and operator == proposer[0]):
-            raise BrokerCRMError(
-                f"{operator} 是投诉 #{complaint_id} 的经办人, 不能批准自己的方案"
+        if actor.id == c["handler"] or (proposer and actor.id == proposer[0]):
+            raise authz.Forbidden(
+                f"{actor.id} 是投诉 #{complaint_id} 的经办人, 不能批准自己的方案"
                 " (the handler cannot approve their own proposal; a supervisor must)"
             )
 
-    return _advance(db, complaint_id, "approved", operator, note, updates={"approved_by": operator}, check=not_self)
+    return _advance(db, actor, complaint_id, "approved", note, updates={"approved_by": actor.id}, check=not_self)
 
 
-def reject(db, complaint_id, *, operator, reason):
+def reject(db, actor, complaint_id, *, reason):
     """The supervisor sends the proposal back: proposed → investigating (not a skip)."""
     if not reason or not reason.strip():
         raise BrokerCRMError("退回方案须说明理由 --reason (a reason is required)")
     c = _get_row(db, complaint_id)
     if c["state"] != "proposed":
         raise BrokerCRMError(f"投诉 #{complaint_id} 当前为 {c['state']}, 只有已提方案可退回 (only a proposal can be sent back)")
-    if operator in (None, c["handler"]):
-        raise BrokerCRMError("退回方案须由经办人以外的主管操作 (only a supervisor other than the handler may send it back)")
-    from ..book.data_changes import check_operator
-
-    check_operator(db, operator, c["branch_id"], "退回投诉方案 (sending a proposal back)")
+    authz.require(actor, "complaint.handle", branch=c["branch_id"])
+    if actor.id == c["handler"]:
+        raise authz.Forbidden("退回方案须由经办人以外的主管操作 (only a supervisor other than the handler may send it back)")
     at = sp.iso(now())
     with db.atomic():
         db.execute("UPDATE complaints SET state = 'investigating', proposal = NULL, updated_at = ? WHERE id = ?",
                    [at, complaint_id])
-        _step(db, complaint_id, "proposed", "investigating", operator, f"退回 rejected: {reason}", at)
+        _step(db, complaint_id, "proposed", "investigating", actor, f"退回 rejected: {reason}", at)
     return get(db, complaint_id)
 
 
-def resolve(db, complaint_id, *, operator, note):
+def resolve(db, actor, complaint_id, *, note):
     if not note or not note.strip():
         raise BrokerCRMError("须写明处理结果 --note (a note on what was done is required)")
-    return _advance(db, complaint_id, "resolved", operator, note)
+    return _advance(db, actor, complaint_id, "resolved", note)
 
 
-def inform(db, complaint_id, *, operator, note):
+def inform(db, actor, complaint_id, *, note):
     """The client has been told the solution: the complaint closes and its deadline task is done."""
     if not note or not note.strip():
         raise BrokerCRMError("须写明告知方式与客户反馈 --note (how the client was informed)")
-    result = _advance(db, complaint_id, "informed", operator, note, updates={"informed_at": sp.iso(now())})
+    result = _advance(db, actor, complaint_id, "informed", note, updates={"informed_at": sp.iso(now())})
     return result

@@ -6,7 +6,9 @@ closure request opens a retention case, a low satisfaction score asks for a
 callback. Satisfaction scores (1–5) give per-branch and per-manager averages.
 """
 
-from ..trust import audit
+from pathlib import Path
+
+from ..trust import audit, authz
 from ..kernel import events
 from . import tasks
 from . import policy as sp
@@ -82,48 +84,49 @@ def _check(db, client_id, kind, channel, note, satisfaction, at):
     return row[0], normal_kind(kind), normal_channel(channel), normal_satisfaction(satisfaction), moment
 
 
-def log(db, client_id, *, kind, channel, note, satisfaction=None, manager=None, operator=None, at=None,
+def log(db, actor, client_id, *, kind, channel, note, satisfaction=None, manager=None, at=None,
         task_id=None, source="cli"):
     """Record one interaction and everything it sets off, in one transaction; returns its dict."""
     branch_id, kind, channel, score, moment = _check(db, client_id, kind, channel, note, satisfaction, at)
+    authz.require(actor, "interaction.log", branch=branch_id)
     if task_id is not None:
         task = tasks.get(db, task_id)
         if task["client_id"] != client_id:
             raise BrokerCRMError(f"任务 #{task_id} 不属于客户 {client_id} (task belongs to another client)")
     with db.atomic():
-        return _write(db, client_id, branch_id, kind, channel, note, score, manager or operator, operator,
+        return _write(db, client_id, branch_id, kind, channel, note, score, manager or actor.id, actor,
                       moment, task_id, source)
 
 
-def _write(db, client_id, branch_id, kind, channel, note, score, manager, operator, moment, task_id, source):
+def _write(db, client_id, branch_id, kind, channel, note, score, manager, actor, moment, task_id, source):
     at = sp.iso(moment)
     interaction_id = db.execute(
         "INSERT INTO interactions (client_id, branch_id, kind, channel, note, satisfaction, manager, operator,"
         " at, recorded_at, source) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        [client_id, branch_id, kind, channel, note, score, manager, operator, at, sp.iso(now()), source],
+        [client_id, branch_id, kind, channel, note, score, manager, actor.id, at, sp.iso(now()), source],
     ).lastrowid
-    audit.record(db, "interaction.log", operator=operator, target=client_id,
+    audit.record(db, "interaction.log", actor=actor, target=client_id,
                  detail={"interaction": interaction_id, "kind": kind, "channel": channel, "satisfaction": score})
     result = {"id": interaction_id, "client_id": client_id, "branch_id": branch_id, "kind": kind,
               "channel": channel, "note": note, "satisfaction": score, "manager": manager, "at": at}
     if task_id is not None:
-        tasks.done(db, task_id, note=f"接触记录 #{interaction_id}: {note}", operator=operator, at=moment)
+        tasks.done(db, actor, task_id, note=f"接触记录 #{interaction_id}: {note}", at=moment)
         result["task_done"] = task_id
     if kind == "complaint":
         from . import complaints
 
-        result["complaint"] = complaints.open_case(db, client_id, summary=note, interaction_id=interaction_id,
-                                                   operator=operator, at=moment)["id"]
+        result["complaint"] = complaints.open_case(db, actor, client_id, summary=note, interaction_id=interaction_id,
+                                                   at=moment)["id"]
     elif kind in ("transfer", "closure"):
         from . import retention
 
-        result["retention_case"] = retention.open_case(db, client_id, request=kind, interaction_id=interaction_id,
-                                                       operator=operator, at=moment)["id"]
+        result["retention_case"] = retention.open_case(db, actor, client_id, request=kind,
+                                                       interaction_id=interaction_id, at=moment)["id"]
     detail = {"interaction_id": interaction_id, "kind": kind, "channel": channel, "branch_id": branch_id,
               "satisfaction": score}
-    events.emit(db, "interaction_logged", client_id, at=at, detail=detail, operator=operator)
+    events.emit(db, "interaction_logged", client_id, at=at, detail=detail, operator=actor.id)
     if score is not None and score <= sp.load(db).low_score:
-        events.emit(db, "low_satisfaction", client_id, at=at, detail=detail, operator=operator)
+        events.emit(db, "low_satisfaction", client_id, at=at, detail=detail, operator=actor.id)
     return result
 
 
@@ -154,8 +157,9 @@ def _check_row(row, branches, moment_now):
     return values, problems
 
 
-def list_interactions(db, *, client_id=None, branch=None, kind=None, limit=100):
+def list_interactions(db, actor, *, client_id=None, branch=None, kind=None, limit=100):
     """Interactions, newest first, filtered by client, branch and kind (Chinese aliases accepted)."""
+    branch = authz.branch_filter(actor, "interaction.read", branch)
     where, params = where_equal({"client_id": client_id, "branch_id": branch,
                                  "kind": normal_kind(kind) if kind else None})
     cursor = db.execute(
@@ -167,7 +171,7 @@ def list_interactions(db, *, client_id=None, branch=None, kind=None, limit=100):
     return [dict(zip(names, r)) for r in cursor.fetchall()]
 
 
-def import_file(db, path, *, operator=None, skip_invalid=False, rejects=None, progress=False):
+def import_file(db, actor, path, *, skip_invalid=False, rejects=None, progress=False):
     """Import interactions from CSV/XLSX/JSON/NDJSON in one transaction, streamed in batches.
 
     All or nothing (problems as file:row:column: reason) unless ``skip_invalid``:
@@ -187,18 +191,18 @@ def import_file(db, path, *, operator=None, skip_invalid=False, rejects=None, pr
         for number, row in batch:
             values, row_problems = _check_row(row, branches, moment_now)
             values.update(branch_id=branches.get(values["client_id"]), note=row.get("note"),
-                          manager=(row.get("manager") or "").strip() or operator, source=f"{path}:{number}")
+                          manager=(row.get("manager") or "").strip() or actor.id, source=f"{Path(path).name}:{number}")
             checked.append((values, row_problems))
         return checked
 
     def write(good, result):
         for v in good:
             _write(db, v["client_id"], v["branch_id"], v["kind"], v["channel"], v["note"], v["satisfaction"],
-                   v["manager"], operator, v["at"], None, v["source"])
+                   v["manager"], actor, v["at"], None, v["source"])
         result.inserted += len(good)
 
     return run_import(db, path, "interactions", "接触记录 (interactions)", IMPORT_ALIASES, check, write,
-                      lambda v: None, skip_invalid=skip_invalid, rejects=rejects, operator=operator,
+                      lambda v: None, actor=actor, skip_invalid=skip_invalid, rejects=rejects,
                       progress=progress)
 
 
@@ -212,8 +216,9 @@ def list_for_client(db, client_id, limit=None):
     return [dict(zip(names, r)) for r in cursor.fetchall()]
 
 
-def satisfaction_report(db, *, branch=None):
+def satisfaction_report(db, actor, *, branch=None):
     """Average satisfaction per branch and per manager (only interactions with a score)."""
+    branch = authz.branch_filter(actor, "interaction.read", branch)
     where, params = "WHERE satisfaction IS NOT NULL", []
     if branch:
         where += " AND branch_id = ?"

@@ -11,6 +11,11 @@ the last interaction of its kind, at once if there has been none.
 import datetime as dt
 
 from . import policy as sp
+from . import tasks
+from .. import plugins as plugins_lib
+from ..book import clients as clients_lib
+from ..kernel.masking import mask_record
+from ..trust import authz
 from ..kernel.checks import array, number, text
 from ..classify.engine import CURRENT_ROW_SQL
 from ..classify.compile import client_fields
@@ -88,34 +93,30 @@ def package_code(db, client_id, doc=None):
 
 def _plugin_choice(db, client_id, codes, current):
     """An approved plugin of the client's branch may pick another head-office package."""
-    from . import tasks
-
-    loaded = tasks._PLUGINS.get("loaded")
-    if loaded is None:
-        from .. import plugins as plugins_lib
-
-        loaded = tasks._PLUGINS["loaded"] = plugins_lib.load()
-    if not any(loaded.implementations(i, "choose_service_package") for i in loaded if not i.error):
-        return None
-    from ..book import clients as clients_lib
-    from .. import plugins as plugins_lib
-    from ..kernel.masking import mask_record
-
     client = mask_record(clients_lib.get(db, client_id))
+    if client["branch_id"] not in plugins_lib.dispatch.branches_with_plugins(db, [client["branch_id"]]):
+        return None
     row = db.execute(CURRENT_ROW_SQL, [client_id])
     found = row.fetchone()
     if found:
         client.update({k: v for k, v in zip([d[0] for d in row.description], found) if k in CLASSIFIED_FIELDS})
     client["package"] = current
-    for info, choice in plugins_lib.call_for_branch(db, loaded, client["branch_id"], "choose_service_package",
+    client.pop("extra", None)
+    for info, choice in plugins_lib.call_for_branch(db, tasks._host(), client["branch_id"], "choose_service_package",
                                                     client=client, packages=list(codes)):
         if choice is None:
             continue
         if choice not in codes:
             raise plugins_lib.PluginError(info.name, client["branch_id"],
-                                          f"choose_service_package 返回未知服务包 (unknown package) {choice!r}")
+                                          f"choose_service_package 返回未知服务包 (unknown package) {choice!r:.50}")
         return choice, info.name
     return None
+
+
+def show(db, actor, client_id):
+    """The client's package, for someone allowed to read the client."""
+    authz.require(actor, "package.read", branch=clients_lib.get(db, client_id)["branch_id"])
+    return for_client(db, client_id)
 
 
 def for_client(db, client_id):
@@ -141,8 +142,9 @@ def for_client(db, client_id):
             "chosen_by": chosen_by, "policy": source}
 
 
-def distribution(db, *, branch=None):
+def distribution(db, actor, *, branch=None):
     """How many clients of each branch fall in each package (head-office rules, one statement)."""
+    branch = authz.branch_filter(actor, "package.read", branch)
     doc, source = load(db)
     case, params = _case(doc, today())
     sql = f"SELECT c.branch_id, {case} AS package, count(*){FROM}"

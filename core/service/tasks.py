@@ -8,9 +8,12 @@ may add their own follow-ups through the interaction hooks. Tasks are done by
 is still open past its due time.
 """
 
+import atexit
 import datetime as dt
 
-from ..trust import audit
+from .. import plugins as plugins_lib
+from ..kernel import events
+from ..trust import audit, authz
 from . import policy as sp
 from ..kernel.errors import BrokerCRMError
 from ..kernel.timeutil import now
@@ -85,18 +88,13 @@ def on_events(db, batch):
                 " created_at, due_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", rows,
             )
     created = [r[0] for r in db.execute("SELECT id FROM tasks WHERE id > ? ORDER BY id", [before])]
-    loaded = _loaded_plugins()
-    if loaded is not None:
-        from .. import plugins as plugins_lib
-
-        asking = {}
+    asking = plugins_lib.dispatch.branches_with_plugins(db, {branches[e["client_id"]] for e in batch})
+    if asking:
+        host = _host()
         for event in batch:
             branch_id = branches[event["client_id"]]
-            if branch_id not in asking:
-                asking[branch_id] = any(loaded.implementations(i, "interaction_follow_ups")
-                                        for i in plugins_lib.approved_for(db, loaded, branch_id))
-            if asking[branch_id]:
-                created.extend(_plugin_followups(db, event, sp.parse_moment(event["at"]), branch_id, loaded))
+            if branch_id in asking:
+                created.extend(_plugin_followups(db, event, sp.parse_moment(event["at"]), branch_id, host))
     return created
 
 
@@ -136,52 +134,39 @@ def _branches(db, batch):
     return found
 
 
-_PLUGINS = {}
+_HOST = {}
 
 
-def use_plugins(plugins):
-    """Set the loaded plugins the engine asks (tests register in-process plugins); None = discover."""
-    _PLUGINS.clear()
-    if plugins is not None:
-        _PLUGINS["loaded"] = plugins
+def use_plugins(host):
+    """Set the plugin host follow-ups run in (tests point it at their plugins); None = discover."""
+    _HOST.clear()
+    if host is not None:
+        _HOST["host"] = host
 
 
-def _loaded_plugins():
-    """Installed plugins, discovered once per process: an import may emit an event per client."""
-    if "loaded" not in _PLUGINS:
-        from .. import plugins as plugins_lib
-
-        _PLUGINS["loaded"] = plugins_lib.load()
-    loaded = _PLUGINS["loaded"]
-    if "any" not in _PLUGINS or _PLUGINS.get("for") is not loaded:
-        _PLUGINS["for"] = loaded
-        _PLUGINS["any"] = any(loaded.implementations(i, "interaction_follow_ups") for i in loaded if not i.error)
-    return loaded if _PLUGINS["any"] else None
+def _host():
+    """The installed plugins, discovered once per process: an import may emit an event per client."""
+    if "host" not in _HOST:
+        _HOST["host"] = plugins_lib.load()
+        atexit.register(_HOST["host"].close)
+    return _HOST["host"]
 
 
-def _plugin_followups(db, event, at, branch_id, loaded):
+def _plugin_followups(db, event, at, branch_id, host):
     """Tasks that approved plugins of the client's branch ask for (hook ``interaction_follow_ups``).
 
     A failing plugin must not lose the interaction being recorded: its error
-    is written to the audit log (plugin, branch, error) and the other
-    follow-ups still open.
+    is kept in ``plugin_errors`` (plugin, branch, hook, error) and the
+    interaction, complaint or case that set it off is recorded all the same.
     """
-    from .. import plugins as plugins_lib
-
     try:
-        items = plugins_lib.follow_ups(db, dict(event), branch_id, plugins=loaded)
-    except BrokerCRMError as e:
-        audit.record(db, "plugin.error", target=f"event {event['id']}",
-                     detail={"hook": "interaction_follow_ups", "branch": branch_id, "error": str(e)})
+        items = plugins_lib.follow_ups(db, dict(event), branch_id, host)
+    except plugins_lib.PluginError as e:
+        plugins_lib.dispatch.record_failure(db, e, hook="interaction_follow_ups", target=f"event {event['id']}")
         return []
     created = []
     for i, item in enumerate(items):
-        hours = item.get("due_in_hours")
-        if isinstance(hours, bool) or not isinstance(hours, (int, float)) or hours < 0:
-            audit.record(db, "plugin.error", target=f"event {event['id']}",
-                         detail={"hook": "interaction_follow_ups", "branch": branch_id, "plugin": item["plugin"],
-                                 "error": f"due_in_hours must be a number ≥ 0, got {hours!r}"})
-            continue
+        hours = item.get("due_in_hours") or 0
         task_id = create(
             db, event["client_id"], kind=item["kind"], title=item.get("note") or item["kind"],
             origin=f"plugin:{item['plugin']}", due_at=at + dt.timedelta(hours=hours), event_id=event["id"],
@@ -207,7 +192,8 @@ def _decorate(task, moment):
     return task
 
 
-def list_tasks(db, *, branch=None, client_id=None, overdue=False, status=None, limit=None):
+def list_tasks(db, actor, *, branch=None, client_id=None, overdue=False, status=None, limit=None):
+    branch = authz.branch_filter(actor, "task.read", branch)
     moment = sp.iso(now())
     where, params = where_equal(
         {"branch_id": branch, "client_id": client_id, "status": None if overdue else status},
@@ -229,26 +215,27 @@ def get(db, task_id):
     return _decorate(_row(cursor, row), sp.iso(now()))
 
 
-def done(db, task_id, *, note, operator=None, at=None):
+def done(db, actor, task_id, *, note, at=None):
     """Close a task with a note; late or on time is decided against its due time."""
     if not note or not note.strip():
         raise BrokerCRMError("完成任务须写明处理情况 --note (a note is required)")
     task = get(db, task_id)
+    authz.require(actor, "task.done", branch=task["branch_id"])
     if task["status"] == "done":
         raise BrokerCRMError(f"任务 #{task_id} 已于 {task['done_at']} 完成 (already done)")
     at = sp.iso(at or now())
     with db.atomic():
         db.execute(
             "UPDATE tasks SET status = 'done', done_at = ?, done_by = ?, done_note = ? WHERE id = ?",
-            [at, operator, note, task_id],
+            [at, actor.id, note, task_id],
         )
-        audit.record(db, "task.done", operator=operator, target=f"task {task_id}",
+        audit.record(db, "task.done", actor=actor, target=f"task {task_id}",
                      detail={"client_id": task["client_id"], "kind": task["kind"], "due_at": task["due_at"],
                              "late": at > task["due_at"]})
     return get(db, task_id)
 
 
-def close_open(db, client_id, kind, *, note, operator=None, at=None, origin_prefix=None):
+def close_open(db, actor, client_id, kind, *, note, at=None, origin_prefix=None):
     """Close the oldest open task of ``kind`` for a client (a logged callback answers a callback task)."""
     sql = "SELECT id FROM tasks WHERE client_id = ? AND kind = ? AND status = 'open'"
     params = [client_id, kind]
@@ -256,11 +243,26 @@ def close_open(db, client_id, kind, *, note, operator=None, at=None, origin_pref
         sql += " AND origin LIKE ?"
         params.append(origin_prefix + "%")
     row = db.execute(sql + " ORDER BY due_at, id LIMIT 1", params).fetchone()
-    return done(db, row[0], note=note, operator=operator, at=at) if row else None
+    return done(db, actor, row[0], note=note, at=at) if row else None
 
 
-def report(db, *, branch=None):
+def flag_order(db, actor, client_id, *, note, order_id=None, at=None):
+    """An abnormal order, flagged for a person's review within the touchpoint's limit; (event, tasks)."""
+    row = db.execute("SELECT branch_id FROM clients WHERE client_id = ?", [client_id]).fetchone()
+    if row is None:
+        raise BrokerCRMError(f"客户 {client_id} 不存在 (no such client)")
+    authz.require(actor, "order.flag", branch=row[0])
+    with db.atomic():
+        event = events.emit(db, "abnormal_order", client_id, at=sp.iso(at) if at else None,
+                            detail={"note": note, "order_id": order_id, "branch_id": row[0]}, operator=actor.id)
+        audit.record(db, "order.flag", actor=actor, target=client_id, detail={"order_id": order_id, "event": event["id"]})
+    created = [t for t in list_tasks(db, actor, client_id=client_id) if t["event_id"] == event["id"]]
+    return event, created
+
+
+def report(db, actor, *, branch=None):
     """Per branch: done on time, done late, open past due, open within time."""
+    branch = authz.branch_filter(actor, "task.read", branch)
     moment = sp.iso(now())
     params = [moment, moment]
     sql = (

@@ -30,7 +30,7 @@ def section(db, client_id, *, reveal=False):
         "service_package": service_packages.for_client(db, client_id),
         "pending_changes": [
             {k: c[k] for k in ("id", "field", "old_value", "new_value", "maker", "requested_at")}
-            for c in data_changes.list_changes(db, state="pending", client_id=client_id, reveal=reveal)
+            for c in data_changes.changes(db, state="pending", client_id=client_id, reveal=reveal)
         ],
     }
 

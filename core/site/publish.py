@@ -34,6 +34,7 @@ from ..kernel.db import connect, db_path as resolve_db_path, readonly_uri
 from ..kernel.errors import BrokerCRMError
 from .specs import NEVER, PERSONAL, SMALL_TABLE_ROWS, SUMMARIES, TABLES
 from ..kernel.timeutil import now
+from ..trust import audit, authz
 
 HQ = "hq"
 MANIFEST = "manifest.json"
@@ -132,11 +133,12 @@ class PublishResult:
     skipped: list = field(default_factory=list)     # spec tables not in the source yet
     seconds: float = 0.0
     steps: dict = field(default_factory=dict)       # step -> CPU seconds of its thread
+    audit_head: dict | None = None                  # the audit chain head the snapshots show
 
     def as_dict(self):
         return {"out_dir": str(self.out_dir), "published_at": self.published_at,
                 "databases": self.databases, "skipped": self.skipped, "seconds": round(self.seconds, 3),
-                "steps": {k: round(v, 3) for k, v in self.steps.items()}}
+                "steps": {k: round(v, 3) for k, v in self.steps.items()}, "audit_head": self.audit_head}
 
 
 def default_out_dir():
@@ -403,8 +405,13 @@ def read_manifest(out_dir):
     return json.loads(path.read_text(encoding="utf-8"))
 
 
-def publish(db_path=None, out_dir=None):
-    """Write the head-office and branch snapshots into ``out_dir``; return a PublishResult."""
+def publish(db_path=None, out_dir=None, *, actor):
+    """Write the head-office and branch snapshots into ``out_dir``; return a PublishResult.
+
+    The manifest carries the audit chain head at the moment the snapshots
+    show, so a later truncation of the log shows against any published copy.
+    """
+    authz.require(actor, "publish.run")
     started = time.perf_counter()
     src = resolve_db_path(db_path)
     if not src.exists():
@@ -423,6 +430,7 @@ def publish(db_path=None, out_dir=None):
         try:
             lock.execute("BEGIN IMMEDIATE")
             branches = [r[0] for r in lock.execute("SELECT code FROM branches ORDER BY code")]
+            audit_head = audit.head(lock)
             files, conns = {}, {}
             try:
                 for name in [HQ, *branches]:
@@ -476,8 +484,17 @@ def publish(db_path=None, out_dir=None):
         _write_json_atomic(out / INSPECT, inspect)
         _write_json_atomic(out / MANIFEST, {
             "published_at": result.published_at, "source": str(src.resolve()), "hq": HQ,
-            "branches": branches, "databases": manifest_dbs, "tables": tables_meta,
+            "branches": branches, "databases": manifest_dbs, "tables": tables_meta, "audit_head": audit_head,
         })
+        result.audit_head = audit_head
+        log = connect(src)
+        try:
+            with log.atomic():
+                audit.record(log, "publish.run", actor=actor, target=str(out.name),
+                             detail={"published_at": result.published_at, "audit_head": audit_head,
+                                     "branches": len(branches)})
+        finally:
+            log.close()
         result.databases = manifest_dbs
     finally:
         for tmp in tmps:

@@ -269,7 +269,7 @@ def demo_users(branches):
     return [(user, role, branch, f"demo-{user}") for user, role, branch in users]
 
 
-def demo_site(db_path, port, *, out_dir=None, echo=print):
+def demo_site(db_path, port, *, actor, out_dir=None, echo=print):
     """Publish ``db_path`` and serve it on 127.0.0.1:``port`` until interrupted; returns 0.
 
     For ``brokercrm demo``: snapshots go to ``<db>_site/`` beside the database;
@@ -280,7 +280,7 @@ def demo_site(db_path, port, *, out_dir=None, echo=print):
 
     db_path = Path(db_path)
     out = Path(out_dir) if out_dir else db_path.with_name(db_path.stem + "_site")
-    result = publish(db_path, out)
+    result = publish(db_path, out, actor=actor)
     echo(f"已发布只读快照 (published snapshots): {out}  ({result.seconds:.1f} s)")
     os.environ.setdefault("BROKERCRM_SITE_SECRET", secrets.token_hex(32))
     if not os.environ.get("BROKERCRM_SITE_USERS"):

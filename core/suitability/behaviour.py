@@ -15,7 +15,8 @@ one ``GROUP BY`` over the behaviour table, whatever the number of clients.
 import datetime as dt
 import json
 
-from ..trust import audit
+from .. import plugins as plugins_mod
+from ..trust import audit, authz
 from ..kernel import events
 from ..kernel.errors import PolicyError
 from ..imports.runner import run_import
@@ -110,8 +111,8 @@ def import_behaviour(db, path, *, extra_rules=None, plugins=None, **options):
                             [(r["client_id"],) for r in records])
 
     def finish(result):
-        result.extra["flags"] = evaluate(db, scope="temp._behaviour_clients", extra_rules=extra_rules, plugins=plugins,
-                                         operator=options.get("operator"))
+        result.extra["flags"] = evaluate(db, options["actor"], scope="temp._behaviour_clients",
+                                         extra_rules=extra_rules, plugins=plugins)
 
     try:
         return run_import(db, path, "behaviour", "交易行为 (behaviour)", ALIASES, _check(db), write,
@@ -125,20 +126,23 @@ def plugin_rules(db, plugins=None):
 
     Each rule is scoped to the branch its approval is for (``_branch``) and named after its plugin.
     """
-    from .. import plugins as plugins_mod
-
-    loaded = plugins if plugins is not None else plugins_mod.load()
-    if not any(loaded.implementations(i, "behaviour_rules") for i in loaded if not i.error):
+    branches = sorted(plugins_mod.dispatch.branches_with_plugins(db))
+    if not branches:
         return []
+    host = plugins if plugins is not None else plugins_mod.load()
     out = []
-    for (branch,) in db.execute("SELECT code FROM branches ORDER BY code").fetchall():
-        for info, result in plugins_mod.call_for_branch(db, loaded, branch, "behaviour_rules"):
-            items = list(result or ())
-            try:
-                validate_rules(items, f"插件 {info.name} behaviour_rules")
-            except PolicyError as e:
-                raise plugins_mod.PluginError(info.name, branch, f"behaviour_rules 返回格式错误 (malformed): {e}")
-            out += [{**rule, "name": f"{info.name}:{rule['name']}", "_branch": branch} for rule in items]
+    try:
+        for branch in branches:
+            for info, result in plugins_mod.call_for_branch(db, host, branch, "behaviour_rules"):
+                items = list(result or ())
+                try:
+                    validate_rules(items, f"插件 {info.name} behaviour_rules")
+                except PolicyError as e:
+                    raise plugins_mod.PluginError(info.name, branch, f"behaviour_rules 返回格式错误 (malformed): {e}")
+                out += [{**rule, "name": f"{info.name}:{rule['name']}", "_branch": branch} for rule in items]
+    finally:
+        if plugins is None:
+            host.close()
     return out
 
 
@@ -157,8 +161,15 @@ def rules(db, extra_rules=None, plugins=None):
     return policy, found + extra
 
 
-def evaluate(db, *, scope=None, today=None, extra_rules=None, plugins=None, operator=None):
-    """Re-rate every client with behaviour data (or those in temp table ``scope``).
+def rerate(db, actor, *, today=None, extra_rules=None, plugins=None):
+    """Head office (or the scheduler) re-rates every client with behaviour data."""
+    authz.require(actor, "behaviour.evaluate")
+    return evaluate(db, actor, today=today, extra_rules=extra_rules, plugins=plugins)
+
+
+def evaluate(db, actor, *, scope=None, today=None, extra_rules=None, plugins=None):
+    """Re-rate every client with behaviour data (or those in temp table ``scope``), as part of an
+    act ``actor`` is already authorised for (an import, a re-rating).
 
     Returns counts: flagged (newly), cleared, kept. Runs inside the caller's
     transaction when there is one.
@@ -212,7 +223,7 @@ def evaluate(db, *, scope=None, today=None, extra_rules=None, plugins=None, oper
                 "INSERT INTO behaviour_flag_history (client_id, old_flag, new_flag, reason, policy_version, at)"
                 " VALUES (?, ?, ?, ?, ?, ?)", [cid, old, flag, full_reason, policy.version, stamp])
             # The task engine turns this event into the account manager's alert task.
-            events.emit(db, "behaviour_alert", cid, operator=operator, detail={
+            events.emit(db, "behaviour_alert", cid, operator=actor.id, detail={
                 "message": message, "flag": flag, "label": label, "rule": rule, "reason": full_reason,
                 "days": days, "window": [wfrom, wto], "branch_id": branch,
             })
@@ -229,7 +240,7 @@ def evaluate(db, *, scope=None, today=None, extra_rules=None, plugins=None, oper
                 " VALUES (?, ?, NULL, ?, ?, ?)", [cid, old, reason, policy.version, stamp])
             counts["cleared"] += 1
         if counts["flagged"] or counts["cleared"]:
-            audit.record(db, "behaviour.rerate", operator=operator, target=f"{counts['flagged']} flagged",
+            audit.record(db, "behaviour.rerate", actor=actor, target=f"{counts['flagged']} flagged",
                          detail=counts)
     db.execute("DROP TABLE IF EXISTS temp._flag_new")
     return counts

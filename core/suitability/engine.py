@@ -29,7 +29,8 @@ everyone of the branch they are approved for.
 import json
 from dataclasses import dataclass, field
 
-from ..trust import audit
+from .. import plugins as plugins_mod
+from ..trust import audit, authz
 from ..kernel import events
 from ..kernel.errors import BrokerCRMError, PolicyError
 from ..classify.compile import age_sql
@@ -226,18 +227,21 @@ def rules_from_items(items, source, branches=None):
 
 def plugin_rules(db, branches, plugins=None):
     """Rules that plugins approved for each of ``branches`` add through the ``suitability_checks`` hook."""
-    from .. import plugins as plugins_mod
-
-    loaded = plugins if plugins is not None else plugins_mod.load()
-    if not any(loaded.implementations(i, "suitability_checks") for i in loaded if not i.error):
+    wanted = sorted(plugins_mod.dispatch.branches_with_plugins(db, branches))
+    if not wanted:
         return []
+    host = plugins if plugins is not None else plugins_mod.load()
     out = []
-    for branch in branches:
-        for info, result in plugins_mod.call_for_branch(db, loaded, branch, "suitability_checks"):
-            try:
-                out += rules_from_items(result, f"插件 {info.name}", [branch])
-            except PolicyError as e:
-                raise plugins_mod.PluginError(info.name, branch, f"suitability_checks 返回格式错误 (malformed): {e}")
+    try:
+        for branch in wanted:
+            for info, result in plugins_mod.call_for_branch(db, host, branch, "suitability_checks"):
+                try:
+                    out += rules_from_items(result, f"插件 {info.name}", [branch])
+                except PolicyError as e:
+                    raise plugins_mod.PluginError(info.name, branch, f"suitability_checks 返回格式错误 (malformed): {e}")
+    finally:
+        if plugins is None:
+            host.close()
     return out
 
 
@@ -272,11 +276,12 @@ def _product_code(db, product_code):
     return code
 
 
-def check(db, client_id, product_code, *, operator=None, today=None, rules=None, plugins=None, record=True):
+def check(db, actor, client_id, product_code, *, today=None, rules=None, plugins=None, record=True):
     """Check one client against one product; the result is stored (who, when, policy, reasons)."""
     branch = db.execute("SELECT branch_id FROM clients WHERE client_id = ?", [client_id]).fetchone()
     if branch is None:
         raise BrokerCRMError(f"客户 {client_id} 不存在 (no such client)")
+    authz.require(actor, "suitability.check", branch=branch[0])
     code = _product_code(db, product_code)
     comp = compiled(db, today=today, rules=rules, branches=[branch[0]], plugins=plugins)
     (cid, branch_id, code, name, risk, level, itype, flag, expires, verdict, reasons) = evaluate_pair(
@@ -294,7 +299,7 @@ def check(db, client_id, product_code, *, operator=None, today=None, rules=None,
         "product_risk": risk, "client_level": level, "investor_type": itype, "verdict": verdict,
         "reasons": reasons, "notes": notes,
         "policy_version": comp.policy.version, "policy_digest": comp.policy.digest, "policy_source": comp.label,
-        "checked_by": operator, "checked_at": now_iso(), "confirmation": None,
+        "checked_by": actor.id, "checked_at": now_iso(), "confirmation": None,
     }
     if verdict == "mismatch":
         result["requires"] = "特别风险警示书 + 客户书面确认 (special risk warning and written confirmation)"
@@ -306,9 +311,9 @@ def check(db, client_id, product_code, *, operator=None, today=None, rules=None,
                 " verdict, reasons, policy_version, policy_digest, checked_by, checked_at)"
                 " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [cid, code, risk, level, itype, verdict, json.dumps(reasons, ensure_ascii=False),
-                 comp.policy.version, comp.policy.digest, operator, result["checked_at"]],
+                 comp.policy.version, comp.policy.digest, actor.id, result["checked_at"]],
             ).lastrowid
-            audit.record(db, "suitability.check", operator=operator, target=f"{cid}/{code}",
+            audit.record(db, "suitability.check", actor=actor, target=f"{cid}/{code}",
                          detail={"verdict": verdict, "check_id": result["id"], "policy_version": comp.policy.version},
                          digest=comp.policy.digest)
     return result
@@ -324,7 +329,7 @@ def covering_confirmation(db, client_id, product_code, level):
     return dict(zip(("id", "evidence", "confirmed_by", "confirmed_at"), row)) if row else None
 
 
-def confirm(db, client_id, product_code, evidence, *, operator=None, today=None, rules=None, plugins=None):
+def confirm(db, actor, client_id, product_code, evidence, *, today=None, rules=None, plugins=None):
     """Record the client's written insistence after the special risk warning (mismatch only).
 
     A forbidden verdict cannot be confirmed; a match needs no confirmation. A
@@ -334,9 +339,8 @@ def confirm(db, client_id, product_code, evidence, *, operator=None, today=None,
     evidence = (evidence or "").strip()
     if not evidence:
         raise BrokerCRMError("须提供书面确认的凭证编号 --evidence REF (the signed confirmation's reference is required)")
-    if not operator:
-        raise BrokerCRMError("记录书面确认须指明经办人 --as ID (a confirmation needs the operator who took it)")
-    result = check(db, client_id, product_code, operator=operator, today=today, rules=rules, plugins=plugins)
+    result = check(db, actor, client_id, product_code, today=today, rules=rules, plugins=plugins)
+    authz.require(actor, "suitability.confirm", branch=result["branch_id"])
     if result["verdict"] == "forbidden":
         raise BrokerCRMError(
             f"{client_id} / {result['product_code']}: 禁止销售, 任何确认均不能解除 (forbidden; no confirmation lifts it): "
@@ -350,17 +354,17 @@ def confirm(db, client_id, product_code, evidence, *, operator=None, today=None,
             " reasons, policy_version, policy_digest, confirmed_by, confirmed_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [client_id, result["product_code"], result["id"], result["client_level"], evidence,
              json.dumps(result["reasons"], ensure_ascii=False), result["policy_version"], result["policy_digest"],
-             operator, stamp],
+             actor.id, stamp],
         ).lastrowid
-        audit.record(db, "suitability.confirm", operator=operator, target=f"{client_id}/{result['product_code']}",
+        audit.record(db, "suitability.confirm", actor=actor, target=f"{client_id}/{result['product_code']}",
                      detail={"confirmation_id": conf_id, "check_id": result["id"], "evidence": evidence},
                      digest=result["policy_digest"])
         if result["investor_type"] == "ordinary":
-            events.emit(db, "high_risk_sale", client_id, operator=operator, detail={
+            events.emit(db, "high_risk_sale", client_id, operator=actor.id, detail={
                 "product_code": result["product_code"], "product_risk": result["product_risk"],
                 "client_level": result["client_level"], "confirmation_id": conf_id, "check_id": result["id"],
                 "evidence": evidence, "branch_id": result["branch_id"],
             })
-    result["confirmation"] = {"id": conf_id, "evidence": evidence, "confirmed_by": operator, "confirmed_at": stamp}
+    result["confirmation"] = {"id": conf_id, "evidence": evidence, "confirmed_by": actor.id, "confirmed_at": stamp}
     return result
 

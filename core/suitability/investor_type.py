@@ -11,8 +11,7 @@ the rules — the suitability SQL reads the same table.
 
 import json
 
-from ..trust import audit
-from ..trust import operators
+from ..trust import audit, authz
 from ..kernel.errors import BrokerCRMError
 from ..kernel.rules import compile_condition
 from .policy import client_rule_fields, condition, load as load_policy
@@ -56,20 +55,15 @@ def investor_type(db, client_id):
             "reason": f"{policy.source}: 未达专业投资者条件 (Art. 8 thresholds not met)"}
 
 
-def _operator(db, operator, client_id, action):
-    """A known operator; a branch operator acts only for clients of their own branch."""
-    op = operators.require(db, operator, action=action)
-    branch = db.execute("SELECT branch_id FROM clients WHERE client_id = ?", [client_id]).fetchone()
-    if op["role"] == "branch" and branch and op["branch"] != branch[0]:
-        raise BrokerCRMError(f"{op['id']} 是营业部 {op['branch']} 的操作员, 客户属于 {branch[0]}"
-                             f" (a branch operator acts for their own branch only)")
-    return op
+def _branch(db, client_id):
+    row = db.execute("SELECT branch_id FROM clients WHERE client_id = ?", [client_id]).fetchone()
+    return row[0] if row else None
 
 
-def request(db, client_id, *, evidence, operator, target="professional", note=None):
+def request(db, actor, client_id, *, evidence, target="professional", note=None):
     """Record a conversion request with its evidence and the eligibility found under the policy."""
     _client(db, client_id)
-    operator = _operator(db, operator, client_id, "申请转换投资者类型 (requesting a conversion)")["id"]
+    authz.require(actor, "investor_type.request", branch=_branch(db, client_id))
     evidence = (evidence or "").strip()
     if not evidence:
         raise BrokerCRMError("须提供证明材料编号 --evidence REF (evidence is required)")
@@ -92,22 +86,22 @@ def request(db, client_id, *, evidence, operator, target="professional", note=No
         request_id = db.execute(
             "INSERT INTO investor_type_requests (client_id, target, evidence, note, eligible, eligibility,"
             " requested_by, requested_at, status, policy_version) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'pending', ?)",
-            [client_id, target, evidence, note, int(eligible), json.dumps(why, ensure_ascii=False), operator,
+            [client_id, target, evidence, note, int(eligible), json.dumps(why, ensure_ascii=False), actor.id,
              now_iso(), policy.version],
         ).lastrowid
-        audit.record(db, "investor_type.request", operator=operator, target=client_id,
+        audit.record(db, "investor_type.request", actor=actor, target=client_id,
                      detail={"request": request_id, "target": target, "evidence": evidence, "eligible": eligible})
     return get(db, request_id)
 
 
-def decide(db, request_id, *, approve, operator, note=None):
+def decide(db, actor, request_id, *, approve, note=None):
     """Approve or reject a pending request; never by its requester; approval needs eligibility."""
     req = get(db, request_id)
-    operator = _operator(db, operator, req["client_id"], "决定转换申请 (deciding a conversion)")["id"]
+    authz.require(actor, "investor_type.decide", branch=_branch(db, req["client_id"]))
     if req["status"] != "pending":
         raise BrokerCRMError(f"申请 #{request_id} 已{req['status']} (already decided)")
-    if operator == req["requested_by"]:
-        raise BrokerCRMError(f"申请人 {operator} 不能决定自己的申请 (nobody decides their own request)")
+    if actor.id == req["requested_by"]:
+        raise authz.Forbidden(f"申请人 {actor.id} 不能决定自己的申请 (nobody decides their own request)")
     if not approve and not (note or "").strip():
         raise BrokerCRMError("驳回须说明理由 --reason TEXT (a rejection needs a reason)")
     if approve and not req["eligible"]:
@@ -116,8 +110,8 @@ def decide(db, request_id, *, approve, operator, note=None):
     with db.atomic():
         db.execute(
             "UPDATE investor_type_requests SET status = ?, decided_by = ?, decided_at = ?, decision_note = ?"
-            " WHERE id = ?", [status, operator, now_iso(), note, request_id])
-        audit.record(db, f"investor_type.{'approve' if approve else 'reject'}", operator=operator,
+            " WHERE id = ?", [status, actor.id, now_iso(), note, request_id])
+        audit.record(db, f"investor_type.{'approve' if approve else 'reject'}", actor=actor,
                      target=req["client_id"], detail={"request": request_id, "target": req["target"], "note": note})
     return get(db, request_id)
 
@@ -140,7 +134,17 @@ def get(db, request_id):
     return _row(row)
 
 
-def list_requests(db, *, status=None, client_id=None):
-    where, params = where_equal({"status": status, "client_id": client_id})
+def show(db, actor, client_id):
+    """A client's investor type, for someone allowed to read the client."""
+    _client(db, client_id)
+    authz.require(actor, "client.read", branch=_branch(db, client_id))
+    return investor_type(db, client_id)
+
+
+def list_requests(db, actor, *, status=None, client_id=None):
+    branch = authz.branch_filter(actor, "suitability.read")
+    where, params = where_equal({"status": status, "client_id": client_id},
+                                extra=[("client_id IN (SELECT client_id FROM clients WHERE branch_id = ?)", [branch])]
+                                if branch else ())
     sql = f"SELECT {', '.join(COLUMNS)} FROM investor_type_requests" + where
     return [_row(r) for r in db.execute(sql + " ORDER BY id", params)]

@@ -12,7 +12,7 @@ import json
 import re
 import time
 
-from ..trust import audit
+from ..trust import audit, authz
 from ..kernel.errors import BrokerCRMError
 from .engine import SEP, compiled
 from ..kernel.timeutil import now_iso
@@ -38,12 +38,14 @@ def build_state(db, comp, branch=None):
     db.execute("INSERT INTO temp._suit_products SELECT code, type, risk_level, risk_rank FROM products")
 
 
-def scan(db, *, branch=None, today=None, rules=None, plugins=None, operator=None, limit=None):
+def scan(db, actor, *, branch=None, today=None, rules=None, plugins=None, limit=None):
     """Check every holding (of ``branch``); store and return the non-matching ones.
 
     Returns a dict: counts by verdict, how many mismatches a confirmation
-    covers, and the clients holding products above their level.
+    covers, and the clients holding products above their level. A branch
+    operator scans their own branch.
     """
+    branch = authz.branch_filter(actor, "suitability.scan", branch)
     started = time.perf_counter()
     if branch and not db.execute("SELECT 1 FROM branches WHERE code = ?", [branch]).fetchone():
         raise BrokerCRMError(f"营业部 {branch} 不存在 (no such branch)")
@@ -59,7 +61,7 @@ def scan(db, *, branch=None, today=None, rules=None, plugins=None, operator=None
         run_id = db.execute(
             "INSERT INTO runs (kind, started_at, status, operator, branch, dry_run, policy_version, policy_digest)"
             " VALUES ('suitability_scan', ?, 'running', ?, ?, 0, ?, ?)",
-            [now_iso(), operator, branch, comp.policy.version, comp.policy.digest],
+            [now_iso(), actor.id, branch, comp.policy.version, comp.policy.digest],
         ).lastrowid
         build_state(db, comp, branch)
         if branch:
@@ -108,7 +110,7 @@ def scan(db, *, branch=None, today=None, rules=None, plugins=None, operator=None
         summary["seconds"] = round(time.perf_counter() - started, 3)
         db.execute("UPDATE runs SET finished_at = ?, status = 'ok', summary = ? WHERE id = ?",
                    [now_iso(), json.dumps(summary, ensure_ascii=False), run_id])
-        audit.record(db, "suitability.scan", operator=operator, target=f"run {run_id}",
+        audit.record(db, "suitability.scan", actor=actor, target=f"run {run_id}",
                      detail={k: summary[k] for k in ("branch", "holdings", "mismatch", "forbidden",
                                                      "mismatch_confirmed")},
                      digest=comp.policy.digest)
@@ -116,6 +118,11 @@ def scan(db, *, branch=None, today=None, rules=None, plugins=None, operator=None
     db.execute("DROP TABLE IF EXISTS temp._suit_products")
     summary["exceptions"] = exceptions(db, branch=branch, limit=limit)
     return summary
+
+
+def list_exceptions(db, actor, *, branch=None, limit=None, verdict=None):
+    """``exceptions`` for an operator: a branch operator sees their own branch's."""
+    return exceptions(db, branch=authz.branch_filter(actor, "suitability.read", branch), limit=limit, verdict=verdict)
 
 
 def exceptions(db, *, branch=None, limit=None, verdict=None):

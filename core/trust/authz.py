@@ -61,7 +61,7 @@ ACTS = {
     "suitability.scan": ("适当性批量检查", {HEADOFFICE: FIRM, BRANCH: OWN, SERVICE: FIRM}),
     "suitability.read": ("查看适当性记录", _READ),
     "investor_type.request": ("申请投资者类别转换", _STAFF),
-    "investor_type.decide": ("审核投资者类别转换", _HQ),
+    "investor_type.decide": ("审核投资者类别转换", _STAFF),
     # service
     "interaction.log": ("记录服务接触", _STAFF),
     "interaction.read": ("查看服务记录", _READ),
