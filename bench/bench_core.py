@@ -4,17 +4,17 @@
     .venv/bin/python bench/bench_core.py                 # 1,000,000 clients (and 100,000 for the scaling check)
     .venv/bin/python bench/bench_core.py --clients 200000 --small 20000
 
-For each size it writes a synthetic book (brokercrm.synth; not timed) and runs
+For each size it writes a synthetic book (brokercrm.demo.synth; not timed) and runs
 every step in a fresh child process, so each step's peak RSS (VmHWM) is its own
 (plus the largest worker it forked, if any):
 
   baseline_import  csv.reader over the same file -> one bare executemany into clients, one transaction
-  import           brokercrm.importers.import_clients (full validation, events, audit)
-  assessments      brokercrm.importers.import_assessments (not a target; the book needs it)
+  import           brokercrm.imports.import_clients (full validation, events, audit)
+  assessments      brokercrm.imports.import_assessments (not a target; the book needs it)
   bare             INSERT INTO bench_grid SELECT client_id, <the policy's grid CASE> FROM clients
                    (three times, each into a fresh table; the median counts)
   bare keyed       the same into a table keyed by client_id (information only)
-  classify_first   brokercrm.classify.classify on an empty classifications table
+  classify_first   brokercrm.classify.engine.classify on an empty classifications table
   change           total_assets of 5% of clients ×4 or ×¼ (not timed)
   bare             again, on the changed table
   classify_nightly classify again: only the changed clients are written

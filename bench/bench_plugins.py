@@ -13,7 +13,7 @@ TY01, brokercrm-beijing on BJ01) and a third, brokercrm-bench-shanghai,
 pip-installed into a temporary directory put on sys.path (SH01: 明日之星 up
 one class).
 
-Timed: `brokercrm.classify.classify(db, full=True)` — the real path, plugin
+Timed: `brokercrm.classify.engine.classify(db, full=True)` — the real path, plugin
 discovery and the approval gate included — on a fresh copy of the same
 database with an empty classifications table (a first, whole-book run that
 writes every client), alternately

@@ -6,7 +6,7 @@
     .venv/bin/python bench/bench_site.py --reuse              # keep the working db of the last run
 
 1. A working database (not timed): 100,000 synthetic clients from
-   brokercrm.synth, replicated by SQL to N (new client ids, assets varied),
+   brokercrm.demo.synth, replicated by SQL to N (new client ids, assets varied),
    assessments for 85%, the real classification, then service and
    suitability rows by SQL (tasks 20% of N, interactions 30%, complaints,
    suitability exceptions 5%, approvals) where those tables exist.

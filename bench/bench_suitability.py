@@ -16,7 +16,7 @@ pays alone for a cold cache):
          assessment, the default policy's verdict as a CASE (ordinary/professional,
          unassessed, expired, lowest category, level, age ≥ 70 and ≥ R4), the
          non-matching rows written to a temp table
-  scan   brokercrm.suitability_scan.scan(db): policy load, plugin discovery,
+  scan   brokercrm.suitability.scan.scan(db): policy load, plugin discovery,
          per-client state, the compiled verdict and reasons, the covering
          confirmation, rows written to suitability_exceptions, run + audit rows
 

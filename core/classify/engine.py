@@ -1,7 +1,7 @@
 """The classification engine.
 
 One run = one transaction. Every dimension is one SQL expression compiled
-from the policy (``classify_sql``); the clients in scope are classified by a
+from the policy (``classify.compile``); the clients in scope are classified by a
 single ``INSERT … SELECT`` into a temporary ``_changed`` table that keeps only
 those whose result differs from their current row, and only those are
 written to ``classifications`` and ``classification_history``.

@@ -101,7 +101,7 @@ def check_row(row, branches, today_iso):
     """Normalise one row; returns (record, problems) with problems as [(column, reason)].
 
     The full rules, with their messages. A large import calls this only for
-    the rows ``import_clients_fast.FastChecker`` does not accept outright.
+    the rows ``clients_fast.FastChecker`` does not accept outright.
     """
     problems = []
     get = row.get

@@ -1,11 +1,11 @@
 """Reading and checking client rows: the part of the import that needs no database.
 
-``produce`` is run by ``import_pipeline`` (in a forked worker for a large
+``produce`` is run by ``pipeline`` (in a forked worker for a large
 file): it reads the file, checks every row and yields one payload per batch —
 the good rows as tuples ready for ``INSERT``, the bad rows with their
 problems. A CSV is read as lists of cells (``readers.csv_table``): a dict per
 row is made only for a row that needs the full check. A client_id used twice
-is left to the writer, whose insert finds it for free (``import_clients``).
+is left to the writer, whose insert finds it for free (``clients``).
 
 ``fast_row`` accepts only the plain, common case (an individual, canonical ID,
 dates and numbers) with a handful of comparisons; every other row goes through

@@ -4,7 +4,7 @@ Rows are read as a stream and checked in batches; every problem is reported as
 ``file:row:column: reason``; one bad row and nothing is written, unless the
 caller skips invalid rows into a rejects file. The whole import is one
 transaction. (Clients have their own, two-process pipeline for speed:
-``import_clients``.)
+``imports.clients``.)
 """
 
 from pathlib import Path

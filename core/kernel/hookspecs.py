@@ -5,7 +5,7 @@ with ``brokercrm.hookspecs.hookimpl``; it may take any subset of the
 arguments (pluggy passes only the ones it names). That is what lets these
 specs *gain* arguments over time without breaking plugins written today:
 a spec here may add an argument, never remove or rename one
-(``tests/test_plugins_hooks.py`` keeps a frozen list).
+(``tests/plugins/test_plugins_discovery.py`` keeps a frozen list).
 
 The engine calls a plugin for a branch only while head office's approval of
 exactly (plugin, version, code digest, branch) stands; ``branch`` is always
@@ -94,7 +94,7 @@ def suitability_checks(branch):
     or ``"warning"`` (the default: ``message`` is only added to the reasons).
     ``when`` may test client fields, ``age``, and ``product_risk`` (1–5),
     ``product_type``, ``product_code``, ``risk_level``, ``investor_type``,
-    ``lowest_category``, ``behaviour_flag`` (see ``brokercrm.suitability``).
+    ``lowest_category``, ``behaviour_flag`` (see ``brokercrm.suitability.engine``).
     """
 
 

@@ -14,7 +14,7 @@ threads (sqlite3 releases the GIL inside SQLite). Each file is written under a
 temporary name and moved into place with ``os.replace``: a reader sees the
 old file or the new one, never half of one.
 
-What is published is declared in ``publish_specs``; tables not listed there
+What is published is declared in ``specs``; tables not listed there
 are never published, tables listed but not yet created are skipped.
 """
 
@@ -77,8 +77,8 @@ def _stars(n_sql):
             f" ELSE replace(hex(zeroblob({n_sql})), '00', '*') END")
 
 
-# The maskers of brokercrm.masking written in SQL: no Python call per value, so a
-# million clients mask in about a second. tests/test_publish.py checks they agree.
+# The maskers of brokercrm.kernel.masking written in SQL: no Python call per value, so a
+# million clients mask in about a second. tests/site/test_publish.py checks they agree.
 SQL_MASKERS = {
     "id": lambda x: (f"CASE WHEN {x} IS NULL OR {x} = '' THEN {x} WHEN length({x}) <= 10 THEN {_stars(f'length({x})')}"
                      f" ELSE substr({x}, 1, 6) || {_stars(f'length({x}) - 10')} || substr({x}, -4) END"),
@@ -237,7 +237,7 @@ def _build_table(conn, spec, published, code=None):
     rows = conn.execute(
         f"INSERT INTO main.[{spec.table}] ({names}) SELECT {', '.join(exprs)} FROM src.[{spec.table}] s{where}",
         params).rowcount
-    # Facets are offered on small tables only (brokercrm.serve), so only they need facet indexes.
+    # Facets are offered on small tables only (brokercrm.site.serve), so only they need facet indexes.
     facets = spec.facets if rows <= SMALL_TABLE_ROWS else ()
     built.indexes = _index_plan(built, spec.indexes, facets + spec.sortable, spec.sort_desc)
     return built

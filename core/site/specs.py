@@ -16,7 +16,7 @@ Scope decides which snapshot gets which rows:
 Every published row of a scoped table carries ``branch_id`` in the head-office
 snapshot, so a branch snapshot is always ``WHERE branch_id = ?``.
 
-Masking: columns named in ``mask`` use brokercrm.masking; ``field_mask`` masks
+Masking: columns named in ``mask`` use brokercrm.kernel.masking; ``field_mask`` masks
 old/new values by the name of the field they belong to; every other TEXT
 column is passed through ``scrub`` (18-digit IDs and 11-digit mobiles inside
 free text are masked) unless listed in ``trusted``. Big generated tables list

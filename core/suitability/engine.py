@@ -5,7 +5,7 @@ the verdict, one for its reasons — over three aliases: ``c`` (the client
 row), ``p`` (the product) and ``s`` (the client's suitability state: risk
 level, lowest category, assessment state, investor type, behaviour flag).
 ``check`` runs it for one pair and records the result; the batch scan
-(``suitability_scan``) runs the very same expressions over every holding, so
+(``suitability.scan``) runs the very same expressions over every holding, so
 the two can never disagree.
 
 Verdicts, most severe first (every reason that applies is kept):

@@ -5,7 +5,7 @@ default level of its type from the suitability policy (seeds/001 art. 8: the
 three fund tiers; the mapping to R levels and why is in
 policies/suitability.toml). Holdings tie a client to a product.
 
-Both go through the shared all-or-nothing loop, ``import_runner.run_import``.
+Both go through the shared all-or-nothing loop, ``brokercrm.imports.runner.run_import``.
 """
 
 import json

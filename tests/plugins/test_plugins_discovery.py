@@ -89,7 +89,7 @@ def test_a_plugin_that_fails_to_import_is_reported_not_fatal(tmp_path, monkeypat
 
 def test_a_hook_implementation_with_an_unknown_argument_is_refused(tmp_path, monkeypatch):
     monkeypatch.syspath_prepend(str(tmp_path))
-    body = ("from brokercrm.kernel.hookspecs import hookimpl\n\n"
+    body = ("from brokercrm.hookspecs import hookimpl\n\n"
             "@hookimpl\ndef classification_adjustments(branch, colour):\n    return []\n")
     _fake_dist(tmp_path, "brokercrm-badargs", "brokercrm_badargs_mod", body)
     info = plugins.load(path=[str(tmp_path)]).get("brokercrm-badargs")

@@ -14,7 +14,7 @@ carries its legal representative): an institution without a legal
 representative is rejected with the row's other problems.
 """
 
-from brokercrm.kernel.hookspecs import hookimpl
+from brokercrm.hookspecs import hookimpl
 
 BRANCH = "BJ01"
 INSTITUTION_THRESHOLD = 1.5

@@ -9,7 +9,7 @@ import json
 import pytest
 
 import brokercrm_beijing
-from brokercrm.governance.approvals import impact
+from brokercrm.approvals import impact
 from brokercrm.kernel.db import connect
 from brokercrm.imports import import_clients
 from brokercrm.plugins import Plugins

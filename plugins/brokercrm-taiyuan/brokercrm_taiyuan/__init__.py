@@ -13,7 +13,7 @@ category (suitability comes first), clients under 100,000 yuan, and clients
 already in the top class.
 """
 
-from brokercrm.kernel.hookspecs import hookimpl
+from brokercrm.hookspecs import hookimpl
 
 BRANCH = "TY01"
 YEARS = 3
