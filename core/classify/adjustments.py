@@ -248,11 +248,11 @@ def _rules_of(db, host, root, comp, fields, policy_doc, today, branch, name, dec
                         today=today.isoformat())
     except PluginError as e:
         raise PluginError(name, branch, e.detail) from None
+    if isinstance(raw, (list, tuple)) and len(raw) > host.limits.rules:
+        raise PluginError(name, branch, f"规则过多: {len(raw)} 条, 上限 {host.limits.rules} (too many rules)")
     if decision is not None and decision.rules.get("classification_adjustments") != gate.rules_fingerprint(raw):
         raise PluginError(name, branch, "返回的规则与总部批准时不同, 本次不予执行"
                                         f" (rules changed since approval #{decision.approval_id})")
-    if isinstance(raw, (list, tuple)) and len(raw) > host.limits.rules:
-        raise PluginError(name, branch, f"规则过多: {len(raw)} 条, 上限 {host.limits.rules} (too many rules)")
     return validate_rules(raw, plugin=name, version=info.version, branch=branch, order=comp.order, fields=fields,
                           first_id=first_id, approval_id=decision.approval_id if decision else None)
 

@@ -90,7 +90,27 @@ def _tiers(doc, kind):
     return items
 
 
+PLUGIN_LIMITS = {"timeout_seconds": (0.1, 600), "max_output_bytes": (1024, 256 << 20),
+                 "memory_mb": (128, 16384), "max_rules": (1, 100_000)}
+
+
+def validate_plugin_limits(doc):
+    """``[plugins]``: the bounds on each branch plugin's hook calls (issue 10, item 8); all optional."""
+    section = doc.get("plugins")
+    if section is None:
+        return
+    if not isinstance(section, dict):
+        raise PolicyError("plugins: 须为表 (must be a table)")
+    for key, value in section.items():
+        if key not in PLUGIN_LIMITS:
+            raise PolicyError(f"plugins.{key}: 未知设置 (unknown; known: {', '.join(PLUGIN_LIMITS)})")
+        low, high = PLUGIN_LIMITS[key]
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not low <= value <= high:
+            raise PolicyError(f"plugins.{key}: 须在 {low}–{high} 之间 (must be within {low}–{high})")
+
+
 def validate(doc):
+    validate_plugin_limits(doc)
     grid = table(doc, "grid", "")
     number(grid, "turnover_threshold", "grid")
     order = array(grid, "order", "grid")

@@ -26,7 +26,7 @@ import time
 from dataclasses import dataclass, field
 
 from . import adjustments
-from ..plugins import load as load_plugins
+from ..plugins import Limits, load as load_plugins
 from ..trust import audit, authz
 from .compile import Compiled
 from ..kernel.errors import BrokerCRMError
@@ -310,7 +310,7 @@ def classify(db, *, actor, branch=None, dry_run=False, today=None, plugins=None,
     """
     authz.require(actor, "classify.run", branch=branch)
     if plugins is None:
-        with load_plugins() as host:
+        with load_plugins(limits=Limits.from_policy(current_policy(db)["classification"])) as host:
             return classify(db, actor=actor, branch=branch, dry_run=dry_run, today=today, plugins=host, full=full)
     started = time.perf_counter()
     today = today or local_today()
