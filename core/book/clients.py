@@ -195,7 +195,7 @@ def show(db, actor, client_id, *, reveal=False):
         )
     ]
     for ref in SECTIONS:
-        obj.update(_resolve(ref)(db, client_id, reveal=reveal))
+        obj.update(_resolve(ref)(db, client_id, reveal=reveal, actor=actor))
     return obj
 
 

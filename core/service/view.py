@@ -11,20 +11,21 @@ from . import packages as service_packages
 from . import tasks
 
 
-def section(db, client_id, *, reveal=False):
+def section(db, client_id, *, reveal=False, actor):
+    """``actor`` is already allowed to read this client (``clients.show`` checked it)."""
     return {
         "interactions": interactions.list_for_client(db, client_id),
         "tasks": [
             {k: t[k] for k in ("id", "kind", "title", "origin", "due_at", "status", "state", "done_at")}
-            for t in tasks.list_tasks(db, client_id=client_id)
+            for t in tasks.list_tasks(db, actor, client_id=client_id)
         ],
         "complaints": [
             {k: c[k] for k in ("id", "state", "summary", "handler", "received_at", "due_at", "flag")}
-            for c in complaints.list_complaints(db, client_id=client_id)
+            for c in complaints.list_complaints(db, actor, client_id=client_id)
         ],
         "retention_cases": [
             {k: r[k] for k in ("id", "request", "state", "outcome", "opened_at", "closed_at")}
-            for r in retention.list_cases(db, client_id=client_id)
+            for r in retention.list_cases(db, actor, client_id=client_id)
         ],
         "care_moments": care.moments_for(db, client_id),
         "service_package": service_packages.for_client(db, client_id),

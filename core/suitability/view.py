@@ -6,7 +6,7 @@ import json
 from .investor_type import investor_type
 
 
-def client_section(db, client_id, reveal=False):
+def client_section(db, client_id, reveal=False, actor=None):
     """What ``clients show`` lists about suitability: investor type, flag, checks, confirmations, holdings."""
     checks = [
         {"id": r[0], "product_code": r[1], "product_risk": r[2], "client_level": r[3], "investor_type": r[4],
