@@ -36,6 +36,8 @@ import subprocess
 import sys
 import tempfile
 import time
+
+from benchtrust import actor_for
 from pathlib import Path
 
 NOW = "2026-06-30T10:00:00+08:00"
@@ -80,7 +82,7 @@ def _fresh_db(path, policies=True):
     from brokercrm.kernel.db import connect
     from brokercrm.policy.sets import default_policy_dir, publish_defaults
 
-    for p in (path, f"{path}-wal", f"{path}-shm"):
+    for p in (path, f"{path}-wal", f"{path}-shm", f"{path}.trust-root", f"{path}.bench.key"):
         if os.path.exists(p):
             os.unlink(p)
     db = connect(path)
@@ -88,7 +90,7 @@ def _fresh_db(path, policies=True):
         with tempfile.TemporaryDirectory() as tmp:
             for name in CORE_POLICIES:
                 shutil.copy(default_policy_dir() / name, tmp)
-            publish_defaults(db, directory=tmp)
+            publish_defaults(db, actor_for(db, path), directory=tmp)
     for code, name in BRANCHES.items():
         db.execute("INSERT INTO branches (code, name, created_at) VALUES (?, ?, ?)", [code, name, NOW])
     return db
@@ -119,7 +121,7 @@ def step_import(db_path, csv_path):
 
     db = _fresh_db(db_path)
     started = clock()
-    result = import_clients(db, csv_path)
+    result = import_clients(db, csv_path, actor=actor_for(db, db_path))
     return {**since(started), "rows": result.inserted, "listeners": list(events.LISTENERS)}
 
 
@@ -128,8 +130,9 @@ def step_assessments(db_path, csv_path):
     from brokercrm.imports import import_assessments
 
     db = connect(db_path)
+    actor = actor_for(db, db_path)
     started = clock()
-    result = import_assessments(db, csv_path)
+    result = import_assessments(db, csv_path, actor=actor)
     return {**since(started), "rows": result.inserted}
 
 
@@ -179,8 +182,9 @@ def step_classify(db_path, full="0"):
 
     db = connect(db_path)
     kwargs = {"full": True} if full == "1" and "full" in inspect.signature(classify).parameters else {}
+    # Authenticating the operator (trust root, certificate, key) is part of every real run.
     started = clock()
-    result = classify(db, **kwargs)
+    result = classify(db, actor=actor_for(db, db_path), **kwargs)
     return {**since(started), "rows": result.scope, "changed": result.changed,
             "mode": getattr(result, "mode", None), "examined": getattr(result, "examined", None)}
 

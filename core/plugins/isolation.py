@@ -76,7 +76,7 @@ class PluginProcess:
         if self.proc is not None:
             return self
         self.proc = subprocess.Popen(
-            [sys.executable, "-I", "-m", "brokercrm.plugins.worker"],
+            [sys.executable, "-I", "-m", "brokercrm.kernel.plugin_runtime"],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
             env={"LC_ALL": "C.UTF-8", "PYTHONHASHSEED": "0"}, close_fds=True,
             preexec_fn=_limit_memory(self.limits.memory_mb),
