@@ -5,16 +5,14 @@ import re
 
 import pytest
 
-from brokercrm.governance import approvals
 from brokercrm.classify import engine as classify
 from brokercrm.book import clients
 from brokercrm.suitability import investor_type
-from brokercrm.trust import operators
 from brokercrm.suitability import engine as suitability
 from brokercrm.suitability import scan as suitability_scan
 from brokercrm.kernel.errors import BrokerCRMError
-from brokercrm.kernel.hookspecs import hookimpl
-from brokercrm.plugins import Plugins
+from brokercrm.trust import authz, identity, keys, operators
+from brokercrm.trust import root as trust_root
 from conftest import add_assessment, add_client, add_product
 
 TODAY = "2026-06-30"  # conftest pins now to 2026-06-30 10:00 +08:00
@@ -28,26 +26,32 @@ def book(db):
     return db
 
 
-def verdict(db, client_id, product, **kw):
-    return suitability.check(db, client_id, product, operator="op1", **kw)["verdict"]
+@pytest.fixture
+def op1(actors):
+    """A head-office suitability officer: checks and confirms for clients of any branch."""
+    return actors("op1")
+
+
+def verdict(db, actor, client_id, product, **kw):
+    return suitability.check(db, actor, client_id, product, **kw)["verdict"]
 
 
 @pytest.mark.parametrize("client_level", ["C1", "C2", "C3", "C4", "C5"])
-def test_matching_matrix_edges(book, client_level):
+def test_matching_matrix_edges(book, client_level, op1):
     """C1→R1, C2→R1–R2 … C5→R1–R5: match up to the edge, mismatch one above."""
     add_client(book, "c1", birth="1980-01-01")
     add_assessment(book, "c1", client_level)
     top = int(client_level[1])
     for level in LEVELS:
         expected = "match" if int(level[1]) <= top else "mismatch"
-        assert verdict(book, "c1", f"P{level}") == expected, (client_level, level)
+        assert verdict(book, op1, "c1", f"P{level}") == expected, (client_level, level)
 
 
-def test_r3_r4_edge_for_c3(book):
+def test_r3_r4_edge_for_c3(book, op1):
     add_client(book, "c1")
     add_assessment(book, "c1", "C3")
-    r3 = suitability.check(book, "c1", "PR3")
-    r4 = suitability.check(book, "c1", "PR4")
+    r3 = suitability.check(book, op1, "c1", "PR3")
+    r4 = suitability.check(book, op1, "c1", "PR4")
     assert r3["verdict"] == "match"
     assert r4["verdict"] == "mismatch"
     assert any("高于客户等级" in r for r in r4["reasons"])
@@ -60,84 +64,84 @@ def test_r3_r4_edge_for_c3(book):
     ("1956-06-30", "PR3", "match"),     # 70, but R3 is below the special-group line
     ("1940-01-01", "PR5", "mismatch"),
 ])
-def test_elderly_special_group_edges(book, birth, product, expected):
+def test_elderly_special_group_edges(book, birth, product, expected, op1):
     add_client(book, "old", birth=birth)
     add_assessment(book, "old", "C5")
-    result = suitability.check(book, "old", product)
+    result = suitability.check(book, op1, "old", product)
     assert result["verdict"] == expected
     assert any("特殊群体" in r for r in result["reasons"]) == (expected == "mismatch")
 
 
-def test_no_assessment_is_forbidden(book):
+def test_no_assessment_is_forbidden(book, op1):
     add_client(book, "new")
-    result = suitability.check(book, "new", "PR1")
+    result = suitability.check(book, op1, "new", "PR1")
     assert result["verdict"] == "forbidden"
     assert "无风险测评" in result["reasons"][0]
     assert result["client_level"] == "unassessed"
 
 
 @pytest.mark.parametrize("expires,expected", [("2026-06-30", "forbidden"), ("2026-07-01", "match")])
-def test_expiry_by_date(book, expires, expected):
+def test_expiry_by_date(book, expires, expected, op1):
     add_client(book, "c1")
     add_assessment(book, "c1", "C3", answered="2024-06-30", expires=expires)
-    result = suitability.check(book, "c1", "PR2")
+    result = suitability.check(book, op1, "c1", "PR2")
     assert result["verdict"] == expected
     if expected == "forbidden":
         assert "过期" in result["reasons"][0] and expires in result["reasons"][0]
 
 
-def test_expiry_judged_today_even_when_classification_is_older(book):
+def test_expiry_judged_today_even_when_classification_is_older(book, op1):
     """A classification run said C3; the assessment expired since: forbidden now."""
     add_client(book, "c1")
     add_assessment(book, "c1", "C3", answered="2024-07-10", expires="2026-07-10")
-    classify.classify(book)
-    assert verdict(book, "c1", "PR2") == "match"
+    classify.classify(book, actor=op1)
+    assert verdict(book, op1, "c1", "PR2") == "match"
     import datetime as dt
-    assert verdict(book, "c1", "PR2", today=dt.date(2026, 7, 10)) == "forbidden"
+    assert verdict(book, op1, "c1", "PR2", today=dt.date(2026, 7, 10)) == "forbidden"
 
 
-def test_lowest_category_cannot_be_overridden(book):
+def test_lowest_category_cannot_be_overridden(book, op1):
     add_client(book, "low")
     add_assessment(book, "low", "C1", lowest=1)
-    assert verdict(book, "low", "PR1") == "match"
-    result = suitability.check(book, "low", "PR2")
+    assert verdict(book, op1, "low", "PR1") == "match"
+    result = suitability.check(book, op1, "low", "PR2")
     assert result["verdict"] == "forbidden"
     assert any("最低类别" in r for r in result["reasons"])
     with pytest.raises(BrokerCRMError, match="forbidden"):
-        suitability.confirm(book, "low", "PR2", "WARN-1", operator="op1")
+        suitability.confirm(book, op1, "low", "PR2", "WARN-1")
     assert book.execute("SELECT count(*) FROM suitability_confirmations").fetchone()[0] == 0
     assert book.execute("SELECT count(*) FROM events WHERE kind = 'high_risk_sale'").fetchone()[0] == 0
 
 
-def test_lowest_category_from_classification_when_newer(book):
+def test_lowest_category_from_classification_when_newer(book, op1):
     add_client(book, "low")
     add_assessment(book, "low", "C1", lowest=1)
-    classify.classify(book)
+    classify.classify(book, actor=op1)
     row = book.execute("SELECT risk_level, lowest_category FROM classifications WHERE client_id = 'low'").fetchone()
     assert row == ("C1", 1)
-    assert verdict(book, "low", "PR2") == "forbidden"
+    assert verdict(book, op1, "low", "PR2") == "forbidden"
 
 
-def test_confirm_mismatch_records_and_emits_high_risk_sale(book, run):
+def test_confirm_mismatch_records_and_emits_high_risk_sale(book, run, op1):
     add_client(book, "c1")
     add_assessment(book, "c1", "C2")
     with pytest.raises(BrokerCRMError, match="needs no confirmation"):
-        suitability.confirm(book, "c1", "PR1", "W-0", operator="op1")
+        suitability.confirm(book, op1, "c1", "PR1", "W-0")
     with pytest.raises(BrokerCRMError, match="evidence"):
-        suitability.confirm(book, "c1", "PR4", "  ", operator="op1")
-    with pytest.raises(BrokerCRMError, match="operator"):
-        suitability.confirm(book, "c1", "PR4", "WARN-2026-001")
-    result = suitability.confirm(book, "c1", "PR4", "WARN-2026-001", operator="op1")
+        suitability.confirm(book, op1, "c1", "PR4", "  ")
+    with pytest.raises(authz.Forbidden, match="未认证的操作员"):
+        suitability.confirm(book, None, "c1", "PR4", "WARN-2026-001")
+    result = suitability.confirm(book, op1, "c1", "PR4", "WARN-2026-001")
     assert result["verdict"] == "mismatch"
     assert result["confirmation"]["evidence"] == "WARN-2026-001"
     event = book.execute("SELECT client_id, detail, operator FROM events WHERE kind = 'high_risk_sale'").fetchall()
     assert len(event) == 1 and event[0][0] == "c1" and event[0][2] == "op1"
     assert json.loads(event[0][1])["product_code"] == "PR4"
     # A later check sees the covering confirmation.
-    again = suitability.check(book, "c1", "PR4")
+    again = suitability.check(book, op1, "c1", "PR4")
     assert again["confirmation"]["evidence"] == "WARN-2026-001"
     # Stored: who, when, policy version, reasons; and shown by clients show.
-    shown = clients.show(book, "c1")["suitability"]
+    shown = clients.show(book, op1, "c1")["suitability"]
     assert [c["verdict"] for c in shown["checks"]][:2] == ["mismatch", "mismatch"]
     assert shown["checks"][0]["policy_version"] == 1 and shown["checks"][0]["reasons"]
     assert shown["confirmations"][0]["confirmed_by"] == "op1"
@@ -148,22 +152,22 @@ def test_confirm_mismatch_records_and_emits_high_risk_sale(book, run):
         book.execute("DELETE FROM suitability_confirmations")
 
 
-def test_confirmation_lapses_when_level_changes(book):
+def test_confirmation_lapses_when_level_changes(book, op1):
     add_client(book, "c1")
     add_assessment(book, "c1", "C2")
-    suitability.confirm(book, "c1", "PR4", "W-1", operator="op1")
+    suitability.confirm(book, op1, "c1", "PR4", "W-1")
     add_assessment(book, "c1", "C3", answered="2026-03-01", imported="2026-03-01T09:00:00+08:00")
-    assert suitability.check(book, "c1", "PR4")["confirmation"] is None
+    assert suitability.check(book, op1, "c1", "PR4")["confirmation"] is None
 
 
-def test_professional_investor_matches_r5_without_assessment(book):
+def test_professional_investor_matches_r5_without_assessment(book, op1):
     add_client(book, "pro", assets=5_000_000, investment_years=2)
     add_client(book, "almost", assets=4_999_999, investment_years=2)
     add_client(book, "young", assets=5_000_000, investment_years=1.9)
-    result = suitability.check(book, "pro", "PR5")
+    result = suitability.check(book, op1, "pro", "PR5")
     assert result["verdict"] == "match" and result["investor_type"] == "professional"
-    assert verdict(book, "almost", "PR5") == "forbidden"
-    assert verdict(book, "young", "PR5") == "forbidden"
+    assert verdict(book, op1, "almost", "PR5") == "forbidden"
+    assert verdict(book, op1, "young", "PR5") == "forbidden"
     assert investor_type.investor_type(book, "pro")["type"] == "professional"
 
 
@@ -177,83 +181,81 @@ def test_professional_by_income_and_institutions(book):
         assert investor_type.investor_type(book, cid)["type"] == expected, cid
 
 
-def test_conversion_needs_another_decider_and_eligibility(book):
+def test_conversion_needs_another_decider_and_eligibility(book, actors, op1):
     add_client(book, "c1", assets=3_000_000, investment_years=1)
     add_client(book, "c2", assets=2_999_999, investment_years=1)
     add_assessment(book, "c1", "C3")
-    assert verdict(book, "c1", "PR5") == "mismatch"
-    operators.bootstrap(book, "admin")
-    for op_id, role, branch in (("clerk", "branch", "TY01"), ("checker", "headoffice", None),
-                                ("bj-boss", "branch", "BJ01")):
-        operators.add(book, op_id, role, branch=branch, by="admin")
-    with pytest.raises(BrokerCRMError, match="unknown operator"):
-        investor_type.request(book, "c1", evidence="x", operator="stranger")
-    req = investor_type.request(book, "c1", evidence="资产证明-001", operator="clerk")
+    assert verdict(book, op1, "c1", "PR5") == "mismatch"
+    clerk, checker, bj_boss = actors("clerk", branch="TY01"), actors("checker"), actors("bj-boss", branch="BJ01")
+    with pytest.raises(identity.AuthenticationError, match="unknown operator"):
+        identity.authenticate(book, "stranger", keys.generate(), trust_root.for_db(book))
+    req = investor_type.request(book, clerk, "c1", evidence="资产证明-001")
     with pytest.raises(BrokerCRMError, match="own branch only"):
-        investor_type.decide(book, req["id"], approve=True, operator="bj-boss")
+        investor_type.decide(book, bj_boss, req["id"], approve=True)
     assert req["eligible"] and req["status"] == "pending"
     with pytest.raises(BrokerCRMError, match="own request"):
-        investor_type.decide(book, req["id"], approve=True, operator="clerk")
+        investor_type.decide(book, clerk, req["id"], approve=True)
     with pytest.raises(BrokerCRMError, match="already pending"):
-        investor_type.request(book, "c1", evidence="again", operator="clerk")
-    done = investor_type.decide(book, req["id"], approve=True, operator="checker", note="材料齐全")
+        investor_type.request(book, clerk, "c1", evidence="again")
+    done = investor_type.decide(book, checker, req["id"], approve=True, note="材料齐全")
     assert done["status"] == "approved" and done["decided_by"] == "checker"
     assert investor_type.investor_type(book, "c1")["type"] == "professional"
-    assert verdict(book, "c1", "PR5") == "match"
+    assert verdict(book, op1, "c1", "PR5") == "match"
     # Not eligible: recorded, cannot be approved, can be rejected with a reason.
-    bad = investor_type.request(book, "c2", evidence="x", operator="clerk")
+    bad = investor_type.request(book, clerk, "c2", evidence="x")
     assert not bad["eligible"]
     with pytest.raises(BrokerCRMError, match="not eligible"):
-        investor_type.decide(book, bad["id"], approve=True, operator="checker")
+        investor_type.decide(book, checker, bad["id"], approve=True)
     with pytest.raises(BrokerCRMError, match="reason"):
-        investor_type.decide(book, bad["id"], approve=False, operator="checker")
-    investor_type.decide(book, bad["id"], approve=False, operator="checker", note="资产不足")
-    actions = [r[0] for r in book.execute("SELECT action FROM audit_log WHERE action LIKE 'investor_type.%'")]
+        investor_type.decide(book, checker, bad["id"], approve=False)
+    investor_type.decide(book, checker, bad["id"], approve=False, note="资产不足")
+    actions = [r[0] for r in book.execute("SELECT action FROM audit_log WHERE action LIKE 'investor_type.%'"
+                                          " ORDER BY id")]
     assert actions == ["investor_type.request", "investor_type.approve", "investor_type.request",
                        "investor_type.reject"]
 
 
-def test_extra_rule_forbids_and_is_branch_scoped(book):
+def test_extra_rule_forbids_and_is_branch_scoped(book, op1):
     add_client(book, "ty", branch="TY01")
     add_client(book, "bj", branch="BJ01")
     for cid in ("ty", "bj"):
         add_assessment(book, cid, "C5")
     rule = suitability.Rule("no_derivatives", "forbidden", "本营业部不向个人销售R5产品",
                             {"field": "product_risk", "op": ">=", "value": 5}, ["TY01"], "test")
-    assert verdict(book, "ty", "PR5", rules=[rule]) == "forbidden"
-    assert verdict(book, "bj", "PR5", rules=[rule]) == "match"
+    assert verdict(book, op1, "ty", "PR5", rules=[rule]) == "forbidden"
+    assert verdict(book, op1, "bj", "PR5", rules=[rule]) == "match"
     # A forbidding rule also beats a confirmation attempt.
     with pytest.raises(BrokerCRMError, match="forbidden"):
-        suitability.confirm(book, "ty", "PR5", "W", operator="op1", rules=[rule])
+        suitability.confirm(book, op1, "ty", "PR5", "W", rules=[rule])
 
 
-class StrictBranch:
-    """An in-test branch plugin adding a suitability check through the policy hook."""
+STRICT_CHECKS = [{"name": "elderly_r3", "verdict": "mismatch", "message": "本营业部: 65岁以上客户购买R3及以上须确认",
+                  "when": {"all": [{"field": "age", "op": ">=", "value": 65},
+                                   {"field": "product_risk", "op": ">=", "value": 3}]}}]
+STRICT_BRANCH = f"""
+# A branch plugin adding a suitability check through the policy hook.
+from brokercrm.hookspecs import hookimpl
 
-    @hookimpl
-    def suitability_checks(self, branch):
-        return [{"name": "elderly_r3", "verdict": "mismatch", "message": "本营业部: 65岁以上客户购买R3及以上须确认",
-                 "when": {"all": [{"field": "age", "op": ">=", "value": 65},
-                                  {"field": "product_risk", "op": ">=", "value": 3}]}}]
+@hookimpl
+def suitability_checks(branch):
+    return {STRICT_CHECKS!r}
+"""
 
 
-def test_plugin_added_check_applies_only_once_approved(book):
+def test_plugin_added_check_applies_only_once_approved(book, op1, plugin_site, approve_plugin):
     add_client(book, "old", birth="1960-01-01")  # 66
     add_assessment(book, "old", "C5")
-    plugins = Plugins()
-    plugins.register(StrictBranch(), "strict-branch", version="1.0")
-    assert verdict(book, "old", "PR3", plugins=plugins) == "match"  # installed, not approved
-    operators.bootstrap(book, "admin")
-    operators.add(book, "ty-clerk", "branch", branch="TY01", by="admin")
-    req = approvals.request(book, plugins, "strict-branch", "TY01", operator="ty-clerk")
-    approvals.approve(book, plugins, req["id"], operator="admin")
-    result = suitability.check(book, "old", "PR3", plugins=plugins)
-    assert result["verdict"] == "mismatch"
-    assert any("strict-branch" in r and "65岁以上" in r for r in result["reasons"])
-    assert verdict(book, "old", "PR2", plugins=plugins) == "match"
+    plugin_site.install("strict-branch", STRICT_BRANCH, version="1.0")
+    with plugin_site.host() as plugins:
+        assert verdict(book, op1, "old", "PR3", plugins=plugins) == "match"  # installed, not approved
+        approve_plugin(plugins, "strict-branch", "TY01")
+        result = suitability.check(book, op1, "old", "PR3", plugins=plugins)
+        assert result["verdict"] == "mismatch"
+        assert any("strict-branch" in r and "65岁以上" in r for r in result["reasons"])
+        assert verdict(book, op1, "old", "PR2", plugins=plugins) == "match"
 
 
-def test_scan_finds_holdings_above_level_and_confirmation_cover(book, run):
+def test_scan_finds_holdings_above_level_and_confirmation_cover(book, run, op1):
     add_client(book, "a", branch="TY01")
     add_client(book, "b", branch="BJ01")
     add_client(book, "n", branch="TY01")
@@ -262,8 +264,8 @@ def test_scan_finds_holdings_above_level_and_confirmation_cover(book, run):
     for cid, code in (("a", "PR1"), ("a", "PR3"), ("a", "PR4"), ("b", "PR5"), ("n", "PR1")):
         book.execute("INSERT INTO holdings (client_id, product_code, amount, since, imported_at)"
                      " VALUES (?, ?, 100, NULL, ?)", [cid, code, TODAY])
-    suitability.confirm(book, "a", "PR3", "W-9", operator="op1")
-    summary = suitability_scan.scan(book, rules=[])
+    suitability.confirm(book, op1, "a", "PR3", "W-9")
+    summary = suitability_scan.scan(book, op1, rules=[])
     assert (summary["holdings"], summary["match"], summary["mismatch"], summary["forbidden"]) == (5, 2, 2, 1)
     assert summary["mismatch_confirmed"] == 1
     found = {(e["client_id"], e["product_code"]): (e["verdict"], e["confirmed"]) for e in summary["exceptions"]}
@@ -271,26 +273,27 @@ def test_scan_finds_holdings_above_level_and_confirmation_cover(book, run):
                      ("n", "PR1"): ("forbidden", False)}
     # The scan and the single check agree on every holding.
     for (cid, code), (v, _) in found.items():
-        assert suitability.check(book, cid, code, record=False)["verdict"] == v
-    only_bj = suitability_scan.scan(book, branch="BJ01", rules=[])
+        assert suitability.check(book, op1, cid, code, record=False)["verdict"] == v
+    only_bj = suitability_scan.scan(book, op1, branch="BJ01", rules=[])
     assert only_bj["holdings"] == 1 and only_bj["exceptions"] == []
     out = json.loads(run("suitability", "scan", "--branch", "TY01", "--json").output)
     assert out["mismatch_unconfirmed"] == 1 and len(out["exceptions"]) == 3
 
 
-def test_scan_applies_plugin_rules(book):
+def test_scan_applies_plugin_rules(book, op1):
     add_client(book, "old", birth="1960-01-01")
     add_assessment(book, "old", "C5")
     book.execute("INSERT INTO holdings (client_id, product_code, amount, imported_at) VALUES ('old', 'PR3', 1, ?)",
                  [TODAY])
-    rule = suitability.rules_from_items(StrictBranch().suitability_checks("TY01"), "插件 strict", ["TY01"])
-    summary = suitability_scan.scan(book, rules=rule)
+    rule = suitability.rules_from_items(STRICT_CHECKS, "插件 strict", ["TY01"])
+    summary = suitability_scan.scan(book, op1, rules=rule)
     assert summary["mismatch"] == 1
     assert "65岁以上" in " ".join(summary["exceptions"][0]["reasons"])
 
 
-def test_cli_check_and_confirm(book, run):
+def test_cli_check_and_confirm(book, run, actors):
     add_client(book, "c1")
+    actors("op7", branch="TY01")
     add_assessment(book, "c1", "C3")
     out = json.loads(run("suitability", "check", "c1", "pr4", "--json", "--as", "op7").output)
     assert out["verdict"] == "mismatch" and out["checked_by"] == "op7"
@@ -314,17 +317,18 @@ def _policy_variant(tmp_path, old, new):
     return path
 
 
-def test_professional_needs_assessment_when_policy_says_so(book, tmp_path):
+def test_professional_needs_assessment_when_policy_says_so(book, tmp_path, op1, admin):
     from brokercrm.policy import sets as policy
 
     add_client(book, "pro", assets=6_000_000, investment_years=3, birth="1950-01-01")
-    assert verdict(book, "pro", "PR5") == "match"
-    policy.publish(book, _policy_variant(tmp_path, "professional_exempt = true", "professional_exempt = false"), "hq")
-    result = suitability.check(book, "pro", "PR5")
+    assert verdict(book, op1, "pro", "PR5") == "match"
+    policy.publish(book, _policy_variant(tmp_path, "professional_exempt = true", "professional_exempt = false"),
+                   admin)
+    result = suitability.check(book, op1, "pro", "PR5")
     assert result["verdict"] == "forbidden" and result["policy_version"] == 2
     add_assessment(book, "pro", "C2")
     # Professional: R5 within reach, but the elderly special group now binds them too.
-    result = suitability.check(book, "pro", "PR5")
+    result = suitability.check(book, op1, "pro", "PR5")
     assert result["verdict"] == "mismatch" and any("特殊群体" in r for r in result["reasons"])
 
 
@@ -358,14 +362,15 @@ def test_database_without_suitability_policy_falls_back_to_shipped_file(tmp_path
     for name in ("classification.toml", "questionnaire.toml"):
         shutil.copy(default_policy_dir() / name, old)
     db = connect(tmp_path / "old.db")
-    publish_defaults(db, directory=old)
+    admin = operators.bootstrap(db, "admin", trust_root.root_path(tmp_path / "old.db"), keys.generate())
+    publish_defaults(db, admin, directory=old)
     policy = load(db)
     assert "not yet published" in policy.source and policy.doc["matching"]["C3"] == "R3"
     db.execute("INSERT INTO branches (code, name, created_at) VALUES ('TY01', 't', 'now')")
     add_client(db, "c1")
     add_assessment(db, "c1", "C3")
     add_product(db, "P1", "R4")
-    result = suitability.check(db, "c1", "P1")
+    result = suitability.check(db, admin, "c1", "P1")
     assert result["verdict"] == "mismatch" and "not yet published" in result["reasons"][0]
 
 
@@ -378,28 +383,28 @@ def test_cli_scan_text_lists_exceptions(book, run):
     assert "不适当 1" in text and "PR3" in text and "未确认 (unconfirmed)" in text
 
 
-class BrokenBranch:
-    @hookimpl
-    def suitability_checks(self, branch):
-        return [{"name": "bad", "verdict": "forbidden", "message": "x",
-                 "when": {"field": "shoe_size", "op": ">", "value": 1}}]
+BROKEN_BRANCH = """
+from brokercrm.hookspecs import hookimpl
+
+@hookimpl
+def suitability_checks(branch):
+    return [{"name": "bad", "verdict": "forbidden", "message": "x",
+             "when": {"field": "shoe_size", "op": ">", "value": 1}}]
+"""
 
 
-def test_malformed_plugin_rule_fails_closed_naming_the_plugin(book):
+def test_malformed_plugin_rule_fails_closed_naming_the_plugin(book, op1, plugin_site, approve_plugin):
     from brokercrm.plugins import PluginError
 
     add_client(book, "c1")
     add_assessment(book, "c1", "C5")
-    plugins = Plugins()
-    plugins.register(BrokenBranch(), "broken-branch", version="1.0")
-    operators.bootstrap(book, "admin")
-    operators.add(book, "ty-clerk", "branch", branch="TY01", by="admin")
-    req = approvals.request(book, plugins, "broken-branch", "TY01", operator="ty-clerk")
-    approvals.approve(book, plugins, req["id"], operator="admin")
-    with pytest.raises(PluginError, match="broken-branch.*shoe_size"):
-        suitability.check(book, "c1", "PR1", plugins=plugins)
-    with pytest.raises(PluginError, match="broken-branch"):
-        suitability_scan.scan(book, plugins=plugins)
+    plugin_site.install("broken-branch", BROKEN_BRANCH, version="1.0")
+    with plugin_site.host() as plugins:
+        approve_plugin(plugins, "broken-branch", "TY01")
+        with pytest.raises(PluginError, match="broken-branch.*shoe_size"):
+            suitability.check(book, op1, "c1", "PR1", plugins=plugins)
+        with pytest.raises(PluginError, match="broken-branch"):
+            suitability_scan.scan(book, op1, plugins=plugins)
 
 
 @pytest.mark.parametrize("income,years,expected", [
@@ -410,13 +415,13 @@ def test_professional_income_edges(book, income, years, expected):
     assert investor_type.investor_type(book, "c1")["type"] == expected
 
 
-def test_branch_scan_after_a_client_moved_branch(book):
+def test_branch_scan_after_a_client_moved_branch(book, op1):
     add_client(book, "a", branch="TY01")
     add_assessment(book, "a", "C1")
     book.execute("INSERT INTO holdings (client_id, product_code, amount, imported_at) VALUES ('a', 'PR3', 5, ?)",
                  [TODAY])
-    suitability_scan.scan(book, rules=[])
+    suitability_scan.scan(book, op1, rules=[])
     book.execute("UPDATE clients SET branch_id = 'BJ01' WHERE client_id = 'a'")
-    summary = suitability_scan.scan(book, branch="BJ01", rules=[])
+    summary = suitability_scan.scan(book, op1, branch="BJ01", rules=[])
     assert [(e["client_id"], e["branch_id"]) for e in summary["exceptions"]] == [("a", "BJ01")]
     assert suitability_scan.exceptions(book, branch="TY01") == []

@@ -34,7 +34,7 @@ def test_expired_and_expiring_per_branch(db):
     assert [b["branch_id"] for b in only["branches"]] == ["BJ01"] and only["expired"] == []
 
 
-def test_renewal_flag_when_band_changes_after_assessment(db):
+def test_renewal_flag_when_band_changes_after_assessment(db, admin):
     for cid in ("rich", "raise", "older", "before", "retaken"):
         add_client(db, cid)
         add_assessment(db, cid, "C3", imported="2026-03-01T09:00:00+08:00")
@@ -51,7 +51,7 @@ def test_renewal_flag_when_band_changes_after_assessment(db):
                                             "changed_at": "2026-06-01T10:00:00+08:00"}
     assert "1955" not in json.dumps(flags["older"])  # birth dates never shown, only bands
     add_product(db, "P1", "R1")
-    assert any("Art. 21" in n for n in suitability.check(db, "rich", "P1")["notes"])
+    assert any("Art. 21" in n for n in suitability.check(db, admin, "rich", "P1")["notes"])
 
 
 def test_cli_assessments_report(run, db):
@@ -63,12 +63,10 @@ def test_cli_assessments_report(run, db):
     assert "gone" in text and "已过期" in text
 
 
-def test_cli_investor_conversion(run, db):
-    from brokercrm.trust import operators
-
+def test_cli_investor_conversion(run, db, actors):
     add_client(db, "c1", assets=3_000_000, investment_years=1)
-    operators.bootstrap(db, "boss")
-    operators.add(db, "clerk", "branch", branch="TY01", by="boss")
+    actors("boss")                    # head office
+    actors("clerk", branch="TY01")
     req = json.loads(run("suitability", "convert", "c1", "--evidence", "EV-1", "--as", "clerk", "--json").output)
     self_ok = run("suitability", "decide", str(req["id"]), "--approve", "--as", "clerk", ok=False)
     assert self_ok.exit_code == 1 and "own request" in self_ok.output
