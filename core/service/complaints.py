@@ -148,7 +148,9 @@ def _advance(db, actor, complaint_id, to_state, note, *, updates=None, check=Non
 
 def investigate(db, actor, complaint_id, *, note=None):
     """The operator takes up the complaint and becomes its handler."""
-    return _advance(db, actor, complaint_id, "investigating", note, updates={"handler": actor.id})
+    # getattr: the updates are built before _advance authorises, and anything but an Actor
+    # must meet the refusal there, not an AttributeError here.
+    return _advance(db, actor, complaint_id, "investigating", note, updates={"handler": getattr(actor, "id", None)})
 
 
 def propose(db, actor, complaint_id, *, solution):
@@ -171,7 +173,8 @@ def approve(db, actor, complaint_id, *, note=None):
                 " (the handler cannot approve their own proposal; a supervisor must)"
             )
 
-    return _advance(db, actor, complaint_id, "approved", note, updates={"approved_by": actor.id}, check=not_self)
+    return _advance(db, actor, complaint_id, "approved", note, updates={"approved_by": getattr(actor, "id", None)},
+                    check=not_self)
 
 
 def reject(db, actor, complaint_id, *, reason):
