@@ -50,6 +50,7 @@ class Decision:
     rules: dict
     decided_by: str
     decided_at: str
+    reason: str | None = None
 
     @property
     def approved(self):
@@ -106,7 +107,7 @@ def _check(db, row, root):
         return Refused(plugin, branch, row["id"], f"审批记录 (audit #{row['id']}) 未通过验证, 不予执行: {why}")
     return Decision(row["id"], row["action"], plugin, branch, int(detail.get("request") or 0),
                     detail.get("version"), detail.get("digest"), detail.get("rules") or {},
-                    row["operator"], row["at"])
+                    row["operator"], row["at"], detail.get("reason"))
 
 
 def decisions(db, root):
@@ -138,7 +139,7 @@ def state(db, root, info, branch, *, decision_=None):
         row = db.execute("SELECT id, status, decided_by, decision_reason FROM approvals"
                          " WHERE plugin = ? AND branch = ? ORDER BY id DESC LIMIT 1", [info.name, branch]).fetchone()
         if d is not None:
-            return "revoked", f"批准已被 {d.decided_by} 撤销 (revoked, audit #{d.audit_id})"
+            return "revoked", f"批准已被 {d.decided_by} 撤销 (revoked, audit #{d.audit_id}): {d.reason or '-'}"
         if row and row[1] == "pending":
             return "pending", f"申请 #{row[0]} 待总部审批 (awaiting head office)"
         if row and row[1] == "rejected":
