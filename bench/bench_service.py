@@ -44,11 +44,11 @@ def main():
     from brokercrm.service import care
     from brokercrm.kernel import events
     from brokercrm.demo import synth
-    from brokercrm.service import tasks
     from brokercrm.imports import import_clients
     from brokercrm.plugins import Plugins
+    from brokercrm.plugins import use as use_plugins
 
-    tasks.use_plugins(Plugins())  # the engine alone, no installed plugins
+    use_plugins(Plugins())  # the engine alone, no installed plugins
     work = Path(tempfile.mkdtemp(prefix="bench-service-"))
     clients_csv, assess_csv = work / "clients.csv", work / "assessments.csv"
     synth.write_book(clients_csv, assess_csv, args.clients, seed=args.seed, today=dt.date(2026, 6, 30))

@@ -6,6 +6,7 @@ import datetime as dt
 import pytest
 from click.testing import CliRunner
 
+from brokercrm import plugins
 from brokercrm.cli import cli
 from brokercrm.kernel.db import connect
 from brokercrm.policy.sets import publish_defaults
@@ -13,6 +14,14 @@ from brokercrm.kernel.validate import id_check_char
 
 BRANCHES = {"TY01": "太原营业部", "BJ01": "北京营业部", "SH01": "上海营业部"}
 NOW = "2026-06-30T10:00:00+08:00"
+
+
+@pytest.fixture(autouse=True)
+def fresh_plugins():
+    """Each test starts with no plugins chosen for the process: the first use discovers them."""
+    plugins.use(None)
+    yield
+    plugins.use(None)
 
 
 @pytest.fixture

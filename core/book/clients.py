@@ -1,5 +1,6 @@
 """Reading the client book: lists and one client's full record."""
 
+import importlib
 import json
 
 from ..trust import audit
@@ -21,8 +22,6 @@ SECTIONS = [
 
 
 def _resolve(ref):
-    import importlib
-
     module, _, attr = ref.partition(":")
     return getattr(importlib.import_module(module), attr)
 

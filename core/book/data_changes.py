@@ -11,12 +11,11 @@ once applied, ``client_changes``); the audit log gets masked values only.
 
 import re
 
-from ..trust import audit
+from ..trust import audit, operators
 from ..kernel import validate as v
 from ..kernel.errors import BrokerCRMError
 from ..kernel.masking import mask_id, mask_name, mask_phone
-from ..service.policy import iso
-from ..kernel.timeutil import now
+from ..kernel.timeutil import iso, now
 from ..kernel.sql_filters import where_equal
 
 IMPORTANT = {
@@ -46,15 +45,7 @@ def masked(field, value):
 
 
 def check_operator(db, operator, branch, action):
-    """A registered operator of head office or of ``branch`` (营业部复核, seed 004 §5).
-
-    Needs the governance module's operator registry; without it any named
-    operator is accepted.
-    """
-    try:
-        from ..trust import operators
-    except ImportError:
-        return
+    """A registered operator of head office or of ``branch`` (营业部复核, seed 004 §5)."""
     op = operators.require(db, operator, action=action)
     if op["role"] == "branch" and op["branch"] != branch:
         raise BrokerCRMError(

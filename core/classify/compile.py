@@ -7,6 +7,8 @@ one statement. Reasons depend only on the
 resulting value and the policy, so they are built for changed rows only.
 """
 
+import datetime as dt
+
 from ..kernel.checks import array, number, table, text
 from ..kernel.errors import PolicyError
 from ..kernel.rules import compile_condition
@@ -116,9 +118,7 @@ def validate(doc):
     _tiers(doc, "individual")
     _tiers(doc, "institution")
     rules = array(table(doc, "value", ""), "rules", "value")
-    import datetime
-
-    fields = client_fields(datetime.date(2000, 1, 1))
+    fields = client_fields(dt.date(2000, 1, 1))
     for i, rule in enumerate(rules):
         where = f"value.rules[{i}]"
         text(rule, "segment", where)

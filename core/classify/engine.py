@@ -25,6 +25,7 @@ import json
 import time
 from dataclasses import dataclass, field
 
+from .. import plugins as plugins_lib
 from . import adjustments
 from ..trust import audit
 from .compile import Compiled
@@ -313,9 +314,7 @@ def classify(db, *, branch=None, dry_run=False, operator=None, today=None, plugi
     scope_sql = "SELECT count(*) FROM clients" + (" WHERE branch_id = ?" if branch else "")
     scope = db.execute(scope_sql, [branch] if branch else []).fetchone()[0]
     if plugins is None:
-        from ..plugins import load
-
-        plugins = load()
+        plugins = plugins_lib.current()
     branches = [branch] if branch else [r[0] for r in db.execute("SELECT code FROM branches ORDER BY code")]
     plan = adjustments.plan(db, plugins, comp, policy["classification"], today, branches)
     # Besides the policy and client data, the plugin rules in force decide results.

@@ -3,9 +3,9 @@
 import click
 
 from ..kernel import events
-from ..service import policy as sp
 from ..service import tasks as tasks_lib
 from ..kernel.errors import BrokerCRMError
+from ..kernel.timeutil import iso
 from . import cli
 from .common import db_option, emit_json, json_option, open_db, operator_option
 
@@ -91,7 +91,7 @@ def orders_flag(client_id, note, order_id, at, db_path, operator, as_json):
     if row is None:
         raise BrokerCRMError(f"客户 {client_id} 不存在 (no such client)")
     with db.atomic():
-        event = events.emit(db, "abnormal_order", client_id, at=sp.iso(at) if at else None,
+        event = events.emit(db, "abnormal_order", client_id, at=iso(at) if at else None,
                             detail={"note": note, "order_id": order_id, "branch_id": row[0]}, operator=operator)
     created = [t for t in tasks_lib.list_tasks(db, client_id=client_id) if t["event_id"] == event["id"]]
     if as_json:

@@ -5,6 +5,7 @@
 - ``gate``: whether a plugin's exact code is approved for a branch (reads the
   ``approvals`` table; the workflow that writes it is ``brokercrm.governance``).
 - ``dispatch``: calling the approved plugins' hooks for a branch.
+- ``process``: this process's plugins, discovered once (``current``) or handed over (``use``).
 
 The names below are the public API (``docs/plugins.md`` tells plugin authors
 to use ``brokercrm.plugins.Plugins``).
@@ -24,3 +25,5 @@ from .manager import Plugins as Plugins
 from .manager import distribution_digest as distribution_digest
 from .manager import load as load
 from .manager import new_manager as new_manager
+from .process import current as current
+from .process import use as use

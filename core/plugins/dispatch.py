@@ -7,7 +7,8 @@ branch.
 """
 
 from .gate import approved_for
-from .manager import PluginError, load
+from .manager import PluginError
+from .process import current
 
 
 def call_for_branch(db, plugins, branch, hook, **kwargs):
@@ -32,7 +33,7 @@ def row_validators(db, plugins=None):
     Rows are grouped by branch; each approved plugin sees only its branch's
     rows, and its reasons are prefixed with its name.
     """
-    plugins = plugins if plugins is not None else load()
+    plugins = plugins if plugins is not None else current()
     if not any(plugins.implementations(i, "validate_clients") for i in plugins if not i.error):
         return []
 
@@ -57,7 +58,7 @@ def row_validators(db, plugins=None):
 
 def row_enrichers(db, plugins=None):
     """Enrichers for ``import_clients(row_enrichers=…)`` running approved plugins' enrich_clients."""
-    plugins = plugins if plugins is not None else load()
+    plugins = plugins if plugins is not None else current()
     if not any(plugins.implementations(i, "enrich_clients") for i in plugins if not i.error):
         return []
 
@@ -86,7 +87,7 @@ def follow_ups(db, event, branch, plugins=None):
     Returns [{"plugin", "kind", "due_in_hours", "note"}]; for the
     interactions engine to turn into tasks.
     """
-    plugins = plugins if plugins is not None else load()
+    plugins = plugins if plugins is not None else current()
     out = []
     for info, result in call_for_branch(db, plugins, branch, "interaction_follow_ups", event=event):
         for item in result or ():

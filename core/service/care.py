@@ -11,7 +11,7 @@ import datetime as dt
 from ..trust import audit
 from . import policy as sp
 from ..kernel.errors import BrokerCRMError
-from ..kernel.timeutil import CST, now, today
+from ..kernel.timeutil import CST, iso, now, today
 from ..kernel.validate import parse_date
 
 MOMENT_KINDS = {
@@ -44,7 +44,7 @@ def record_moment(db, client_id, *, kind, on_date, note=None, yearly=False, oper
         moment_id = db.execute(
             "INSERT INTO care_moments (client_id, kind, on_date, yearly, note, recorded_by, recorded_at)"
             " VALUES (?, ?, ?, ?, ?, ?, ?)",
-            [client_id, kind, day.isoformat(), int(bool(yearly)), note, operator, sp.iso(now())],
+            [client_id, kind, day.isoformat(), int(bool(yearly)), note, operator, iso(now())],
         ).lastrowid
         audit.record(db, "care.moment", operator=operator, target=client_id,
                      detail={"moment": moment_id, "kind": kind, "yearly": bool(yearly)})
@@ -88,7 +88,7 @@ def generate(db, *, days=None, operator=None):
     if days < 0 or days > 366:
         raise BrokerCRMError("--days 须在 0–366 之间 (must be 0–366)")
     first = today()
-    created_at = sp.iso(now())
+    created_at = iso(now())
     window = [first + dt.timedelta(days=i) for i in range(days + 1)]
     counts = {"birthday": 0, "holiday": 0, "moment": 0}
     with db.atomic():

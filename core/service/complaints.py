@@ -14,8 +14,9 @@ from ..trust import audit
 from ..kernel import events
 from . import tasks
 from . import policy as sp
+from ..book.data_changes import check_operator
 from ..kernel.errors import BrokerCRMError
-from ..kernel.timeutil import now
+from ..kernel.timeutil import iso, now, parse_moment
 
 STATES = ["received", "investigating", "proposed", "approved", "resolved", "informed"]
 LABELS = {
@@ -44,7 +45,7 @@ def _flag(c, moment):
 
 
 def get(db, complaint_id):
-    c = _flag(_get_row(db, complaint_id), sp.iso(now()))
+    c = _flag(_get_row(db, complaint_id), iso(now()))
     c["steps"] = [
         {"from": r[0], "to": r[1], "at": r[2], "operator": r[3], "note": r[4]}
         for r in db.execute(
@@ -56,7 +57,7 @@ def get(db, complaint_id):
 
 
 def list_complaints(db, *, branch=None, state=None, overdue=False, client_id=None):
-    moment = sp.iso(now())
+    moment = iso(now())
     where, params = [], []
     for column, value in (("branch_id", branch), ("state", state), ("client_id", client_id)):
         if value:
@@ -87,11 +88,11 @@ def open_case(db, client_id, *, summary, interaction_id=None, operator=None, at=
     row = db.execute("SELECT branch_id FROM clients WHERE client_id = ?", [client_id]).fetchone()
     if row is None:
         raise BrokerCRMError(f"客户 {client_id} 不存在 (no such client)")
-    moment = sp.parse_moment(at or now())
-    at_iso = sp.iso(moment)
+    moment = parse_moment(at or now())
+    at_iso = iso(moment)
     policy = sp.load(db)
     within = next((tp["within"] for tp in policy.touchpoints("complaint_received")), DEFAULT_WITHIN)
-    due = sp.iso(policy.due(moment, within))
+    due = iso(policy.due(moment, within))
     complaint_id = db.execute(
         "INSERT INTO complaints (client_id, branch_id, interaction_id, summary, state, received_at, due_at,"
         " updated_at) VALUES (?, ?, ?, ?, 'received', ?, ?, ?)",
@@ -124,7 +125,7 @@ def _advance(db, complaint_id, to_state, operator, note, *, updates=None, check=
         )
     if check:
         check(c)
-    at = sp.iso(now())
+    at = iso(now())
     with db.atomic():
         sets = {"state": to_state, "updated_at": at, **(updates or {})}
         db.execute(
@@ -158,8 +159,6 @@ def approve(db, complaint_id, *, operator, note=None):
             "SELECT operator FROM complaint_steps WHERE complaint_id = ? AND to_state = 'proposed'"
             " ORDER BY id DESC LIMIT 1", [complaint_id],
         ).fetchone()
-        from ..book.data_changes import check_operator
-
         check_operator(db, operator, c["branch_id"], "批准投诉方案 (approving a complaint solution)")
         if operator == c["handler"] or (proposer and operator == proposer[0]):
             raise BrokerCRMError(
@@ -179,10 +178,8 @@ def reject(db, complaint_id, *, operator, reason):
         raise BrokerCRMError(f"投诉 #{complaint_id} 当前为 {c['state']}, 只有已提方案可退回 (only a proposal can be sent back)")
     if operator in (None, c["handler"]):
         raise BrokerCRMError("退回方案须由经办人以外的主管操作 (only a supervisor other than the handler may send it back)")
-    from ..book.data_changes import check_operator
-
     check_operator(db, operator, c["branch_id"], "退回投诉方案 (sending a proposal back)")
-    at = sp.iso(now())
+    at = iso(now())
     with db.atomic():
         db.execute("UPDATE complaints SET state = 'investigating', proposal = NULL, updated_at = ? WHERE id = ?",
                    [at, complaint_id])
@@ -200,5 +197,5 @@ def inform(db, complaint_id, *, operator, note):
     """The client has been told the solution: the complaint closes and its deadline task is done."""
     if not note or not note.strip():
         raise BrokerCRMError("须写明告知方式与客户反馈 --note (how the client was informed)")
-    result = _advance(db, complaint_id, "informed", operator, note, updates={"informed_at": sp.iso(now())})
+    result = _advance(db, complaint_id, "informed", operator, note, updates={"informed_at": iso(now())})
     return result

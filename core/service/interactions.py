@@ -8,12 +8,12 @@ callback. Satisfaction scores (1–5) give per-branch and per-manager averages.
 
 from ..trust import audit
 from ..kernel import events
-from . import tasks
+from . import complaints, retention, tasks
 from . import policy as sp
 from ..kernel.errors import BrokerCRMError
 from ..imports.report import chunks
 from ..imports.runner import run_import
-from ..kernel.timeutil import now
+from ..kernel.timeutil import iso, now, parse_moment
 from ..kernel.sql_filters import where_equal
 
 KINDS = {
@@ -76,9 +76,9 @@ def _check(db, client_id, kind, channel, note, satisfaction, at):
         raise BrokerCRMError(f"客户 {client_id} 不存在 (no such client)")
     if not note or not str(note).strip():
         raise BrokerCRMError("须填写接触内容 --note (a note is required)")
-    moment = sp.parse_moment(at) if at else now()
+    moment = parse_moment(at) if at else now()
     if moment > now():
-        raise BrokerCRMError(f"接触时间 {sp.iso(moment)} 在未来 (the contact time is in the future)")
+        raise BrokerCRMError(f"接触时间 {iso(moment)} 在未来 (the contact time is in the future)")
     return row[0], normal_kind(kind), normal_channel(channel), normal_satisfaction(satisfaction), moment
 
 
@@ -96,11 +96,11 @@ def log(db, client_id, *, kind, channel, note, satisfaction=None, manager=None, 
 
 
 def _write(db, client_id, branch_id, kind, channel, note, score, manager, operator, moment, task_id, source):
-    at = sp.iso(moment)
+    at = iso(moment)
     interaction_id = db.execute(
         "INSERT INTO interactions (client_id, branch_id, kind, channel, note, satisfaction, manager, operator,"
         " at, recorded_at, source) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        [client_id, branch_id, kind, channel, note, score, manager, operator, at, sp.iso(now()), source],
+        [client_id, branch_id, kind, channel, note, score, manager, operator, at, iso(now()), source],
     ).lastrowid
     audit.record(db, "interaction.log", operator=operator, target=client_id,
                  detail={"interaction": interaction_id, "kind": kind, "channel": channel, "satisfaction": score})
@@ -110,13 +110,9 @@ def _write(db, client_id, branch_id, kind, channel, note, score, manager, operat
         tasks.done(db, task_id, note=f"接触记录 #{interaction_id}: {note}", operator=operator, at=moment)
         result["task_done"] = task_id
     if kind == "complaint":
-        from . import complaints
-
         result["complaint"] = complaints.open_case(db, client_id, summary=note, interaction_id=interaction_id,
                                                    operator=operator, at=moment)["id"]
     elif kind in ("transfer", "closure"):
-        from . import retention
-
         result["retention_case"] = retention.open_case(db, client_id, request=kind, interaction_id=interaction_id,
                                                        operator=operator, at=moment)["id"]
     detail = {"interaction_id": interaction_id, "kind": kind, "channel": channel, "branch_id": branch_id,
@@ -146,7 +142,7 @@ def _check_row(row, branches, moment_now):
     values["at"] = moment_now
     if (row.get("at") or "").strip():
         try:
-            values["at"] = sp.parse_moment(row["at"])
+            values["at"] = parse_moment(row["at"])
             if values["at"] > moment_now:
                 problems.append(("at", "接触时间在未来 (in the future)"))
         except BrokerCRMError as e:

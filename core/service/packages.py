@@ -10,7 +10,11 @@ the last interaction of its kind, at once if there has been none.
 
 import datetime as dt
 
+from .. import plugins as plugins_lib
+from ..book import clients as clients_lib
 from . import policy as sp
+from .interactions import KINDS
+from ..kernel.masking import mask_record
 from ..kernel.checks import array, number, text
 from ..classify.engine import CURRENT_ROW_SQL
 from ..classify.compile import client_fields
@@ -28,8 +32,6 @@ def fields(day):
 
 
 def validate(doc):
-    from .interactions import KINDS
-
     packages = array(doc, "packages", "")
     codes = set()
     probe = fields(dt.date(2000, 1, 1))
@@ -88,19 +90,9 @@ def package_code(db, client_id, doc=None):
 
 def _plugin_choice(db, client_id, codes, current):
     """An approved plugin of the client's branch may pick another head-office package."""
-    from . import tasks
-
-    loaded = tasks._PLUGINS.get("loaded")
-    if loaded is None:
-        from .. import plugins as plugins_lib
-
-        loaded = tasks._PLUGINS["loaded"] = plugins_lib.load()
+    loaded = plugins_lib.current()
     if not any(loaded.implementations(i, "choose_service_package") for i in loaded if not i.error):
         return None
-    from ..book import clients as clients_lib
-    from .. import plugins as plugins_lib
-    from ..kernel.masking import mask_record
-
     client = mask_record(clients_lib.get(db, client_id))
     row = db.execute(CURRENT_ROW_SQL, [client_id])
     found = row.fetchone()

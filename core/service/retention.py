@@ -6,9 +6,8 @@ a follow-up callback is due (the ``retention_closed`` touchpoint)."""
 from ..trust import audit
 from ..kernel import events
 from . import tasks
-from . import policy as sp
 from ..kernel.errors import BrokerCRMError
-from ..kernel.timeutil import now
+from ..kernel.timeutil import iso, now
 from ..kernel.sql_filters import where_equal
 
 OUTCOMES = {"retained": "挽留成功", "transferred": "已转户", "closed": "已销户"}
@@ -44,7 +43,7 @@ def open_case(db, client_id, *, request, interaction_id=None, operator=None, at=
                           [client_id]).fetchone()
     if existing:
         return _row(db, existing[0])
-    at_iso = sp.iso(at or now())
+    at_iso = iso(at or now())
     case_id = db.execute(
         "INSERT INTO retention_cases (client_id, branch_id, request, interaction_id, opened_at) VALUES (?, ?, ?, ?, ?)",
         [client_id, row[0], request, interaction_id, at_iso],
@@ -63,7 +62,7 @@ def attempt(db, case_id, *, note, operator=None):
     case = _row(db, case_id)
     if case["state"] != "open":
         raise BrokerCRMError(f"挽留案例 #{case_id} 已结案 (case already closed)")
-    at = sp.iso(now())
+    at = iso(now())
     with db.atomic():
         db.execute("INSERT INTO retention_attempts (case_id, at, operator, note) VALUES (?, ?, ?, ?)",
                    [case_id, at, operator, note])
@@ -84,7 +83,7 @@ def close(db, case_id, *, outcome, note=None, operator=None):
         raise BrokerCRMError(
             f"挽留案例 #{case_id} 尚无挽留记录, 请先 `retention attempt` (record a retention attempt before closing)"
         )
-    at = sp.iso(now())
+    at = iso(now())
     with db.atomic():
         db.execute(
             "UPDATE retention_cases SET state = 'closed', outcome = ?, closed_at = ?, closed_by = ?, note = ? WHERE id = ?",

@@ -10,10 +10,11 @@ is still open past its due time.
 
 import datetime as dt
 
+from .. import plugins as plugins_lib
 from ..trust import audit
 from . import policy as sp
 from ..kernel.errors import BrokerCRMError
-from ..kernel.timeutil import now
+from ..kernel.timeutil import CST, iso, now, parse_moment
 from ..kernel.sql_filters import where_equal
 
 STATUSES = ("open", "done")
@@ -34,7 +35,7 @@ def create(db, client_id, *, kind, title, origin, due_at, event_id=None, dedupe_
         "INSERT OR IGNORE INTO tasks (client_id, branch_id, kind, title, origin, event_id, dedupe_key,"
         " created_at, due_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
         [client_id, branch_id, kind, title, origin, event_id, dedupe_key,
-         sp.iso(created_at or now()), sp.iso(due_at)],
+         iso(created_at or now()), iso(due_at)],
     )
     return cursor.lastrowid if cursor.rowcount else None
 
@@ -70,7 +71,7 @@ def on_events(db, batch):
             if cutoff is not None and canonical and text < cutoff:
                 continue  # historic (an old book being loaded): decided on the text, nothing parsed
             if at is None:
-                at = sp.parse_moment(text)
+                at = parse_moment(text)
                 created_at = at.isoformat(timespec="seconds")
             if "ignore_after" in tp and policy.due(at, tp["ignore_after"]) < moment:
                 continue  # a historic event: no promise to keep
@@ -85,10 +86,8 @@ def on_events(db, batch):
                 " created_at, due_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", rows,
             )
     created = [r[0] for r in db.execute("SELECT id FROM tasks WHERE id > ? ORDER BY id", [before])]
-    loaded = _loaded_plugins()
+    loaded = _follow_up_plugins()
     if loaded is not None:
-        from .. import plugins as plugins_lib
-
         asking = {}
         for event in batch:
             branch_id = branches[event["client_id"]]
@@ -96,7 +95,7 @@ def on_events(db, batch):
                 asking[branch_id] = any(loaded.implementations(i, "interaction_follow_ups")
                                         for i in plugins_lib.approved_for(db, loaded, branch_id))
             if asking[branch_id]:
-                created.extend(_plugin_followups(db, event, sp.parse_moment(event["at"]), branch_id, loaded))
+                created.extend(_plugin_followups(db, event, parse_moment(event["at"]), branch_id, loaded))
     return created
 
 
@@ -110,7 +109,7 @@ def _cutoff(policy, tp, moment):
     _, unit = sp.parse_duration(tp["ignore_after"])
     if unit == "wd":
         return None  # depends on the event's date; decided per event
-    return (moment - (policy.due(moment, tp["ignore_after"]) - moment)).astimezone(sp.CST).isoformat(
+    return (moment - (policy.due(moment, tp["ignore_after"]) - moment)).astimezone(CST).isoformat(
         timespec="seconds")
 
 
@@ -136,27 +135,10 @@ def _branches(db, batch):
     return found
 
 
-_PLUGINS = {}
-
-
-def use_plugins(plugins):
-    """Set the loaded plugins the engine asks (tests register in-process plugins); None = discover."""
-    _PLUGINS.clear()
-    if plugins is not None:
-        _PLUGINS["loaded"] = plugins
-
-
-def _loaded_plugins():
-    """Installed plugins, discovered once per process: an import may emit an event per client."""
-    if "loaded" not in _PLUGINS:
-        from .. import plugins as plugins_lib
-
-        _PLUGINS["loaded"] = plugins_lib.load()
-    loaded = _PLUGINS["loaded"]
-    if "any" not in _PLUGINS or _PLUGINS.get("for") is not loaded:
-        _PLUGINS["for"] = loaded
-        _PLUGINS["any"] = any(loaded.implementations(i, "interaction_follow_ups") for i in loaded if not i.error)
-    return loaded if _PLUGINS["any"] else None
+def _follow_up_plugins():
+    """This process's plugins, or None when none implements ``interaction_follow_ups`` (the common case)."""
+    loaded = plugins_lib.current()
+    return loaded if any(loaded.implementations(i, "interaction_follow_ups") for i in loaded if not i.error) else None
 
 
 def _plugin_followups(db, event, at, branch_id, loaded):
@@ -166,8 +148,6 @@ def _plugin_followups(db, event, at, branch_id, loaded):
     is written to the audit log (plugin, branch, error) and the other
     follow-ups still open.
     """
-    from .. import plugins as plugins_lib
-
     try:
         items = plugins_lib.follow_ups(db, dict(event), branch_id, plugins=loaded)
     except BrokerCRMError as e:
@@ -208,7 +188,7 @@ def _decorate(task, moment):
 
 
 def list_tasks(db, *, branch=None, client_id=None, overdue=False, status=None, limit=None):
-    moment = sp.iso(now())
+    moment = iso(now())
     where, params = where_equal(
         {"branch_id": branch, "client_id": client_id, "status": None if overdue else status},
         extra=[("status = 'open' AND due_at < ?", [moment])] if overdue else (),
@@ -226,7 +206,7 @@ def get(db, task_id):
     row = cursor.fetchone()
     if row is None:
         raise BrokerCRMError(f"任务 #{task_id} 不存在 (no such task)")
-    return _decorate(_row(cursor, row), sp.iso(now()))
+    return _decorate(_row(cursor, row), iso(now()))
 
 
 def done(db, task_id, *, note, operator=None, at=None):
@@ -236,7 +216,7 @@ def done(db, task_id, *, note, operator=None, at=None):
     task = get(db, task_id)
     if task["status"] == "done":
         raise BrokerCRMError(f"任务 #{task_id} 已于 {task['done_at']} 完成 (already done)")
-    at = sp.iso(at or now())
+    at = iso(at or now())
     with db.atomic():
         db.execute(
             "UPDATE tasks SET status = 'done', done_at = ?, done_by = ?, done_note = ? WHERE id = ?",
@@ -261,7 +241,7 @@ def close_open(db, client_id, kind, *, note, operator=None, at=None, origin_pref
 
 def report(db, *, branch=None):
     """Per branch: done on time, done late, open past due, open within time."""
-    moment = sp.iso(now())
+    moment = iso(now())
     params = [moment, moment]
     sql = (
         "SELECT branch_id,"

@@ -15,6 +15,7 @@ one ``GROUP BY`` over the behaviour table, whatever the number of clients.
 import datetime as dt
 import json
 
+from .. import plugins as plugins_mod
 from ..trust import audit
 from ..kernel import events
 from ..kernel.errors import PolicyError
@@ -125,9 +126,7 @@ def plugin_rules(db, plugins=None):
 
     Each rule is scoped to the branch its approval is for (``_branch``) and named after its plugin.
     """
-    from .. import plugins as plugins_mod
-
-    loaded = plugins if plugins is not None else plugins_mod.load()
+    loaded = plugins if plugins is not None else plugins_mod.current()
     if not any(loaded.implementations(i, "behaviour_rules") for i in loaded if not i.error):
         return []
     out = []

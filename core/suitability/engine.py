@@ -29,11 +29,13 @@ everyone of the branch they are approved for.
 import json
 from dataclasses import dataclass, field
 
+from .. import plugins as plugins_mod
 from ..trust import audit
 from ..kernel import events
 from ..kernel.errors import BrokerCRMError, PolicyError
 from ..classify.compile import age_sql
 from ..kernel.rules import compile_condition
+from .assessments import renewal_flags
 from .policy import CLIENT_LEVELS, condition, load as load_policy, pair_fields, rank
 from ..kernel.timeutil import now_iso, today as local_today
 
@@ -226,9 +228,7 @@ def rules_from_items(items, source, branches=None):
 
 def plugin_rules(db, branches, plugins=None):
     """Rules that plugins approved for each of ``branches`` add through the ``suitability_checks`` hook."""
-    from .. import plugins as plugins_mod
-
-    loaded = plugins if plugins is not None else plugins_mod.load()
+    loaded = plugins if plugins is not None else plugins_mod.current()
     if not any(loaded.implementations(i, "suitability_checks") for i in loaded if not i.error):
         return []
     out = []
@@ -285,8 +285,6 @@ def check(db, client_id, product_code, *, operator=None, today=None, rules=None,
     notes = []
     if flag:
         notes.append(f"交易行为标记 {flag}: 近期交易行为与风险等级存在偏差 (behaviour flag; informs, never blocks)")
-    from .assessments import renewal_flags
-
     if renewal_flags(db, client_ids=[cid]):
         notes.append("客户信息已变化, 风险测评须更新 (information changed: assessment due for renewal, Art. 21)")
     result = {

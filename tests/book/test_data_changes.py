@@ -6,23 +6,23 @@ import pytest
 
 from brokercrm.book import data_changes
 from brokercrm.trust import operators
-from brokercrm.service import tasks
 from brokercrm.kernel.errors import BrokerCRMError
 from brokercrm.plugins import Plugins
+from brokercrm.plugins import use as use_plugins
 
 from conftest import add_client, make_id
 
 
 @pytest.fixture(autouse=True)
 def setup(db):
-    tasks.use_plugins(Plugins())
+    use_plugins(Plugins())
     add_client(db, "C1", occupation="教师")
     add_client(db, "B1", branch="BJ01")
     operators.bootstrap(db, "admin")
     for op, branch in (("clerk", "TY01"), ("reviewer", "TY01"), ("bjreviewer", "BJ01")):
         operators.add(db, op, "branch", branch=branch, by="admin")
     yield
-    tasks.use_plugins(None)
+    use_plugins(None)
 
 
 def field(db, client_id, name):

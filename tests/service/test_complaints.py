@@ -10,20 +10,21 @@ from brokercrm.trust import operators
 from brokercrm.service import tasks
 from brokercrm.kernel.errors import BrokerCRMError
 from brokercrm.plugins import Plugins
+from brokercrm.plugins import use as use_plugins
 
 from conftest import add_client
 
 
 @pytest.fixture(autouse=True)
 def setup(db):
-    tasks.use_plugins(Plugins())
+    use_plugins(Plugins())
     add_client(db, "C1")
     operators.bootstrap(db, "admin")
     operators.add(db, "handler", "branch", branch="TY01", by="admin")
     operators.add(db, "boss", "branch", branch="TY01", by="admin")
     operators.add(db, "bjboss", "branch", branch="BJ01", by="admin")
     yield
-    tasks.use_plugins(None)
+    use_plugins(None)
 
 
 def open_complaint(db):

@@ -8,15 +8,16 @@ from brokercrm.service import interactions
 from brokercrm.service import tasks
 from brokercrm.kernel.errors import BrokerCRMError, ValidationFailed
 from brokercrm.plugins import Plugins
+from brokercrm.plugins import use as use_plugins
 
 from conftest import add_client
 
 
 @pytest.fixture(autouse=True)
 def no_installed_plugins():
-    tasks.use_plugins(Plugins())
+    use_plugins(Plugins())
     yield
-    tasks.use_plugins(None)
+    use_plugins(None)
 
 
 def test_log_accepts_chinese_kinds_and_channels(db):

@@ -11,6 +11,7 @@ from brokercrm.service import tasks
 from brokercrm.kernel.errors import BrokerCRMError
 from brokercrm.kernel.hookspecs import hookimpl
 from brokercrm.plugins import Plugins
+from brokercrm.plugins import use as use_plugins
 from brokercrm.policy.sets import PolicyError, parse
 
 from conftest import add_client
@@ -18,9 +19,9 @@ from conftest import add_client
 
 @pytest.fixture(autouse=True)
 def no_installed_plugins():
-    tasks.use_plugins(Plugins())
+    use_plugins(Plugins())
     yield
-    tasks.use_plugins(None)
+    use_plugins(None)
 
 
 def test_transfer_request_opens_case_attempt_outcome_and_follow_up(db, run, monkeypatch):
@@ -105,7 +106,7 @@ def test_approved_plugin_may_choose_another_package(db):
     add_client(db, "C1", investment_years=0)
     plugins = Plugins()
     plugins.register(PreferSenior(), "ty-senior", version="1.0")
-    tasks.use_plugins(plugins)
+    use_plugins(plugins)
     assert service_packages.for_client(db, "C1")["code"] == "novice"
     operators.bootstrap(db, "admin")
     operators.add(db, "ty-dev", "branch", branch="TY01", by="admin")
