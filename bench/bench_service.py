@@ -42,7 +42,7 @@ def main():
     args = parser.parse_args()
 
     from brokercrm.service import care
-    from brokercrm.kernel import events
+    from brokercrm.kernel.registry import registry
     from brokercrm.demo import synth
     from brokercrm.imports import import_clients
     from brokercrm.plugins import Plugins
@@ -53,15 +53,16 @@ def main():
     clients_csv, assess_csv = work / "clients.csv", work / "assessments.csv"
     synth.write_book(clients_csv, assess_csv, args.clients, seed=args.seed, today=dt.date(2026, 6, 30))
 
-    saved = list(events.LISTENERS)
-    events.LISTENERS[:] = []
+    contributed = registry()
+    saved = contributed.event_listeners
+    contributed.event_listeners = []
     db = fresh(work / "plain.db")
     started = time.perf_counter()
     import_clients(db, clients_csv)
     plain = time.perf_counter() - started
     db.close()
 
-    events.LISTENERS[:] = saved
+    contributed.event_listeners = saved
     db = fresh(work / "tasks.db")
     started = time.perf_counter()
     import_clients(db, clients_csv)

@@ -191,3 +191,23 @@ def test_the_checker_sees_a_cycle_and_an_upward_import():
     edges = graph()
     assert "brokercrm.kernel.errors" in edges["brokercrm.site.serve"]
     assert "brokercrm.plugins" in edges["brokercrm.classify.adjustments"]  # via the package's __init__
+
+
+def test_only_the_registry_imports_brokercrm_code_by_name():
+    # A dynamic import is a dependency this test cannot see; the registry is the one sanctioned place.
+    by_name = []
+    for name, path in MODULES.items():
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Attribute) and node.attr in ("import_module", "__import__"):
+                by_name.append(name)
+            elif isinstance(node, ast.Name) and node.id == "__import__":
+                by_name.append(name)
+    assert sorted(set(by_name)) == ["brokercrm.kernel.registry"]
+
+
+def test_every_contributions_module_is_registered():
+    from brokercrm.kernel.registry import FEATURES
+
+    found = sorted(name.split(".")[1] for name in MODULES if name.endswith(".contributions"))
+    assert sorted(FEATURES) == found

@@ -1,36 +1,27 @@
 """Reading the client book: lists and one client's full record."""
 
-import importlib
 import json
 
 from ..trust import audit
 from ..classify.engine import CURRENT_ROW_SQL
 from ..kernel.errors import BrokerCRMError
 from ..kernel.masking import mask_record
+from ..kernel.registry import registry
 from ..kernel.sql_filters import where_equal
 
 CLASSIFIED = ["class", "risk_level", "lowest_category", "habit", "tier", "value_segment"]
 
-# Extension point for `clients show`: feature modules (interactions, suitability, …)
-# append "module:function" refs. show() calls each as fn(db, client_id, reveal=…)
+# Extension point for `clients show`: features contribute sections through
+# brokercrm.kernel.registry. show() calls each as fn(db, client_id, reveal=…)
 # and merges the dict it returns into the result; each may also offer
 # ``fn.lines(show_result) -> [str]`` for the text output (see section_lines).
-SECTIONS = [
-    "brokercrm.service.view:section",
-    "brokercrm.suitability.view:client_section",
-]
-
-
-def _resolve(ref):
-    module, _, attr = ref.partition(":")
-    return getattr(importlib.import_module(module), attr)
 
 
 def section_lines(obj):
-    """Text lines for `clients show` from every registered section that can render."""
+    """Text lines for `clients show` from every contributed section that can render."""
     lines = []
-    for ref in SECTIONS:
-        render = getattr(_resolve(ref), "lines", None)
+    for section in registry().client_sections:
+        render = getattr(section, "lines", None)
         if render is not None:
             lines.extend(render(obj))
     return lines
@@ -188,8 +179,8 @@ def show(db, client_id, *, reveal=False, operator=None):
             [client_id],
         )
     ]
-    for ref in SECTIONS:
-        obj.update(_resolve(ref)(db, client_id, reveal=reveal))
+    for section in registry().client_sections:
+        obj.update(section(db, client_id, reveal=reveal))
     return obj
 
 

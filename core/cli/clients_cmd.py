@@ -65,5 +65,5 @@ def clients_show(client_id, reveal, db_path, operator, as_json):
         click.echo("风险测评 (assessments):")
         for a in obj["assessments"]:
             click.echo(f"  {a['answered_at']} 得分 {a['score']} → {a['level']} 有效至 {a['expires_at']}")
-    for line in clients_lib.section_lines(obj):  # sections registered in clients.SECTIONS
+    for line in clients_lib.section_lines(obj):  # sections the features contribute
         click.echo(line)

@@ -18,7 +18,6 @@ the value already held (an export that lacks a column does not erase it).
 
 import bisect
 import datetime as dt
-import importlib
 from array import array
 import json
 from pathlib import Path
@@ -29,6 +28,7 @@ from . import pipeline as import_pipeline
 from .client_rows import ALIASES, COLUMNS, FIELDS, KNOWN
 from .clients_fast import produce
 from ..kernel.errors import BrokerCRMError
+from ..kernel.registry import registry
 from .report import ImportResult, Problems, Progress, Rejects, SeenKeys, chunks
 from .readers import read_rows
 from ..kernel.timeutil import now_iso, today
@@ -135,7 +135,7 @@ class _ClientWriter:
         self.insert = (f"INSERT INTO clients (client_id, {', '.join(FIELDS)}, created_at, updated_at)"
                        f" VALUES ({', '.join('?' * (len(FIELDS) + 1))}, {quoted}, {quoted})"
                        " ON CONFLICT (client_id) DO NOTHING")
-        self.listeners = _resolve(events.LISTENERS)
+        self.listeners = registry().event_listeners
         self.news_since = (today() - dt.timedelta(days=events.OPENING_NEWS_DAYS)).isoformat()
         self.start = None           # max rowid before the import: older rows are re-imported clients
         self.numbers = _RowNumbers()
@@ -252,15 +252,6 @@ class _ClientWriter:
             else:
                 for event in batch:
                     listener(self.db, event)
-
-
-def _resolve(refs):
-    """The listener functions behind "module:function" references (as events.emit resolves them)."""
-    found = []
-    for ref in refs:
-        module, _, attr = ref.partition(":")
-        found.append(getattr(importlib.import_module(module), attr))
-    return found
 
 
 def import_clients(db, path, *, skip_invalid=False, rejects=None, operator=None, progress=False,

@@ -7,7 +7,6 @@ the SHA-256 over each file's name and SHA-256, so a run that records
 """
 
 import hashlib
-import importlib
 import tomllib
 from dataclasses import dataclass, field
 from importlib import resources
@@ -15,17 +14,12 @@ from pathlib import Path
 
 from ..trust import audit
 from ..kernel.errors import BrokerCRMError, PolicyError
+from ..kernel.registry import registry
 from ..kernel.timeutil import now_iso
 
-# Policy name -> "module:function" that validates a parsed document and raises
-# PolicyError naming the key. Feature modules add theirs here.
-VALIDATORS = {
-    "classification": "brokercrm.classify.compile:validate",
-    "questionnaire": "brokercrm.policy.questionnaire:validate",
-    "suitability": "brokercrm.suitability.policy:validate",
-    "service": "brokercrm.service.policy:validate",
-    "packages": "brokercrm.service.packages:validate",
-}
+# Each policy's validator (policy name -> validate(doc), raising PolicyError
+# naming the key) is contributed by the feature that uses the policy, through
+# brokercrm.kernel.registry.
 
 
 def default_policy_dir():
@@ -70,12 +64,12 @@ def parse(body, filename):
     name = doc.get("policy", {}).get("name") if isinstance(doc.get("policy"), dict) else None
     if not isinstance(name, str) or not name:
         raise PolicyError(f"{filename}: policy.name: 缺少策略名称 (missing [policy] name)")
-    if name not in VALIDATORS:
+    validators = registry().policy_validators
+    if name not in validators:
         raise PolicyError(
-            f"{filename}: policy.name: 未知策略 {name!r} (unknown policy; known: {', '.join(sorted(VALIDATORS))})"
+            f"{filename}: policy.name: 未知策略 {name!r} (unknown policy; known: {', '.join(sorted(validators))})"
         )
-    module, _, func = VALIDATORS[name].partition(":")
-    validate = getattr(importlib.import_module(module), func)
+    validate = validators[name]
     try:
         validate(doc)
     except PolicyError as e:

@@ -1,6 +1,6 @@
 """The task engine: every promise to a client becomes a task with a due time.
 
-``on_event`` is an events listener (``brokercrm.kernel.events.LISTENERS``): an event
+``on_event`` is an events listener (contributed through ``brokercrm.kernel.registry``): an event
 matching a touchpoint of the service policy opens a task due ``within`` after
 the event (minutes, hours, days or working days), and approved branch plugins
 may add their own follow-ups through the interaction hooks. Tasks are done by

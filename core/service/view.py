@@ -1,4 +1,4 @@
-"""The service part of `clients show` (registered in ``brokercrm.book.clients.SECTIONS``):
+"""The service part of `clients show` (contributed through ``brokercrm.kernel.registry``):
 interactions newest first, tasks, complaints, retention cases, care moments,
 the service package and its due actions, and pending important-data changes."""
 
