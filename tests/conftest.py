@@ -10,6 +10,7 @@ from brokercrm import plugins
 from brokercrm.cli import cli
 from brokercrm.kernel.db import connect
 from brokercrm.policy.sets import publish_defaults
+from brokercrm.trust import operators
 from brokercrm.kernel.validate import id_check_char
 
 BRANCHES = {"TY01": "太原营业部", "BJ01": "北京营业部", "SH01": "上海营业部"}
@@ -43,6 +44,13 @@ def db(db_path):
     database = connect(db_path)
     yield database
     database.close()
+
+
+@pytest.fixture
+def admin(db):
+    """A head-office operator, "admin": publishing policy and deciding requests need one."""
+    operators.bootstrap(db, "admin")
+    return "admin"
 
 
 @pytest.fixture

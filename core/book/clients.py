@@ -4,7 +4,8 @@ import json
 
 from ..trust import audit
 from ..classify.engine import CURRENT_ROW_SQL
-from ..kernel.errors import BrokerCRMError
+from ..kernel.errors import Forbidden
+from ..kernel import rows
 from ..kernel.masking import mask_record
 from ..kernel.registry import registry
 from ..kernel.sql_filters import where_equal
@@ -47,21 +48,15 @@ def list_clients(db, *, branch=None, class_=None, limit=None, offset=0):
     if limit is not None:
         sql += " LIMIT ? OFFSET ?"
         params += [limit, offset]
-    cursor = db.execute(sql, params)
-    names = [d[0] for d in cursor.description]
-    for row in cursor:
-        yield _client_obj(zip(names, row))
+    for row in db.query(sql, params):
+        yield _client_obj(row)
 
 
 INTERNAL_COLUMNS = ("id", "assessment_id", "assessment_level", "assessment_lowest", "assessment_expires_at")
 
 
 def get(db, client_id):
-    cursor = db.execute("SELECT * FROM clients WHERE client_id = ?", [client_id])
-    row = cursor.fetchone()
-    if row is None:
-        raise BrokerCRMError(f"客户 {client_id} 不存在 (no such client)")
-    return dict(zip([d[0] for d in cursor.description], row))
+    return rows.client(db, client_id, "*")
 
 
 def reasons_for(db, policy_version, values):
@@ -83,26 +78,22 @@ def history(db, client_id):
     run, so it is rebuilt here from the earliest change's old values (or the
     current row when nothing has changed since).
     """
-    cursor = db.execute(
+    changes = list(db.query(
         "SELECT * FROM classification_history WHERE client_id = ? ORDER BY id DESC", [client_id]
-    )
-    names = [d[0] for d in cursor.description]
-    rows = [dict(zip(names, r)) for r in cursor]
+    ))
     out = []
-    for h in rows:
+    for h in changes:
         new = {d: h[f"new_{d}"] for d in CLASSIFIED}
         old = None if h["old_class"] is None else {d: h[f"old_{d}"] for d in CLASSIFIED}
         out.append(_entry(db, h["run_id"], h["created_at"], old, new, h["reason"], h["policy_version"],
                           h["policy_digest"]))
-    if rows and rows[-1]["old_run_id"] is not None:
-        first = {d: rows[-1][f"old_{d}"] for d in CLASSIFIED}
-        first_run = rows[-1]["old_run_id"]
+    if changes and changes[-1]["old_run_id"] is not None:
+        first = {d: changes[-1][f"old_{d}"] for d in CLASSIFIED}
+        first_run = changes[-1]["old_run_id"]
     else:
-        cursor = db.execute(CURRENT_ROW_SQL, [client_id])
-        current = cursor.fetchone()
-        if current is None or rows:
+        current = rows.one(db, CURRENT_ROW_SQL, [client_id])
+        if current is None or changes:
             return out
-        current = dict(zip([d[0] for d in cursor.description], current))
         first = {d: current[d] for d in CLASSIFIED}
         first_run = current["run_id"]
     run = db.execute("SELECT finished_at, policy_version, policy_digest FROM runs WHERE id = ?",
@@ -135,16 +126,14 @@ def show(db, client_id, *, reveal=False, operator=None):
     client = get(db, client_id)
     if reveal:
         if not operator:
-            raise BrokerCRMError("查看完整个人信息须指明操作员 --as ID (revealing personal data needs an operator)")
+            raise Forbidden("查看完整个人信息须指明操作员 --as ID (revealing personal data needs an operator)")
         audit.record(db, "client.reveal", operator=operator, target=client_id)
     else:
         client = mask_record(client)
     client["extra"] = json.loads(client["extra"]) if client.get("extra") else {}
-    cursor = db.execute(CURRENT_ROW_SQL, [client_id])
-    current = cursor.fetchone()
+    current = rows.one(db, CURRENT_ROW_SQL, [client_id])
     obj = {"client_id": client_id, "branch_id": client["branch_id"]}
     if current:
-        current = dict(zip([d[0] for d in cursor.description], current))
         for d in CLASSIFIED:
             obj[d] = current[d]
         obj["lowest_category"] = bool(current["lowest_category"])

@@ -13,7 +13,8 @@ import re
 
 from ..trust import audit, operators
 from ..kernel import validate as v
-from ..kernel.errors import BrokerCRMError
+from ..kernel import rows
+from ..kernel.errors import BrokerCRMError, Conflict, Forbidden, NotFound
 from ..kernel.masking import mask_id, mask_name, mask_phone
 from ..kernel.timeutil import iso, now
 from ..kernel.sql_filters import where_equal
@@ -48,17 +49,10 @@ def check_operator(db, operator, branch, action):
     """A registered operator of head office or of ``branch`` (营业部复核, seed 004 §5)."""
     op = operators.require(db, operator, action=action)
     if op["role"] == "branch" and op["branch"] != branch:
-        raise BrokerCRMError(
+        raise Forbidden(
             f"操作员 {operator} 属于营业部 {op['branch']}, 不能处理营业部 {branch} 的客户"
             f" (a branch operator may act only for clients of their own branch)"
         )
-
-
-def _client(db, client_id):
-    row = db.execute("SELECT kind, branch_id FROM clients WHERE client_id = ?", [client_id]).fetchone()
-    if row is None:
-        raise BrokerCRMError(f"客户 {client_id} 不存在 (no such client)")
-    return row
 
 
 def _clean(field, value, kind):
@@ -105,7 +99,7 @@ def _apply(db, client_id, field, value, operator, source, at):
     else:
         db.execute(f"UPDATE clients SET [{field}] = ?, updated_at = ? WHERE client_id = ?", [value, at, client_id])
         trail = [(field, old, value)]
-        if field == "id_number" and _client(db, client_id)[0] == "individual":
+        if field == "id_number" and rows.client(db, client_id, "kind")["kind"] == "individual":
             birth = v.id_birth_date(value)
             old_birth = _current(db, client_id, "birth_date")
             if birth != old_birth:
@@ -123,13 +117,14 @@ def _apply(db, client_id, field, value, operator, source, at):
 def request(db, client_id, field, value, *, operator, note=None):
     """Change one field: ordinary at once; important as a pending change. Returns a dict with ``state``."""
     if not operator:
-        raise BrokerCRMError("修改客户资料须指明操作员 --as ID (changing client data needs an operator)")
+        raise Forbidden("修改客户资料须指明操作员 --as ID (changing client data needs an operator)")
     if field not in IMPORTANT and field not in ORDINARY:
         raise BrokerCRMError(
             f"不能修改字段 {field!r} (cannot change this field); 重要资料 important: {', '.join(IMPORTANT)};"
             f" 普通资料 ordinary: {', '.join(ORDINARY)}"
         )
-    kind, branch = _client(db, client_id)
+    client = rows.client(db, client_id, "kind, branch_id")
+    kind, branch = client["kind"], client["branch_id"]
     check_operator(db, operator, branch, "修改客户资料 (changing client data)")
     value = _clean(field, value, kind)
     old = _current(db, client_id, field)
@@ -144,7 +139,7 @@ def request(db, client_id, field, value, *, operator, note=None):
             return {"client_id": client_id, "field": field, "state": "applied", "old": old, "new": value}
         if db.execute("SELECT 1 FROM data_changes WHERE client_id = ? AND field = ? AND state = 'pending'",
                       [client_id, field]).fetchone():
-            raise BrokerCRMError(
+            raise Conflict(
                 f"客户 {client_id} 的 {field} 已有待复核的修改, 请先复核或驳回 (a change of this field is already pending)"
             )
         change_id = db.execute(
@@ -159,11 +154,9 @@ def request(db, client_id, field, value, *, operator, note=None):
 
 
 def get(db, change_id, *, reveal=False):
-    cursor = db.execute("SELECT * FROM data_changes WHERE id = ?", [change_id])
-    row = cursor.fetchone()
-    if row is None:
-        raise BrokerCRMError(f"资料修改 #{change_id} 不存在 (no such change)")
-    change = dict(zip([d[0] for d in cursor.description], row))
+    change = rows.one(db, "SELECT * FROM data_changes WHERE id = ?", [change_id])
+    if change is None:
+        raise NotFound(f"资料修改 #{change_id} 不存在 (no such change)")
     if not reveal:
         change["old_value"] = masked(change["field"], change["old_value"])
         change["new_value"] = masked(change["field"], change["new_value"])
@@ -172,22 +165,22 @@ def get(db, change_id, *, reveal=False):
 
 def _decide(db, change_id, operator, state, reason=None):
     if not operator:
-        raise BrokerCRMError("复核须指明操作员 --as ID (a review needs an operator)")
+        raise Forbidden("复核须指明操作员 --as ID (a review needs an operator)")
     change = get(db, change_id, reveal=True)
     if change["state"] != "pending":
-        raise BrokerCRMError(f"资料修改 #{change_id} 已{change['state']} (already decided: {change['state']})")
+        raise Conflict(f"资料修改 #{change_id} 已{change['state']} (already decided: {change['state']})")
     if operator == change["maker"]:
-        raise BrokerCRMError(
+        raise Forbidden(
             f"{operator} 录入了修改 #{change_id}, 不能复核自己的修改 (maker–checker: another operator must review it)"
         )
-    check_operator(db, operator, _client(db, change["client_id"])[1], "复核资料修改 (reviewing a change)")
+    check_operator(db, operator, rows.client(db, change["client_id"])["branch_id"], "复核资料修改 (reviewing a change)")
     at = iso(now())
     with db.atomic():
         if state == "approved":
             current = _current(db, change["client_id"], change["field"])
             if (current is None) != (change["old_value"] is None) or (
                     current is not None and str(current) != str(change["old_value"])):
-                raise BrokerCRMError(
+                raise Conflict(
                     f"资料修改 #{change_id}: 录入后该字段已被改动, 请驳回并重新录入"
                     " (the field changed since the request; reject it and enter it again)"
                 )

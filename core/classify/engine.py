@@ -29,7 +29,8 @@ from .. import plugins as plugins_lib
 from . import adjustments
 from ..trust import audit
 from .compile import Compiled
-from ..kernel.errors import BrokerCRMError
+from ..kernel import rows
+from ..kernel.errors import NotFound
 from ..policy.sets import current as current_policy
 from ..kernel.side_query import SideQuery
 from ..kernel.timeutil import now_iso, today as local_today
@@ -72,13 +73,12 @@ class RunResult:
 
 def last_full_run(db):
     """The last successful whole-book run: the baseline an incremental run builds on."""
-    cursor = db.execute(
+    return rows.one(
+        db,
         "SELECT id, as_of, policy_version, fingerprint, client_mark, assessment_mark FROM runs"
         " WHERE kind = 'classify' AND status = 'ok' AND branch IS NULL AND dry_run = 0"
-        " ORDER BY id DESC LIMIT 1"
+        " ORDER BY id DESC LIMIT 1",
     )
-    row = cursor.fetchone()
-    return dict(zip([d[0] for d in cursor.description], row)) if row else None
 
 
 def why_full(last, policy, today, fingerprint, branch, force):
@@ -310,7 +310,7 @@ def classify(db, *, branch=None, dry_run=False, operator=None, today=None, plugi
     policy = current_policy(db)
     comp = Compiled(policy, today)
     if branch and not db.execute("SELECT 1 FROM branches WHERE code = ?", [branch]).fetchone():
-        raise BrokerCRMError(f"营业部 {branch} 不存在 (no such branch)")
+        raise NotFound(f"营业部 {branch} 不存在 (no such branch)")
     scope_sql = "SELECT count(*) FROM clients" + (" WHERE branch_id = ?" if branch else "")
     scope = db.execute(scope_sql, [branch] if branch else []).fetchone()[0]
     if plugins is None:

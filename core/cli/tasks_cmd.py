@@ -2,10 +2,8 @@
 
 import click
 
-from ..kernel import events
+from ..service import orders as orders_lib
 from ..service import tasks as tasks_lib
-from ..kernel.errors import BrokerCRMError
-from ..kernel.timeutil import iso
 from . import cli
 from .common import db_option, emit_json, json_option, open_db, operator_option
 
@@ -86,16 +84,9 @@ def orders():
 @json_option
 def orders_flag(client_id, note, order_id, at, db_path, operator, as_json):
     """标记异常委托, 10 分钟内须人工复核 (flag an abnormal order for human review)."""
-    db = open_db(db_path)
-    row = db.execute("SELECT branch_id FROM clients WHERE client_id = ?", [client_id]).fetchone()
-    if row is None:
-        raise BrokerCRMError(f"客户 {client_id} 不存在 (no such client)")
-    with db.atomic():
-        event = events.emit(db, "abnormal_order", client_id, at=iso(at) if at else None,
-                            detail={"note": note, "order_id": order_id, "branch_id": row[0]}, operator=operator)
-    created = [t for t in tasks_lib.list_tasks(db, client_id=client_id) if t["event_id"] == event["id"]]
+    flagged = orders_lib.flag(open_db(db_path), client_id, note=note, order_id=order_id, at=at, operator=operator)
     if as_json:
-        emit_json({"event": event, "tasks": created})
+        emit_json(flagged)
         return
-    for t in created:
+    for t in flagged["tasks"]:
         click.echo(f"已开任务 #{t['id']} (task opened): {t['title']} 截止 {t['due_at']}")

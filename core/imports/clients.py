@@ -29,7 +29,8 @@ from .client_rows import ALIASES, COLUMNS, FIELDS, KNOWN
 from .clients_fast import produce
 from ..kernel.errors import BrokerCRMError
 from ..kernel.registry import registry
-from .report import ImportResult, Problems, Progress, Rejects, SeenKeys, chunks
+from .report import ImportResult, Problems, Progress, Rejects, SeenKeys
+from ..kernel.rows import chunks
 from .readers import read_rows
 from ..kernel.timeutil import now_iso, today
 

@@ -12,8 +12,8 @@ from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 
-from ..trust import audit
-from ..kernel.errors import BrokerCRMError, PolicyError
+from ..trust import audit, operators
+from ..kernel.errors import BrokerCRMError, Conflict, NotFound, PolicyError
 from ..kernel.registry import registry
 from ..kernel.timeutil import now_iso
 
@@ -102,7 +102,7 @@ def current(db):
 def load_version(db, version):
     row = db.execute("SELECT digest FROM policy_versions WHERE version = ?", [version]).fetchone()
     if row is None:
-        raise BrokerCRMError(f"策略版本 v{version} 不存在 (no such policy version)")
+        raise NotFound(f"策略版本 v{version} 不存在 (no such policy version)")
     files = {}
     for name, filename, body, sha in db.execute(
         "SELECT name, filename, body, sha256 FROM policy_files WHERE version = ?", [version]
@@ -148,11 +148,12 @@ def publish_defaults(db, directory=None, operator=None):
 
 
 def publish(db, path, operator, note=None):
-    """Publish one policy file as a new set version; unchanged files carry over."""
+    """Publish one policy file as a new set version (head office only); unchanged files carry over."""
+    operators.require(db, operator, role="headoffice", action="发布策略 (publishing policy)")
     pf = load_file(path)
     base = current(db)
     if pf.name in base.files and base.files[pf.name].sha256 == pf.sha256:
-        raise BrokerCRMError(f"{path}: 与现行 {pf.name} 策略相同, 无需发布 (identical to the policy in force)")
+        raise Conflict(f"{path}: 与现行 {pf.name} 策略相同, 无需发布 (identical to the policy in force)")
     files = dict(base.files)
     files[pf.name] = pf
     return _publish(db, files, operator, note or f"发布 {pf.filename}")

@@ -9,6 +9,7 @@ and day) and runs as a few INSERT … SELECT statements, not a loop over clients
 import datetime as dt
 
 from ..trust import audit
+from ..kernel import rows
 from . import policy as sp
 from ..kernel.errors import BrokerCRMError
 from ..kernel.timeutil import CST, iso, now, today
@@ -29,9 +30,7 @@ def _due(day, lead, first):
 
 
 def record_moment(db, client_id, *, kind, on_date, note=None, yearly=False, operator=None):
-    row = db.execute("SELECT 1 FROM clients WHERE client_id = ?", [client_id]).fetchone()
-    if row is None:
-        raise BrokerCRMError(f"客户 {client_id} 不存在 (no such client)")
+    rows.client(db, client_id)
     kind = MOMENT_ALIASES.get(kind, kind)
     if kind not in MOMENT_KINDS:
         raise BrokerCRMError(

@@ -11,11 +11,11 @@ and in the audit log. The deadline is the ``complaint_received`` touchpoint
 """
 
 from ..trust import audit
-from ..kernel import events
+from ..kernel import events, rows
 from . import tasks
 from . import policy as sp
 from ..book.data_changes import check_operator
-from ..kernel.errors import BrokerCRMError
+from ..kernel.errors import BrokerCRMError, Conflict, Forbidden, NotFound
 from ..kernel.timeutil import iso, now, parse_moment
 
 STATES = ["received", "investigating", "proposed", "approved", "resolved", "informed"]
@@ -27,11 +27,10 @@ DEFAULT_WITHIN = "48h"
 
 
 def _get_row(db, complaint_id):
-    cursor = db.execute("SELECT * FROM complaints WHERE id = ?", [complaint_id])
-    row = cursor.fetchone()
-    if row is None:
-        raise BrokerCRMError(f"投诉 #{complaint_id} 不存在 (no such complaint)")
-    return dict(zip([d[0] for d in cursor.description], row))
+    complaint = rows.one(db, "SELECT * FROM complaints WHERE id = ?", [complaint_id])
+    if complaint is None:
+        raise NotFound(f"投诉 #{complaint_id} 不存在 (no such complaint)")
+    return complaint
 
 
 def _flag(c, moment):
@@ -66,12 +65,10 @@ def list_complaints(db, *, branch=None, state=None, overdue=False, client_id=Non
     if overdue:
         where.append("((state != 'informed' AND due_at < ?) OR (state = 'informed' AND informed_at > due_at))")
         params.append(moment)
-    cursor = db.execute(
+    return [_flag(c, moment) for c in db.query(
         "SELECT * FROM complaints" + (" WHERE " + " AND ".join(where) if where else "") + " ORDER BY due_at, id",
         params,
-    )
-    names = [d[0] for d in cursor.description]
-    return [_flag(dict(zip(names, r)), moment) for r in cursor.fetchall()]
+    )]
 
 
 def _step(db, complaint_id, from_state, to_state, operator, note, at):
@@ -85,9 +82,7 @@ def _step(db, complaint_id, from_state, to_state, operator, note, at):
 
 def open_case(db, client_id, *, summary, interaction_id=None, operator=None, at=None):
     """A received complaint; emits ``complaint_received`` so the deadline task opens. Call inside a transaction."""
-    row = db.execute("SELECT branch_id FROM clients WHERE client_id = ?", [client_id]).fetchone()
-    if row is None:
-        raise BrokerCRMError(f"客户 {client_id} 不存在 (no such client)")
+    branch_id = rows.client(db, client_id)["branch_id"]
     moment = parse_moment(at or now())
     at_iso = iso(moment)
     policy = sp.load(db)
@@ -96,11 +91,11 @@ def open_case(db, client_id, *, summary, interaction_id=None, operator=None, at=
     complaint_id = db.execute(
         "INSERT INTO complaints (client_id, branch_id, interaction_id, summary, state, received_at, due_at,"
         " updated_at) VALUES (?, ?, ?, ?, 'received', ?, ?, ?)",
-        [client_id, row[0], interaction_id, summary, at_iso, due, at_iso],
+        [client_id, branch_id, interaction_id, summary, at_iso, due, at_iso],
     ).lastrowid
     _step(db, complaint_id, None, "received", operator, None, at_iso)
     event = events.emit(db, "complaint_received", client_id, at=at_iso,
-                        detail={"complaint_id": complaint_id, "branch_id": row[0]}, operator=operator)
+                        detail={"complaint_id": complaint_id, "branch_id": branch_id}, operator=operator)
     task = db.execute(
         "SELECT id FROM tasks WHERE event_id = ? AND origin = 'touchpoint:complaint_received' ORDER BY id LIMIT 1",
         [event["id"]],
@@ -112,13 +107,13 @@ def open_case(db, client_id, *, summary, interaction_id=None, operator=None, at=
 
 def _advance(db, complaint_id, to_state, operator, note, *, updates=None, check=None):
     if not operator:
-        raise BrokerCRMError("投诉处理每一步须指明操作员 --as ID (every complaint step needs an operator)")
+        raise Forbidden("投诉处理每一步须指明操作员 --as ID (every complaint step needs an operator)")
     c = _get_row(db, complaint_id)
     expected_from = STATES[STATES.index(to_state) - 1]
     if c["state"] != expected_from:
         if c["state"] == "informed":
-            raise BrokerCRMError(f"投诉 #{complaint_id} 已办结 (already closed: client informed)")
-        raise BrokerCRMError(
+            raise Conflict(f"投诉 #{complaint_id} 已办结 (already closed: client informed)")
+        raise Conflict(
             f"投诉 #{complaint_id} 当前为 {LABELS[c['state']]} {c['state']}, 不能跳到 {LABELS[to_state]} {to_state};"
             f" 下一步应为 {STATES[STATES.index(c['state']) + 1]} (no skipping: the next step is"
             f" {STATES[STATES.index(c['state']) + 1]})"
@@ -161,7 +156,7 @@ def approve(db, complaint_id, *, operator, note=None):
         ).fetchone()
         check_operator(db, operator, c["branch_id"], "批准投诉方案 (approving a complaint solution)")
         if operator == c["handler"] or (proposer and operator == proposer[0]):
-            raise BrokerCRMError(
+            raise Forbidden(
                 f"{operator} 是投诉 #{complaint_id} 的经办人, 不能批准自己的方案"
                 " (the handler cannot approve their own proposal; a supervisor must)"
             )
@@ -175,9 +170,9 @@ def reject(db, complaint_id, *, operator, reason):
         raise BrokerCRMError("退回方案须说明理由 --reason (a reason is required)")
     c = _get_row(db, complaint_id)
     if c["state"] != "proposed":
-        raise BrokerCRMError(f"投诉 #{complaint_id} 当前为 {c['state']}, 只有已提方案可退回 (only a proposal can be sent back)")
+        raise Conflict(f"投诉 #{complaint_id} 当前为 {c['state']}, 只有已提方案可退回 (only a proposal can be sent back)")
     if operator in (None, c["handler"]):
-        raise BrokerCRMError("退回方案须由经办人以外的主管操作 (only a supervisor other than the handler may send it back)")
+        raise Forbidden("退回方案须由经办人以外的主管操作 (only a supervisor other than the handler may send it back)")
     check_operator(db, operator, c["branch_id"], "退回投诉方案 (sending a proposal back)")
     at = iso(now())
     with db.atomic():

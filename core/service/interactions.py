@@ -7,11 +7,11 @@ callback. Satisfaction scores (1–5) give per-branch and per-manager averages.
 """
 
 from ..trust import audit
-from ..kernel import events
+from ..kernel import events, rows
 from . import complaints, retention, tasks
 from . import policy as sp
-from ..kernel.errors import BrokerCRMError
-from ..imports.report import chunks
+from ..kernel.errors import NO_SUCH_CLIENT, BrokerCRMError
+from ..kernel.rows import chunks
 from ..imports.runner import run_import
 from ..kernel.timeutil import iso, now, parse_moment
 from ..kernel.sql_filters import where_equal
@@ -71,15 +71,13 @@ def normal_satisfaction(value):
 
 
 def _check(db, client_id, kind, channel, note, satisfaction, at):
-    row = db.execute("SELECT branch_id FROM clients WHERE client_id = ?", [client_id]).fetchone()
-    if row is None:
-        raise BrokerCRMError(f"客户 {client_id} 不存在 (no such client)")
+    branch_id = rows.client(db, client_id)["branch_id"]
     if not note or not str(note).strip():
         raise BrokerCRMError("须填写接触内容 --note (a note is required)")
     moment = parse_moment(at) if at else now()
     if moment > now():
         raise BrokerCRMError(f"接触时间 {iso(moment)} 在未来 (the contact time is in the future)")
-    return row[0], normal_kind(kind), normal_channel(channel), normal_satisfaction(satisfaction), moment
+    return branch_id, normal_kind(kind), normal_channel(channel), normal_satisfaction(satisfaction), moment
 
 
 def log(db, client_id, *, kind, channel, note, satisfaction=None, manager=None, operator=None, at=None,
@@ -136,7 +134,7 @@ def _check_row(row, branches, moment_now):
     if not client_id:
         problems.append(("client_id", "缺少客户号 (missing client_id)"))
     elif client_id not in branches:
-        problems.append(("client_id", f"客户 {client_id} 不存在 (no such client)"))
+        problems.append(("client_id", NO_SUCH_CLIENT.format(client_id)))
     if not (row.get("note") or "").strip():
         problems.append(("note", "须填写接触内容 (a note is required)"))
     values["at"] = moment_now
@@ -154,13 +152,11 @@ def list_interactions(db, *, client_id=None, branch=None, kind=None, limit=100):
     """Interactions, newest first, filtered by client, branch and kind (Chinese aliases accepted)."""
     where, params = where_equal({"client_id": client_id, "branch_id": branch,
                                  "kind": normal_kind(kind) if kind else None})
-    cursor = db.execute(
+    return list(db.query(
         "SELECT id, client_id, branch_id, at, kind, channel, satisfaction, manager, note FROM interactions"
         + where + " ORDER BY at DESC, id DESC LIMIT ?",
         [*params, limit],
-    )
-    names = [d[0] for d in cursor.description]
-    return [dict(zip(names, r)) for r in cursor.fetchall()]
+    ))
 
 
 def import_file(db, path, *, operator=None, skip_invalid=False, rejects=None, progress=False):
@@ -203,9 +199,7 @@ def list_for_client(db, client_id, limit=None):
            " ORDER BY at DESC, id DESC")
     if limit:
         sql += f" LIMIT {int(limit)}"
-    cursor = db.execute(sql, [client_id])
-    names = [d[0] for d in cursor.description]
-    return [dict(zip(names, r)) for r in cursor.fetchall()]
+    return list(db.query(sql, [client_id]))
 
 
 def satisfaction_report(db, *, branch=None):

@@ -15,10 +15,11 @@ from ..book import clients as clients_lib
 from . import policy as sp
 from .interactions import KINDS
 from ..kernel.masking import mask_record
+from ..kernel import rows
 from ..kernel.checks import array, number, text
 from ..classify.engine import CURRENT_ROW_SQL
 from ..classify.compile import client_fields
-from ..kernel.errors import BrokerCRMError, PolicyError
+from ..kernel.errors import NO_SUCH_CLIENT, NotFound, PolicyError
 from ..kernel.rules import compile_condition
 from ..kernel.timeutil import today
 
@@ -84,7 +85,7 @@ def package_code(db, client_id, doc=None):
     case, params = _case(doc, today())
     row = db.execute(f"SELECT {case}{FROM} WHERE c.client_id = ?", [*params, client_id]).fetchone()
     if row is None:
-        raise BrokerCRMError(f"客户 {client_id} 不存在 (no such client)")
+        raise NotFound(NO_SUCH_CLIENT.format(client_id))
     return row[0]
 
 
@@ -94,10 +95,9 @@ def _plugin_choice(db, client_id, codes, current):
     if not any(loaded.implementations(i, "choose_service_package") for i in loaded if not i.error):
         return None
     client = mask_record(clients_lib.get(db, client_id))
-    row = db.execute(CURRENT_ROW_SQL, [client_id])
-    found = row.fetchone()
+    found = rows.one(db, CURRENT_ROW_SQL, [client_id])
     if found:
-        client.update({k: v for k, v in zip([d[0] for d in row.description], found) if k in CLASSIFIED_FIELDS})
+        client.update({k: v for k, v in found.items() if k in CLASSIFIED_FIELDS})
     client["package"] = current
     for info, choice in plugins_lib.call_for_branch(db, loaded, client["branch_id"], "choose_service_package",
                                                     client=client, packages=list(codes)):

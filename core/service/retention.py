@@ -4,9 +4,9 @@ case; the manager records retention attempts; the case closes with an outcome
 a follow-up callback is due (the ``retention_closed`` touchpoint)."""
 
 from ..trust import audit
-from ..kernel import events
+from ..kernel import events, rows
 from . import tasks
-from ..kernel.errors import BrokerCRMError
+from ..kernel.errors import BrokerCRMError, Conflict, NotFound
 from ..kernel.timeutil import iso, now
 from ..kernel.sql_filters import where_equal
 
@@ -15,11 +15,10 @@ REQUESTS = {"transfer": "转户", "closure": "销户"}
 
 
 def _row(db, case_id):
-    cursor = db.execute("SELECT * FROM retention_cases WHERE id = ?", [case_id])
-    row = cursor.fetchone()
-    if row is None:
-        raise BrokerCRMError(f"挽留案例 #{case_id} 不存在 (no such retention case)")
-    return dict(zip([d[0] for d in cursor.description], row))
+    case = rows.one(db, "SELECT * FROM retention_cases WHERE id = ?", [case_id])
+    if case is None:
+        raise NotFound(f"挽留案例 #{case_id} 不存在 (no such retention case)")
+    return case
 
 
 def get(db, case_id):
@@ -36,9 +35,7 @@ def open_case(db, client_id, *, request, interaction_id=None, operator=None, at=
     """Open a case for a request (inside the caller's transaction); an open case is reused."""
     if request not in REQUESTS:
         raise BrokerCRMError(f"未知申请 {request!r} (request must be transfer or closure)")
-    row = db.execute("SELECT branch_id FROM clients WHERE client_id = ?", [client_id]).fetchone()
-    if row is None:
-        raise BrokerCRMError(f"客户 {client_id} 不存在 (no such client)")
+    branch_id = rows.client(db, client_id)["branch_id"]
     existing = db.execute("SELECT id FROM retention_cases WHERE client_id = ? AND state = 'open'",
                           [client_id]).fetchone()
     if existing:
@@ -46,12 +43,12 @@ def open_case(db, client_id, *, request, interaction_id=None, operator=None, at=
     at_iso = iso(at or now())
     case_id = db.execute(
         "INSERT INTO retention_cases (client_id, branch_id, request, interaction_id, opened_at) VALUES (?, ?, ?, ?, ?)",
-        [client_id, row[0], request, interaction_id, at_iso],
+        [client_id, branch_id, request, interaction_id, at_iso],
     ).lastrowid
     audit.record(db, "retention.open", operator=operator, target=client_id,
                  detail={"case": case_id, "request": request})
     events.emit(db, "retention_requested", client_id, at=at_iso,
-                detail={"case_id": case_id, "request": request, "branch_id": row[0]}, operator=operator)
+                detail={"case_id": case_id, "request": request, "branch_id": branch_id}, operator=operator)
     return _row(db, case_id)
 
 
@@ -61,7 +58,7 @@ def attempt(db, case_id, *, note, operator=None):
         raise BrokerCRMError("须写明挽留过程 --note (a note is required)")
     case = _row(db, case_id)
     if case["state"] != "open":
-        raise BrokerCRMError(f"挽留案例 #{case_id} 已结案 (case already closed)")
+        raise Conflict(f"挽留案例 #{case_id} 已结案 (case already closed)")
     at = iso(now())
     with db.atomic():
         db.execute("INSERT INTO retention_attempts (case_id, at, operator, note) VALUES (?, ?, ?, ?)",
@@ -78,9 +75,9 @@ def close(db, case_id, *, outcome, note=None, operator=None):
         raise BrokerCRMError(f"结果须为 {', '.join(f'{k} {v}' for k, v in OUTCOMES.items())} (unknown outcome {outcome!r})")
     case = _row(db, case_id)
     if case["state"] != "open":
-        raise BrokerCRMError(f"挽留案例 #{case_id} 已结案 (case already closed)")
+        raise Conflict(f"挽留案例 #{case_id} 已结案 (case already closed)")
     if not db.execute("SELECT 1 FROM retention_attempts WHERE case_id = ?", [case_id]).fetchone():
-        raise BrokerCRMError(
+        raise Conflict(
             f"挽留案例 #{case_id} 尚无挽留记录, 请先 `retention attempt` (record a retention attempt before closing)"
         )
     at = iso(now())
@@ -99,9 +96,7 @@ def close(db, case_id, *, outcome, note=None, operator=None):
 
 def list_cases(db, *, branch=None, state=None, client_id=None):
     where, params = where_equal({"client_id": client_id, "branch_id": branch, "state": state})
-    cursor = db.execute("SELECT * FROM retention_cases" + where + " ORDER BY id", params)
-    names = [d[0] for d in cursor.description]
-    return [dict(zip(names, r)) for r in cursor.fetchall()]
+    return list(db.query("SELECT * FROM retention_cases" + where + " ORDER BY id", params))
 
 
 def summary(db):

@@ -13,7 +13,8 @@ import datetime as dt
 from .. import plugins as plugins_lib
 from ..trust import audit
 from . import policy as sp
-from ..kernel.errors import BrokerCRMError
+from ..kernel import rows
+from ..kernel.errors import NO_SUCH_CLIENT, BrokerCRMError, Conflict, NotFound
 from ..kernel.timeutil import CST, iso, now, parse_moment
 from ..kernel.sql_filters import where_equal
 
@@ -21,10 +22,7 @@ STATUSES = ("open", "done")
 
 
 def _branch_of(db, client_id):
-    row = db.execute("SELECT branch_id FROM clients WHERE client_id = ?", [client_id]).fetchone()
-    if row is None:
-        raise BrokerCRMError(f"客户 {client_id} 不存在 (no such client)")
-    return row[0]
+    return rows.client(db, client_id)["branch_id"]
 
 
 def create(db, client_id, *, kind, title, origin, due_at, event_id=None, dedupe_key=None,
@@ -57,7 +55,7 @@ def on_events(db, batch):
     policy = sp.load(db)
     moment = now()
     branches = _branches(db, batch)
-    rows, by_kind = [], {}
+    new_tasks, by_kind = [], {}
     for event in batch:
         kind = event["kind"]
         if kind not in by_kind:
@@ -75,15 +73,15 @@ def on_events(db, batch):
                 created_at = at.isoformat(timespec="seconds")
             if "ignore_after" in tp and policy.due(at, tp["ignore_after"]) < moment:
                 continue  # a historic event: no promise to keep
-            rows.append((event["client_id"], branches[event["client_id"]], tp["task"], tp["title"],
+            new_tasks.append((event["client_id"], branches[event["client_id"]], tp["task"], tp["title"],
                          f"touchpoint:{kind}", event["id"], f"event:{event['id']}:{tp['task']}", created_at,
                          policy.due(at, tp["within"]).isoformat(timespec="seconds")))
     before = db.execute("SELECT COALESCE(max(id), 0) FROM tasks").fetchone()[0]
-    if rows:
+    if new_tasks:
         with db.atomic():  # inside the emitter's transaction a savepoint; alone, its own commit
             db.conn.executemany(
                 "INSERT OR IGNORE INTO tasks (client_id, branch_id, kind, title, origin, event_id, dedupe_key,"
-                " created_at, due_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", rows,
+                " created_at, due_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", new_tasks,
             )
     created = [r[0] for r in db.execute("SELECT id FROM tasks WHERE id > ? ORDER BY id", [before])]
     loaded = _follow_up_plugins()
@@ -123,15 +121,13 @@ def _branches(db, batch):
         elif e["client_id"] not in found:
             missing.add(e["client_id"])
     missing -= set(found)
-    ids = list(missing)
-    for i in range(0, len(ids), 500):
-        chunk = ids[i:i + 500]
+    for chunk in rows.chunks(list(missing), 500):
         found.update(db.execute(
             f"SELECT client_id, branch_id FROM clients WHERE client_id IN ({', '.join('?' * len(chunk))})", chunk
         ).fetchall())
     unknown = missing - set(found)
     if unknown:
-        raise BrokerCRMError(f"客户 {sorted(unknown)[0]} 不存在 (no such client)")
+        raise NotFound(NO_SUCH_CLIENT.format(sorted(unknown)[0]))
     return found
 
 
@@ -172,10 +168,6 @@ def _plugin_followups(db, event, at, branch_id, loaded):
     return created
 
 
-def _row(cursor, row):
-    return dict(zip([d[0] for d in cursor.description], row))
-
-
 def _decorate(task, moment):
     due = task["due_at"]
     if task["status"] == "open":
@@ -197,16 +189,14 @@ def list_tasks(db, *, branch=None, client_id=None, overdue=False, status=None, l
     sql += " ORDER BY status = 'done', due_at, id"
     if limit:
         sql += f" LIMIT {int(limit)}"
-    cursor = db.execute(sql, params)
-    return [_decorate(_row(cursor, r), moment) for r in cursor.fetchall()]
+    return [_decorate(task, moment) for task in db.query(sql, params)]
 
 
 def get(db, task_id):
-    cursor = db.execute("SELECT * FROM tasks WHERE id = ?", [task_id])
-    row = cursor.fetchone()
-    if row is None:
-        raise BrokerCRMError(f"任务 #{task_id} 不存在 (no such task)")
-    return _decorate(_row(cursor, row), iso(now()))
+    task = rows.one(db, "SELECT * FROM tasks WHERE id = ?", [task_id])
+    if task is None:
+        raise NotFound(f"任务 #{task_id} 不存在 (no such task)")
+    return _decorate(task, iso(now()))
 
 
 def done(db, task_id, *, note, operator=None, at=None):
@@ -215,7 +205,7 @@ def done(db, task_id, *, note, operator=None, at=None):
         raise BrokerCRMError("完成任务须写明处理情况 --note (a note is required)")
     task = get(db, task_id)
     if task["status"] == "done":
-        raise BrokerCRMError(f"任务 #{task_id} 已于 {task['done_at']} 完成 (already done)")
+        raise Conflict(f"任务 #{task_id} 已于 {task['done_at']} 完成 (already done)")
     at = iso(at or now())
     with db.atomic():
         db.execute(
@@ -256,15 +246,15 @@ def report(db, *, branch=None):
         sql += " WHERE branch_id = ?"
         params.append(branch)
     sql += " GROUP BY branch_id ORDER BY branch_id"
-    rows = []
+    per_branch = []
     for b, on_time, late, past_due, open_, total in db.execute(sql, params):
         closed = on_time + late
-        rows.append({
+        per_branch.append({
             "branch_id": b, "on_time": on_time, "late": late, "open_past_due": past_due,
             "open": open_, "total": total,
             "on_time_rate": round(on_time / closed, 4) if closed else None,
         })
-    return {"as_of": moment, "branches": rows}
+    return {"as_of": moment, "branches": per_branch}
 
 
 def due_label(task):

@@ -18,9 +18,9 @@ import json
 from .. import plugins as plugins_mod
 from ..trust import audit
 from ..kernel import events
-from ..kernel.errors import PolicyError
+from ..kernel.errors import NO_SUCH_CLIENT, PolicyError
 from ..imports.runner import run_import
-from .products import existing
+from ..kernel.rows import existing
 from ..kernel.rules import compile_condition
 from .policy import DAY_FIELDS, condition, load as load_policy, validate_rules
 from ..kernel.timeutil import now_iso, today as local_today
@@ -71,7 +71,7 @@ def _check(db):
             if not cid:
                 errors.append(("client_id", "缺少客户号 (missing client_id)"))
             elif cid not in clients:
-                errors.append(("client_id", f"客户 {cid} 不存在 (no such client)"))
+                errors.append(("client_id", NO_SUCH_CLIENT.format(cid)))
             day = parse_date(row.get("date", ""))
             if day is None:
                 errors.append(("date", f"{row.get('date', '')!r} 不是有效日期 (not a date)"))

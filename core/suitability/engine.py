@@ -32,7 +32,8 @@ from dataclasses import dataclass, field
 from .. import plugins as plugins_mod
 from ..trust import audit
 from ..kernel import events
-from ..kernel.errors import BrokerCRMError, PolicyError
+from ..kernel import rows
+from ..kernel.errors import BrokerCRMError, Conflict, Forbidden, NotFound, PolicyError
 from ..classify.compile import age_sql
 from ..kernel.rules import compile_condition
 from .assessments import renewal_flags
@@ -268,17 +269,15 @@ def evaluate_pair(db, comp, client_id, product_code):
 def _product_code(db, product_code):
     code = product_code.strip().upper()
     if not db.execute("SELECT 1 FROM products WHERE code = ?", [code]).fetchone():
-        raise BrokerCRMError(f"产品 {code} 不存在 (no such product)")
+        raise NotFound(f"产品 {code} 不存在 (no such product)")
     return code
 
 
 def check(db, client_id, product_code, *, operator=None, today=None, rules=None, plugins=None, record=True):
     """Check one client against one product; the result is stored (who, when, policy, reasons)."""
-    branch = db.execute("SELECT branch_id FROM clients WHERE client_id = ?", [client_id]).fetchone()
-    if branch is None:
-        raise BrokerCRMError(f"客户 {client_id} 不存在 (no such client)")
+    branch = rows.client(db, client_id)["branch_id"]
     code = _product_code(db, product_code)
-    comp = compiled(db, today=today, rules=rules, branches=[branch[0]], plugins=plugins)
+    comp = compiled(db, today=today, rules=rules, branches=[branch], plugins=plugins)
     (cid, branch_id, code, name, risk, level, itype, flag, expires, verdict, reasons) = evaluate_pair(
         db, comp, client_id, code)
     reasons = reasons.split(SEP)
@@ -333,14 +332,14 @@ def confirm(db, client_id, product_code, evidence, *, operator=None, today=None,
     if not evidence:
         raise BrokerCRMError("须提供书面确认的凭证编号 --evidence REF (the signed confirmation's reference is required)")
     if not operator:
-        raise BrokerCRMError("记录书面确认须指明经办人 --as ID (a confirmation needs the operator who took it)")
+        raise Forbidden("记录书面确认须指明经办人 --as ID (a confirmation needs the operator who took it)")
     result = check(db, client_id, product_code, operator=operator, today=today, rules=rules, plugins=plugins)
     if result["verdict"] == "forbidden":
         raise BrokerCRMError(
             f"{client_id} / {result['product_code']}: 禁止销售, 任何确认均不能解除 (forbidden; no confirmation lifts it): "
             + "; ".join(result["reasons"]))
     if result["verdict"] == "match":
-        raise BrokerCRMError(f"{client_id} / {result['product_code']}: 适当, 无需确认 (a match needs no confirmation)")
+        raise Conflict(f"{client_id} / {result['product_code']}: 适当, 无需确认 (a match needs no confirmation)")
     with db.atomic():
         stamp = now_iso()
         conf_id = db.execute(

@@ -75,7 +75,7 @@ def test_year_end_wraps_anniversaries(db):
     assert run.mode == "incremental" and current(db, "W1", "value_segment") == "自由型"
 
 
-def test_new_policy_or_earlier_date_forces_full(db, tmp_path):
+def test_new_policy_or_earlier_date_forces_full(db, tmp_path, admin):
     book(db)
     earlier = classify(db, today=DAY - dt.timedelta(days=1))
     assert earlier.mode == "full"

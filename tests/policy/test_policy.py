@@ -2,6 +2,7 @@ import pytest
 
 from brokercrm.policy import sets as policy
 from brokercrm.kernel.errors import BrokerCRMError, PolicyError
+from brokercrm.trust import operators
 
 
 def write(tmp_path, body, name="classification.toml"):
@@ -27,7 +28,7 @@ def test_publish_defaults_is_idempotent(db):
     assert db.execute("SELECT count(*) FROM policy_versions").fetchone()[0] == 1
 
 
-def test_publish_makes_a_new_version_and_carries_other_files(db, tmp_path):
+def test_publish_makes_a_new_version_and_carries_other_files(db, tmp_path, admin):
     body = default_text("classification").replace("turnover_threshold = 3.0", "turnover_threshold = 2.5")
     ps = policy.publish(db, write(tmp_path, body), operator="admin")
     assert ps.version == 2
@@ -38,9 +39,19 @@ def test_publish_makes_a_new_version_and_carries_other_files(db, tmp_path):
     assert ("policy.publish", "admin", ps.digest) in audit
 
 
-def test_publishing_an_identical_file_is_refused(db, tmp_path):
+def test_publishing_an_identical_file_is_refused(db, tmp_path, admin):
     with pytest.raises(BrokerCRMError, match="相同"):
         policy.publish(db, write(tmp_path, default_text("classification")), operator="admin")
+
+
+def test_only_head_office_publishes_policy(db, tmp_path, admin):
+    # The library refuses, whoever calls it (the CLI used to be the only place that checked).
+    operators.add(db, "ty", "branch", branch="TY01", by=admin)
+    path = write(tmp_path, default_text("classification").replace("turnover_threshold = 3.0", "turnover_threshold = 2.5"))
+    for who, refusal in ((None, "须指明操作员"), ("nobody", "未登记"), ("ty", "仅限")):
+        with pytest.raises(BrokerCRMError, match=refusal):
+            policy.publish(db, path, operator=who)
+    assert policy.current(db).version == 1
 
 
 @pytest.mark.parametrize(

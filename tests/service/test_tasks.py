@@ -246,7 +246,7 @@ def test_confirmed_high_risk_sale_opens_a_callback_in_5_working_days(db):
     assert task["due_at"] == "2026-07-07T10:00:00+08:00"  # Tue 30 Jun + 5 working days
 
 
-def test_deadlines_follow_the_published_policy_and_old_databases_fall_back(db, tmp_path):
+def test_deadlines_follow_the_published_policy_and_old_databases_fall_back(db, tmp_path, admin):
     from brokercrm.policy import sets as policy_lib
 
     add_client(db, "C1")

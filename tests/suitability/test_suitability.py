@@ -314,12 +314,12 @@ def _policy_variant(tmp_path, old, new):
     return path
 
 
-def test_professional_needs_assessment_when_policy_says_so(book, tmp_path):
+def test_professional_needs_assessment_when_policy_says_so(book, tmp_path, admin):
     from brokercrm.policy import sets as policy
 
     add_client(book, "pro", assets=6_000_000, investment_years=3, birth="1950-01-01")
     assert verdict(book, "pro", "PR5") == "match"
-    policy.publish(book, _policy_variant(tmp_path, "professional_exempt = true", "professional_exempt = false"), "hq")
+    policy.publish(book, _policy_variant(tmp_path, "professional_exempt = true", "professional_exempt = false"), admin)
     result = suitability.check(book, "pro", "PR5")
     assert result["verdict"] == "forbidden" and result["policy_version"] == 2
     add_assessment(book, "pro", "C2")
