@@ -3,29 +3,18 @@
 import json
 
 from ..trust import audit
+from ..classify.compile import DIMENSIONS
 from ..classify.engine import CURRENT_ROW_SQL
 from ..kernel.errors import Forbidden
 from ..kernel import rows
-from ..kernel.masking import mask_record
+from ..kernel.masking import mask_field, mask_record
 from ..kernel.registry import registry
 from ..kernel.sql_filters import where_equal
 
-CLASSIFIED = ["class", "risk_level", "lowest_category", "habit", "tier", "value_segment"]
 
 # Extension point for `clients show`: features contribute sections through
 # brokercrm.kernel.registry. show() calls each as fn(db, client_id, reveal=…)
-# and merges the dict it returns into the result; each may also offer
-# ``fn.lines(show_result) -> [str]`` for the text output (see section_lines).
-
-
-def section_lines(obj):
-    """Text lines for `clients show` from every contributed section that can render."""
-    lines = []
-    for section in registry().client_sections:
-        render = getattr(section, "lines", None)
-        if render is not None:
-            lines.extend(render(obj))
-    return lines
+# and merges the dict it returns into the result (the CLI renders it as text).
 
 
 def _client_obj(row):
@@ -40,7 +29,7 @@ def list_clients(db, *, branch=None, class_=None, limit=None, offset=0):
     where, params = where_equal({"c.branch_id": branch, "k.class": class_})
     sql = (
         "SELECT c.client_id, c.branch_id, c.kind, c.name, "
-        + ", ".join(f"k.[{d}]" for d in CLASSIFIED)
+        + ", ".join(f"k.[{d}]" for d in DIMENSIONS)
         + " FROM clients c LEFT JOIN classifications k ON k.client_key = c.id"
         + where
         + " ORDER BY c.client_id"
@@ -68,7 +57,7 @@ def reasons_for(db, policy_version, values):
         )
     }
     return {d: texts.get((d, str(int(values[d]) if d == "lowest_category" else values[d])), "")
-            for d in CLASSIFIED}
+            for d in DIMENSIONS}
 
 
 def history(db, client_id):
@@ -83,18 +72,18 @@ def history(db, client_id):
     ))
     out = []
     for h in changes:
-        new = {d: h[f"new_{d}"] for d in CLASSIFIED}
-        old = None if h["old_class"] is None else {d: h[f"old_{d}"] for d in CLASSIFIED}
+        new = {d: h[f"new_{d}"] for d in DIMENSIONS}
+        old = None if h["old_class"] is None else {d: h[f"old_{d}"] for d in DIMENSIONS}
         out.append(_entry(db, h["run_id"], h["created_at"], old, new, h["reason"], h["policy_version"],
                           h["policy_digest"]))
     if changes and changes[-1]["old_run_id"] is not None:
-        first = {d: changes[-1][f"old_{d}"] for d in CLASSIFIED}
+        first = {d: changes[-1][f"old_{d}"] for d in DIMENSIONS}
         first_run = changes[-1]["old_run_id"]
     else:
         current = rows.one(db, CURRENT_ROW_SQL, [client_id])
         if current is None or changes:
             return out
-        first = {d: current[d] for d in CLASSIFIED}
+        first = {d: current[d] for d in DIMENSIONS}
         first_run = current["run_id"]
     run = db.execute("SELECT finished_at, policy_version, policy_digest FROM runs WHERE id = ?",
                      [first_run]).fetchone() or (None, None, None)
@@ -103,7 +92,7 @@ def history(db, client_id):
 
 
 def _entry(db, run_id, at, old, new, plugin_reason, policy_version, policy_digest):
-    changed = [d for d in CLASSIFIED if old is None or old[d] != new[d]]
+    changed = [d for d in DIMENSIONS if old is None or old[d] != new[d]]
     texts = reasons_for(db, policy_version, new)
     if plugin_reason:
         # A plugin moved the class: its reason (naming the grid's class) replaces the grid's.
@@ -134,7 +123,7 @@ def show(db, client_id, *, reveal=False, operator=None):
     current = rows.one(db, CURRENT_ROW_SQL, [client_id])
     obj = {"client_id": client_id, "branch_id": client["branch_id"]}
     if current:
-        for d in CLASSIFIED:
+        for d in DIMENSIONS:
             obj[d] = current[d]
         obj["lowest_category"] = bool(current["lowest_category"])
         obj["reasons"] = reasons_for(db, current["policy_version"], obj)
@@ -144,7 +133,7 @@ def show(db, client_id, *, reveal=False, operator=None):
         obj["classified_by_run"] = current["run_id"]
         obj["policy_version"] = current["policy_version"]
     else:
-        for d in CLASSIFIED:
+        for d in DIMENSIONS:
             obj[d] = None
         obj["reasons"] = {}
     # Keys and copies the database keeps for itself; the assessments are listed below.
@@ -174,6 +163,4 @@ def show(db, client_id, *, reveal=False, operator=None):
 
 
 def _mask_field(field, value, reveal):
-    if reveal:
-        return value
-    return mask_record({field: value})[field]
+    return value if reveal else mask_field(field, value)

@@ -15,7 +15,7 @@ from ..trust import audit, operators
 from ..kernel import validate as v
 from ..kernel import rows
 from ..kernel.errors import BrokerCRMError, Conflict, Forbidden, NotFound
-from ..kernel.masking import mask_id, mask_name, mask_phone
+from ..kernel.masking import mask_account, mask_field
 from ..kernel.timeutil import iso, now
 from ..kernel.sql_filters import where_equal
 
@@ -29,20 +29,6 @@ ORDINARY = {
 }
 NUMERIC = {"annual_income", "investment_years", "net_assets"}
 BANK_RE = re.compile(r"^\d{10,30}$")
-
-
-def mask_account(value):
-    if not value:
-        return value
-    return value[:4] + "*" * max(len(value) - 8, 0) + value[-4:] if len(value) > 8 else "*" * len(value)
-
-
-MASK = {"name": mask_name, "legal_representative": mask_name, "id_number": mask_id, "phone": mask_phone,
-        "bank_account": mask_account}
-
-
-def masked(field, value):
-    return MASK[field](value) if field in MASK and value is not None else value
 
 
 def check_operator(db, operator, branch, action):
@@ -148,8 +134,8 @@ def request(db, client_id, field, value, *, operator, note=None):
             [client_id, field, old, value, operator, at, note],
         ).lastrowid
         audit.record(db, "client.change.request", operator=operator, target=client_id,
-                     detail={"change": change_id, "field": field, "old": masked(field, old),
-                             "new": masked(field, value)})
+                     detail={"change": change_id, "field": field, "old": mask_field(field, old),
+                             "new": mask_field(field, value)})
     return get(db, change_id)
 
 
@@ -158,8 +144,8 @@ def get(db, change_id, *, reveal=False):
     if change is None:
         raise NotFound(f"资料修改 #{change_id} 不存在 (no such change)")
     if not reveal:
-        change["old_value"] = masked(change["field"], change["old_value"])
-        change["new_value"] = masked(change["field"], change["new_value"])
+        change["old_value"] = mask_field(change["field"], change["old_value"])
+        change["new_value"] = mask_field(change["field"], change["new_value"])
     return change
 
 
@@ -191,8 +177,8 @@ def _decide(db, change_id, operator, state, reason=None):
         audit.record(db, f"client.change.{'approve' if state == 'approved' else 'reject'}", operator=operator,
                      target=change["client_id"],
                      detail={"change": change_id, "field": change["field"], "maker": change["maker"],
-                             "old": masked(change["field"], change["old_value"]),
-                             "new": masked(change["field"], change["new_value"])})
+                             "old": mask_field(change["field"], change["old_value"]),
+                             "new": mask_field(change["field"], change["new_value"])})
     return get(db, change_id)
 
 

@@ -13,7 +13,9 @@ from ..kernel.checks import array, number, table, text
 from ..kernel.errors import PolicyError
 from ..kernel.rules import compile_condition
 
-HABITS = {"short": "短线", "swing": "波段", "value": "价值", "unknown": "未知"}
+# The six things a classification says about a client: the columns of `classifications`
+# (and, with old_/new_ prefixes, of `classification_history`), in this order everywhere.
+DIMENSIONS = ("class", "risk_level", "lowest_category", "habit", "tier", "value_segment")
 TIER_LABELS = {
     "bronze": "青铜", "silver": "白银", "gold": "黄金", "diamond": "钻石",
     "small": "小型机构", "medium": "中型机构", "large": "大型机构",

@@ -28,14 +28,13 @@ from dataclasses import dataclass, field
 from .. import plugins as plugins_lib
 from . import adjustments
 from ..trust import audit
-from .compile import Compiled
+from .compile import DIMENSIONS, Compiled
 from ..kernel import rows
 from ..kernel.errors import NotFound
 from ..policy.sets import current as current_policy
 from ..kernel.side_query import SideQuery
 from ..kernel.timeutil import now_iso, today as local_today
 
-DIMENSIONS = ["class", "risk_level", "lowest_category", "habit", "tier", "value_segment"]
 # One client's current classification row: classifications is keyed by clients.id.
 CURRENT_ROW_SQL = "SELECT k.* FROM clients c JOIN classifications k ON k.client_key = c.id WHERE c.client_id = ?"
 
@@ -252,7 +251,7 @@ def _write(db, run_id, policy):
     names = ", ".join(f"[{d}]" for d in DIMENSIONS)
     updates = ", ".join(
         f"[{d}] = excluded.[{d}]"
-        for d in DIMENSIONS + ["branch_id", "adjustment", "policy_version", "run_id"]
+        for d in [*DIMENSIONS, "branch_id", "adjustment", "policy_version", "run_id"]
     )
     db.execute(
         f"""INSERT INTO classifications (client_key, client_id, branch_id, {names}, adjustment, policy_version, run_id)

@@ -31,7 +31,7 @@ class Contributions:
     policy_validators: dict = field(default_factory=dict)
     # fn(db, event) called inside the emitter's transaction; fn.batch(db, events), if present, for many.
     event_listeners: list = field(default_factory=list)
-    # fn(db, client_id, *, reveal) -> dict merged into `clients show`; fn.lines(result) -> [str], if present.
+    # fn(db, client_id, *, reveal) -> dict merged into `clients show` (its text form is the CLI's).
     client_sections: list = field(default_factory=list)
 
 

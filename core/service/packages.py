@@ -18,12 +18,13 @@ from ..kernel.masking import mask_record
 from ..kernel import rows
 from ..kernel.checks import array, number, text
 from ..classify.engine import CURRENT_ROW_SQL
-from ..classify.compile import client_fields
+from ..classify.compile import DIMENSIONS, client_fields
 from ..kernel.errors import NO_SUCH_CLIENT, NotFound, PolicyError
 from ..kernel.rules import compile_condition
 from ..kernel.timeutil import today
 
-CLASSIFIED_FIELDS = ("class", "risk_level", "habit", "tier", "value_segment")
+# The classification values package rules may name (lowest_category is a flag the rules do not use).
+CLASSIFIED_FIELDS = tuple(d for d in DIMENSIONS if d != "lowest_category")
 
 
 def fields(day):

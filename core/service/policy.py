@@ -16,7 +16,6 @@ from ..kernel.checks import array, number, table, text
 from ..kernel.errors import BrokerCRMError, PolicyError
 
 DURATION_RE = re.compile(r"^\s*(\d+)\s*(m|h|d|wd)\s*$")
-UNITS = {"m": "分钟 minutes", "h": "小时 hours", "d": "天 days", "wd": "个工作日 working days"}
 
 
 def parse_duration(value, where="within"):

@@ -40,7 +40,6 @@ from .assessments import renewal_flags
 from .policy import CLIENT_LEVELS, condition, load as load_policy, pair_fields, rank
 from ..kernel.timeutil import now_iso, today as local_today
 
-VERDICTS = ("match", "mismatch", "forbidden")
 RULE_VERDICTS = ("forbidden", "mismatch", "warning")
 SEP = "\n"  # joins reason texts inside SQL; no reason contains a newline
 
