@@ -26,7 +26,8 @@ import math
 import re
 from dataclasses import dataclass, field
 
-from .compile import DIMENSIONS, AgeField
+from .compile import DIMENSIONS
+from ..kernel.client_fields import AgeField
 from ..kernel.errors import PolicyError
 from ..plugins import PluginError, approved_for, gate
 from ..kernel.rules import compile_condition

@@ -18,7 +18,8 @@ from ..kernel.masking import mask_record
 from ..kernel import rows
 from ..kernel.checks import array, number, text
 from ..classify.engine import CURRENT_ROW_SQL
-from ..classify.compile import DIMENSIONS, client_fields
+from ..classify.compile import DIMENSIONS
+from ..kernel.client_fields import client_fields
 from ..kernel.errors import NO_SUCH_CLIENT, NotFound, PolicyError
 from ..kernel.rules import compile_condition
 from ..kernel.timeutil import today

@@ -34,7 +34,7 @@ from ..trust import audit
 from ..kernel import events
 from ..kernel import rows
 from ..kernel.errors import BrokerCRMError, Conflict, Forbidden, NotFound, PolicyError
-from ..classify.compile import age_sql
+from ..kernel.client_fields import age_sql
 from ..kernel.rules import compile_condition
 from .assessments import renewal_flags
 from .policy import CLIENT_LEVELS, condition, load as load_policy, pair_fields, rank
