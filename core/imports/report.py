@@ -22,6 +22,7 @@ from pathlib import Path
 import click
 
 from ..kernel.errors import BrokerCRMError, ValidationFailed
+from ..kernel.rows import chunks
 
 BATCH_SIZE = 2000
 SHOWN_PROBLEMS = 50
@@ -160,11 +161,6 @@ class SeenKeys:
 
     def drop(self):
         self.db.execute(f"DROP TABLE IF EXISTS temp.[{self.table}]")
-
-
-def chunks(items, size):
-    for i in range(0, len(items), size):
-        yield items[i:i + size]
 
 
 def batched(iterable, size=BATCH_SIZE):

@@ -10,7 +10,8 @@ Both go through the shared all-or-nothing loop, ``brokercrm.imports.runner.run_i
 
 import json
 
-from ..imports.report import chunks
+from ..kernel.errors import NO_SUCH_CLIENT
+from ..kernel.rows import chunks, existing
 from ..imports.runner import run_import
 from .policy import PRODUCT_LEVELS, load as load_policy, rank
 from ..kernel.timeutil import now_iso, today
@@ -27,16 +28,6 @@ HOLDING_ALIASES = {
     "code": "product_code", "持有金额": "amount", "金额": "amount", "市值": "amount",
     "持有起始日": "since", "持有日期": "since", "起始日期": "since",
 }
-
-
-def existing(db, table, column, values):
-    """The subset of ``values`` present in ``table.column`` (looked up in chunks)."""
-    found = set()
-    values = list({v for v in values if v})
-    for chunk in chunks(values, 500):
-        found.update(r[0] for r in db.execute(
-            f"SELECT [{column}] FROM [{table}] WHERE [{column}] IN ({', '.join('?' * len(chunk))})", chunk))
-    return found
 
 
 # -- products ---------------------------------------------------------------
@@ -136,7 +127,7 @@ def _check_holdings(db):
             if not cid:
                 errors.append(("client_id", "缺少客户号 (missing client_id)"))
             elif cid not in clients:
-                errors.append(("client_id", f"客户 {cid} 不存在 (no such client)"))
+                errors.append(("client_id", NO_SUCH_CLIENT.format(cid)))
             if not code:
                 errors.append(("product_code", "缺少产品代码 (missing product code)"))
             elif code not in products:

@@ -52,6 +52,16 @@ def test_only_head_office_publishes(db, actors, tmp_path):
     assert policy.publish(db, write(tmp_path, body), actors("hq2")).version == 2
 
 
+def test_only_head_office_publishes_policy(db, actors, tmp_path):
+    # The library refuses, whoever calls it (the CLI used to be the only place that checked):
+    # no operator, a bare id that is not an authenticated actor, a branch operator.
+    path = write(tmp_path, default_text("classification").replace("turnover_threshold = 3.0", "turnover_threshold = 2.5"))
+    for who in (None, "admin", actors("ty", branch="TY01")):
+        with pytest.raises(Forbidden):
+            policy.publish(db, path, who)
+    assert policy.current(db).version == 1
+
+
 @pytest.mark.parametrize(
     "old, new, key",
     [

@@ -19,7 +19,8 @@ import pytest
 
 from brokercrm.classify.engine import classify
 from brokercrm.plugins import Limits
-from brokercrm.service import interactions, tasks
+from brokercrm.plugins import use as use_plugins
+from brokercrm.service import interactions
 from tests.conftest import add_client
 from tests.trust.attacks import brokercrm, cli_env, rules
 
@@ -213,11 +214,11 @@ def test_a_failing_follow_up_hook_never_loses_the_complaint(ty_client, plugin_si
     trigger.touch()
     ty = actors("ty", branch="TY01")
     with plugin_site.host(limits=Limits(seconds=2, memory_mb=512)) as host:
-        tasks.use_plugins(host)
+        use_plugins(host)
         try:
             logged = interactions.log(ty_client, ty, "T1", kind="complaint", channel="counter", note="对服务不满意")
         finally:
-            tasks.use_plugins(None)
+            use_plugins(None)
     db = ty_client
     assert db.execute("SELECT count(*) FROM interactions").fetchone()[0] == 1
     assert db.execute("SELECT count(*) FROM complaints WHERE id = ?", [logged["complaint"]]).fetchone()[0] == 1
@@ -238,11 +239,11 @@ def interaction_follow_ups(event, branch):
 """)
     with plugin_site.host() as host:
         approve_plugin(host, "brokercrm-ok", "TY01")
-        tasks.use_plugins(host)
+        use_plugins(host)
         try:
             interactions.log(ty_client, actors("ty", branch="TY01"), "T1", kind="call", channel="phone", note="hi")
         finally:
-            tasks.use_plugins(None)
+            use_plugins(None)
     assert ty_client.execute("SELECT count(*) FROM tasks WHERE origin = 'plugin:brokercrm-ok'").fetchone()[0] == 1
     assert ty_client.execute("SELECT count(*) FROM plugin_errors").fetchone()[0] == 0
 
