@@ -54,6 +54,15 @@ def admin(db):
 
 
 @pytest.fixture
+def staff(db, admin):
+    """Operators: admin and hq2 (head office), ty (branch TY01), bj (branch BJ01)."""
+    operators.add(db, "hq2", "headoffice", by=admin)
+    operators.add(db, "ty", "branch", branch="TY01", by=admin)
+    operators.add(db, "bj", "branch", branch="BJ01", by=admin)
+    return db
+
+
+@pytest.fixture
 def run(db_path):
     """Invoke the CLI against the test database: run("classify", "--json")."""
     runner = CliRunner()

@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 
 import httpx
+import pytest
 
 from brokercrm.site import auth
 from brokercrm.classify.engine import classify
@@ -40,7 +41,6 @@ def id_number(i):
 
 def build_book(path, clients=24):
     """A database like a branch's: clients with full personal data, classified, with interactions."""
-    os.environ["BROKERCRM_NOW"] = NOW
     db = connect(path)
     publish_defaults(db)
     for code, name in BRANCHES.items():
@@ -131,7 +131,10 @@ def sign_in(base_url, user, password=PASSWORD):
 
 
 def publish_book(tmp_dir, clients=24):
+    """Build a book and publish it, with the clock pinned to NOW (the environment is restored after)."""
     tmp_dir = Path(tmp_dir)
-    raw = build_book(tmp_dir / "crm.db", clients)
-    result = publish(tmp_dir / "crm.db", tmp_dir / "site")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("BROKERCRM_NOW", NOW)
+        raw = build_book(tmp_dir / "crm.db", clients)
+        result = publish(tmp_dir / "crm.db", tmp_dir / "site")
     return raw, result

@@ -27,58 +27,59 @@ def call_for_branch(db, plugins, branch, hook, **kwargs):
     return out
 
 
+def _per_branch_rows(db, plugins, hook, item):
+    """A batch function for a row hook (``validate_clients``, ``enrich_clients``), or None if no plugin has it.
+
+    Rows are grouped by branch and each approved plugin sees only its branch's
+    rows. ``item(info, position, entry)`` turns one entry of a plugin's result,
+    whose index it has mapped back to the batch, into what the caller collects.
+    """
+    plugins = plugins if plugins is not None else current()
+    if not any(plugins.implementations(i, hook) for i in plugins if not i.error):
+        return None
+
+    def run(rows):
+        by_branch = {}
+        for i, row in enumerate(rows):
+            by_branch.setdefault(row.get("branch_id"), []).append(i)
+        out = []
+        for branch, positions in by_branch.items():
+            batch = [rows[i] for i in positions]
+            for info, result in call_for_branch(db, plugins, branch, hook, rows=batch):
+                try:
+                    for index, *entry in result or ():
+                        out.append(item(info, positions[index], entry))
+                except (TypeError, ValueError, IndexError) as e:
+                    raise PluginError(info.name, branch, f"{hook} 返回格式错误 (malformed result): {e}") from e
+        return out
+
+    return run
+
+
 def row_validators(db, plugins=None):
     """Validators for ``import_clients(row_validators=…)`` running approved plugins' checks.
 
-    Rows are grouped by branch; each approved plugin sees only its branch's
-    rows, and its reasons are prefixed with its name.
+    Each plugin returns ``[(index, column, reason)]``; its reasons are prefixed with its name.
     """
-    plugins = plugins if plugins is not None else current()
-    if not any(plugins.implementations(i, "validate_clients") for i in plugins if not i.error):
-        return []
+    def problem(info, position, entry):
+        column, reason = entry
+        return position, column, f"{info.name}: {reason}"
 
-    def validate(rows):
-        by_branch = {}
-        for i, row in enumerate(rows):
-            by_branch.setdefault(row.get("branch_id"), []).append(i)
-        problems = []
-        for branch, positions in by_branch.items():
-            batch = [rows[i] for i in positions]
-            for info, result in call_for_branch(db, plugins, branch, "validate_clients", rows=batch):
-                try:
-                    for index, column, reason in result or ():
-                        problems.append((positions[index], column, f"{info.name}: {reason}"))
-                except (TypeError, ValueError, IndexError) as e:
-                    raise PluginError(info.name, branch,
-                                      f"validate_clients 返回格式错误 (malformed result): {e}") from e
-        return problems
-
-    return [validate]
+    validate = _per_branch_rows(db, plugins, "validate_clients", problem)
+    return [validate] if validate else []
 
 
 def row_enrichers(db, plugins=None):
-    """Enrichers for ``import_clients(row_enrichers=…)`` running approved plugins' enrich_clients."""
-    plugins = plugins if plugins is not None else current()
-    if not any(plugins.implementations(i, "enrich_clients") for i in plugins if not i.error):
-        return []
+    """Enrichers for ``import_clients(row_enrichers=…)`` running approved plugins' ``enrich_clients``.
 
-    def enrich(rows):
-        by_branch = {}
-        for i, row in enumerate(rows):
-            by_branch.setdefault(row.get("branch_id"), []).append(i)
-        added = []
-        for branch, positions in by_branch.items():
-            batch = [rows[i] for i in positions]
-            for info, result in call_for_branch(db, plugins, branch, "enrich_clients", rows=batch):
-                try:
-                    for index, values in result or ():
-                        added.append((positions[index], dict(values)))
-                except (TypeError, ValueError, IndexError) as e:
-                    raise PluginError(info.name, branch,
-                                      f"enrich_clients 返回格式错误 (malformed result): {e}") from e
-        return added
+    Each plugin returns ``[(index, {column: value})]``.
+    """
+    def added(info, position, entry):
+        (values,) = entry
+        return position, dict(values)
 
-    return [enrich]
+    enrich = _per_branch_rows(db, plugins, "enrich_clients", added)
+    return [enrich] if enrich else []
 
 
 def follow_ups(db, event, branch, plugins=None):

@@ -15,7 +15,7 @@ from ..kernel import events, rows
 from . import tasks
 from . import policy as sp
 from ..book.data_changes import check_operator
-from ..kernel.errors import BrokerCRMError, Conflict, Forbidden, NotFound
+from ..kernel.errors import BrokerCRMError, Conflict, Forbidden
 from ..kernel.timeutil import iso, now, parse_moment
 
 STATES = ["received", "investigating", "proposed", "approved", "resolved", "informed"]
@@ -27,10 +27,8 @@ DEFAULT_WITHIN = "48h"
 
 
 def _get_row(db, complaint_id):
-    complaint = rows.one(db, "SELECT * FROM complaints WHERE id = ?", [complaint_id])
-    if complaint is None:
-        raise NotFound(f"投诉 #{complaint_id} 不存在 (no such complaint)")
-    return complaint
+    return rows.one(db, "SELECT * FROM complaints WHERE id = ?", [complaint_id],
+                    missing=f"投诉 #{complaint_id} 不存在 (no such complaint)")
 
 
 def _flag(c, moment):

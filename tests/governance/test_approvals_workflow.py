@@ -30,12 +30,8 @@ def long_holder(db, client_id, branch="TY01", assets=1_500_000, **kw):
 
 
 @pytest.fixture
-def gov(db):
-    """admin and hq2 (head office), ty (branch TY01), bj (branch BJ01)."""
-    operators.bootstrap(db, "admin")
-    operators.add(db, "hq2", "headoffice", by="admin")
-    operators.add(db, "ty", "branch", branch="TY01", by="admin")
-    operators.add(db, "bj", "branch", branch="BJ01", by="admin")
+def gov(db, staff):
+    """The conftest staff (admin, hq2, ty, bj) and 太原 clients the plugin moves, and one it leaves."""
     for i in range(3):
         long_holder(db, f"T{i:03d}")
     add_client(db, "T100", branch="TY01", assets=1_500_000, turnover=5.0, holding=10)  # short-term: stays

@@ -6,7 +6,6 @@ import json
 import pytest
 
 from brokercrm.governance import approvals
-from brokercrm.trust import operators
 from brokercrm import plugins
 from brokercrm.classify.engine import classify
 from brokercrm.kernel.hookspecs import hookimpl
@@ -29,11 +28,7 @@ def current(db, client_id):
 
 
 @pytest.fixture
-def book(db):
-    operators.bootstrap(db, "admin")
-    operators.add(db, "hq2", "headoffice", by="admin")
-    operators.add(db, "ty", "branch", branch="TY01", by="admin")
-    operators.add(db, "bj", "branch", branch="BJ01", by="admin")
+def book(db, staff):
     # 太原: a steady long-term holder (moves up), a newcomer and a trader (stay).
     add_client(db, "T-LONG", branch="TY01", assets=1_500_000, turnover=0.4, holding=400, opened_at="2019-05-01")
     add_client(db, "T-NEW", branch="TY01", assets=1_500_000, turnover=0.4, holding=400, opened_at="2025-05-01")

@@ -31,8 +31,7 @@ class Segmenter:
 
 
 @pytest.fixture
-def gated(db):
-    operators.bootstrap(db, "admin")
+def gated(db, admin):
     p = plugins.Plugins()
     p.register(Segmenter(), "brokercrm-segmenter", version="1.0", digest="f" * 64)
     return p

@@ -35,8 +35,7 @@ class Helpful:
 
 
 @pytest.fixture
-def gated(db):
-    operators.bootstrap(db, "admin")
+def gated(db, admin):
     p = plugins.Plugins()
     p.register(Helpful(), "brokercrm-helpful", version="1.0", digest="e" * 64)
     return p
