@@ -14,7 +14,7 @@ import re
 from ..trust import audit, authz
 from ..kernel import validate as v
 from ..kernel import rows
-from ..kernel.errors import BrokerCRMError, Conflict, Forbidden, NotFound
+from ..kernel.errors import BrokerCRMError, Conflict, Forbidden
 from ..kernel.masking import mask_account, mask_field
 from ..kernel.timeutil import iso, now
 from ..kernel.sql_filters import where_equal
@@ -128,9 +128,8 @@ def request(db, actor, client_id, field, value, *, note=None):
 
 
 def get(db, change_id, *, reveal=False):
-    change = rows.one(db, "SELECT * FROM data_changes WHERE id = ?", [change_id])
-    if change is None:
-        raise NotFound(f"资料修改 #{change_id} 不存在 (no such change)")
+    change = rows.one(db, "SELECT * FROM data_changes WHERE id = ?", [change_id],
+                      missing=f"资料修改 #{change_id} 不存在 (no such change)")
     if not reveal:
         change["old_value"] = mask_field(change["field"], change["old_value"])
         change["new_value"] = mask_field(change["field"], change["new_value"])

@@ -155,13 +155,8 @@ def _write(db, records, version, stamp, result):
     for r in records:
         answers = json.dumps(r["answers"], separators=(",", ":"))
         previous = stored.get((r["client_id"], r["answered_at"]))
-        if previous is not None and json.loads(previous) == r["answers"]:
-            result.unchanged += 1
+        if not result.tally(None if previous is None else json.loads(previous), r["answers"]):
             continue
-        if previous is None:
-            result.inserted += 1
-        else:
-            result.updated += 1
         inserts.append((r["client_id"], answers, r["score"], r["level"], r["lowest_category"], version,
                         r["answered_at"], r["expires_at"], stamp))
     db.conn.executemany(

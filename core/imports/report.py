@@ -42,6 +42,17 @@ class ImportResult:
     rejects_file: str | None = None
     extra: dict = field(default_factory=dict)
 
+    def tally(self, before, after):
+        """Count one record as unchanged, new (``before`` None) or updated; True when it must be written."""
+        if before == after:
+            self.unchanged += 1
+            return False
+        if before is None:
+            self.inserted += 1
+        else:
+            self.updated += 1
+        return True
+
     def as_dict(self):
         data = asdict(self)
         data.update(data.pop("extra"))

@@ -10,17 +10,18 @@ from .errors import NO_SUCH_CLIENT, NotFound
 
 
 
-def one(db, sql, params=()):
-    """The first row of ``sql`` as a dict, or None."""
-    return next(iter(db.query(sql, params)), None)
+def one(db, sql, params=(), *, missing=None):
+    """The first row of ``sql`` as a dict; None if there is none, or NotFound(``missing``) if that is given."""
+    row = next(iter(db.query(sql, params)), None)
+    if row is None and missing is not None:
+        raise NotFound(missing)
+    return row
 
 
 def client(db, client_id, columns="branch_id"):
     """``columns`` (SQL) of the client as a dict; NotFound if there is no such client."""
-    row = one(db, f"SELECT {columns} FROM clients WHERE client_id = ?", [client_id])
-    if row is None:
-        raise NotFound(NO_SUCH_CLIENT.format(client_id))
-    return row
+    return one(db, f"SELECT {columns} FROM clients WHERE client_id = ?", [client_id],
+               missing=NO_SUCH_CLIENT.format(client_id))
 
 
 def chunks(items, size):

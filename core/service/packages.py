@@ -17,7 +17,7 @@ from .interactions import KINDS
 from ..kernel.masking import mask_record
 from ..kernel import rows
 from ..trust import authz
-from ..kernel.checks import array, number, text
+from ..kernel.checks import array, number, text, unique_text
 from ..classify.engine import CURRENT_ROW_SQL
 from ..classify.compile import DIMENSIONS
 from ..kernel.client_fields import client_fields
@@ -41,10 +41,7 @@ def validate(doc):
     probe = fields(dt.date(2000, 1, 1))
     for i, p in enumerate(packages):
         where = f"packages[{i}]"
-        code = text(p, "code", where)
-        if code in codes:
-            raise PolicyError(f"{where}.code: 重复的服务包代码 {code!r} (duplicate package code)")
-        codes.add(code)
+        unique_text(p, "code", where, codes, ("服务包代码", "package code"))
         text(p, "name", where)
         services = array(p, "services", where)
         if not all(isinstance(s, str) and s for s in services):

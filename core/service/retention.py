@@ -6,7 +6,7 @@ a follow-up callback is due (the ``retention_closed`` touchpoint)."""
 from ..trust import audit, authz
 from ..kernel import events, rows
 from . import tasks
-from ..kernel.errors import BrokerCRMError, Conflict, NotFound
+from ..kernel.errors import BrokerCRMError, Conflict
 from ..kernel.timeutil import iso, now
 from ..kernel.sql_filters import where_equal
 
@@ -15,10 +15,8 @@ REQUESTS = {"transfer": "转户", "closure": "销户"}
 
 
 def _row(db, case_id):
-    case = rows.one(db, "SELECT * FROM retention_cases WHERE id = ?", [case_id])
-    if case is None:
-        raise NotFound(f"挽留案例 #{case_id} 不存在 (no such retention case)")
-    return case
+    return rows.one(db, "SELECT * FROM retention_cases WHERE id = ?", [case_id],
+                    missing=f"挽留案例 #{case_id} 不存在 (no such retention case)")
 
 
 def get(db, case_id):

@@ -179,9 +179,8 @@ def list_tasks(db, actor, *, branch=None, client_id=None, overdue=False, status=
 
 
 def get(db, task_id):
-    task = rows.one(db, "SELECT * FROM tasks WHERE id = ?", [task_id])
-    if task is None:
-        raise NotFound(f"任务 #{task_id} 不存在 (no such task)")
+    task = rows.one(db, "SELECT * FROM tasks WHERE id = ?", [task_id],
+                    missing=f"任务 #{task_id} 不存在 (no such task)")
     return _decorate(task, iso(now()))
 
 

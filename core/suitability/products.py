@@ -82,14 +82,8 @@ def _write_products(db):
                 old[row[0]] = row[1:]
         rows = []
         for r in records:
-            before = old.get(r["code"])
-            if before == (r["name"], r["type"], r["risk_level"]):
-                result.unchanged += 1
+            if not result.tally(old.get(r["code"]), (r["name"], r["type"], r["risk_level"])):
                 continue
-            if before is None:
-                result.inserted += 1
-            else:
-                result.updated += 1
             rows.append([r["code"], r["name"], r["type"], r["risk_level"], rank(r["risk_level"]),
                          r["level_source"], stamp, stamp])
         db.conn.executemany(
@@ -175,13 +169,8 @@ def import_holdings(db, path, *, replace=False, **options):
         for r in records:
             old = held.get((r["client_id"], r["product_code"]))
             since = r["since"] or (old[1] if old else None)
-            if old == (r["amount"], since):
-                result.unchanged += 1
+            if not result.tally(old, (r["amount"], since)):
                 continue
-            if old is None:
-                result.inserted += 1
-            else:
-                result.updated += 1
             rows.append([r["client_id"], r["product_code"], r["amount"], since, stamp])
         db.conn.executemany(
             "INSERT INTO holdings (client_id, product_code, amount, since, imported_at) VALUES (?, ?, ?, ?, ?)"

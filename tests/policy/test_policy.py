@@ -95,6 +95,19 @@ def test_questionnaire_levels_must_ascend(tmp_path):
         policy.load_file(write(tmp_path, body, "questionnaire.toml"))
 
 
+@pytest.mark.parametrize("name, old, new, key, message", [
+    ("questionnaire", 'id = "q2"', 'id = "q1"', "questions[1].id", "重复的题号 'q1' (duplicate question id)"),
+    ("packages", 'code = "hnw_entrepreneur"', 'code = "institution"', "packages[1].code",
+     "重复的服务包代码 'institution' (duplicate package code)"),
+])
+def test_duplicate_ids_are_refused(tmp_path, name, old, new, key, message):
+    body = default_text(name)
+    assert old in body
+    with pytest.raises(PolicyError) as e:
+        policy.load_file(write(tmp_path, body.replace(old, new, 1), f"{name}.toml"))
+    assert f"{key}: {message}" in str(e.value)
+
+
 def test_policy_check_cli(run, tmp_path):
     good = write(tmp_path, default_text("classification"))
     # Checking a file reads no client data: it needs no operator.

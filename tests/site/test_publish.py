@@ -19,9 +19,7 @@ from site_support import BRANCHES, ID_RE, MOBILE_RE, book_admin, book_operator, 
 @pytest.fixture(scope="module")
 def published(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("pub")
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("BROKERCRM_NOW", "2026-06-30T10:00:00+08:00")
-        raw, result = publish_book(tmp)
+    raw, result = publish_book(tmp)
     return tmp, raw, result
 
 
