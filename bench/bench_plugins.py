@@ -139,6 +139,7 @@ def approve_all(db):
 
 
 def timed_run(base, work, label, load_env):
+    from brokercrm import plugins
     from brokercrm.classify.engine import classify
     from brokercrm.kernel.db import connect
 
@@ -151,6 +152,9 @@ def timed_run(base, work, label, load_env):
     else:
         os.environ["BROKERCRM_LOAD_PLUGINS"] = load_env
     db = connect(copy)
+    # Plugins are discovered once per process; forget them so each run discovers them under its
+    # BROKERCRM_LOAD_PLUGINS and pays for discovery, as one CLI command does.
+    plugins.use(None)
     started = time.perf_counter()
     result = classify(db, full=True)
     seconds = time.perf_counter() - started
