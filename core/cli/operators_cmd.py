@@ -53,7 +53,8 @@ def operators_add(operator_id, role, branch, key_out, public_key, no_passphrase,
     if as_json:
         emit_json(info)
         return
-    click.echo(f"已签发操作员 (certified) {row['id']} · {authz.ROLE_LABELS.get(role, role)}"
+    label = authz.ROLE_LABELS.get(role) or positions_lib.catalogue(db).get(role, {}).get("name", role)
+    click.echo(f"已签发操作员 (certified) {row['id']} · {label}"
                + (f" · 营业部 {row['branch']}" if row["branch"] else "") + f" · {info['fingerprint']}")
     if key_out:
         click.echo(f"  私钥 (private key): {key_out} — 请交给本人妥善保管 (hand it to them)")

@@ -165,6 +165,9 @@ def test_cli_positions_qualify_and_list(run, actors, db_path):
     assert positions_out["positions"]["complaints_group"]["name"] == "投诉组"
     assert "客户经理" in run("operators", "positions").output
     actors("am3", branch="TY01", role="account_manager", qualified=False)
+    added = run("operators", "add", "am4", "--role", "counter_clerk", "--branch", "TY01", "--key-out",
+                db_path.parent / "am4.key", "--no-passphrase")
+    assert "柜台业务岗" in added.output
     listed = {o["id"]: o for o in json.loads(run("operators", "list", "--json").output)}
     assert listed["am3"]["role"] == "account_manager" and listed["am3"]["qualification"] is None
     done = json.loads(run("operators", "qualify", "am3", "--certificate", "S20269999", "--valid-until",
