@@ -17,7 +17,7 @@ ROOT = Path(__file__).resolve().parents[1]
 SOURCES = {"brokercrm": ROOT / "core", "brokercrm.datasette_config": ROOT / "datasette_config"}
 
 # Lowest first. docs/design.md gives the reason for each boundary.
-LAYERS = ["kernel", "trust", "policy", "plugins", "imports", "classify", "book", "suitability", "service",
+LAYERS = ["kernel", "trust", "policy", "staff", "plugins", "imports", "classify", "book", "suitability", "service",
           "governance", "site", "demo", "cli"]
 # brokercrm/__init__.py (the version) sits below everything; the plugin-facing re-exports
 # (brokercrm.hookspecs, .rules, .approvals) above everything they re-export.
