@@ -11,17 +11,13 @@ Configuration comes from the environment, never from files in the repo:
 
 - ``BROKERCRM_SITE_SECRET``  signs the sign-in cookie (required; keep it fixed
   so sessions survive a restart);
-- ``BROKERCRM_SITE_USERS``   who may sign in: entries ``USER:ROLE:BRANCH:HASH``
-  separated by newlines, ``;`` or spaces, ROLE ``headoffice`` (BRANCH empty)
-  or ``branch``; HASH from ``brokercrm site-password`` (PBKDF2-SHA256 in
-  the ``pbkdf2_sha256$iterations$salt$hash`` form datasette-auth-passwords
-  uses).
+- ``BROKERCRM_SITE_USERS_FILE`` who may sign in: a users file of
+  ``USER:ROLE:BRANCH:HASH`` lines (``brokercrm.site_users``); or, for the demo,
+  ``BROKERCRM_SITE_USERS`` with the same entries in the environment;
+- ``BROKERCRM_SITE_HTTPS=1`` when served behind HTTPS: cookies are ``Secure``
+  and browsers are told to keep to HTTPS (HSTS).
 """
 
-import base64
-import functools
-import hashlib
-import hmac
 import json
 import os
 import secrets
@@ -30,15 +26,16 @@ from pathlib import Path
 
 import yaml
 
+from . import site_users
 from .errors import BrokerCRMError
 from .publish import HQ, INSPECT, read_manifest
 from . import publish_specs
 from .publish_specs import BY_NAME, SUMMARIES
 
 PLUGIN_NAME = "brokercrm-site"
-ITERATIONS = 200_000
+ITERATIONS = site_users.ITERATIONS
 SESSION_HOURS = 8
-ROLES = ("headoffice", "branch")
+ROLES = site_users.ROLES
 # Tables up to this many rows (in one snapshot) get their default facets and
 # every column sortable; bigger ones only what an index answers.
 SMALL_TABLE_ROWS = publish_specs.SMALL_TABLE_ROWS
@@ -66,57 +63,23 @@ def config_dir():
     return Path(str(resources.files("brokercrm.datasette_config")))
 
 
-# ---- users and passwords ------------------------------------------------------------------
+# ---- users and passwords (brokercrm.site_users) -------------------------------------------
 
-def hash_password(password, *, salt=None, iterations=ITERATIONS):
-    salt = salt or secrets.token_hex(8)
-    digest = hashlib.pbkdf2_hmac("sha256", password.encode("utf-8"), salt.encode("ascii"), iterations)
-    return f"pbkdf2_sha256${iterations}${salt}${base64.b64encode(digest).decode('ascii')}"
+hash_password = site_users.hash_password
+verify_password = site_users.verify_password
+dummy_hash = site_users.dummy_hash
+parse_users = site_users.parse_users
+user_entry = site_users.user_entry
 
 
-def verify_password(password, encoded):
-    try:
-        algorithm, iterations, salt, expected = encoded.split("$", 3)
-        iterations = int(iterations)
-    except (AttributeError, ValueError):
+def https_setting(environ=None):
+    """True when the site is served behind HTTPS (BROKERCRM_SITE_HTTPS=1): cookies get ``Secure``."""
+    value = (os.environ if environ is None else environ).get("BROKERCRM_SITE_HTTPS", "").strip().lower()
+    if value in ("", "0", "no", "false", "off"):
         return False
-    if algorithm != "pbkdf2_sha256":
-        return False
-    return hmac.compare_digest(hash_password(password, salt=salt, iterations=iterations), encoded)
-
-
-_DUMMY_HASH = None
-
-
-def dummy_hash():
-    """A hash to check unknown users against, so their answer takes as long as a known user's."""
-    global _DUMMY_HASH
-    if _DUMMY_HASH is None:
-        _DUMMY_HASH = hash_password(secrets.token_hex(8))
-    return _DUMMY_HASH
-
-
-@functools.lru_cache(maxsize=8)
-def parse_users(text):
-    """``USER:ROLE:BRANCH:HASH`` entries -> {user: {"id", "role", "branch", "hash"}}."""
-    users = {}
-    for entry in (text or "").replace(";", "\n").split():
-        parts = entry.split(":", 3)
-        if len(parts) != 4:
-            raise BrokerCRMError(
-                f"BROKERCRM_SITE_USERS: {entry.split(':')[0]!r} 应为 USER:ROLE:BRANCH:HASH (expected USER:ROLE:BRANCH:HASH)")
-        user, role, branch, hashed = parts
-        if role not in ROLES:
-            raise BrokerCRMError(f"BROKERCRM_SITE_USERS: {user} 的角色 {role!r} 须为 headoffice 或 branch")
-        if (role == "branch") != bool(branch):
-            raise BrokerCRMError(f"BROKERCRM_SITE_USERS: {user}: 营业部用户须指明营业部, 总部用户不得指明 "
-                                 "(branch users name their branch, head office users none)")
-        users[user] = {"id": user, "role": role, "branch": branch or None, "hash": hashed}
-    return users
-
-
-def user_entry(user, role, branch, password):
-    return f"{user}:{role}:{branch or ''}:{hash_password(password)}"
+    if value in ("1", "yes", "true", "on"):
+        return True
+    raise BrokerCRMError(f"BROKERCRM_SITE_HTTPS={value!r}: 须为 1 或 0 (must be 1 or 0)")
 
 
 # ---- metadata -----------------------------------------------------------------------------
@@ -127,16 +90,6 @@ def load_views():
 
 def load_base_metadata():
     return yaml.safe_load((config_dir() / "metadata.yml").read_text(encoding="utf-8")) or {}
-
-
-def chart_fragment(chart):
-    from urllib.parse import quote
-
-    parts = [("mark", chart.get("mark", "bar")), ("x_column", chart["x"]), ("x_type", chart.get("x_type", "ordinal")),
-             ("y_column", chart["y"]), ("y_type", chart.get("y_type", "quantitative"))]
-    if chart.get("color"):
-        parts.append(("color_column", chart["color"]))
-    return "#" + "&".join(f"g.{k}={quote(str(v))}" for k, v in parts)
 
 
 def _table_metadata(table, tables_meta, rows, is_branch, indexed=None):
@@ -167,11 +120,9 @@ def _table_metadata(table, tables_meta, rows, is_branch, indexed=None):
         # A big table offers only what an index answers: its key and the
         # sortable columns the spec indexes. Breakdowns of big tables are the
         # summary views, computed at publish time.
+        # Every index ends in the key, so any indexed column sorts a page without a sort step.
         facets = []
-        sortable = set(info.get("pk", [])) | {c for c in getattr(spec, "sortable", ()) if c in indexed}
-        if sort_desc in indexed:
-            sortable.add(sort_desc)
-        meta["sortable_columns"] = sorted(sortable)
+        meta["sortable_columns"] = sorted(set(info.get("pk", [])) | (indexed & set(columns)))
     if facets:
         meta["facets"] = facets
     return meta
@@ -204,7 +155,8 @@ def build_metadata(site_dir, manifest=None, branch_names=None):
                 continue
             q = {"sql": view["sql"], "title": view["title"], "description": view.get("description", "")}
             if view.get("chart"):
-                q["chart"] = chart_fragment(view["chart"])
+                # Drawn by the site (datasette_config/charts.py) in the domain's order.
+                q["bc_chart"] = view["chart"]
             queries[view["name"]] = q
         databases[name] = {
             "title": title,
@@ -236,7 +188,9 @@ def build_metadata(site_dir, manifest=None, branch_names=None):
                 "hq": manifest.get("hq", HQ),
                 "published_at": manifest.get("published_at"),
                 "databases": access,
-                "users": {"$env": "BROKERCRM_SITE_USERS"},
+                # Where the users are read from, never the hashes themselves.
+                "users": site_users.source_from_env(),
+                "https": https_setting(),
             }
         },
     }
@@ -271,6 +225,11 @@ def register_site_plugin():
     # page here. The allow blocks stay in the metadata for plain Datasette.
     if pm.get_plugin("datasette.default_permissions") is not None:
         pm.unregister(name="datasette.default_permissions")
+    # The site draws its charts itself (datasette_config/charts.py). datasette-vega, where an
+    # older install left it, would load scripts the Content-Security-Policy forbids.
+    for name in ("datasette_vega", "datasette-vega"):
+        if pm.get_plugin(name) is not None:
+            pm.unregister(name=name)
 
 
 def site_secret(secret=None):
@@ -306,9 +265,12 @@ def make_datasette(site_dir, *, secret=None):
 
 
 def check_users():
-    users = parse_users(os.environ.get("BROKERCRM_SITE_USERS", ""))
+    source = site_users.source_from_env()
+    users = site_users.load(source)
     if not users:
-        raise BrokerCRMError("BROKERCRM_SITE_USERS 为空: 无人可以登录 (no site users; see brokercrm site-password)")
+        where = source.get("file") or "BROKERCRM_SITE_USERS"
+        raise BrokerCRMError(f"{where} 为空: 无人可以登录 (no site users; see brokercrm site-password)")
+    https_setting()
     return users
 
 
