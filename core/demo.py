@@ -183,6 +183,13 @@ def build(db_path=DEFAULT_DB, *, clients=DEFAULT_CLIENTS, seed=synth.DEFAULT_SEE
         run = classify(db, operator=OPERATOR, today=today)
         steps["classify"] = time.perf_counter() - t
 
+        # Products, holdings, contacts, complaints, alerts and a second run (brokercrm.demo_story).
+        t = time.perf_counter()
+        from . import demo_story
+
+        demo_story.tell(db, Path(files["assessments"]).parent, today=today, operator=OPERATOR, say=say)
+        steps["story"] = time.perf_counter() - t
+
         audit.record(db, "demo.build", operator=OPERATOR, target=str(db_path.name),
                      detail={"clients": imported, "assessments": assessed, "seed": seed, "run_id": run.run_id})
         # Datasette serves the file --immutable, which reads the main file only:

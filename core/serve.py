@@ -291,6 +291,15 @@ def demo_users(branches):
     return [(user, role, branch, f"demo-{user}") for user, role, branch in users]
 
 
+def demo_signin_lines(branches):
+    """What `brokercrm demo` prints about signing in (also with --no-serve)."""
+    lines = ["演示登录 (demo sign-ins):"]
+    for user, role, branch, password in demo_users(branches):
+        scope = "总部, 全部营业部 (head office)" if role == "headoffice" else f"营业部 {branch}"
+        lines.append(f"  {user:<6} 密码 {password:<12} {scope}")
+    return lines
+
+
 def demo_site(db_path, port, *, out_dir=None, echo=print):
     """Publish ``db_path`` and serve it on 127.0.0.1:``port`` until interrupted; returns 0.
 
@@ -310,10 +319,8 @@ def demo_site(db_path, port, *, out_dir=None, echo=print):
         users = demo_users(branches)
         os.environ["BROKERCRM_SITE_USERS"] = "\n".join(
             user_entry(user, role, branch, password) for user, role, branch, password in users)
-        echo("演示登录 (demo sign-ins; this run only):")
-        for user, role, branch, password in users:
-            scope = "总部, 全部营业部 (head office)" if role == "headoffice" else f"营业部 {branch}"
-            echo(f"  {user:<6} 密码 {password:<12} {scope}")
+        for line in demo_signin_lines(branches):
+            echo(line)
     echo(f"Datasette (只读 read-only): http://127.0.0.1:{port}/  — Ctrl-C 停止 (stop)")
     try:
         serve(out, host="127.0.0.1", port=port)

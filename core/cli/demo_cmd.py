@@ -43,6 +43,14 @@ def demo(n, no_serve, db_path, port, seed, as_json):
     else:
         print_summary(result.run)
         click.echo(f"完成 (done) 用时 {result.steps['total']:.1f}s · 数据库 {result.db}")
+        if no_serve:
+            from .. import serve as serve_lib
+            from ..synth import BRANCHES
+
+            for line in serve_lib.demo_signin_lines(list(BRANCHES)):
+                click.echo(line)
+            click.echo(f"启动只读站点 (to serve it): brokercrm demo --db {result.db} 会重建并启动; "
+                       "或 brokercrm publish 后 brokercrm serve (see docs/site.md)")
     if not no_serve:
         code = demo_lib.serve_demo(result.db, port)
         if code:
