@@ -55,7 +55,7 @@ async def numbers(datasette, name, config, counts):
     if "summary_last_run_moves" in tables:
         result = await db.execute(
             "SELECT run_id, old_class, new_class, sum(clients) AS clients FROM summary_last_run_moves "
-            "WHERE old_class != '新' GROUP BY run_id, old_class, new_class")
+            "WHERE old_class != '新' AND old_class != new_class GROUP BY run_id, old_class, new_class")
         moves = [dict(r) for r in result.rows]
         run_ids = sorted({m["run_id"] for m in moves})
         total = sum(m["clients"] for m in moves)
@@ -65,9 +65,11 @@ async def numbers(datasette, name, config, counts):
         card("moves", "上次运行以来类别变动", total, url,
              note=f"运行 #{', '.join(str(r) for r in run_ids)}" if run_ids else "尚无第二次运行")
         if moves:
+            # The twelve biggest moves, in the domain's order of the class moved to.
+            top = sorted(moves, key=lambda m: -m["clients"])[:12]
             chart = charts.bar_chart([{"变动": f"{m['old_class']} → {m['new_class']}", "客户数": m["clients"]}
-                                      for m in moves], "变动", "客户数", title="类别变动")
-            charts_out.append({"title": "上次运行的类别变动", "svg": chart, "links": []})
+                                      for m in top], "变动", "客户数", title="类别变动")
+            charts_out.append({"title": "上次运行的主要类别变动 (前 12 种)", "svg": chart, "links": []})
     if "summary_tasks_by_branch" in tables:
         overdue = await _one(db, "SELECT sum(open_overdue) FROM summary_tasks_by_branch") or 0
         card("overdue_tasks", "逾期未办任务", overdue,
