@@ -55,6 +55,13 @@ def _clients(db):
     return [r[0] for r in db.execute("SELECT client_id FROM clients ORDER BY client_id")]
 
 
+def _nth(db, branch, n):
+    """The branch's n-th client (fewer clients: its last), so each branch has its share of the story."""
+    rows = db.execute("SELECT client_id FROM clients WHERE branch_id = ? ORDER BY client_id LIMIT ?",
+                      [branch, n + 1]).fetchall()
+    return rows[-1][0] if rows else None
+
+
 def write_product_files(db, directory):
     """products.csv and holdings.csv for the book; returns their paths."""
     directory = Path(directory)
@@ -142,10 +149,11 @@ def service_story(db, today, operator):
                              satisfaction=5 if n % 8 else 2, operator=operator, at=moment.isoformat(), task_id=task_id)
         counts["callbacks"] += 1
     # Complaints at several steps: one past its deadline, one due within a day, one just received.
-    story = [(ids[5 % len(ids)], 5 * 24, "对交易系统卡顿导致未能及时卖出不满", ("investigating",)),
-             (ids[17 % len(ids)], 30, "客户经理推荐产品时未充分说明风险", ("investigating", "proposed")),
-             (ids[29 % len(ids)], 3, "营业部柜台排队时间过长", ()),
-             (ids[41 % len(ids)], 10 * 24, "佣金费率与约定不符", ("investigating", "proposed"))]
+    story = [(_nth(db, "TY01", 5), 5 * 24, "对交易系统卡顿导致未能及时卖出不满", ("investigating",)),
+             (_nth(db, "BJ01", 17), 30, "客户经理推荐产品时未充分说明风险", ("investigating", "proposed")),
+             (_nth(db, "SH01", 29), 3, "营业部柜台排队时间过长", ()),
+             (_nth(db, "TY01", 41), 10 * 24, "佣金费率与约定不符", ("investigating", "proposed"))]
+    story = [item for item in story if item[0]]
     for cid, hours_ago, summary, steps in story:
         moment = base - dt.timedelta(hours=hours_ago)
         with at_time(moment):

@@ -13,14 +13,8 @@ import re
 import httpx
 import pytest
 
-from brokercrm import demo as demo_lib
-from brokercrm import interactions
-from brokercrm.db import connect
-from brokercrm.publish import publish
+from test_site_support import ID_RE, MOBILE_RE, NOW, Server, publish_demo, sign_in, site_env
 
-from test_site_support import ID_RE, MOBILE_RE, Server, sign_in, site_env
-
-NOW = "2026-06-30T10:00:00+08:00"
 FORMULA = "=cmd|' /C calc'!A0"
 
 
@@ -29,28 +23,7 @@ def demo(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("pages")
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("BROKERCRM_NOW", NOW)
-        import datetime as dt
-
-        demo_lib.build(tmp / "crm.db", clients=300, today=dt.date(2026, 6, 30))
-        db = connect(tmp / "crm.db")
-        first_ty = db.execute("SELECT client_id FROM clients WHERE branch_id = 'TY01' ORDER BY client_id").fetchone()[0]
-        interactions.log(db, first_ty, kind="call", channel="phone", note=FORMULA, operator="demo")
-        facts = {
-            "ty": first_ty,
-            "bj": db.execute("SELECT client_id FROM clients WHERE branch_id = 'BJ01' ORDER BY client_id").fetchone()[0],
-            "moved": db.execute("SELECT h.client_id FROM classification_history h JOIN clients c USING (client_id)"
-                                " WHERE h.old_class IS NOT NULL AND h.old_class != h.new_class AND c.branch_id = 'TY01'"
-                                " ORDER BY h.id LIMIT 1").fetchone()[0],
-            "complained": db.execute("SELECT client_id FROM complaints WHERE state = 'investigating' LIMIT 1").fetchone()[0],
-            "mismatch": db.execute("SELECT client_id FROM suitability_exceptions WHERE verdict = 'mismatch'"
-                                   " AND confirmation_id IS NULL LIMIT 1").fetchone()[0],
-            "confirmed": db.execute("SELECT client_id FROM suitability_exceptions WHERE confirmation_id IS NOT NULL"
-                                    " LIMIT 1").fetchone()[0],
-            "ty_clients": db.execute("SELECT count(*) FROM clients WHERE branch_id = 'TY01'").fetchone()[0],
-            "raw_ids": [r[0] for r in db.execute("SELECT id_number FROM clients WHERE id_number IS NOT NULL")],
-        }
-        db.close()
-        publish(tmp / "crm.db", tmp / "site")
+        facts = publish_demo(tmp, clients=300, formula=FORMULA)
     server = Server(tmp / "site", site_env())
     clients = {}
     for user in ("ty", "bj", "hq"):
