@@ -33,6 +33,17 @@ def _label(axis, value):
     return labels.enum_label(axis, value) or str(value)
 
 
+def _nice_step(raw):
+    """The smallest of 1, 2, 2.5, 5 × 10^n at least ``raw`` (at least 1: counts are whole)."""
+    if raw <= 1:
+        return 1
+    magnitude = 10 ** (len(str(int(raw))) - 1)
+    for m in (1, 2, 2.5, 5, 10):
+        if m * magnitude >= raw:
+            return m * magnitude
+    return 10 * magnitude
+
+
 def bar_chart(rows, x, y, color=None, *, title=""):
     """SVG of ``y`` summed per ``x`` (stacked by ``color``) from dict rows; None when empty."""
     totals, series = {}, []
@@ -50,7 +61,10 @@ def bar_chart(rows, x, y, color=None, *, title=""):
         return None
     xs = _order(list(totals), x)
     series = _order(series, color) if color else [None]
-    peak = max(sum(v.values()) for v in totals.values()) or 1
+    # Grid lines at whole, evenly spaced values: four steps of a rounded-up size.
+    highest = max(sum(v.values()) for v in totals.values()) or 1
+    step = _nice_step(highest / 4)
+    peak = step * 4
     bar, gap, left, top, height = 34, 14, 56, 24, 220
     width = left + len(xs) * (bar + gap) + 20
     parts = [f'<svg xmlns="http://www.w3.org/2000/svg" class="bc-svg" viewBox="0 0 {width} {top + height + 64}"'

@@ -76,10 +76,17 @@ def sign_in(browser, server, user, viewport=None):
     return page
 
 
+DOCS_SHOTS = Path(__file__).resolve().parent.parent / "docs" / "screenshots"
+
+
 def shot(page, name):
     path = ARTIFACTS / f"{name}.png"
     page.screenshot(path=str(path), full_page=True)
     assert path.stat().st_size > 10_000
+    if os.environ.get("BROKERCRM_DOCS_SCREENSHOTS") == "1":
+        # The README's pictures: `BROKERCRM_DOCS_SCREENSHOTS=1 pytest tests/test_browser.py`.
+        DOCS_SHOTS.mkdir(exist_ok=True)
+        page.screenshot(path=str(DOCS_SHOTS / f"{name}.jpg"), full_page=True, type="jpeg", quality=70)
     return path
 
 
