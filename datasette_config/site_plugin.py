@@ -197,6 +197,16 @@ def asgi_wrapper(datasette):
             actor = _actor_from_scope(datasette, scope)
             if path_allowed(datasette, actor, path):
                 query = scope.get("query_string", b"").decode("latin-1")
+                parts = path.strip("/").split("/")
+                if actor and len(parts) == 2 and parts[1].endswith(".csv") and not path.startswith("/-/"):
+                    # Datasette's CSV is one page, without a BOM, with English headers and formula
+                    # cells as they are: every CSV link goes to the site's export instead.
+                    location = f"/-/export/{quote(parts[0])}/{quote(parts[1][:-4])}.csv" + (f"?{query}" if query else "")
+                    await send_secured({"type": "http.response.start", "status": 302,
+                                        "headers": [(b"location", location.encode("latin-1")),
+                                                    (b"content-length", b"0")]})
+                    await send_secured({"type": "http.response.body", "body": b""})
+                    return
                 verdict = big_table_verdict(datasette, path, query) if actor else None
                 if verdict is not None:
                     reason, redirect = verdict

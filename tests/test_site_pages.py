@@ -217,6 +217,28 @@ def test_xlsx_export_and_formula_cells_are_neutralised(demo):
     assert "'" + FORMULA in text and f",{FORMULA}" not in text
 
 
+def test_datasette_csv_links_go_to_the_export(demo):
+    ty = demo["clients"]["ty"]
+    response = ty.get("/TY01/classifications.csv?class=F")
+    assert response.status_code == 302
+    assert response.headers["location"] == "/-/export/TY01/classifications.csv?class=F"
+    body = ty.get("/TY01/class_distribution.csv", follow_redirects=True).content
+    assert body.startswith(b"\xef\xbb\xbf")
+
+
+def test_sign_out_is_chinese(demo):
+    from test_site_support import sign_in as fresh
+
+    client, _ = fresh(demo["server"].url, "bj")
+    page = client.get("/-/logout")
+    assert "退出登录" in page.text and "Log out" not in page.text
+    token = re.search(r'name="csrftoken" value="([^"]+)"', page.text).group(1)
+    done = client.post("/-/logout", data={"csrftoken": token}, follow_redirects=True)
+    assert done.status_code == 200 and "您已退出登录" in done.text
+    assert client.get("/BJ01/clients").status_code == 403
+    client.close()
+
+
 def test_report_export(demo):
     rows = list(csv.reader(io.StringIO(demo["clients"]["hq"].get("/-/export/hq/class_distribution.csv")
                                        .content.decode("utf-8-sig"))))
