@@ -6,7 +6,7 @@
     .venv/bin/python bench/bench_site.py --reuse              # keep the working db of the last run
 
 1. A working database (not timed): 100,000 synthetic clients from
-   brokercrm.synth, replicated by SQL to N (new client ids, assets varied),
+   brokercrm.demo.synth, replicated by SQL to N (new client ids, assets varied),
    assessments for 85%, the real classification, then service and
    suitability rows by SQL (tasks 20% of N, interactions 30%, complaints,
    suitability exceptions 5%, approvals) where those tables exist.
@@ -41,6 +41,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
+sys.path.insert(0, str(ROOT / "bench"))
 
 NOW = "2026-06-30T10:00:00+08:00"
 BRANCHES = {"TY01": "太原营业部", "BJ01": "北京营业部", "SH01": "上海营业部"}
@@ -52,21 +53,29 @@ def log(msg):
 
 
 def build_working_db(path, n):
-    from brokercrm import synth
-    from brokercrm.classify import classify
-    from brokercrm.db import connect
-    from brokercrm.policy import default_policy_dir, publish_defaults
+    from brokercrm.demo import synth
+    from brokercrm.classify.engine import classify
+    from brokercrm.kernel.db import connect
+    from brokercrm.policy.sets import default_policy_dir, publish_defaults
 
     for p in (path, f"{path}-wal", f"{path}-shm"):
         if os.path.exists(p):
             os.unlink(p)
+    from benchtrust import actor_for
+
+    for suffix in (".trust-root", ".bench.key"):
+        key = Path(f"{path}{suffix}")
+        if key.exists():
+            key.chmod(0o600)
+            key.unlink()
     db = connect(path)
+    actor = actor_for(db, path)
     tmp = path.parent / "policies"
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir()
     for name in ("classification.toml", "questionnaire.toml"):
         shutil.copy(default_policy_dir() / name, tmp)
-    publish_defaults(db, directory=tmp)
+    publish_defaults(db, actor, directory=tmp)
     for code, name in BRANCHES.items():
         db.execute("INSERT INTO branches (code, name, created_at) VALUES (?, ?, ?)", [code, name, NOW])
     seed = min(n, SEED_ROWS)
@@ -100,7 +109,7 @@ def build_working_db(path, n):
             FROM clients WHERE abs(random()) % 100 < 85""", [NOW])
     log(f"  clients {n:,} + assessments in {time.perf_counter() - t:.1f} s")
     t = time.perf_counter()
-    result = classify(db, operator="bench")
+    result = classify(db, actor=actor)
     log(f"  classify {result.scope:,} clients in {time.perf_counter() - t:.1f} s")
     _fill_features(db, n)
     db.conn.commit()
@@ -174,7 +183,7 @@ def page_urls(site_dir, database, big_tables):
     """Every page the site offers on ``database``: what the filter form and the sort menu offer
     on each big table (each indexed column with =, and with ≥ sorted by it; every sortable
     column both ways), the dashboard, a client page, every table and stored view."""
-    from brokercrm.serve import build_metadata
+    from brokercrm.site.serve import build_metadata
 
     meta = build_metadata(site_dir)["databases"][database]
     access = build_metadata(site_dir)["plugins"]["brokercrm-site"]["databases"][database]
@@ -314,11 +323,17 @@ def main():
     if not (args.reuse and src.exists()):
         log(f"building the working database ({args.clients:,} clients; not timed)")
         build_working_db(src, args.clients)
-    from brokercrm.publish import publish
+    from brokercrm.site.publish import publish
 
     bare = bare_copy_seconds(src, work)
     cpu0 = time.process_time()
-    result = publish(src, work / "site")
+    from benchtrust import actor_for
+    from brokercrm.kernel.db import connect
+
+    db = connect(src)
+    actor = actor_for(db, src)
+    db.close()
+    result = publish(src, work / "site", actor=actor)
     hq_clients = result.databases["hq"]["tables"]["clients"]
     log(f"publish: {result.seconds:.1f} s for {hq_clients:,} clients "
         f"({len(result.databases)} snapshots); bare VACUUM INTO copy of the source {bare:.1f} s "
@@ -345,7 +360,7 @@ def main():
     if args.publish_only:
         return 0 if ok else 1
 
-    from test_site_support import Server, sign_in, site_env
+    from site_support import Server, sign_in, site_env
 
     server = Server(work / "site", site_env())
     failures = []

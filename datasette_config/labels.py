@@ -10,7 +10,7 @@ with the code beside it where staff know both (``电话沟通 call``).
 import datetime as dt
 import re
 
-from brokercrm.publish_specs import BY_NAME, SUMMARIES
+from brokercrm.site.specs import BY_NAME, SUMMARIES
 
 # The domain's order of the eleven classes (seed 001): charts and breakdowns follow it.
 CLASS_ORDER = ["A+", "B+", "A", "B", "C", "D", "C-", "D-", "E", "F", "G"]

@@ -24,8 +24,8 @@ import time
 from datasette.utils import baseconv
 from datasette.utils.asgi import Response
 
-from brokercrm import serve as site
-from brokercrm import site_users
+from brokercrm.site import auth
+
 
 USER_FAILURES = 5
 ADDRESS_FAILURES = 20
@@ -148,8 +148,8 @@ async def login(request, datasette, users_of, config):
             else:
                 user = users_of(config).get(username)
                 loop = asyncio.get_running_loop()
-                ok = await loop.run_in_executor(None, site_users.verify_password, password,
-                                                user["hash"] if user else site_users.dummy_hash())
+                ok = await loop.run_in_executor(None, auth.verify_password, password,
+                                                user["hash"] if user else auth.dummy_hash())
                 if user and ok:
                     lim["user"].success(username)
                     return signed_in_response(datasette, user, config)
@@ -163,10 +163,10 @@ async def login(request, datasette, users_of, config):
 
 def signed_in_response(datasette, user, config):
     actor = {"id": user["id"], "role": user["role"], "branch": user["branch"], "site": "brokercrm"}
-    expires = baseconv.base62.encode(int(time.time()) + site.SESSION_HOURS * 3600)
+    expires = baseconv.base62.encode(int(time.time()) + auth.SESSION_HOURS * 3600)
     response = Response.redirect("/")
     response.set_cookie("ds_actor", datasette.sign({"a": actor, "e": expires}, "actor"), httponly=True,
-                        samesite="lax", secure=bool(config.get("https")), max_age=site.SESSION_HOURS * 3600)
+                        samesite="lax", secure=bool(config.get("https")), max_age=auth.SESSION_HOURS * 3600)
     return response
 
 

@@ -29,9 +29,9 @@ from datasette import hookimpl
 from datasette.utils import baseconv
 from datasette.utils.asgi import Request, Response, asgi_send_file
 
-from brokercrm import serve as site
-from brokercrm import site_users
-from brokercrm.publish_specs import SUMMARIES, TABLES
+from brokercrm.site import auth
+
+from brokercrm.site.specs import SUMMARIES, TABLES
 
 from . import client_page, dashboard, export, limits, render, signin, template_vars
 
@@ -48,7 +48,7 @@ def _config(datasette):
     # metadata on every call, and permission checks run many times a page.
     cached = getattr(datasette, "_brokercrm_site_config", None)
     if cached is None:
-        cached = datasette.plugin_config(site.PLUGIN_NAME) or {}
+        cached = datasette.plugin_config(auth.PLUGIN_NAME) or {}
         datasette._brokercrm_site_config = cached
     return cached
 
@@ -56,8 +56,8 @@ def _config(datasette):
 def _users(config):
     users = config.get("users")
     if isinstance(users, dict):
-        return site_users.load(users)
-    return site.parse_users(users if isinstance(users, str) else "")
+        return auth.load(users)
+    return auth.parse_users(users if isinstance(users, str) else "")
 
 
 def valid_actor(datasette, actor):

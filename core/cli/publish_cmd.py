@@ -2,10 +2,11 @@
 
 import click
 
-from .. import publish as publish_lib
-from .. import serve as serve_lib
+from ..site import publish as publish_lib
+from ..site import auth
+from ..site import serve as serve_lib
 from . import cli
-from .common import db_option, emit_json, json_option
+from .common import db_option, emit_json, json_option, open_db, operator_option
 
 out_option = click.option(
     "--out", "out_dir", type=click.Path(file_okay=False), default=None,
@@ -15,8 +16,9 @@ out_option = click.option(
 @cli.command()
 @db_option
 @out_option
+@operator_option
 @json_option
-def publish(db_path, out_dir, as_json):
+def publish(db_path, out_dir, operator, as_json):
     """发布只读快照: 总部一份 (全部营业部), 每个营业部一份, 个人信息已脱敏.
 
     Write read-only snapshot databases for the Datasette site: hq.db with
@@ -24,7 +26,8 @@ def publish(db_path, out_dir, as_json):
     Names, ID numbers and phone numbers are masked inside the snapshots. Each
     file is replaced atomically, so a reader never sees half of one.
     """
-    result = publish_lib.publish(db_path, out_dir)
+    actor = operator.actor(open_db(db_path))
+    result = publish_lib.publish(db_path, out_dir, actor=actor)
     if as_json:
         emit_json(result.as_dict())
         return
@@ -69,11 +72,9 @@ def site_password(user, role, branch, password, users_file, as_json):
     file (replacing that user's line). The password is stored only as a
     salted PBKDF2-SHA256 hash.
     """
-    from .. import site_users
-
-    entry = serve_lib.user_entry(user, role, branch, password)
-    site_users.parse_entry(entry, "新用户 (new entry)")  # validates it the same way serve will
-    replaced = site_users.write_entry(users_file, entry) if users_file else None
+    entry = auth.user_entry(user, role, branch, password)
+    auth.parse_entry(entry, "新用户 (new entry)")  # validates it the same way serve will
+    replaced = auth.write_entry(users_file, entry) if users_file else None
     if as_json:
         emit_json({"user": user, "role": role, "branch": branch, "entry": entry, "file": users_file,
                    "replaced": replaced})
