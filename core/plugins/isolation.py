@@ -89,7 +89,9 @@ class PluginProcess:
         if self.hooks is None:
             self.start()
             reply = self._exchange({"load": {"name": self.name, "entry": self.entry,
-                                             "files": self.snapshot.as_wire()}}, "加载 (load)")
+                                             "files": self.snapshot.as_wire()}}, "加载 (load)", "hooks")
+            if not isinstance(reply["hooks"], list) or not all(isinstance(h, str) for h in reply["hooks"]):
+                self._fail("加载 (load)", "插件进程的回复格式错误 (malformed reply)")
             self.hooks = set(reply["hooks"])
         return self.hooks
 
@@ -97,7 +99,7 @@ class PluginProcess:
         """The plugin's result for ``hook`` (None when it does not implement it)."""
         if hook not in self.load():
             return None
-        return self._exchange({"call": hook, "kwargs": kwargs}, hook)["result"]
+        return self._exchange({"call": hook, "kwargs": kwargs}, hook, "result")["result"]
 
     def close(self):
         """End the worker now: it holds nothing worth flushing, and waiting would cost every run."""
@@ -122,7 +124,7 @@ class PluginProcess:
         self.hooks = None
         raise PluginError(self.name, None, f"{what}: {message}")
 
-    def _exchange(self, request, what):
+    def _exchange(self, request, what, expect):
         if self.proc is None or self.proc.poll() is not None:
             self._fail(what, "插件进程已退出 (plugin process is gone)")
         data = json.dumps(request, ensure_ascii=False, default=str).encode("utf-8")
@@ -136,9 +138,17 @@ class PluginProcess:
         (size,) = struct.unpack(">I", header)
         if size > self.limits.output_bytes:
             self._fail(what, f"输出超过上限 {self.limits.output_bytes} 字节 (output over the limit: {size} bytes)")
-        reply = json.loads(self._read(size, deadline, what).decode("utf-8"))
+        # The plugin can write into this channel too: anything but a well-formed reply is its failure.
+        try:
+            reply = json.loads(self._read(size, deadline, what).decode("utf-8"))
+        except ValueError as e:  # UnicodeDecodeError and JSONDecodeError alike
+            self._fail(what, f"插件进程的回复无法解析 (malformed reply): {type(e).__name__}")
+        if not isinstance(reply, dict):
+            self._fail(what, "插件进程的回复格式错误 (malformed reply)")
         if not reply.get("ok"):
-            raise PluginError(self.name, None, f"{what} 出错 (raised) {reply.get('error')}")
+            raise PluginError(self.name, None, f"{what} 出错 (raised) {str(reply.get('error'))[:2000]}")
+        if expect not in reply:
+            self._fail(what, "插件进程的回复格式错误 (malformed reply)")
         return reply
 
     def _read(self, n, deadline, what):
