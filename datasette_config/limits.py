@@ -7,7 +7,7 @@ accepts the same (export). Which columns are indexed comes from publish's
 manifest, so an index added at publish is offered at once.
 """
 
-from urllib.parse import parse_qsl
+from urllib.parse import parse_qsl, urlencode
 
 # Operators an index on the column answers in order: equality and ranges.
 BIG_LOOKUPS = ("exact", "gt", "gte", "lt", "lte")
@@ -61,6 +61,4 @@ def check(rules, query_string):
 
 
 def urlencode_pairs(pairs):
-    from urllib.parse import urlencode
-
     return urlencode(pairs)

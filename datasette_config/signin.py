@@ -21,9 +21,6 @@ import asyncio
 import os
 import time
 
-from datasette.utils import baseconv
-from datasette.utils.asgi import Response
-
 from brokercrm.site import auth
 
 
@@ -131,6 +128,8 @@ def _minutes(seconds):
 
 async def login(request, datasette, users_of, config):
     """The /-/login page: GET shows the form, POST checks it (see the module docstring)."""
+    from datasette.utils.asgi import Response
+
     error, status, username = None, 200, ""
     if request.method == "POST":
         post = await request.post_vars()
@@ -162,6 +161,9 @@ async def login(request, datasette, users_of, config):
 
 
 def signed_in_response(datasette, user, config):
+    from datasette.utils import baseconv
+    from datasette.utils.asgi import Response
+
     actor = {"id": user["id"], "role": user["role"], "branch": user["branch"], "site": "brokercrm"}
     expires = baseconv.base62.encode(int(time.time()) + auth.SESSION_HOURS * 3600)
     response = Response.redirect("/")

@@ -21,19 +21,20 @@ they show is built in ``dashboard``, ``client_page``, ``export`` and
 """
 
 import re
+import sys
 import time
+import traceback
 from pathlib import Path
 from urllib.parse import quote
 
-from datasette import hookimpl
-from datasette.utils import baseconv
-from datasette.utils.asgi import Request, Response, asgi_send_file
+import pluggy
+
 
 from brokercrm.site import auth
 
 from brokercrm.site.specs import SUMMARIES, TABLES
 
-from . import client_page, dashboard, export, limits, render, signin, template_vars
+from . import client_page, dashboard, export, labels, limits, render, signin, template_vars
 
 PUBLIC_PATHS = ("/-/login", "/-/logout", "/favicon.ico", "/robots.txt")
 PUBLIC_PREFIXES = ("/-/static/", "/-/bc-static/")
@@ -41,6 +42,12 @@ HQ_SPECIAL = ("/-/metadata", "/-/databases", "/-/versions", "/-/plugins", "/-/se
 BRANCH_SPECIAL = ("/-/actor",)
 SIGNED_IN_PAGES = ("/-/client",)
 STATIC_DIR = Path(__file__).resolve().parent / "static"
+
+# Datasette's own marker (datasette.hookspecs defines hookimpl exactly so). Made here so
+# that importing this module, which brokercrm.site.serve does at the top, does not load
+# the web stack on every CLI start; datasette itself is imported where a hook runs,
+# by which time Datasette is running anyway.
+hookimpl = pluggy.HookimplMarker("datasette")
 
 
 def _config(datasette):
@@ -110,6 +117,9 @@ def permission_allowed(datasette, actor, action, resource):
 # ---- the path gate ------------------------------------------------------------------------
 
 def _actor_from_scope(datasette, scope):
+    from datasette.utils import baseconv
+    from datasette.utils.asgi import Request
+
     request = Request(scope, None)
     cookie = request.cookies.get("ds_actor")
     if not cookie:
@@ -172,6 +182,8 @@ async def _send_html(send, status, body, headers=()):
 
 def _gate_request(scope, receive, actor):
     # The gate runs before Datasette's middleware: give the page what that middleware would.
+    from datasette.utils.asgi import Request
+
     return Request({**scope, "csrftoken": lambda: "", "actor": actor}, receive)
 
 
@@ -264,6 +276,8 @@ async def _dashboard(datasette, actor, name):
 
 async def landing(request, datasette):
     """The home page: the user's dashboard, then the reports and tables it may open."""
+    from datasette.utils.asgi import Response
+
     actor = valid_actor(datasette, request.actor)
     if not actor:
         return Response.redirect("/-/login")
@@ -278,6 +292,8 @@ async def landing(request, datasette):
 
 async def database_page(request, datasette):
     """One database's dashboard, reports and tables (Datasette's own page queries every table: too slow)."""
+    from datasette.utils.asgi import Response
+
     name = request.url_vars["database"]
     actor = valid_actor(datasette, request.actor)
     if name not in _config(datasette).get("databases", {}):
@@ -294,11 +310,15 @@ async def database_page(request, datasette):
 
 
 async def _error(datasette, request, status, title, text):
+    from datasette.utils.asgi import Response
+
     page = await message_page(datasette, title, text, request=request)
     return Response.html(page, status=status)
 
 
 async def find_client(request, datasette):
+    from datasette.utils.asgi import Response
+
     actor = valid_actor(datasette, request.actor)
     q = (request.args.get("q") or "").strip()
     if q:
@@ -309,6 +329,8 @@ async def find_client(request, datasette):
 
 async def client(request, datasette):
     """客户360 for one client, from the snapshot this user reads (see client_page)."""
+    from datasette.utils.asgi import Response
+
     actor = valid_actor(datasette, request.actor)
     client_id = request.url_vars["client_id"]
     name = home_database(datasette, actor)
@@ -356,6 +378,8 @@ async def export_view(request, datasette, send):
 
 
 async def static(request, send):
+    from datasette.utils.asgi import Response, asgi_send_file
+
     name = request.url_vars["path"]
     target = (STATIC_DIR / name).resolve()
     if target.parent != STATIC_DIR or not target.is_file():
@@ -440,8 +464,6 @@ def extra_template_vars(template, database, table, view_name, request, datasette
 
 
 def render_text(column, value):
-    from . import labels
-
     if value is None or value == "":
         return "—"
     text, _ = labels.display(column, value)
@@ -456,7 +478,7 @@ def render_cell(value, column, table, database, datasette):
 @hookimpl
 def handle_exception(datasette, request, exception):
     """Datasette's error pages, in Chinese and with the site's chrome; never a traceback."""
-    from datasette.utils.asgi import Base400
+    from datasette.utils.asgi import Base400, Response
     from datasette.views.base import DatasetteError
 
     if isinstance(exception, Base400):
@@ -466,9 +488,6 @@ def handle_exception(datasette, request, exception):
     else:
         status = 500
         # Where it failed, for the operator; not the message, which may quote a value.
-        import sys
-        import traceback
-
         print(f"brokercrm site: 500 {type(exception).__name__} at {request.path}\n"
               + "".join(traceback.format_tb(exception.__traceback__)), file=sys.stderr, flush=True)
     title = template_vars.error_title(status)

@@ -25,7 +25,12 @@ import os
 from pathlib import Path
 
 from ..kernel.errors import BrokerCRMError
-from ..kernel.timeutil import CST
+from ..kernel.timeutil import CST, iso, parse_moment
+from ..classify.engine import classify
+from ..service import care, complaints, interactions
+from ..suitability import behaviour, products
+from ..suitability.engine import confirm
+from ..suitability.scan import scan
 
 PRODUCTS = [  # code, name, type, risk level
     ("MM001", "天天利货币基金", "money_market", "R1"),
@@ -41,7 +46,7 @@ PRODUCTS = [  # code, name, type, risk level
 def at_time(moment):
     """Pin brokercrm's clock (BROKERCRM_NOW) to ``moment`` for the block."""
     before = os.environ.get("BROKERCRM_NOW")
-    os.environ["BROKERCRM_NOW"] = moment.isoformat(timespec="seconds")
+    os.environ["BROKERCRM_NOW"] = iso(moment)
     try:
         yield
     finally:
@@ -66,8 +71,8 @@ def write_product_files(db, directory):
     """products.csv and holdings.csv for the book; returns their paths."""
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
-    products = directory / "products.csv"
-    products.write_text("code,name,type,risk_level\n"
+    product_file = directory / "products.csv"
+    product_file.write_text("code,name,type,risk_level\n"
                         + "".join(f"{c},{n},{t},{r}\n" for c, n, t, r in PRODUCTS), encoding="utf-8")
     lines = ["client_id,product_code,amount,since"]
     for i, cid in enumerate(_clients(db)):
@@ -87,14 +92,10 @@ def write_product_files(db, directory):
         lines += [f"{cid},{code},{amount:.2f},2025-0{1 + i % 9}-15" for code, amount in held]
     holdings = directory / "holdings.csv"
     holdings.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    return products, holdings
+    return product_file, holdings
 
 
 def suitability_story(db, directory, actor):
-    from ..suitability import products
-    from ..suitability.engine import confirm
-    from ..suitability.scan import scan
-
     product_file, holding_file = write_product_files(db, directory)
     products.import_products(db, product_file, actor=actor)
     products.import_holdings(db, holding_file, actor=actor)
@@ -119,9 +120,7 @@ def suitability_story(db, directory, actor):
 
 def second_run(db, today, actor):
     """Some clients' assets are revalued (as the nightly feed would bring), then classify again."""
-    from ..classify.engine import classify
-
-    stamp = dt.datetime.combine(today, dt.time(18, 0), CST).isoformat(timespec="seconds")
+    stamp = iso(dt.datetime.combine(today, dt.time(18, 0), CST))
     with db.atomic():
         db.execute("UPDATE clients SET total_assets = round(total_assets * 3.1, 2), updated_at = ?"
                    " WHERE id % 11 = 4", [stamp])
@@ -131,8 +130,6 @@ def second_run(db, today, actor):
 
 
 def service_story(db, today, actor):
-    from ..service import care, complaints, interactions
-
     base = dt.datetime.combine(today, dt.time(10, 0), CST)
     ids = _clients(db)
     counts = {"callbacks": 0, "complaints": 0, "care": 0}
@@ -142,12 +139,12 @@ def service_story(db, today, actor):
     for n, (task_id, cid, due_at) in enumerate(open_tasks):
         if n % 2:
             continue
-        due = dt.datetime.fromisoformat(due_at)
+        due = parse_moment(due_at)
         moment = due - dt.timedelta(hours=3) if n % 4 == 0 else due + dt.timedelta(hours=20)
         moment = min(moment, base)
         with at_time(base):
             interactions.log(db, actor, cid, kind="callback", channel="phone", note="开户回访: 已核实身份与风险测评结果",
-                             satisfaction=5 if n % 8 else 2, at=moment.isoformat(), task_id=task_id)
+                             satisfaction=5 if n % 8 else 2, at=iso(moment), task_id=task_id)
         counts["callbacks"] += 1
     # Complaints at several steps: one past its deadline, one due within a day, one just received.
     story = [(_nth(db, "TY01", 5), 5 * 24, "对交易系统卡顿导致未能及时卖出不满", ("investigating",)),
@@ -159,7 +156,7 @@ def service_story(db, today, actor):
         moment = base - dt.timedelta(hours=hours_ago)
         with at_time(moment):
             logged = interactions.log(db, actor, cid, kind="complaint", channel="counter", note=summary,
-                                      satisfaction=1, at=moment.isoformat())
+                                      satisfaction=1, at=iso(moment))
         complaint_id = logged["complaint"] if isinstance(logged["complaint"], int) else logged["complaint"]["id"]
         for k, step in enumerate(steps):
             with at_time(moment + dt.timedelta(hours=2 + k)):
@@ -180,8 +177,6 @@ def service_story(db, today, actor):
 
 def behaviour_story(db, directory, today, actor):
     """Twenty days of > 200% daily turnover, mostly in ST stocks, for three clients: flagged 进取型."""
-    from ..suitability import behaviour
-
     ids = _clients(db)
     hot = [ids[(3 + 19 * n) % len(ids)] for n in range(3)]
     lines = ["client_id,date,turnover_pct,st_share"]

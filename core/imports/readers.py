@@ -14,9 +14,6 @@ from pathlib import Path
 
 from ..kernel.errors import BrokerCRMError
 
-CSV_ENCODINGS = ("utf-8-sig", "gb18030")
-
-
 def detect_encoding(path, sample_size=1 << 20):
     """UTF-8 if the first megabyte decodes as UTF-8, else GB18030 (a superset of GBK)."""
     with open(path, "rb") as f:
@@ -178,7 +175,3 @@ def read_rows(path, aliases=None):
     if suffix in CSV_SUFFIXES:
         return _csv_rows(path, aliases)
     raise BrokerCRMError(f"{path}: 不支持的文件类型 {suffix} (use .csv, .xlsx, .json or .ndjson)")
-
-
-def file_size(path):
-    return Path(path).stat().st_size

@@ -6,6 +6,8 @@ from pathlib import Path
 
 import sqlite_utils
 
+from .migrations import apply_all
+
 DEFAULT_DB = "brokercrm.db"
 BUSY_TIMEOUT_MS = 5000
 
@@ -35,7 +37,5 @@ def connect(path=None, *, migrate=True):
     # lose the last commit but never corrupts the file.
     db.execute("PRAGMA synchronous = NORMAL")
     if migrate:
-        from .migrations import apply_all
-
         apply_all(db)
     return db

@@ -16,3 +16,19 @@ class ValidationFailed(BrokerCRMError):
 
 class PolicyError(BrokerCRMError):
     """A policy file is invalid; the message names the file and the key."""
+
+
+class NotFound(BrokerCRMError):
+    """The record a command names does not exist (no such client, task, complaint, …)."""
+
+
+class Forbidden(BrokerCRMError):
+    """This operator may not do this: no operator given, wrong branch, or their own request to decide."""
+
+
+class Conflict(BrokerCRMError):
+    """The record is not in a state that allows this (already decided, already closed, …)."""
+
+
+# The one wording of a missing client, for NotFound and for a row's problem in an import.
+NO_SUCH_CLIENT = "客户 {} 不存在 (no such client)"

@@ -9,6 +9,7 @@ dies becomes a ``PluginError`` for that plugin alone; the worker is killed
 and the engine goes on with the other branches.
 """
 
+import ctypes
 import json
 import os
 import resource
@@ -52,10 +53,45 @@ class PluginError(BrokerCRMError):
         self.plugin, self.branch, self.detail = plugin, branch, message
 
 
-def _limit_memory(mb):
+def _shield_engine():
+    """Make the engine's /proc files (environ, mem) unreadable to its own user's other processes.
+
+    The passphrase of an operator's key may sit in the environment
+    (BROKERCRM_KEY_PASSPHRASE); a plugin worker of the same user must not
+    read it there. Linux only; elsewhere a no-op.
+    """
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(4, 0, 0, 0, 0)  # PR_SET_DUMPABLE = 4, 0: not dumpable
+    except (OSError, AttributeError):
+        pass
+
+
+def _drop_capabilities():
+    """A worker started by root keeps root's uid but none of its capabilities.
+
+    Without CAP_SYS_PTRACE it cannot read a non-dumpable engine's /proc
+    files (where a key's passphrase may sit); without CAP_DAC_OVERRIDE it
+    reads only what root owns. Linux only; elsewhere a no-op.
+    """
+    if os.geteuid() != 0:
+        return
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        for cap in range(64):  # the bounding set, so nothing exec'd later gets them back
+            libc.prctl(24, cap, 0, 0, 0)  # PR_CAPBSET_DROP
+        header = (ctypes.c_uint32 * 2)(0x20080522, 0)  # _LINUX_CAPABILITY_VERSION_3, this process
+        data = (ctypes.c_uint32 * 6)()  # effective, permitted, inheritable × 2: all empty
+        libc.capset(header, data)
+    except (OSError, AttributeError):
+        pass
+
+
+def _confine(mb):
     def apply():
         resource.setrlimit(resource.RLIMIT_AS, (mb << 20, mb << 20))
         os.setsid()  # its own process group: killing it takes any child it made
+        _drop_capabilities()
     return apply
 
 
@@ -76,11 +112,12 @@ class PluginProcess:
     def start(self):
         if self.proc is not None:
             return self
+        _shield_engine()
         self.proc = subprocess.Popen(
             [sys.executable, "-I", "-m", "brokercrm.kernel.plugin_runtime"],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-            env={"LC_ALL": "C.UTF-8", "PYTHONHASHSEED": "0"}, close_fds=True,
-            preexec_fn=_limit_memory(self.limits.memory_mb),
+            env={"LC_ALL": "C.UTF-8", "PYTHONHASHSEED": "0"}, close_fds=True, cwd="/",
+            preexec_fn=_confine(self.limits.memory_mb),
         )
         return self
 

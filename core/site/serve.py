@@ -21,6 +21,7 @@ Configuration comes from the environment, never from files in the repo:
 import json
 import os
 import secrets
+import sqlite3
 from importlib import resources
 from pathlib import Path
 
@@ -29,7 +30,8 @@ import yaml
 from ..kernel.errors import BrokerCRMError
 from . import auth
 from .auth import PLUGIN_NAME, ROLES, parse_users, user_entry  # noqa: F401 (the site's names, kept here)
-from .publish import HQ, INSPECT, read_manifest
+from ..datasette_config import site_plugin
+from .publish import HQ, INSPECT, publish, read_manifest
 from . import specs as publish_specs
 from .specs import BY_NAME, SUMMARIES
 
@@ -188,8 +190,6 @@ def build_metadata(site_dir, manifest=None, branch_names=None):
 
 
 def _branch_names(site_dir, manifest):
-    import sqlite3
-
     hq_file = Path(site_dir) / manifest["databases"][manifest.get("hq", HQ)]["file"]
     conn = sqlite3.connect(f"file:{hq_file}?immutable=1", uri=True)
     try:
@@ -204,8 +204,6 @@ def _branch_names(site_dir, manifest):
 
 def register_site_plugin():
     from datasette.plugins import pm
-
-    from ..datasette_config import site_plugin
 
     if pm.get_plugin("brokercrm_site") is None:
         pm.register(site_plugin, name="brokercrm_site")
@@ -297,8 +295,6 @@ def demo_site(db_path, port, *, actor, out_dir=None, echo=print):
     without BROKERCRM_SITE_SECRET / BROKERCRM_SITE_USERS in the environment a
     random secret and demo sign-ins (printed) are used for this run only.
     """
-    from .publish import publish
-
     db_path = Path(db_path)
     out = Path(out_dir) if out_dir else db_path.with_name(db_path.stem + "_site")
     result = publish(db_path, out, actor=actor)

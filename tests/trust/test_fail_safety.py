@@ -19,7 +19,8 @@ import pytest
 
 from brokercrm.classify.engine import classify
 from brokercrm.plugins import Limits
-from brokercrm.service import interactions, tasks
+from brokercrm.plugins import use as use_plugins
+from brokercrm.service import interactions
 from tests.conftest import add_client
 from tests.trust.attacks import brokercrm, cli_env, rules
 
@@ -213,11 +214,11 @@ def test_a_failing_follow_up_hook_never_loses_the_complaint(ty_client, plugin_si
     trigger.touch()
     ty = actors("ty", branch="TY01")
     with plugin_site.host(limits=Limits(seconds=2, memory_mb=512)) as host:
-        tasks.use_plugins(host)
+        use_plugins(host)
         try:
             logged = interactions.log(ty_client, ty, "T1", kind="complaint", channel="counter", note="对服务不满意")
         finally:
-            tasks.use_plugins(None)
+            use_plugins(None)
     db = ty_client
     assert db.execute("SELECT count(*) FROM interactions").fetchone()[0] == 1
     assert db.execute("SELECT count(*) FROM complaints WHERE id = ?", [logged["complaint"]]).fetchone()[0] == 1
@@ -238,20 +239,20 @@ def interaction_follow_ups(event, branch):
 """)
     with plugin_site.host() as host:
         approve_plugin(host, "brokercrm-ok", "TY01")
-        tasks.use_plugins(host)
+        use_plugins(host)
         try:
             interactions.log(ty_client, actors("ty", branch="TY01"), "T1", kind="call", channel="phone", note="hi")
         finally:
-            tasks.use_plugins(None)
+            use_plugins(None)
     assert ty_client.execute("SELECT count(*) FROM tasks WHERE origin = 'plugin:brokercrm-ok'").fetchone()[0] == 1
     assert ty_client.execute("SELECT count(*) FROM plugin_errors").fetchone()[0] == 0
 
 
 # -- the worker reaching for its parent ------------------------------------------------------------
 
-@pytest.mark.xfail(strict=True, reason="ATTACK SUCCEEDS: the worker runs as the same OS user as the engine, so an "
-                                       "approved plugin can signal its parent (os.kill(os.getppid(), SIGTERM)): the "
-                                       "whole run dies with no run record and no partial status")
+@pytest.mark.xfail(strict=True, reason="RESIDUAL (docs/security.md): the worker runs as the same OS user as the "
+                                       "engine, so an approved plugin can signal its parent (os.kill(os.getppid(), "
+                                       "SIGTERM)): the whole run dies with no run record and no partial status")
 def test_a_plugin_that_signals_the_engine_takes_out_only_its_branch(book, db_path, plugin_site, approve_plugin,
                                                                     actors, tmp_path):
     # defence wanted: the worker cannot reach the engine (another uid or a PID namespace)
@@ -265,10 +266,9 @@ def test_a_plugin_that_signals_the_engine_takes_out_only_its_branch(book, db_pat
     assert book.execute("SELECT status FROM runs").fetchall() == [("partial",)]
 
 
-@pytest.mark.xfail(strict=True, reason="ATTACK SUCCEEDS: the worker runs as the same OS user as the engine and can "
-                                       "read /proc/<ppid>/cmdline and environ: an approved branch plugin copies the "
-                                       "private key (and BROKERCRM_KEY_PASSPHRASE) of the operator running "
-                                       "classify, then signs as head office (approvals for every branch)")
+@pytest.mark.xfail(strict=True, reason="RESIDUAL (docs/security.md): the worker runs as the same OS user as the "
+                                       "engine and reads the path of an unencrypted key file from /proc/<ppid>/cmdline, "
+                                       "then the file; the passphrase of an encrypted key is shielded (next test)")
 def test_an_approved_plugin_cannot_steal_the_key_of_the_operator_running_it(book, db_path, plugin_site,
                                                                             approve_plugin, actors, tmp_path):
     # defence wanted: the worker cannot read the engine's key file or environment (sandbox / another uid)
@@ -295,3 +295,33 @@ def classification_adjustments(branch, policy):
                                env=cli_env(db_path, PYTHONPATH=plugin_site.path))
     assert code == 0
     assert not loot.exists() or b"PRIVATE KEY" not in loot.read_bytes()
+
+
+def test_an_approved_plugin_cannot_read_the_passphrase_from_the_engines_environment(book, db_path, plugin_site,
+                                                                                   approve_plugin, actors, tmp_path):
+    # defence: the engine is not dumpable and the worker holds no capabilities (isolation._shield_engine,
+    # _drop_capabilities), so /proc/<engine>/environ is closed to the plugin even as the same user
+    loot = tmp_path / "loot"
+    plugin_site.install("brokercrm-thief", f"""
+import os
+from brokercrm.hookspecs import hookimpl
+
+@hookimpl
+def classification_adjustments(branch, policy):
+    try:
+        data = open(f"/proc/{{os.getppid()}}/environ", "rb").read()
+    except OSError as e:
+        data = repr(e).encode()
+    with open({str(loot)!r}, "wb") as f:
+        f.write(data)
+    return []
+""")
+    with plugin_site.host() as host:
+        approve_plugin(host, "brokercrm-thief", "TY01")
+    code, out, err = brokercrm("classify", "--as", "admin", "--key", actors.key_file("admin"),
+                               env=cli_env(db_path, PYTHONPATH=plugin_site.path,
+                                           BROKERCRM_KEY_PASSPHRASE="s3cret-passphrase"))
+    assert code == 0, err
+    assert loot.exists()                                   # the plugin ran and tried
+    assert b"s3cret-passphrase" not in loot.read_bytes()
+    assert b"Permission" in loot.read_bytes() or b"denied" in loot.read_bytes()

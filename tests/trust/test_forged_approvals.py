@@ -324,11 +324,6 @@ def test_the_root_cannot_approve_its_own_request_through_a_puppet_it_holds_the_k
     applied_nowhere(book, result)
 
 
-@pytest.mark.xfail(strict=True, reason="ATTACK SUCCEEDS (detected only afterwards): with the triggers dropped, "
-                                       "deleting head office's approval.revoke row makes the earlier approval the "
-                                       "latest decision again; the gate verifies the decision row itself, not the "
-                                       "chain, so classify applies the revoked plugin — only `audit verify` (exit 1, "
-                                       "row named) shows the deletion")
 def test_deleting_a_revocation_does_not_bring_an_approval_back(genuine, book, db_path, plugin_site, admin, run):
     # defence wanted: the engine does not act on a decision whose chain has lost rows after it
     approvals.revoke(book, admin, genuine["id"], reason="withdrawn")
