@@ -5,20 +5,20 @@
     .venv/bin/python bench/bench_scale.py --sizes 100000,1000000        # a quick run
     .venv/bin/python bench/bench_scale.py --sizes 1000000 --only publish,site --keep --workdir bench/out/scale
 
-For each size, on a book of N clients over 20 branches (not timed: brokercrm.synth
+For each size, on a book of N clients over 20 branches (not timed: brokercrm.demo.synth
 writes the first million, later millions are copies with new client ids and varied
 assets; assessments, tasks, interactions, complaints and suitability rows are added
 by SQL), every step runs in its own child process so its peak RSS (VmHWM, plus the
 largest worker it forked) is its own:
 
-  import            brokercrm.importers.import_clients (every check)
+  import            brokercrm.imports.import_clients (every check)
     bare            csv.reader -> one executemany into a plain table keyed by client_id
-  classify first    brokercrm.classify.classify with no classifications yet
+  classify first    brokercrm.classify.engine.classify with no classifications yet
   classify nightly  classify after 5% of clients' total_assets changed (in process, and as
                     the whole `brokercrm classify` command: process start included)
     bare            INSERT INTO t SELECT client_id, <the policy's grid CASE> FROM clients
                     (median of three, each into a fresh keyless table; re-measured after the change)
-  publish           brokercrm.publish.publish: head office + one snapshot per branch
+  publish           brokercrm.site.publish.publish: head office + one snapshot per branch
     bare            two VACUUM INTO copies of the working database (head office and the
                     branches together hold every row about twice)
   site pages        `brokercrm serve` on the snapshots; as head office and as one branch:
@@ -45,6 +45,8 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+
+from benchtrust import actor_for
 
 ROOT = Path(__file__).resolve().parent.parent
 NOW = "2026-06-30T10:00:00+08:00"
@@ -84,8 +86,8 @@ def since(start):
 # -- the book (not timed) -----------------------------------------------------------------
 
 def write_seed_csv(path, n):
-    """The first ``n`` (≤ 1M) clients from brokercrm.synth, spread over the 20 branches."""
-    from brokercrm import synth
+    """The first ``n`` (≤ 1M) clients from brokercrm.demo.synth, spread over the 20 branches."""
+    from brokercrm.demo import synth
 
     today = dt.datetime.fromisoformat(NOW).date()
     with synth.ClientWriter(path) as w:
@@ -120,18 +122,19 @@ def write_csv(seed_path, path, n, seed_rows):
 
 
 def fresh_db(path, policies=True):
-    from brokercrm.db import connect
-    from brokercrm.policy import default_policy_dir, publish_defaults
+    from brokercrm.kernel.db import connect
+    from brokercrm.policy.sets import default_policy_dir, publish_defaults
 
-    for p in (path, f"{path}-wal", f"{path}-shm"):
+    for p in (path, f"{path}-wal", f"{path}-shm", f"{path}.trust-root", f"{path}.bench.key"):
         if os.path.exists(p):
             os.unlink(p)
     db = connect(path)
+    actor = actor_for(db, path)
     if policies:
         with tempfile.TemporaryDirectory() as tmp:
             for name in CORE_POLICIES:
                 shutil.copy(default_policy_dir() / name, tmp)
-            publish_defaults(db, directory=tmp)
+            publish_defaults(db, actor, directory=tmp)
     for code, name in BRANCHES.items():
         db.execute("INSERT INTO branches (code, name, created_at) VALUES (?, ?, ?)", [code, name, NOW])
     db.conn.commit()
@@ -140,7 +143,7 @@ def fresh_db(path, policies=True):
 
 def step_book(db_path):
     """Assessments for 85% and the service and suitability rows a firm has, by SQL (not timed)."""
-    from brokercrm.db import connect
+    from brokercrm.kernel.db import connect
 
     db = connect(db_path)
     h = "((c.id * 2654435761) % 1000)"   # a fixed spread: the same book every run
@@ -182,7 +185,7 @@ def step_book(db_path):
 
 def step_book_after_classify(db_path):
     """Suitability exceptions need the classification: 5% of clients hold a product above their level."""
-    from brokercrm.db import connect
+    from brokercrm.kernel.db import connect
 
     db = connect(db_path)
     with db.conn:
@@ -201,7 +204,7 @@ def step_book_after_classify(db_path):
 
 def step_bare_import(db_path, csv_path):
     """The floor: csv.reader -> one executemany into a plain table keyed by client_id."""
-    from brokercrm.synth import CLIENT_COLUMNS
+    from brokercrm.demo.synth import CLIENT_COLUMNS
 
     Path(db_path).unlink(missing_ok=True)
     conn = sqlite3.connect(db_path)
@@ -224,21 +227,22 @@ def step_bare_import(db_path, csv_path):
 
 
 def step_import(db_path, csv_path):
-    from brokercrm.importers import import_clients
+    from brokercrm.imports import import_clients
 
     db = fresh_db(db_path)
+    actor = actor_for(db, db_path)
     started = clock()
-    result = import_clients(db, csv_path)
+    result = import_clients(db, csv_path, actor=actor)
     out = {**since(started), "rows": result.inserted}
     db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     return out
 
 
 def step_bare_classify(db_path, repeats="3"):
-    from brokercrm.classify_sql import Compiled
-    from brokercrm.db import connect
-    from brokercrm.policy import current
-    from brokercrm.timeutil import today
+    from brokercrm.classify.compile import Compiled
+    from brokercrm.kernel.db import connect
+    from brokercrm.kernel.timeutil import today
+    from brokercrm.policy.sets import current
 
     db = connect(db_path)
     conn = db.conn
@@ -260,25 +264,27 @@ def step_bare_classify(db_path, repeats="3"):
 
 
 def step_classify(db_path):
-    from brokercrm.classify import classify
-    from brokercrm.db import connect
+    from brokercrm.classify.engine import classify
+    from brokercrm.kernel.db import connect
     from brokercrm.plugins import load
 
     db = connect(db_path)
+    actor = actor_for(db, db_path)
     started = clock()
-    result = classify(db, operator="bench")
+    result = classify(db, actor=actor)
     out = {**since(started), "rows": result.scope, "changed": result.changed, "mode": result.mode,
            "examined": result.examined}
     # Plugin discovery on its own (the lead is rewriting it: measured, not changed here).
     started = clock()
-    load()
+    with load():
+        pass
     out["plugin_discovery"] = since(started)["seconds"]
     return out
 
 
 def step_change(db_path):
     """5% of clients' assets move: half ×4, half ×¼ (enough to cross bands)."""
-    from brokercrm.db import connect
+    from brokercrm.kernel.db import connect
 
     db = connect(db_path)
     with db.conn:
@@ -313,10 +319,14 @@ def step_bare_publish(db_path, out_dir):
 
 
 def step_publish(db_path, out_dir):
-    from brokercrm.publish import publish
+    from brokercrm.kernel.db import connect
+    from brokercrm.site.publish import publish
 
+    db = connect(db_path)
+    actor = actor_for(db, db_path)
+    db.close()
     started = clock()
-    result = publish(db_path, out_dir)
+    result = publish(db_path, out_dir, actor=actor)
     out = since(started)
     sizes = {name: (Path(out_dir) / e["file"]).stat().st_size for name, e in result.databases.items()}
     return {**out, "rows": result.databases["hq"]["tables"].get("clients", 0), "snapshots": len(result.databases),
@@ -355,8 +365,9 @@ def run_cli_classify(db_path):
     env = {**os.environ, "BROKERCRM_NOW": NOW}
     started = clock()
     command = Path(sys.executable).with_name("brokercrm")
-    proc = subprocess.run([str(command), "classify", "--db", str(db_path), "--json"],
-                          capture_output=True, text=True, env=env)
+    # The bench's operator (benchtrust) with its key beside the database.
+    proc = subprocess.run([str(command), "classify", "--db", str(db_path), "--json", "--as", "bench",
+                           "--key", f"{db_path}.bench.key"], capture_output=True, text=True, env=env)
     out = since(started)
     if proc.returncode:
         sys.exit(f"brokercrm classify failed:\n{proc.stderr}")
@@ -380,7 +391,7 @@ def run_cli_start():
 
 def page_urls(site_dir, database):
     """Every page a user of ``database`` is offered: tables, offered filters and sorts, views."""
-    from brokercrm.serve import build_metadata
+    from brokercrm.site.serve import build_metadata
 
     meta = build_metadata(site_dir)
     db_meta = meta["databases"][database]
@@ -426,14 +437,15 @@ def pct(values, q):
 
 def measure_site(site_dir, repeat, branch):
     sys.path.insert(0, str(ROOT / "tests"))
-    from test_site_support import Server, sign_in, site_env
+    from site_support import Server, sign_in, site_env
+
+    from brokercrm.site import auth
 
     env = site_env()
     # The bench's own users: head office and one branch.
-    from brokercrm import serve as site
-
-    env["BROKERCRM_SITE_USERS"] = "\n".join([site.user_entry("hq", "headoffice", None, "bench-pass"),
-                                             site.user_entry("br", "branch", branch, "bench-pass")])
+    env.pop("BROKERCRM_SITE_USERS_FILE", None)
+    env["BROKERCRM_SITE_USERS"] = "\n".join([auth.user_entry("hq", "headoffice", None, "bench-pass"),
+                                             auth.user_entry("br", "branch", branch, "bench-pass")])
     server = Server(site_dir, env)
     rows = []
     try:

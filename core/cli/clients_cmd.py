@@ -2,9 +2,10 @@
 
 import click
 
-from .. import clients as clients_lib
+from ..book import clients as clients_lib
 from . import cli
-from .common import db_option, emit_json, emit_json_stream, json_option, open_db, operator_option
+from .clients_text import SECTION_LINES
+from .common import acting, db_option, emit_json, emit_json_stream, json_option, operator_option
 
 
 @cli.group()
@@ -17,10 +18,12 @@ def clients():
 @click.option("--class", "class_", default=None, help="客户类别, 如 A+ (class)")
 @click.option("--limit", type=int, default=None, help="最多显示条数 (at most N)")
 @db_option
+@operator_option
 @json_option
-def clients_list(branch, class_, limit, db_path, as_json):
-    """列出客户及其分类 (list clients with their classification)."""
-    rows = clients_lib.list_clients(open_db(db_path), branch=branch, class_=class_, limit=limit)
+def clients_list(branch, class_, limit, db_path, operator, as_json):
+    """列出客户及其分类 (list clients with their classification; a branch operator: own branch)."""
+    db, actor = acting(db_path, operator)
+    rows = clients_lib.list_clients(db, actor, branch=branch, class_=class_, limit=limit)
     if as_json:
         emit_json_stream(rows)
         return
@@ -39,7 +42,8 @@ def clients_list(branch, class_, limit, db_path, as_json):
 @json_option
 def clients_show(client_id, reveal, db_path, operator, as_json):
     """显示客户详情: 分类理由, 历史, 测评 (one client in full)."""
-    obj = clients_lib.show(open_db(db_path), client_id, reveal=reveal, operator=operator)
+    db, actor = acting(db_path, operator)
+    obj = clients_lib.show(db, actor, client_id, reveal=reveal)
     if as_json:
         emit_json(obj)
         return
@@ -65,5 +69,6 @@ def clients_show(client_id, reveal, db_path, operator, as_json):
         click.echo("风险测评 (assessments):")
         for a in obj["assessments"]:
             click.echo(f"  {a['answered_at']} 得分 {a['score']} → {a['level']} 有效至 {a['expires_at']}")
-    for line in clients_lib.section_lines(obj):  # sections registered in clients.SECTIONS
-        click.echo(line)
+    for render in SECTION_LINES:
+        for line in render(obj):
+            click.echo(line)

@@ -2,11 +2,11 @@
 
 import click
 
-from .. import care as care_lib
-from .. import interactions as interactions_lib
-from ..errors import BrokerCRMError
+from ..service import care as care_lib
+from ..service import interactions as interactions_lib
+from ..kernel.errors import BrokerCRMError
 from . import cli
-from .common import db_option, emit_json, json_option, open_db, operator_option
+from .common import acting, db_option, emit_json, json_option, operator_option
 from .import_cmd import import_cmd
 
 KIND_HELP = ", ".join(f"{k} {v}" for k, v in interactions_lib.KINDS.items())
@@ -38,9 +38,9 @@ def interactions_log(client_id, kind, channel, note, satisfaction, manager, at, 
     A complaint opens a complaint case, a transfer/closure request a retention
     case, a low score a callback task.
     """
-    result = interactions_lib.log(open_db(db_path), client_id, kind=kind, channel=channel, note=note,
-                                  satisfaction=satisfaction, manager=manager, operator=operator, at=at,
-                                  task_id=task_id)
+    db, actor = acting(db_path, operator)
+    result = interactions_lib.log(db, actor, client_id, kind=kind, channel=channel, note=note,
+                                  satisfaction=satisfaction, manager=manager, at=at, task_id=task_id)
     if as_json:
         emit_json(result)
         return
@@ -60,11 +60,12 @@ def interactions_log(client_id, kind, channel, note, satisfaction, manager, at, 
 @click.option("--kind", default=None, help="类型 (kind)")
 @click.option("--limit", type=int, default=100, show_default=True, help="最多条数 (at most N)")
 @db_option
+@operator_option
 @json_option
-def interactions_list(client_id, branch, kind, limit, db_path, as_json):
+def interactions_list(client_id, branch, kind, limit, db_path, operator, as_json):
     """列出接触记录, 新的在前 (list interactions, newest first)."""
-    rows = interactions_lib.list_interactions(open_db(db_path), client_id=client_id, branch=branch, kind=kind,
-                                              limit=limit)
+    db, actor = acting(db_path, operator)
+    rows = interactions_lib.list_interactions(db, actor, client_id=client_id, branch=branch, kind=kind, limit=limit)
     if as_json:
         emit_json(rows)
         return
@@ -77,10 +78,12 @@ def interactions_list(client_id, branch, kind, limit, db_path, as_json):
 @interactions.command("satisfaction")
 @click.option("--branch", default=None, help="营业部代码 (branch code)")
 @db_option
+@operator_option
 @json_option
-def interactions_satisfaction(branch, db_path, as_json):
+def interactions_satisfaction(branch, db_path, operator, as_json):
     """满意度平均分: 按营业部, 按客户经理 (average satisfaction per branch and per manager)."""
-    report = interactions_lib.satisfaction_report(open_db(db_path), branch=branch)
+    db, actor = acting(db_path, operator)
+    report = interactions_lib.satisfaction_report(db, actor, branch=branch)
     if as_json:
         emit_json(report)
         return
@@ -109,8 +112,8 @@ def import_interactions(file, skip_invalid, rejects, db_path, operator, as_json)
     """
     if bool(skip_invalid) != bool(rejects):
         raise BrokerCRMError("--skip-invalid 与 --rejects FILE 须同时使用 (use both or neither)")
-    result = interactions_lib.import_file(open_db(db_path), file, operator=operator, skip_invalid=skip_invalid,
-                                          rejects=rejects)
+    db, actor = acting(db_path, operator)
+    result = interactions_lib.import_file(db, actor, file, skip_invalid=skip_invalid, rejects=rejects)
     if as_json:
         emit_json(result.as_dict())
         return
@@ -137,8 +140,8 @@ def care():
 @json_option
 def care_moment(client_id, kind, on_date, note, yearly, db_path, operator, as_json):
     """记录客户的重要时刻 (record an important moment of CLIENT_ID)."""
-    moment = care_lib.record_moment(open_db(db_path), client_id, kind=kind, on_date=on_date, note=note,
-                                    yearly=yearly, operator=operator)
+    db, actor = acting(db_path, operator)
+    moment = care_lib.record_moment(db, actor, client_id, kind=kind, on_date=on_date, note=note, yearly=yearly)
     if as_json:
         emit_json(moment)
     else:
@@ -152,7 +155,8 @@ def care_moment(client_id, kind, on_date, note, yearly, db_path, operator, as_js
 @json_option
 def care_generate(days, db_path, operator, as_json):
     """生成未来关怀任务, 可重复运行 (open care tasks ahead of time; idempotent)."""
-    result = care_lib.generate(open_db(db_path), days=days, operator=operator)
+    db, actor = acting(db_path, operator)
+    result = care_lib.generate(db, actor, days=days)
     if as_json:
         emit_json(result)
         return

@@ -2,11 +2,11 @@
 
 import click
 
-from .. import data_changes as changes_lib
-from .. import retention as retention_lib
-from .. import service_packages as packages_lib
+from ..book import data_changes as changes_lib
+from ..service import retention as retention_lib
+from ..service import packages as packages_lib
 from . import cli
-from .common import db_option, emit_json, json_option, open_db, operator_option
+from .common import acting, db_option, emit_json, json_option, operator_option
 
 
 @cli.group()
@@ -17,10 +17,12 @@ def packages():
 @packages.command("show")
 @click.argument("client_id")
 @db_option
+@operator_option
 @json_option
-def packages_show(client_id, db_path, as_json):
+def packages_show(client_id, db_path, operator, as_json):
     """客户的服务包及到期服务 (the package of CLIENT_ID and its due actions)."""
-    p = packages_lib.for_client(open_db(db_path), client_id)
+    db, actor = acting(db_path, operator)
+    p = packages_lib.show(db, actor, client_id)
     if as_json:
         emit_json(p)
         return
@@ -35,10 +37,12 @@ def packages_show(client_id, db_path, as_json):
 @packages.command("report")
 @click.option("--branch", default=None, help="营业部代码 (branch code)")
 @db_option
+@operator_option
 @json_option
-def packages_report(branch, db_path, as_json):
+def packages_report(branch, db_path, operator, as_json):
     """各营业部各服务包客户数 (clients per package per branch, head-office rules)."""
-    report = packages_lib.distribution(open_db(db_path), branch=branch)
+    db, actor = acting(db_path, operator)
+    report = packages_lib.distribution(db, actor, branch=branch)
     if as_json:
         emit_json(report)
         return
@@ -65,10 +69,12 @@ def _echo_case(case, as_json):
 @click.option("--branch", default=None, help="营业部代码 (branch code)")
 @click.option("--state", type=click.Choice(["open", "closed"]), default=None, help="open | closed")
 @db_option
+@operator_option
 @json_option
-def retention_list(branch, state, db_path, as_json):
+def retention_list(branch, state, db_path, operator, as_json):
     """列出挽留案例 (list retention cases)."""
-    rows = retention_lib.list_cases(open_db(db_path), branch=branch, state=state)
+    db, actor = acting(db_path, operator)
+    rows = retention_lib.list_cases(db, actor, branch=branch, state=state)
     if as_json:
         emit_json(rows)
         return
@@ -85,7 +91,8 @@ def retention_list(branch, state, db_path, as_json):
 @json_option
 def retention_attempt(case_id, note, db_path, operator, as_json):
     """记录一次挽留 (record a retention attempt)."""
-    _echo_case(retention_lib.attempt(open_db(db_path), case_id, note=note, operator=operator), as_json)
+    db, actor = acting(db_path, operator)
+    _echo_case(retention_lib.attempt(db, actor, case_id, note=note), as_json)
 
 
 @retention.command("close")
@@ -98,16 +105,19 @@ def retention_attempt(case_id, note, db_path, operator, as_json):
 @json_option
 def retention_close(case_id, outcome, note, db_path, operator, as_json):
     """结案并安排后续回访 (close the case; a follow-up callback task opens)."""
-    _echo_case(retention_lib.close(open_db(db_path), case_id, outcome=outcome, note=note, operator=operator),
+    db, actor = acting(db_path, operator)
+    _echo_case(retention_lib.close(db, actor, case_id, outcome=outcome, note=note),
                as_json)
 
 
 @retention.command("report")
 @db_option
+@operator_option
 @json_option
-def retention_report(db_path, as_json):
+def retention_report(db_path, operator, as_json):
     """各营业部挽留结果 (retention outcomes per branch)."""
-    rows = retention_lib.summary(open_db(db_path))
+    db, actor = acting(db_path, operator)
+    rows = retention_lib.summary(db, actor)
     if as_json:
         emit_json(rows)
         return
@@ -147,7 +157,8 @@ def _echo_change(c, as_json):
 @json_option
 def changes_request(client_id, field, value, note, db_path, operator, as_json):
     """修改客户 CLIENT_ID 的 FIELD 为 VALUE (change a field; important ones wait for review)."""
-    _echo_change(changes_lib.request(open_db(db_path), client_id, field, value, operator=operator, note=note),
+    db, actor = acting(db_path, operator)
+    _echo_change(changes_lib.request(db, actor, client_id, field, value, note=note),
                  as_json)
 
 
@@ -157,10 +168,12 @@ def changes_request(client_id, field, value, note, db_path, operator, as_json):
 @click.option("--client", "client_id", default=None, help="客户号 (client)")
 @click.option("--branch", default=None, help="营业部代码 (branch code)")
 @db_option
+@operator_option
 @json_option
-def changes_list(state, client_id, branch, db_path, as_json):
+def changes_list(state, client_id, branch, db_path, operator, as_json):
     """列出资料修改, 值已脱敏 (list changes; values masked)."""
-    rows = changes_lib.list_changes(open_db(db_path), state=state, client_id=client_id, branch=branch)
+    db, actor = acting(db_path, operator)
+    rows = changes_lib.list_changes(db, actor, state=state, client_id=client_id, branch=branch)
     if as_json:
         emit_json(rows)
         return
@@ -177,7 +190,8 @@ def changes_list(state, client_id, branch, db_path, as_json):
 @json_option
 def changes_approve(change_id, db_path, operator, as_json):
     """复核通过, 修改生效; 不能复核自己录入的修改 (approve; never your own)."""
-    _echo_change(changes_lib.approve(open_db(db_path), change_id, operator=operator), as_json)
+    db, actor = acting(db_path, operator)
+    _echo_change(changes_lib.approve(db, actor, change_id), as_json)
 
 
 @changes.command("reject")
@@ -188,4 +202,5 @@ def changes_approve(change_id, db_path, operator, as_json):
 @json_option
 def changes_reject(change_id, reason, db_path, operator, as_json):
     """驳回修改 (reject a pending change)."""
-    _echo_change(changes_lib.reject(open_db(db_path), change_id, operator=operator, reason=reason), as_json)
+    db, actor = acting(db_path, operator)
+    _echo_change(changes_lib.reject(db, actor, change_id, reason=reason), as_json)

@@ -2,12 +2,10 @@
 
 import click
 
-from .. import events
-from .. import service_policy as sp
-from .. import tasks as tasks_lib
-from ..errors import BrokerCRMError
+from ..service import orders as orders_lib
+from ..service import tasks as tasks_lib
 from . import cli
-from .common import db_option, emit_json, json_option, open_db, operator_option
+from .common import acting, db_option, emit_json, json_option, operator_option
 
 
 @cli.group()
@@ -22,10 +20,12 @@ def tasks():
 @click.option("--status", type=click.Choice(tasks_lib.STATUSES), default=None, help="open | done")
 @click.option("--limit", type=int, default=None, help="最多条数 (at most N)")
 @db_option
+@operator_option
 @json_option
-def tasks_list(branch, client_id, overdue, status, limit, db_path, as_json):
+def tasks_list(branch, client_id, overdue, status, limit, db_path, operator, as_json):
     """列出任务, 未办在前, 按截止时间 (list tasks, open first, by due time)."""
-    rows = tasks_lib.list_tasks(open_db(db_path), branch=branch, client_id=client_id, overdue=overdue,
+    db, actor = acting(db_path, operator)
+    rows = tasks_lib.list_tasks(db, actor, branch=branch, client_id=client_id, overdue=overdue,
                                 status=status, limit=limit)
     if as_json:
         emit_json(rows)
@@ -45,7 +45,8 @@ def tasks_list(branch, client_id, overdue, status, limit, db_path, as_json):
 @json_option
 def tasks_done(task_id, note, db_path, operator, as_json):
     """完成任务 TASK_ID (mark a task done)."""
-    task = tasks_lib.done(open_db(db_path), task_id, note=note, operator=operator)
+    db, actor = acting(db_path, operator)
+    task = tasks_lib.done(db, actor, task_id, note=note)
     if as_json:
         emit_json(task)
     else:
@@ -55,10 +56,12 @@ def tasks_done(task_id, note, db_path, operator, as_json):
 @tasks.command("report")
 @click.option("--branch", default=None, help="营业部代码 (branch code)")
 @db_option
+@operator_option
 @json_option
-def tasks_report(branch, db_path, as_json):
+def tasks_report(branch, db_path, operator, as_json):
     """按营业部统计: 按时完成, 超时完成, 逾期未办 (per branch: on time, late, open past due)."""
-    report = tasks_lib.report(open_db(db_path), branch=branch)
+    db, actor = acting(db_path, operator)
+    report = tasks_lib.report(db, actor, branch=branch)
     if as_json:
         emit_json(report)
         return
@@ -86,16 +89,10 @@ def orders():
 @json_option
 def orders_flag(client_id, note, order_id, at, db_path, operator, as_json):
     """标记异常委托, 10 分钟内须人工复核 (flag an abnormal order for human review)."""
-    db = open_db(db_path)
-    row = db.execute("SELECT branch_id FROM clients WHERE client_id = ?", [client_id]).fetchone()
-    if row is None:
-        raise BrokerCRMError(f"客户 {client_id} 不存在 (no such client)")
-    with db.atomic():
-        event = events.emit(db, "abnormal_order", client_id, at=sp.iso(at) if at else None,
-                            detail={"note": note, "order_id": order_id, "branch_id": row[0]}, operator=operator)
-    created = [t for t in tasks_lib.list_tasks(db, client_id=client_id) if t["event_id"] == event["id"]]
+    db, actor = acting(db_path, operator)
+    flagged = orders_lib.flag(db, actor, client_id, note=note, order_id=order_id, at=at)
     if as_json:
-        emit_json({"event": event, "tasks": created})
+        emit_json(flagged)
         return
-    for t in created:
+    for t in flagged["tasks"]:
         click.echo(f"已开任务 #{t['id']} (task opened): {t['title']} 截止 {t['due_at']}")
