@@ -23,14 +23,12 @@ from array import array
 import json
 from operator import mul
 from functools import lru_cache
-from pathlib import Path
 
-from . import audit, events, validate
-from . import import_pipeline
+from . import audit, events, import_pipeline, import_policy, validate
 from .import_clients_fast import NUMBER_FIELDS, produce
 from .errors import BrokerCRMError
 from .import_report import ImportResult, Problems, Progress, Rejects, SeenKeys, chunks
-from .readers import read_rows
+from .readers import check_file
 from .timeutil import now_iso, today
 
 TEXT_FIELDS = ("name", "occupation", "education", "legal_representative", "business_scope")
@@ -62,7 +60,6 @@ KINDS = {
 
 # An institution may give a landline: area code, then 7–8 digits.
 _LANDLINE_DIGITS = frozenset("0123456789-")
-_INF = float("inf")
 # GB 11643 check, inlined for the hot path; validate.resident_id explains failures.
 _ID_WEIGHTS = validate.ID_WEIGHTS
 _ID_CHECK = validate.ID_CHECK
@@ -136,7 +133,10 @@ def check_row(row, branches, today_iso):
         elif birth > today_iso:
             problems.append(("birth_date", "晚于今天 (in the future)"))
     if id_number:
-        if kind == "individual":
+        excel = validate.excel_scientific(id_number)
+        if excel:
+            problems.append(("id_number", excel))
+        elif kind == "individual":
             error = _resident_id(id_number)
             if error:
                 problems.append(("id_number", error))
@@ -153,10 +153,11 @@ def check_row(row, branches, today_iso):
 
     phone = get("phone", "")
     if phone:
-        if not (len(phone) == 11 and phone.isdigit() and phone[0] == "1" and phone[1] in "3456789"):
+        if not (len(phone) == 11 and phone.isascii() and phone.isdigit() and phone[0] == "1"
+                and phone[1] in "3456789"):
             phone, error = _phone(phone, kind)
             if error:
-                problems.append(("phone", error))
+                problems.append(("phone", validate.excel_scientific(get("phone")) or error))
     elif kind == "individual":
         problems.append(("phone", "个人客户必填 (required for individuals)"))
 
@@ -182,14 +183,9 @@ def check_row(row, branches, today_iso):
         value = get(column)
         number = None
         if value:
-            try:
-                number = float(value)
-                if not 0 <= number < _INF:  # negative, infinite or NaN: let validate say which
-                    raise ValueError
-            except ValueError:
-                number, error = validate.non_negative(value)
-                if error:
-                    problems.append((column, error))
+            number, error = validate.non_negative(value)
+            if error:
+                problems.append((column, error))
         record[column] = number
     extra = None
     columns = _extra_columns(tuple(row))
@@ -427,7 +423,7 @@ def _resolve(refs):
 
 
 def import_clients(db, path, *, skip_invalid=False, rejects=None, operator=None, progress=False,
-                   row_validators=None, row_enrichers=None):
+                   row_validators=None, row_enrichers=None, sheet=None, header_row=None):
     """Import clients from a CSV/XLSX/JSON/NDJSON file; returns an ImportResult.
 
     All or nothing: any bad row raises ValidationFailed listing
@@ -443,8 +439,11 @@ def import_clients(db, path, *, skip_invalid=False, rejects=None, operator=None,
     ``row_enrichers``: callables ``fn(rows) -> [(index, {column: value})]``
     called the same way after the validators; the values are kept in the
     client's extra columns. A standard column cannot be set this way.
+
+    ``sheet`` (name or 1-based number) and ``header_row`` pick the sheet of a
+    workbook and the header row of a table (``readers.table``).
     """
-    path = Path(path)
+    path = check_file(path)  # a missing file or an unknown type fails here, before any work
     source = path.name
     result = ImportResult("clients", str(path))
     problems = Problems(str(path))
@@ -452,14 +451,14 @@ def import_clients(db, path, *, skip_invalid=False, rejects=None, operator=None,
     branches = {row[0] for row in db.execute("SELECT code FROM branches")}
     validators = list(row_validators or [])
     enrichers = list(row_enrichers or [])
-    read_rows(path, ALIASES)  # a missing file or an unknown type fails here, before any work
+    spec = import_policy.spec(db, "clients")
     bar = Progress(path, progress, f"导入客户 {source}")
     writer = _ClientWriter(db, source, operator, result)
     # The rows as read travel with the checked ones only when a rejects file or a
     # validator may need them: a dict per row is a third of the reader's cost.
     keep_rows = bool(validators) or spool.enabled
-    payloads = import_pipeline.run(produce, (path, ALIASES, branches, today(), keep_rows),
-                                   size=path.stat().st_size if path.exists() else 0)
+    payloads = import_pipeline.run(produce, (path, spec, branches, today(), keep_rows, sheet, header_row),
+                                   size=path.stat().st_size)
     # New clients' events land at random places in the events(kind, at) index; a larger page
     # cache for the import keeps those inserts in memory (64 MB, well inside the 200 MB budget).
     cache_size = db.execute("PRAGMA cache_size").fetchone()[0]

@@ -165,7 +165,8 @@ def list_interactions(db, *, client_id=None, branch=None, kind=None, limit=100):
     return [dict(zip(names, r)) for r in cursor.fetchall()]
 
 
-def import_file(db, path, *, operator=None, skip_invalid=False, rejects=None, progress=False):
+def import_file(db, path, *, operator=None, skip_invalid=False, rejects=None, progress=False, sheet=None,
+                header_row=None):
     """Import interactions from CSV/XLSX/JSON/NDJSON in one transaction, streamed in batches.
 
     All or nothing (problems as file:row:column: reason) unless ``skip_invalid``:
@@ -197,7 +198,7 @@ def import_file(db, path, *, operator=None, skip_invalid=False, rejects=None, pr
 
     return run_import(db, path, "interactions", "接触记录 (interactions)", IMPORT_ALIASES, check, write,
                       lambda v: None, skip_invalid=skip_invalid, rejects=rejects, operator=operator,
-                      progress=progress)
+                      progress=progress, sheet=sheet, header_row=header_row)
 
 
 def list_for_client(db, client_id, limit=None):

@@ -25,6 +25,7 @@ VALIDATORS = {
     "suitability": "brokercrm.suitability_policy:validate",
     "service": "brokercrm.service_policy:validate",
     "packages": "brokercrm.service_packages:validate",
+    "import": "brokercrm.import_policy:validate",
 }
 
 
