@@ -11,7 +11,7 @@ problems, which the importers report like any other bad row.
 
 from pathlib import Path
 
-from .errors import BrokerCRMError
+from .errors import BrokerCRMError, NotFound
 from .headers import ColumnSpec, normalise_header  # noqa: F401  (normalise_header: re-exported)
 from .read_csv import SUFFIXES as CSV_SUFFIXES
 from .read_csv import open_csv
@@ -36,7 +36,7 @@ def check_file(path):
     """The path as a Path, or a BrokerCRMError when it is not a readable file of a known type."""
     path = Path(path)
     if not path.exists():
-        raise BrokerCRMError(f"{path}: 文件不存在 (no such file)")
+        raise NotFound(f"{path}: 文件不存在 (no such file)")
     if not path.is_file():
         raise BrokerCRMError(f"{path}: 不是文件 (not a file)")
     suffix = path.suffix.lower()

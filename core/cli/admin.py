@@ -5,9 +5,10 @@ import click
 from .. import branches as branches_lib
 from .. import operators as operators_lib
 from .. import policy as policy_lib
+from ..db import connect
 from ..db import db_path as resolve_db_path
 from . import cli
-from .common import db_option, emit_json, json_option, open_db, operator_option
+from .common import db_option, echo_table, emit_json, json_option, open_db, operator_option
 
 
 @cli.command()
@@ -20,9 +21,10 @@ def init(admin_id, db_path, operator, as_json):
     """创建或升级数据库, 并把 policies/ 中的默认总部策略记为 v1.
 
     Create or upgrade the database, record the default head-office policies
-    as version 1 and create the first head-office operator (--admin).
+    as version 1 and create the first head-office operator (--admin). The only
+    command that creates a database; every other one refuses a missing --db.
     """
-    db = open_db(db_path)
+    db = connect(db_path)
     created, existing = operators_lib.bootstrap(db, admin_id)
     policy = policy_lib.publish_defaults(db, operator=operator or (created and created["id"]))
     info = {"db": str(resolve_db_path(db_path)), "policy_version": policy.version, "policy_digest": policy.digest,
@@ -67,8 +69,8 @@ def branches_list(db_path, as_json):
     if as_json:
         emit_json(rows)
         return
-    for b in rows:
-        click.echo(f"{b['code']:<8} {b['name']}  客户 {b['clients']:,}")
+    echo_table([(b["code"], b["name"], f"{b['clients']:,}") for b in rows],
+               ["营业部 code", "名称 name", "客户 clients"], empty="没有营业部 (no branches)")
 
 
 @cli.group()

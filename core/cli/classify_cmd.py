@@ -3,6 +3,7 @@
 import click
 
 from .. import classify as classify_lib
+from .. import lookups
 from ..validate import parse_date
 from . import cli
 from .common import db_option, emit_json, json_option, open_db, operator_option
@@ -54,7 +55,9 @@ def classify(branch, dry_run, as_of, db_path, operator, as_json):
         today = parse_date(as_of)
         if today is None:
             raise click.BadParameter(f"{as_of!r} 不是有效日期 (not a date)", param_hint="--as-of")
-    result = classify_lib.classify(open_db(db_path), branch=branch, dry_run=dry_run, operator=operator, today=today)
+    db = open_db(db_path)
+    result = classify_lib.classify(db, branch=lookups.branch(db, branch), dry_run=dry_run, operator=operator,
+                                   today=today)
     if as_json:
         emit_json(result.as_dict())
     else:

@@ -3,8 +3,9 @@
 import click
 
 from .. import clients as clients_lib
+from .. import lookups
 from . import cli
-from .common import db_option, emit_json, emit_json_stream, json_option, open_db, operator_option
+from .common import db_option, echo_stream, emit_json, emit_json_stream, json_option, open_db, operator_option
 
 
 @cli.group()
@@ -20,15 +21,17 @@ def clients():
 @json_option
 def clients_list(branch, class_, limit, db_path, as_json):
     """列出客户及其分类 (list clients with their classification)."""
-    rows = clients_lib.list_clients(open_db(db_path), branch=branch, class_=class_, limit=limit)
+    db = open_db(db_path)
+    branch, class_ = lookups.branch(db, branch), lookups.client_class(db, class_)
+    rows = clients_lib.list_clients(db, branch=branch, class_=class_, limit=limit)
     if as_json:
         emit_json_stream(rows)
         return
-    for c in rows:
-        click.echo(
-            f"{c['client_id']:<14} {c['branch_id']:<6} {c['class'] or '-':<3} {c['risk_level'] or '-':<10}"
-            f" {c['habit'] or '-':<7} {c['tier'] or '-':<8} {c['value_segment'] or '-'}"
-        )
+    # Streamed with fixed widths: a million clients never sit in memory to be aligned.
+    echo_stream(((c["client_id"], c["branch_id"], c["class"], c["risk_level"], c["habit"], c["tier"],
+                  c["value_segment"]) for c in rows),
+                [("客户号 client", 14), ("营业部", 6), ("类别", 5), ("风险 risk", 10), ("习惯 habit", 10),
+                 ("等级 tier", 10), ("价值 value", 10)])
 
 
 @clients.command("show")
@@ -39,7 +42,8 @@ def clients_list(branch, class_, limit, db_path, as_json):
 @json_option
 def clients_show(client_id, reveal, db_path, operator, as_json):
     """显示客户详情: 分类理由, 历史, 测评 (one client in full)."""
-    obj = clients_lib.show(open_db(db_path), client_id, reveal=reveal, operator=operator)
+    db = open_db(db_path)
+    obj = clients_lib.show(db, lookups.client(db, client_id), reveal=reveal, operator=operator)
     if as_json:
         emit_json(obj)
         return

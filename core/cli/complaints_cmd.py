@@ -3,8 +3,9 @@
 import click
 
 from .. import complaints as complaints_lib
+from .. import lookups
 from . import cli
-from .common import db_option, emit_json, json_option, open_db, operator_option
+from .common import db_option, echo_table, emit_json, json_option, open_db, operator_option
 
 
 @cli.group()
@@ -41,14 +42,15 @@ def _echo(c, as_json):
 @json_option
 def complaints_list(branch, state, overdue, db_path, as_json):
     """列出投诉, 超时的标出 (list complaints; past-deadline ones flagged)."""
-    rows = complaints_lib.list_complaints(open_db(db_path), branch=branch, state=state, overdue=overdue)
+    db = open_db(db_path)
+    rows = complaints_lib.list_complaints(db, branch=lookups.branch(db, branch), state=state, overdue=overdue)
     if as_json:
         emit_json(rows)
         return
-    for c in rows:
-        flag = f"  ⚠ {c['flag']}" if c["flag"] else ""
-        click.echo(f"#{c['id']:<5} {c['client_id']:<14} {c['branch_id']:<6} {c['state']:<13} 截止 {c['due_at']}"
-                   f" 经办 {c['handler'] or '-'}{flag}")
+    echo_table([(f"#{c['id']}", c["client_id"], c["branch_id"], c["state"], c["due_at"], c["handler"] or "-",
+                 f"⚠ {c['flag']}" if c["flag"] else "") for c in rows],
+               ["投诉 id", "客户 client", "营业部", "状态 state", "截止 due", "经办 handler", ""],
+               empty="没有投诉 (no complaints)")
 
 
 @complaints.command("show")

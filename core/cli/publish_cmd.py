@@ -5,7 +5,7 @@ import click
 from .. import publish as publish_lib
 from .. import serve as serve_lib
 from . import cli
-from .common import db_option, emit_json, json_option
+from .common import db_option, emit_json, json_option, require_db
 
 out_option = click.option(
     "--out", "out_dir", type=click.Path(file_okay=False), default=None,
@@ -24,6 +24,7 @@ def publish(db_path, out_dir, as_json):
     Names, ID numbers and phone numbers are masked inside the snapshots. Each
     file is replaced atomically, so a reader never sees half of one.
     """
+    require_db(db_path)
     result = publish_lib.publish(db_path, out_dir)
     if as_json:
         emit_json(result.as_dict())

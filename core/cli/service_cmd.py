@@ -3,10 +3,11 @@
 import click
 
 from .. import data_changes as changes_lib
+from .. import lookups
 from .. import retention as retention_lib
 from .. import service_packages as packages_lib
 from . import cli
-from .common import db_option, emit_json, json_option, open_db, operator_option
+from .common import db_option, echo_table, emit_json, json_option, open_db, operator_option
 
 
 @cli.group()
@@ -20,7 +21,8 @@ def packages():
 @json_option
 def packages_show(client_id, db_path, as_json):
     """客户的服务包及到期服务 (the package of CLIENT_ID and its due actions)."""
-    p = packages_lib.for_client(open_db(db_path), client_id)
+    db = open_db(db_path)
+    p = packages_lib.for_client(db, lookups.client(db, client_id))
     if as_json:
         emit_json(p)
         return
@@ -38,12 +40,13 @@ def packages_show(client_id, db_path, as_json):
 @json_option
 def packages_report(branch, db_path, as_json):
     """各营业部各服务包客户数 (clients per package per branch, head-office rules)."""
-    report = packages_lib.distribution(open_db(db_path), branch=branch)
+    db = open_db(db_path)
+    report = packages_lib.distribution(db, branch=lookups.branch(db, branch))
     if as_json:
         emit_json(report)
         return
-    for r in report["rows"]:
-        click.echo(f"{r['branch_id']:<8} {r['package']:<22} {r['clients']:>9,}")
+    echo_table([(r["branch_id"], r["package"], f"{r['clients']:,}") for r in report["rows"]],
+               ["营业部 branch", "服务包 package", "客户 clients"])
 
 
 @cli.group()
@@ -68,13 +71,15 @@ def _echo_case(case, as_json):
 @json_option
 def retention_list(branch, state, db_path, as_json):
     """列出挽留案例 (list retention cases)."""
-    rows = retention_lib.list_cases(open_db(db_path), branch=branch, state=state)
+    db = open_db(db_path)
+    rows = retention_lib.list_cases(db, branch=lookups.branch(db, branch), state=state)
     if as_json:
         emit_json(rows)
         return
-    for c in rows:
-        click.echo(f"#{c['id']:<5} {c['client_id']:<14} {c['branch_id']:<6} {c['request']:<9} {c['state']:<7}"
-                   f" {c['outcome'] or '':<12} {c['opened_at']}")
+    echo_table([(f"#{c['id']}", c["client_id"], c["branch_id"], c["request"], c["state"], c["outcome"] or "",
+                 c["opened_at"]) for c in rows],
+               ["案例 id", "客户 client", "营业部", "申请 request", "状态 state", "结果 outcome", "开立 opened"],
+               empty="没有挽留案例 (no retention cases)")
 
 
 @retention.command("attempt")
@@ -160,7 +165,9 @@ def changes_request(client_id, field, value, note, db_path, operator, as_json):
 @json_option
 def changes_list(state, client_id, branch, db_path, as_json):
     """列出资料修改, 值已脱敏 (list changes; values masked)."""
-    rows = changes_lib.list_changes(open_db(db_path), state=state, client_id=client_id, branch=branch)
+    db = open_db(db_path)
+    rows = changes_lib.list_changes(db, state=state, client_id=lookups.client(db, client_id),
+                                    branch=lookups.branch(db, branch))
     if as_json:
         emit_json(rows)
         return

@@ -5,7 +5,7 @@ import functools
 
 import click
 
-from .. import assessment_reports, behaviour, investor_type, products, suitability, suitability_scan
+from .. import assessment_reports, behaviour, investor_type, lookups, products, suitability, suitability_scan
 from ..validate import parse_date
 from . import cli
 from .common import db_option, emit_json, json_option, open_db, operator_option
@@ -58,7 +58,9 @@ def _print_result(r):
 @json_option
 def check_cmd(client_id, product_code, as_of, db_path, operator, as_json):
     """检查客户 CLIENT_ID 与产品 PRODUCT_CODE 是否适当 (check one client against one product; recorded)."""
-    result = suitability.check(open_db(db_path), client_id, product_code, operator=operator, today=_as_of(as_of))
+    db = open_db(db_path)
+    client_id, product_code = lookups.client(db, client_id), lookups.product(db, product_code)
+    result = suitability.check(db, client_id, product_code, operator=operator, today=_as_of(as_of))
     if as_json:
         emit_json(result)
     else:
@@ -96,7 +98,8 @@ def confirm_cmd(client_id, product_code, evidence, as_of, db_path, operator, as_
 @json_option
 def scan_cmd(branch, limit, as_of, db_path, operator, as_json):
     """检查全部持仓, 列出持有高于其等级产品的客户 (check every holding; list those above the client's level)."""
-    summary = suitability_scan.scan(open_db(db_path), branch=branch, today=_as_of(as_of), operator=operator,
+    db = open_db(db_path)
+    summary = suitability_scan.scan(db, branch=lookups.branch(db, branch), today=_as_of(as_of), operator=operator,
                                     limit=limit)
     if as_json:
         emit_json(summary)
@@ -125,6 +128,7 @@ def assessments_cmd(branch, days, as_of, db_path, as_json):
     """各营业部已过期、即将到期的风险测评, 及须重新测评的客户 (expired, expiring, renewal due)."""
     db = open_db(db_path)
     today = _as_of(as_of)
+    branch = lookups.branch(db, branch)
     report = assessment_reports.expiry_report(db, branch=branch, today=today, days=days)
     report["renewal"] = assessment_reports.renewal_flags(db, branch=branch, today=today)
     if as_json:
@@ -259,13 +263,14 @@ def rerate_cmd(as_of, db_path, operator, as_json):
 @db_option
 @operator_option
 @json_option
-def import_products(file, skip_invalid, rejects, db_path, operator, as_json):
+def import_products(file, skip_invalid, rejects, sheet, header_row, db_path, operator, as_json):
     """导入产品 FILE (import products).
 
     列 (columns): code (产品代码), name (产品名称), type (产品类型), risk_level (风险等级 R1–R5).
     未填风险等级的产品按适当性策略由类型推定 (股票型 → R4, 债券型 → R3, 货币型 → R1 …).
     """
-    _run("产品 products", products.import_products, file, skip_invalid, rejects, db_path, operator, as_json)
+    _run("产品 products", products.import_products, file, skip_invalid, rejects, db_path, operator, as_json, sheet,
+         header_row)
 
 
 @import_cmd.command("holdings")
@@ -275,13 +280,13 @@ def import_products(file, skip_invalid, rejects, db_path, operator, as_json):
 @db_option
 @operator_option
 @json_option
-def import_holdings(file, replace, skip_invalid, rejects, db_path, operator, as_json):
+def import_holdings(file, replace, skip_invalid, rejects, sheet, header_row, db_path, operator, as_json):
     """导入持仓 FILE (import holdings).
 
     列 (columns): client_id (客户号), product_code (产品代码), amount (持有金额), since (持有起始日).
     """
     func = functools.partial(products.import_holdings, replace=replace)
-    _run("持仓 holdings", func, file, skip_invalid, rejects, db_path, operator, as_json)
+    _run("持仓 holdings", func, file, skip_invalid, rejects, db_path, operator, as_json, sheet, header_row)
 
 
 @import_cmd.command("behaviour")
@@ -290,10 +295,11 @@ def import_holdings(file, replace, skip_invalid, rejects, db_path, operator, as_
 @db_option
 @operator_option
 @json_option
-def import_behaviour(file, skip_invalid, rejects, db_path, operator, as_json):
+def import_behaviour(file, skip_invalid, rejects, sheet, header_row, db_path, operator, as_json):
     """导入每日交易行为 FILE 并重新评估 (import daily trading behaviour, then re-rate).
 
     列 (columns): client_id, date, turnover_pct (日换手率%, 250 即 250%), st_share (ST占比 0–1 或 60%).
     满足行为规则的客户标记为进取型并通知客户经理; 不限制交易 (never blocks trading).
     """
-    _run("交易行为 behaviour", behaviour.import_behaviour, file, skip_invalid, rejects, db_path, operator, as_json)
+    _run("交易行为 behaviour", behaviour.import_behaviour, file, skip_invalid, rejects, db_path, operator, as_json,
+         sheet, header_row)

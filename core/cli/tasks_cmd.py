@@ -2,12 +2,12 @@
 
 import click
 
-from .. import events
+from .. import events, lookups
 from .. import service_policy as sp
 from .. import tasks as tasks_lib
 from ..errors import BrokerCRMError
 from . import cli
-from .common import db_option, emit_json, json_option, open_db, operator_option
+from .common import db_option, echo_table, emit_json, json_option, open_db, operator_option
 
 
 @cli.group()
@@ -25,16 +25,16 @@ def tasks():
 @json_option
 def tasks_list(branch, client_id, overdue, status, limit, db_path, as_json):
     """列出任务, 未办在前, 按截止时间 (list tasks, open first, by due time)."""
-    rows = tasks_lib.list_tasks(open_db(db_path), branch=branch, client_id=client_id, overdue=overdue,
-                                status=status, limit=limit)
+    db = open_db(db_path)
+    branch, client_id = lookups.branch(db, branch), lookups.client(db, client_id)
+    rows = tasks_lib.list_tasks(db, branch=branch, client_id=client_id, overdue=overdue, status=status,
+                                limit=limit)
     if as_json:
         emit_json(rows)
         return
-    if not rows:
-        click.echo("没有任务 (no tasks)")
-    for t in rows:
-        click.echo(f"#{t['id']:<6} {t['client_id']:<14} {t['branch_id']:<6} 截止 {tasks_lib.due_label(t):<32}"
-                   f" {t['title']}  [{t['origin']}]")
+    echo_table([(f"#{t['id']}", t["client_id"], t["branch_id"], tasks_lib.due_label(t), t["title"], t["origin"])
+                for t in rows], ["任务 id", "客户 client", "营业部", "截止 due", "任务 title", "来源 origin"],
+               empty="没有任务 (no tasks)")
 
 
 @tasks.command("done")
@@ -58,7 +58,8 @@ def tasks_done(task_id, note, db_path, operator, as_json):
 @json_option
 def tasks_report(branch, db_path, as_json):
     """按营业部统计: 按时完成, 超时完成, 逾期未办 (per branch: on time, late, open past due)."""
-    report = tasks_lib.report(open_db(db_path), branch=branch)
+    db = open_db(db_path)
+    report = tasks_lib.report(db, branch=lookups.branch(db, branch))
     if as_json:
         emit_json(report)
         return
