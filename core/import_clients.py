@@ -28,7 +28,7 @@ from . import audit, events, import_pipeline, import_policy, validate
 from .import_clients_fast import NUMBER_FIELDS, produce
 from .errors import BrokerCRMError
 from .import_report import ImportResult, Problems, Progress, Rejects, SeenKeys, chunks
-from .readers import check_file
+from .readers import WORKBOOK_SUFFIXES, check_file
 from .timeutil import now_iso, today
 
 TEXT_FIELDS = ("name", "occupation", "education", "legal_representative", "business_scope")
@@ -457,8 +457,10 @@ def import_clients(db, path, *, skip_invalid=False, rejects=None, operator=None,
     # The rows as read travel with the checked ones only when a rejects file or a
     # validator may need them: a dict per row is a third of the reader's cost.
     keep_rows = bool(validators) or spool.enabled
+    # A workbook is read in a worker of its own (read_workbook), so its rows are checked here.
+    size = 0 if path.suffix.lower() in WORKBOOK_SUFFIXES else path.stat().st_size
     payloads = import_pipeline.run(produce, (path, spec, branches, today(), keep_rows, sheet, header_row),
-                                   size=path.stat().st_size)
+                                   size=size)
     # New clients' events land at random places in the events(kind, at) index; a larger page
     # cache for the import keeps those inserts in memory (64 MB, well inside the 200 MB budget).
     cache_size = db.execute("PRAGMA cache_size").fetchone()[0]

@@ -59,6 +59,9 @@ def _limit_memory(extra_bytes):
 
 
 def _worker(producer, args, out, receive, parent_pid, memory):
+    import faulthandler
+
+    faulthandler.disable()  # a worker that runs out of memory aborts: the parent reports it, no dump
     die_with_parent(parent_pid)
     receive.close()  # only the parent reads: with our copy closed, a dead parent means EPIPE here
     if memory:

@@ -102,7 +102,8 @@ def _non_ascii_sample(path):
 def _detect(path, fallback_sample=False):
     from charset_normalizer import from_bytes
 
-    sample = _non_ascii_sample(path)
+    # UTF-16 text has NUL bytes and no byte-aligned lines: the detector gets the file's head instead.
+    sample = b"" if _has_nul(path) else _non_ascii_sample(path)
     if not sample and fallback_sample:
         with open(path, "rb") as f:
             sample = f.read(SAMPLE_BYTES)
