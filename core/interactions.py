@@ -59,10 +59,9 @@ def normal_channel(value):
 def normal_satisfaction(value):
     if value is None or str(value).strip() == "":
         return None
-    try:
-        score = int(str(value).strip())
-    except ValueError:
-        score = None
+    text = str(value).strip()
+    # ASCII digits only (issue 13): int() also reads Arabic-Indic and full-width digits.
+    score = int(text) if text.isascii() and text.isdigit() else None
     if score is None or not 1 <= score <= 5:
         raise BrokerCRMError(f"满意度须为 1–5 的整数 (satisfaction must be an integer 1–5), got {value!r}")
     return score

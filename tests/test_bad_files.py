@@ -231,3 +231,17 @@ def test_rows_the_reader_refused_go_to_rejects_with_skip_invalid(db, tmp_path):
     assert (result.inserted, result.rejected) == (2, 1)
     got = list(csv.DictReader(rejects.read_text(encoding="utf-8-sig").splitlines()))
     assert got[0]["client_id"] == "C2" and "NUL" in got[0]["reason"]
+
+
+def test_strict_numbers_in_the_other_importers(db, tmp_path):
+    from brokercrm.behaviour import _pct, _share
+    from brokercrm.interactions import normal_satisfaction
+    from brokercrm.errors import BrokerCRMError
+
+    assert _pct("250")[0] == 250.0 and _share("60%")[0] == 0.6
+    for value in ("1_0", "١٠", "1e2", "1.2.3"):
+        assert _pct(value)[1] and _share(value)[1]
+    assert normal_satisfaction("5") == 5
+    for value in ("٥", "５", "+5"):
+        with pytest.raises(BrokerCRMError):
+            normal_satisfaction(value)
