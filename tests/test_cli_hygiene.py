@@ -73,9 +73,26 @@ def test_not_a_database_and_a_missing_folder(tmp_path, path, command):
     assert result.exit_code != 0
 
 
+@pytest.fixture(scope="module")
+def shared_db(tmp_path_factory):
+    """One initialised database for the walk (garbage values change nothing worth a fresh one)."""
+    from conftest import BRANCHES, NOW
+
+    from brokercrm.db import connect
+    from brokercrm.policy import publish_defaults
+
+    path = tmp_path_factory.mktemp("walk") / "crm.db"
+    db = connect(path)
+    publish_defaults(db)
+    for code, name in BRANCHES.items():
+        db.execute("INSERT INTO branches (code, name, created_at) VALUES (?, ?, ?)", [code, name, NOW])
+    db.close()
+    return path
+
+
 @pytest.mark.parametrize("path,command", COMMANDS, ids=lambda v: " ".join(v) if isinstance(v, tuple) else "")
-def test_garbage_values_and_environment_never_give_a_traceback(db_path, tmp_path, path, command, monkeypatch):
-    extra = ["--db", str(db_path)] if takes_db(command) else []
+def test_garbage_values_and_environment_never_give_a_traceback(shared_db, tmp_path, path, command):
+    extra = ["--db", str(shared_db)] if takes_db(command) else []
     if path == ("publish",):
         extra += ["--out", str(tmp_path / "site")]
     invoke(*path, *garbage_args(command), *extra)
