@@ -4,17 +4,17 @@
     .venv/bin/python bench/bench_core.py                 # 1,000,000 clients (and 100,000 for the scaling check)
     .venv/bin/python bench/bench_core.py --clients 200000 --small 20000
 
-For each size it writes a synthetic book (brokercrm.synth; not timed) and runs
+For each size it writes a synthetic book (brokercrm.demo.synth; not timed) and runs
 every step in a fresh child process, so each step's peak RSS (VmHWM) is its own
 (plus the largest worker it forked, if any):
 
   baseline_import  csv.reader over the same file -> one bare executemany into clients, one transaction
-  import           brokercrm.importers.import_clients (full validation, events, audit)
-  assessments      brokercrm.importers.import_assessments (not a target; the book needs it)
+  import           brokercrm.imports.import_clients (full validation, events, audit)
+  assessments      brokercrm.imports.import_assessments (not a target; the book needs it)
   bare             INSERT INTO bench_grid SELECT client_id, <the policy's grid CASE> FROM clients
                    (three times, each into a fresh table; the median counts)
   bare keyed       the same into a table keyed by client_id (information only)
-  classify_first   brokercrm.classify.classify on an empty classifications table
+  classify_first   brokercrm.classify.engine.classify on an empty classifications table
   change           total_assets of 5% of clients ×4 or ×¼ (not timed)
   bare             again, on the changed table
   classify_nightly classify again: only the changed clients are written
@@ -36,6 +36,8 @@ import subprocess
 import sys
 import tempfile
 import time
+
+from benchtrust import actor_for
 from pathlib import Path
 
 NOW = "2026-06-30T10:00:00+08:00"
@@ -77,10 +79,10 @@ CORE_POLICIES = ("classification.toml", "questionnaire.toml")
 
 def _fresh_db(path, policies=True):
     """A new database with the branches and (only) the core's policies: the bench measures the core."""
-    from brokercrm.db import connect
-    from brokercrm.policy import default_policy_dir, publish_defaults
+    from brokercrm.kernel.db import connect
+    from brokercrm.policy.sets import default_policy_dir, publish_defaults
 
-    for p in (path, f"{path}-wal", f"{path}-shm"):
+    for p in (path, f"{path}-wal", f"{path}-shm", f"{path}.trust-root", f"{path}.bench.key"):
         if os.path.exists(p):
             os.unlink(p)
     db = connect(path)
@@ -88,7 +90,7 @@ def _fresh_db(path, policies=True):
         with tempfile.TemporaryDirectory() as tmp:
             for name in CORE_POLICIES:
                 shutil.copy(default_policy_dir() / name, tmp)
-            publish_defaults(db, directory=tmp)
+            publish_defaults(db, actor_for(db, path), directory=tmp)
     for code, name in BRANCHES.items():
         db.execute("INSERT INTO branches (code, name, created_at) VALUES (?, ?, ?)", [code, name, NOW])
     return db
@@ -96,7 +98,7 @@ def _fresh_db(path, policies=True):
 
 def step_baseline_import(db_path, csv_path):
     """The floor: parse the same CSV and executemany the rows, no checks at all."""
-    from brokercrm.synth import CLIENT_COLUMNS
+    from brokercrm.demo.synth import CLIENT_COLUMNS
 
     db = _fresh_db(db_path, policies=False)
     conn = db.conn
@@ -114,30 +116,31 @@ def step_baseline_import(db_path, csv_path):
 
 
 def step_import(db_path, csv_path):
-    from brokercrm import events
-    from brokercrm.importers import import_clients
+    from brokercrm.kernel import events
+    from brokercrm.imports import import_clients
 
     db = _fresh_db(db_path)
     started = clock()
-    result = import_clients(db, csv_path)
+    result = import_clients(db, csv_path, actor=actor_for(db, db_path))
     return {**since(started), "rows": result.inserted, "listeners": list(events.LISTENERS)}
 
 
 def step_assessments(db_path, csv_path):
-    from brokercrm.db import connect
-    from brokercrm.importers import import_assessments
+    from brokercrm.kernel.db import connect
+    from brokercrm.imports import import_assessments
 
     db = connect(db_path)
+    actor = actor_for(db, db_path)
     started = clock()
-    result = import_assessments(db, csv_path)
+    result = import_assessments(db, csv_path, actor=actor)
     return {**since(started), "rows": result.inserted}
 
 
 def bare_sql(db):
     """The bare statement: the same grid CASE the classifier compiles from the policy in force."""
-    from brokercrm.classify_sql import Compiled
-    from brokercrm.policy import current
-    from brokercrm.timeutil import today
+    from brokercrm.classify.compile import Compiled
+    from brokercrm.policy.sets import current
+    from brokercrm.kernel.timeutil import today
 
     sql, params = Compiled(current(db), today()).class_expr()
     return f"INSERT INTO bench_grid SELECT c.client_id, {sql} FROM clients c", params
@@ -149,7 +152,7 @@ def step_bare(db_path, keyed="0", repeats=3):
     ``keyed`` = "1": the table is keyed by client_id, as a current-row table
     must be (information only; the targets use the keyless table).
     """
-    from brokercrm.db import connect
+    from brokercrm.kernel.db import connect
 
     db = connect(db_path)
     conn = db.conn
@@ -174,20 +177,21 @@ def step_bare(db_path, keyed="0", repeats=3):
 def step_classify(db_path, full="0"):
     import inspect
 
-    from brokercrm.classify import classify
-    from brokercrm.db import connect
+    from brokercrm.classify.engine import classify
+    from brokercrm.kernel.db import connect
 
     db = connect(db_path)
     kwargs = {"full": True} if full == "1" and "full" in inspect.signature(classify).parameters else {}
+    # Authenticating the operator (trust root, certificate, key) is part of every real run.
     started = clock()
-    result = classify(db, **kwargs)
+    result = classify(db, actor=actor_for(db, db_path), **kwargs)
     return {**since(started), "rows": result.scope, "changed": result.changed,
             "mode": getattr(result, "mode", None), "examined": getattr(result, "examined", None)}
 
 
 def step_change(db_path):
     """5% of clients' assets move: half ×4, half ×¼ (enough to cross bands)."""
-    from brokercrm.db import connect
+    from brokercrm.kernel.db import connect
 
     db = connect(db_path)
     with db.conn:
@@ -231,8 +235,8 @@ def run_step(name, *paths):
 
 def write_books(sizes, workdir, seed, log):
     """One generator pass for every size: the book of n is the first n clients of the largest."""
-    from brokercrm import synth
-    from brokercrm.timeutil import CST
+    from brokercrm.demo import synth
+    from brokercrm.kernel.timeutil import CST
     import datetime as dt
 
     today = dt.datetime.fromisoformat(NOW).astimezone(CST).date()

@@ -13,13 +13,14 @@ TY01, brokercrm-beijing on BJ01) and a third, brokercrm-bench-shanghai,
 pip-installed into a temporary directory put on sys.path (SH01: 明日之星 up
 one class).
 
-Timed: `brokercrm.classify.classify(db, full=True)` — the real path, plugin
-discovery and the approval gate included — on a fresh copy of the same
-database with an empty classifications table (a first, whole-book run that
-writes every client), alternately
+Timed: `brokercrm.classify.engine.classify(db, actor=…, full=True)` — the real
+path: operator authentication, plugin discovery, verification of the signed
+approvals, the plugins' worker processes and their rules fingerprints — on a
+fresh copy of the same book with an empty classifications table (a first,
+whole-book run that writes every client), alternately
 
-  without   BROKERCRM_LOAD_PLUGINS=""   (no plugin loads)
-  with      BROKERCRM_LOAD_PLUGINS unset (the three approved plugins apply)
+  without   the book before any approval (no plugin applies)
+  with      the book after the three signed approvals (they apply)
 
 `--repeat` times each (default 2); the best of each counts, so neither side
 pays alone for a cold cache. Target: with ≤ 1.5 × without. The "with" run must
@@ -36,13 +37,15 @@ import tempfile
 import time
 from pathlib import Path
 
+from benchtrust import actor_for, copy_trust
+
 NOW = "2026-06-30T10:00:00+08:00"
 TODAY = NOW[:10]
 BRANCHES = {"TY01": "太原营业部", "BJ01": "北京营业部", "SH01": "上海营业部"}
 TARGET = 1.5
 
 THIRD_PLUGIN = '''
-from brokercrm.hookspecs import hookimpl
+from brokercrm.kernel.hookspecs import hookimpl
 
 
 @hookimpl
@@ -79,12 +82,11 @@ def install_third(workdir):
 
 
 def build(path, n):
-    from brokercrm import operators
-    from brokercrm.db import connect
-    from brokercrm.policy import publish_defaults
+    from brokercrm.kernel.db import connect
+    from brokercrm.policy.sets import publish_defaults
 
     db = connect(path)
-    publish_defaults(db)
+    publish_defaults(db, actor_for(db, path))
     for code, name in BRANCHES.items():
         db.execute("INSERT INTO branches (code, name, created_at) VALUES (?, ?, ?)", [code, name, NOW])
     conn = db.conn
@@ -115,43 +117,45 @@ def build(path, n):
                   FROM clients WHERE abs(random()) % 100 < 90)""",
             [TODAY, TODAY, NOW],
         )
-    operators.bootstrap(db, "admin")
-    operators.add(db, "hq2", "headoffice", by="admin")
     db.execute("ANALYZE")
     return db
 
 
-def approve_all(db):
-    from brokercrm import approvals, plugins
+def approve_all(db, path):
+    """Each branch's operator requests its plugin, the root approves: the signed workflow."""
+    from brokercrm import plugins
+    from brokercrm.governance import approvals
+    from brokercrm.trust import identity, operators
+    from brokercrm.trust import root as trust_root
 
-    loaded = plugins.load()
+    root = actor_for(db, path)
     wanted = {"brokercrm-taiyuan": "TY01", "brokercrm-beijing": "BJ01", "brokercrm-bench-shanghai": "SH01"}
-    missing = set(wanted) - {i.name for i in loaded if not i.error}
-    if missing:
-        sys.exit(f"not installed: {', '.join(sorted(missing))} (pip install -e plugins/brokercrm-taiyuan "
-                 "-e plugins/brokercrm-beijing)")
-    for name, branch in wanted.items():
-        row = approvals.request(db, loaded, name, branch, operator="hq2")
-        approvals.approve(db, loaded, row["id"], operator="admin")
-        print(f"  approved {name} for {branch}: preview moves {row['impact']['moved']:,} clients")
+    with plugins.load() as host:
+        missing = set(wanted) - {i.name for i in host if not i.error}
+        if missing:
+            sys.exit(f"not installed: {', '.join(sorted(missing))} (pip install -e plugins/brokercrm-taiyuan "
+                     "-e plugins/brokercrm-beijing)")
+        for name, branch in wanted.items():
+            _, key = operators.add(db, root, f"it_{branch.lower()}", "branch", branch=branch)
+            requester = identity.authenticate(db, f"it_{branch.lower()}", key, trust_root.for_db(db))
+            row = approvals.request(db, host, requester, name, branch)
+            approvals.approve(db, host, root, row["id"])
+            print(f"  approved {name} for {branch}: preview moves {row['impact']['moved']:,} clients")
     db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
 
 
-def timed_run(base, work, label, load_env):
-    from brokercrm.classify import classify
-    from brokercrm.db import connect
+def timed_run(base, work, label):
+    from brokercrm.classify.engine import classify
+    from brokercrm.kernel.db import connect
 
     copy = work / f"{label}.db"
     for suffix in ("", "-wal", "-shm"):
         Path(f"{copy}{suffix}").unlink(missing_ok=True)
     shutil.copyfile(base, copy)
-    if load_env is None:
-        os.environ.pop("BROKERCRM_LOAD_PLUGINS", None)
-    else:
-        os.environ["BROKERCRM_LOAD_PLUGINS"] = load_env
+    copy_trust(base, copy)
     db = connect(copy)
     started = time.perf_counter()
-    result = classify(db, full=True)
+    result = classify(db, actor=actor_for(db, copy), full=True)
     seconds = time.perf_counter() - started
     db.close()
     for suffix in ("", "-wal", "-shm"):
@@ -176,16 +180,19 @@ def main():
         sys.path.insert(0, str(site))
         os.environ.pop("BROKERCRM_LOAD_PLUGINS", None)
         t = time.perf_counter()
-        base = work / "base.db"
-        db = build(base, args.clients)
-        approve_all(db)
+        bases = {"without": work / "without-base.db", "with": work / "base.db"}
+        db = build(bases["with"], args.clients)
+        db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        shutil.copyfile(bases["with"], bases["without"])   # the same book, before any approval
+        copy_trust(bases["with"], bases["without"])
+        approve_all(db, bases["with"])
         db.close()
         print(f"  book built and plugins approved in {time.perf_counter() - t:.1f}s (not timed)")
         times = {"without": [], "with": []}
         last = {}
         for i in range(args.repeat):
-            for label, env in (("without", ""), ("with", None)):
-                seconds, result = timed_run(base, work, label, env)
+            for label in ("without", "with"):
+                seconds, result = timed_run(bases[label], work, label)
                 times[label].append(seconds)
                 last[label] = result
                 print(f"  run {i + 1} {label:<8} {seconds:7.2f}s  changed {result.changed:,}"
@@ -193,7 +200,7 @@ def main():
         applied = {(a["plugin"], a["branch"]) for a in last["with"].plugins["applied"]}
         assert len(applied) == 3, f"expected three applied plugins, got {applied}"
         assert not last["without"].plugins["applied"], "plugins applied in the run without plugins"
-        diff = _moved_by_plugins(base, work)
+        diff = _moved_by_plugins(bases["with"], work)
         without, with_ = min(times["without"]), min(times["with"])
         ratio = with_ / without
         print(f"\nclients moved by the plugins (vs the grid alone): {diff}")
@@ -207,17 +214,18 @@ def main():
 
 def _moved_by_plugins(base, work):
     """Per branch, how many clients the plugins moved: a dry run of each branch with vs without."""
-    from brokercrm import approvals, plugins
-    from brokercrm.db import connect
+    from brokercrm.governance import approvals
+    from brokercrm import plugins
+    from brokercrm.kernel.db import connect
 
     os.environ.pop("BROKERCRM_LOAD_PLUGINS", None)
     db = connect(base)
-    loaded = plugins.load()
     out = {}
-    for name, branch in (("brokercrm-taiyuan", "TY01"), ("brokercrm-beijing", "BJ01"),
-                         ("brokercrm-bench-shanghai", "SH01")):
-        out[branch] = approvals.impact(db, loaded, name, branch)["moved"]
-        assert out[branch] > 0, f"plugin {name} moved nobody in {branch}"
+    with plugins.load() as host:
+        for name, branch in (("brokercrm-taiyuan", "TY01"), ("brokercrm-beijing", "BJ01"),
+                             ("brokercrm-bench-shanghai", "SH01")):
+            out[branch] = approvals.impact(db, host, name, branch)["moved"]
+            assert out[branch] > 0, f"plugin {name} moved nobody in {branch}"
     db.close()
     return out
 

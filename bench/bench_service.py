@@ -5,7 +5,7 @@ calendar cost, as ratios measured in one run.
     .venv/bin/python bench/bench_service.py                    # 200,000 clients
     .venv/bin/python bench/bench_service.py --clients 50000
 
-  import_plain     brokercrm.importers.import_clients with no events listener
+  import_plain     brokercrm.imports.import_clients with no events listener
   import_tasks     the same file with the task engine listening (account_opened → callback tasks,
                    handed over in batches); the synthetic book's openings are spread over years,
                    so most are historic (ignore_after) and open no task
@@ -41,8 +41,11 @@ def main():
     parser.add_argument("--seed", type=int, default=7)
     args = parser.parse_args()
 
-    from brokercrm import care, events, synth, tasks
-    from brokercrm.importers import import_clients
+    from brokercrm.service import care
+    from brokercrm.kernel import events
+    from brokercrm.demo import synth
+    from brokercrm.service import tasks
+    from brokercrm.imports import import_clients
     from brokercrm.plugins import Plugins
 
     tasks.use_plugins(Plugins())  # the engine alone, no installed plugins

@@ -6,7 +6,7 @@
     .venv/bin/python bench/bench_site.py --reuse              # keep the working db of the last run
 
 1. A working database (not timed): 100,000 synthetic clients from
-   brokercrm.synth, replicated by SQL to N (new client ids, assets varied),
+   brokercrm.demo.synth, replicated by SQL to N (new client ids, assets varied),
    assessments for 85%, the real classification, then service and
    suitability rows by SQL (tasks 20% of N, interactions 30%, complaints,
    suitability exceptions 5%, approvals) where those tables exist.
@@ -47,10 +47,10 @@ def log(msg):
 
 
 def build_working_db(path, n):
-    from brokercrm import synth
-    from brokercrm.classify import classify
-    from brokercrm.db import connect
-    from brokercrm.policy import default_policy_dir, publish_defaults
+    from brokercrm.demo import synth
+    from brokercrm.classify.engine import classify
+    from brokercrm.kernel.db import connect
+    from brokercrm.policy.sets import default_policy_dir, publish_defaults
 
     for p in (path, f"{path}-wal", f"{path}-shm"):
         if os.path.exists(p):
@@ -166,7 +166,7 @@ def bare_copy_seconds(src, out):
 
 
 def page_urls(site_dir, database, big_tables):
-    from brokercrm.serve import build_metadata
+    from brokercrm.site.serve import build_metadata
 
     meta = build_metadata(site_dir)["databases"][database]
     manifest = json.loads((site_dir / "manifest.json").read_text())
@@ -257,7 +257,7 @@ def main():
     if not (args.reuse and src.exists()):
         log(f"building the working database ({args.clients:,} clients; not timed)")
         build_working_db(src, args.clients)
-    from brokercrm.publish import publish
+    from brokercrm.site.publish import publish
 
     bare = bare_copy_seconds(src, work)
     cpu0 = time.process_time()

@@ -16,7 +16,7 @@ pays alone for a cold cache):
          assessment, the default policy's verdict as a CASE (ordinary/professional,
          unassessed, expired, lowest category, level, age ≥ 70 and ≥ R4), the
          non-matching rows written to a temp table
-  scan   brokercrm.suitability_scan.scan(db): policy load, plugin discovery,
+  scan   brokercrm.suitability.scan.scan(db): policy load, plugin discovery,
          per-client state, the compiled verdict and reasons, the covering
          confirmation, rows written to suitability_exceptions, run + audit rows
 
@@ -38,8 +38,8 @@ BRANCHES = {"TY01": "太原营业部", "BJ01": "北京营业部", "SH01": "上�
 
 
 def build(path, holdings):
-    from brokercrm.db import connect
-    from brokercrm.policy import publish_defaults
+    from brokercrm.kernel.db import connect
+    from brokercrm.policy.sets import publish_defaults
 
     for p in (path, f"{path}-wal", f"{path}-shm"):
         if os.path.exists(p):
@@ -149,7 +149,7 @@ def run_bare(db, name):
 
 
 def run_scan(db):
-    from brokercrm.suitability_scan import scan
+    from brokercrm.suitability.scan import scan
 
     started, cpu = time.perf_counter(), time.process_time()
     summary = scan(db, limit=0)

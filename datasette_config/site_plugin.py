@@ -24,8 +24,8 @@ from datasette import hookimpl
 from datasette.utils import baseconv
 from datasette.utils.asgi import Request, Response
 
-from brokercrm import serve as site
-from brokercrm.publish_specs import SUMMARIES, TABLES
+from brokercrm.site import auth
+from brokercrm.site.specs import SUMMARIES, TABLES
 
 PUBLIC_PATHS = ("/-/login", "/-/logout", "/favicon.ico", "/robots.txt")
 PUBLIC_PREFIXES = ("/-/static/", "/-/static-plugins/")
@@ -38,14 +38,14 @@ def _config(datasette):
     # metadata on every call, and permission checks run many times a page.
     cached = getattr(datasette, "_brokercrm_site_config", None)
     if cached is None:
-        cached = datasette.plugin_config(site.PLUGIN_NAME) or {}
+        cached = datasette.plugin_config(auth.PLUGIN_NAME) or {}
         datasette._brokercrm_site_config = cached
     return cached
 
 
 def _users(config):
     users = config.get("users")
-    return site.parse_users(users if isinstance(users, str) else "")
+    return auth.parse_users(users if isinstance(users, str) else "")
 
 
 def valid_actor(datasette, actor):
@@ -199,13 +199,13 @@ async def login(request, datasette):
         username = (post.get("username") or "").strip()
         password = post.get("password") or ""
         user = _users(_config(datasette)).get(username)
-        ok = site.verify_password(password, user["hash"] if user else site.dummy_hash())
+        ok = auth.verify_password(password, user["hash"] if user else auth.dummy_hash())
         if user and ok:
             actor = {"id": user["id"], "role": user["role"], "branch": user["branch"], "site": "brokercrm"}
-            expires = baseconv.base62.encode(int(time.time()) + site.SESSION_HOURS * 3600)
+            expires = baseconv.base62.encode(int(time.time()) + auth.SESSION_HOURS * 3600)
             response = Response.redirect("/")
             response.set_cookie("ds_actor", datasette.sign({"a": actor, "e": expires}, "actor"),
-                                httponly=True, samesite="lax", max_age=site.SESSION_HOURS * 3600)
+                                httponly=True, samesite="lax", max_age=auth.SESSION_HOURS * 3600)
             return response
         error = "用户名或密码错误 (wrong user name or password)"
     page = await datasette.render_template(

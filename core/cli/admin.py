@@ -1,43 +1,78 @@
 """init, branches, policy."""
 
+from pathlib import Path
+
 import click
 
-from .. import branches as branches_lib
-from .. import operators as operators_lib
-from .. import policy as policy_lib
-from ..db import connect
-from ..db import db_path as resolve_db_path
+from ..book import branches as branches_lib
+from ..trust import operators as operators_lib
+from ..policy import sets as policy_lib
+from ..kernel.db import connect
+from ..kernel.db import db_path as resolve_db_path
 from . import cli
-from .common import db_option, echo_table, emit_json, json_option, open_db, operator_option
+from ..kernel.errors import BrokerCRMError
+from ..trust import keys
+from ..trust import root as trust_root
+from .common import acting, db_option, echo_table, emit_json, json_option, new_passphrase, open_db, operator_option
 
 
 @cli.command()
 @click.option("--admin", "admin_id", default="admin", show_default=True, metavar="ID",
-              help="首个总部操作员, 仅在尚无总部操作员时创建 (first head-office operator; created only if none exists)")
+              help="根操作员 (总部), 仅在尚无信任根时创建 (the root head-office operator; created once)")
+@click.option("--key-out", type=click.Path(dir_okay=False), default=None, metavar="FILE",
+              help="根操作员私钥写入此文件 (where to write the root operator's private key); default <db>.<ID>.key")
+@click.option("--no-passphrase", is_flag=True,
+              help="私钥不设口令, 仅供脚本使用 (no passphrase on the key; for scripts)")
 @db_option
-@operator_option
 @json_option
-def init(admin_id, db_path, operator, as_json):
-    """创建或升级数据库, 并把 policies/ 中的默认总部策略记为 v1.
+def init(admin_id, key_out, no_passphrase, db_path, as_json):
+    """创建或升级数据库; 首次运行时创建信任根与根操作员, 并把默认总部策略记为 v1.
 
-    Create or upgrade the database, record the default head-office policies
-    as version 1 and create the first head-office operator (--admin). The only
-    command that creates a database; every other one refuses a missing --db.
+    Create or upgrade the database. The first time, create head office's root
+    key pair: the private key goes to --key-out (passphrase-protected unless
+    --no-passphrase; the passphrase from BROKERCRM_KEY_PASSPHRASE or a prompt),
+    the public key to the trust-root file outside the database
+    (BROKERCRM_TRUST_ROOT, default <db>.trust-root), whose fingerprint is printed.
+    The only command that creates a database; every other one refuses a missing --db.
     """
+    db_file = resolve_db_path(db_path)
     db = connect(db_path)
-    created, existing = operators_lib.bootstrap(db, admin_id)
-    policy = policy_lib.publish_defaults(db, operator=operator or (created and created["id"]))
-    info = {"db": str(resolve_db_path(db_path)), "policy_version": policy.version, "policy_digest": policy.digest,
-            "headoffice_operators": [created["id"]] if created else existing}
+    root_file = trust_root.root_path(db_file)
+    info = {"db": str(db_file), "trust_root": str(root_file)}
+    if root_file.exists():
+        pub = trust_root.read_root(root_file)
+        if not operators_lib.has_root(db, pub):
+            raise BrokerCRMError(
+                f"信任根 {root_file} 已存在, 但本数据库没有与之对应的根操作员; 请换用新的数据库路径,"
+                f" 或设置 {trust_root.ENV_ROOT} (a trust root exists that this database does not belong to)")
+        info.update(created=None, fingerprint=keys.fingerprint(pub))
+    else:
+        key_file = Path(key_out) if key_out else Path(f"{db_file}.{admin_id}.key")
+        passphrase = new_passphrase(no_passphrase)
+        key = keys.generate()
+        keys.save_private(key, key_file, passphrase)
+        try:
+            actor = operators_lib.bootstrap(db, admin_id, root_file, key)
+            policy_lib.publish_defaults(db, actor)
+        except BaseException:
+            key_file.unlink(missing_ok=True)
+            raise
+        info.update(created=admin_id, key_file=str(key_file), fingerprint=actor.fingerprint,
+                    passphrase=not no_passphrase)
+    policy = policy_lib.current(db)
+    info.update(policy_version=policy.version, policy_digest=policy.digest)
     if as_json:
         emit_json(info)
-    else:
-        click.echo(f"数据库就绪 (database ready): {info['db']}")
-        click.echo(f"现行策略 (policy in force): {policy.label()}")
-        if created:
-            click.echo(f"已创建总部操作员 (head-office operator created): {created['id']}  — 用 --as {created['id']}")
-        else:
-            click.echo(f"总部操作员 (head-office operators): {', '.join(existing)}")
+        return
+    click.echo(f"数据库就绪 (database ready): {info['db']}")
+    click.echo(f"现行策略 (policy in force): {policy.label()}")
+    click.echo(f"信任根 (trust root): {info['trust_root']}")
+    click.echo(f"  指纹 (fingerprint): {info['fingerprint']}  — 请另行记录 (record it off this machine)")
+    if info["created"]:
+        click.echo(f"已创建根操作员 (root operator created): {admin_id}")
+        click.echo(f"  私钥 (private key): {info['key_file']}"
+                   + ("" if info["passphrase"] else "  [无口令 no passphrase]"))
+        click.echo(f"  以后用 (then use): --as {admin_id} --key {info['key_file']}")
 
 
 @cli.group()
@@ -53,7 +88,8 @@ def branches():
 @json_option
 def branches_add(code, name, db_path, operator, as_json):
     """新增营业部 CODE NAME (add a branch)."""
-    branch = branches_lib.add(open_db(db_path), code, name, operator)
+    db, actor = acting(db_path, operator)
+    branch = branches_lib.add(db, actor, code, name)
     if as_json:
         emit_json(branch)
     else:
@@ -144,11 +180,10 @@ def policy_publish(file, note, db_path, operator, as_json):
     Publish a policy file as a new policy-set version; classify uses the
     published set from the next run, never the file on disk.
     """
-    db = open_db(db_path)
-    op = operators_lib.require(db, operator, role="headoffice", action="发布策略 (publishing policy)")
-    ps = policy_lib.publish(db, file, op["id"], note=note)
-    info = {"version": ps.version, "digest": ps.digest, "file": file, "published_by": op["id"]}
+    db, actor = acting(db_path, operator)
+    ps = policy_lib.publish(db, file, actor, note=note)
+    info = {"version": ps.version, "digest": ps.digest, "file": file, "published_by": actor.id}
     if as_json:
         emit_json(info)
     else:
-        click.echo(f"已发布 (published) 策略集 v{ps.version}  sha256 {ps.digest}  by {op['id']}")
+        click.echo(f"已发布 (published) 策略集 v{ps.version}  sha256 {ps.digest}  by {actor.id}")

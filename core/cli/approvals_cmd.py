@@ -2,10 +2,10 @@
 
 import click
 
-from .. import approvals as approvals_lib
+from ..governance import approvals as approvals_lib
 from .. import plugins as plugins_lib
 from . import cli
-from .common import db_option, emit_json, json_option, open_db, operator_option
+from .common import acting, db_option, emit_json, json_option, operator_option
 
 
 def print_impact(impact):
@@ -27,6 +27,8 @@ def print_row(a, full=False):
                + (f"  决定 {a['decided_by']} {a['decided_at']}" if a["decided_by"] else ""))
     if full:
         click.echo(f"  代码摘要 (digest) sha256 {a['digest']}")
+        for hook, fp in sorted((a.get("rules") or {}).items()):
+            click.echo(f"  规则指纹 (rules) {hook}: {fp[:16]}…")
         if a["note"]:
             click.echo(f"  说明 (note): {a['note']}")
         if a["decision_reason"]:
@@ -48,7 +50,9 @@ def approvals():
 @json_option
 def approvals_request(plugin, branch, note, db_path, operator, as_json):
     """申请总部批准插件 PLUGIN 用于营业部 (request approval; shows the impact preview)."""
-    row = approvals_lib.request(open_db(db_path), plugins_lib.load(), plugin, branch, operator=operator, note=note)
+    db, actor = acting(db_path, operator)
+    with plugins_lib.load() as host:
+        row = approvals_lib.request(db, host, actor, plugin, branch, note=note)
     if as_json:
         emit_json(row)
         return
@@ -65,7 +69,8 @@ def approvals_request(plugin, branch, note, db_path, operator, as_json):
 @json_option
 def approvals_list(status, db_path, operator, as_json):
     """列出审批申请 (list approval requests)."""
-    rows = approvals_lib.list_all(open_db(db_path), status=status, operator=operator)
+    db, actor = acting(db_path, operator)
+    rows = approvals_lib.list_all(db, actor, status=status)
     if as_json:
         emit_json(rows)
         return
@@ -82,7 +87,8 @@ def approvals_list(status, db_path, operator, as_json):
 @json_option
 def approvals_show(approval_id, db_path, operator, as_json):
     """显示申请 N 及其影响预览 (one request in full)."""
-    row = approvals_lib.show(open_db(db_path), approval_id, operator=operator)
+    db, actor = acting(db_path, operator)
+    row = approvals_lib.show(db, actor, approval_id)
     if as_json:
         emit_json(row)
     else:
@@ -96,7 +102,9 @@ def approvals_show(approval_id, db_path, operator, as_json):
 @json_option
 def approvals_approve(approval_id, db_path, operator, as_json):
     """批准申请 N (head office only; never your own request)."""
-    row = approvals_lib.approve(open_db(db_path), plugins_lib.load(), approval_id, operator=operator)
+    db, actor = acting(db_path, operator)
+    with plugins_lib.load() as host:
+        row = approvals_lib.approve(db, host, actor, approval_id)
     if as_json:
         emit_json(row)
     else:
@@ -111,7 +119,8 @@ def approvals_approve(approval_id, db_path, operator, as_json):
 @json_option
 def approvals_reject(approval_id, reason, db_path, operator, as_json):
     """驳回申请 N (head office only; never your own request)."""
-    row = approvals_lib.reject(open_db(db_path), approval_id, operator=operator, reason=reason)
+    db, actor = acting(db_path, operator)
+    row = approvals_lib.reject(db, actor, approval_id, reason=reason)
     if as_json:
         emit_json(row)
     else:
@@ -126,7 +135,8 @@ def approvals_reject(approval_id, reason, db_path, operator, as_json):
 @json_option
 def approvals_revoke(approval_id, reason, db_path, operator, as_json):
     """撤销已批准的 N; 下次分类起不再生效 (revoke; stops at the next run)."""
-    row = approvals_lib.revoke(open_db(db_path), approval_id, operator=operator, reason=reason)
+    db, actor = acting(db_path, operator)
+    row = approvals_lib.revoke(db, actor, approval_id, reason=reason)
     if as_json:
         emit_json(row)
     else:

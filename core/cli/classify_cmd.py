@@ -2,11 +2,11 @@
 
 import click
 
-from .. import classify as classify_lib
-from .. import lookups
-from ..validate import parse_date
+from ..classify import engine as classify_lib
+from ..kernel.validate import parse_date
+from ..book import lookups
 from . import cli
-from .common import db_option, emit_json, json_option, open_db, operator_option
+from .common import acting, db_option, emit_json, json_option, operator_option
 
 
 def print_summary(result):
@@ -24,6 +24,9 @@ def print_summary(result):
         for cls in sorted(r.classes, key=lambda c: -r.classes[c]):
             click.echo(f"  {cls:<4} {r.classes[cls]:>9,}")
     print_plugins(r.plugins)
+    if r.audit_head:
+        click.echo(f"审计链头 (audit chain head): {r.audit_head['id']}:{r.audit_head['hash']}"
+                   + (" · 部分完成 (PARTIAL)" if r.failures else ""))
 
 
 def print_plugins(p):
@@ -55,9 +58,9 @@ def classify(branch, dry_run, as_of, db_path, operator, as_json):
         today = parse_date(as_of)
         if today is None:
             raise click.BadParameter(f"{as_of!r} 不是有效日期 (not a date)", param_hint="--as-of")
-    db = open_db(db_path)
-    result = classify_lib.classify(db, branch=lookups.branch(db, branch), dry_run=dry_run, operator=operator,
-                                   today=today)
+    db, actor = acting(db_path, operator)
+    branch = lookups.branch(db, branch)
+    result = classify_lib.classify(db, actor=actor, branch=branch, dry_run=dry_run, today=today)
     if as_json:
         emit_json(result.as_dict())
     else:

@@ -2,10 +2,10 @@
 
 import click
 
-from .. import clients as clients_lib
-from .. import lookups
+from ..book import clients as clients_lib
+from ..book import lookups
 from . import cli
-from .common import db_option, echo_stream, emit_json, emit_json_stream, json_option, open_db, operator_option
+from .common import acting, db_option, echo_stream, emit_json, emit_json_stream, json_option, operator_option
 
 
 @cli.group()
@@ -18,12 +18,13 @@ def clients():
 @click.option("--class", "class_", default=None, help="客户类别, 如 A+ (class)")
 @click.option("--limit", type=int, default=None, help="最多显示条数 (at most N)")
 @db_option
+@operator_option
 @json_option
-def clients_list(branch, class_, limit, db_path, as_json):
-    """列出客户及其分类 (list clients with their classification)."""
-    db = open_db(db_path)
+def clients_list(branch, class_, limit, db_path, operator, as_json):
+    """列出客户及其分类 (list clients with their classification; a branch operator: own branch)."""
+    db, actor = acting(db_path, operator)
     branch, class_ = lookups.branch(db, branch), lookups.client_class(db, class_)
-    rows = clients_lib.list_clients(db, branch=branch, class_=class_, limit=limit)
+    rows = clients_lib.list_clients(db, actor, branch=branch, class_=class_, limit=limit)
     if as_json:
         emit_json_stream(rows)
         return
@@ -42,8 +43,9 @@ def clients_list(branch, class_, limit, db_path, as_json):
 @json_option
 def clients_show(client_id, reveal, db_path, operator, as_json):
     """显示客户详情: 分类理由, 历史, 测评 (one client in full)."""
-    db = open_db(db_path)
-    obj = clients_lib.show(db, lookups.client(db, client_id), reveal=reveal, operator=operator)
+    db, actor = acting(db_path, operator)
+    client_id = lookups.client(db, client_id)
+    obj = clients_lib.show(db, actor, client_id, reveal=reveal)
     if as_json:
         emit_json(obj)
         return

@@ -2,10 +2,10 @@
 
 import click
 
-from .. import complaints as complaints_lib
-from .. import lookups
+from ..service import complaints as complaints_lib
+from ..book import lookups
 from . import cli
-from .common import db_option, echo_table, emit_json, json_option, open_db, operator_option
+from .common import acting, db_option, echo_table, emit_json, json_option, operator_option
 
 
 @cli.group()
@@ -39,11 +39,13 @@ def _echo(c, as_json):
 @click.option("--state", type=click.Choice(complaints_lib.STATES), default=None, help="状态 (state)")
 @click.option("--overdue", is_flag=True, help="只列超时的 (past the deadline only)")
 @db_option
+@operator_option
 @json_option
-def complaints_list(branch, state, overdue, db_path, as_json):
+def complaints_list(branch, state, overdue, db_path, operator, as_json):
     """列出投诉, 超时的标出 (list complaints; past-deadline ones flagged)."""
-    db = open_db(db_path)
-    rows = complaints_lib.list_complaints(db, branch=lookups.branch(db, branch), state=state, overdue=overdue)
+    db, actor = acting(db_path, operator)
+    branch = lookups.branch(db, branch)
+    rows = complaints_lib.list_complaints(db, actor, branch=branch, state=state, overdue=overdue)
     if as_json:
         emit_json(rows)
         return
@@ -56,10 +58,12 @@ def complaints_list(branch, state, overdue, db_path, as_json):
 @complaints.command("show")
 @click.argument("complaint_id", type=int)
 @db_option
+@operator_option
 @json_option
-def complaints_show(complaint_id, db_path, as_json):
+def complaints_show(complaint_id, db_path, operator, as_json):
     """显示投诉及每一步 (one complaint with its steps)."""
-    _echo(complaints_lib.get(open_db(db_path), complaint_id), as_json)
+    db, actor = acting(db_path, operator)
+    _echo(complaints_lib.show(db, actor, complaint_id), as_json)
 
 
 def _step_command(name, doc, func, *options):
@@ -68,7 +72,8 @@ def _step_command(name, doc, func, *options):
     @operator_option
     @json_option
     def command(complaint_id, db_path, operator, as_json, **kwargs):
-        _echo(func(open_db(db_path), complaint_id, operator=operator, **kwargs), as_json)
+        db, actor = acting(db_path, operator)
+        _echo(func(db, actor, complaint_id, **kwargs), as_json)
 
     command.__doc__ = doc
     for option in reversed(options):

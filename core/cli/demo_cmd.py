@@ -2,8 +2,8 @@
 
 import click
 
-from .. import demo as demo_lib
-from ..synth import DEFAULT_SEED
+from ..demo import run as demo_lib
+from ..demo.synth import DEFAULT_SEED
 from . import cli
 from .classify_cmd import print_summary
 from .common import emit_json, json_option, show_progress

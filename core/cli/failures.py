@@ -21,8 +21,8 @@ import sys
 
 import click
 
-from ..errors import BrokerCRMError, ValidationFailed
-from ..locking import busy, is_busy
+from ..kernel.errors import BrokerCRMError, ValidationFailed
+from ..kernel.locking import busy, is_busy
 
 DEBUG_ENV = "BROKERCRM_DEBUG"
 

@@ -4,10 +4,11 @@ from pathlib import Path
 
 import click
 
-from .. import importers, plugins
-from ..errors import BrokerCRMError, NotFound
+from .. import imports as importers
+from .. import plugins
+from ..kernel.errors import BrokerCRMError, NotFound
 from . import cli
-from .common import db_option, emit_json, json_option, open_db, operator_option, show_progress
+from .common import acting, db_option, emit_json, json_option, operator_option, show_progress
 
 
 @cli.group("import")
@@ -50,7 +51,8 @@ def _options(f):
 
 def _run(kind, func, file, skip_invalid, rejects, db_path, operator, as_json, sheet=None, header_row=None):
     check_rejects(skip_invalid, rejects)
-    result = func(open_db(db_path), file, skip_invalid=skip_invalid, rejects=rejects, operator=operator,
+    db, actor = acting(db_path, operator)
+    result = func(db, file, actor=actor, skip_invalid=skip_invalid, rejects=rejects,
                   progress=show_progress(as_json), sheet=sheet, header_row=header_row)
     if as_json:
         emit_json(result.as_dict())
@@ -60,6 +62,9 @@ def _run(kind, func, file, skip_invalid, rejects, db_path, operator, as_json, sh
         f" 拒收 {result.rejected} (rows {result.rows}, inserted {result.inserted}, updated {result.updated},"
         f" unchanged {result.unchanged}, rejected {result.rejected})"
     )
+    if result.extra.get("pending_changes"):
+        click.echo(f"重要资料变更 {result.extra['pending_changes']} 项待复核, 未生效 (important-field changes await review:"
+                   f" brokercrm changes list)")
     if result.rejects_file:
         click.echo(f"错误行已写入 (rejected rows written to): {result.rejects_file}")
 
@@ -79,8 +84,9 @@ def import_clients(file, skip_invalid, rejects, sheet, header_row, db_path, oper
     business_scope, net_assets. 中文表头亦可 (客户号, 客户类型, 姓名, 身份证号, 手机号, …).
     其他列保存在 extra 中. 重复导入即更新, 变更记入 client_changes.
     """
-    _run("客户 clients", plugins.with_client_checks(importers.import_clients), file, skip_invalid, rejects, db_path,
-         operator, as_json, sheet, header_row)
+    with plugins.load() as host:
+        _run("客户 clients", plugins.with_client_checks(importers.import_clients, host), file, skip_invalid, rejects,
+             db_path, operator, as_json, sheet, header_row)
 
 
 @import_cmd.command("assessments")

@@ -2,11 +2,11 @@
 
 import click
 
-from .. import care as care_lib
-from .. import interactions as interactions_lib
-from .. import lookups
+from ..service import care as care_lib
+from ..service import interactions as interactions_lib
+from ..book import lookups
 from . import cli
-from .common import db_option, echo_table, emit_json, json_option, open_db, operator_option
+from .common import acting, db_option, echo_table, emit_json, json_option, operator_option
 from .import_cmd import check_rejects, import_cmd, read_options
 
 KIND_HELP = ", ".join(f"{k} {v}" for k, v in interactions_lib.KINDS.items())
@@ -38,9 +38,9 @@ def interactions_log(client_id, kind, channel, note, satisfaction, manager, at, 
     A complaint opens a complaint case, a transfer/closure request a retention
     case, a low score a callback task.
     """
-    result = interactions_lib.log(open_db(db_path), client_id, kind=kind, channel=channel, note=note,
-                                  satisfaction=satisfaction, manager=manager, operator=operator, at=at,
-                                  task_id=task_id)
+    db, actor = acting(db_path, operator)
+    result = interactions_lib.log(db, actor, client_id, kind=kind, channel=channel, note=note,
+                                  satisfaction=satisfaction, manager=manager, at=at, task_id=task_id)
     if as_json:
         emit_json(result)
         return
@@ -60,12 +60,13 @@ def interactions_log(client_id, kind, channel, note, satisfaction, manager, at, 
 @click.option("--kind", default=None, help="类型 (kind)")
 @click.option("--limit", type=int, default=100, show_default=True, help="最多条数 (at most N)")
 @db_option
+@operator_option
 @json_option
-def interactions_list(client_id, branch, kind, limit, db_path, as_json):
+def interactions_list(client_id, branch, kind, limit, db_path, operator, as_json):
     """列出接触记录, 新的在前 (list interactions, newest first)."""
-    db = open_db(db_path)
+    db, actor = acting(db_path, operator)
     client_id, branch = lookups.client(db, client_id), lookups.branch(db, branch)
-    rows = interactions_lib.list_interactions(db, client_id=client_id, branch=branch, kind=kind, limit=limit)
+    rows = interactions_lib.list_interactions(db, actor, client_id=client_id, branch=branch, kind=kind, limit=limit)
     if as_json:
         emit_json(rows)
         return
@@ -78,11 +79,13 @@ def interactions_list(client_id, branch, kind, limit, db_path, as_json):
 @interactions.command("satisfaction")
 @click.option("--branch", default=None, help="营业部代码 (branch code)")
 @db_option
+@operator_option
 @json_option
-def interactions_satisfaction(branch, db_path, as_json):
+def interactions_satisfaction(branch, db_path, operator, as_json):
     """满意度平均分: 按营业部, 按客户经理 (average satisfaction per branch and per manager)."""
-    db = open_db(db_path)
-    report = interactions_lib.satisfaction_report(db, branch=lookups.branch(db, branch))
+    db, actor = acting(db_path, operator)
+    branch = lookups.branch(db, branch)
+    report = interactions_lib.satisfaction_report(db, actor, branch=branch)
     if as_json:
         emit_json(report)
         return
@@ -111,8 +114,9 @@ def import_interactions(file, skip_invalid, rejects, sheet, header_row, db_path,
     除非 --skip-invalid --rejects FILE.
     """
     check_rejects(skip_invalid, rejects)
-    result = interactions_lib.import_file(open_db(db_path), file, operator=operator, skip_invalid=skip_invalid,
-                                          rejects=rejects, sheet=sheet, header_row=header_row)
+    db, actor = acting(db_path, operator)
+    result = interactions_lib.import_file(db, actor, file, skip_invalid=skip_invalid, rejects=rejects, sheet=sheet,
+                                          header_row=header_row)
     if as_json:
         emit_json(result.as_dict())
         return
@@ -139,8 +143,8 @@ def care():
 @json_option
 def care_moment(client_id, kind, on_date, note, yearly, db_path, operator, as_json):
     """记录客户的重要时刻 (record an important moment of CLIENT_ID)."""
-    moment = care_lib.record_moment(open_db(db_path), client_id, kind=kind, on_date=on_date, note=note,
-                                    yearly=yearly, operator=operator)
+    db, actor = acting(db_path, operator)
+    moment = care_lib.record_moment(db, actor, client_id, kind=kind, on_date=on_date, note=note, yearly=yearly)
     if as_json:
         emit_json(moment)
     else:
@@ -154,7 +158,8 @@ def care_moment(client_id, kind, on_date, note, yearly, db_path, operator, as_js
 @json_option
 def care_generate(days, db_path, operator, as_json):
     """生成未来关怀任务, 可重复运行 (open care tasks ahead of time; idempotent)."""
-    result = care_lib.generate(open_db(db_path), days=days, operator=operator)
+    db, actor = acting(db_path, operator)
+    result = care_lib.generate(db, actor, days=days)
     if as_json:
         emit_json(result)
         return

@@ -1,13 +1,14 @@
-"""plugins list; commands that approved plugins register."""
-
-import functools
+"""plugins list; the commands approved plugins add, loaded only when asked for by name."""
 
 import click
 
-from .. import approvals as approvals_lib
+from ..governance import approvals as approvals_lib
 from .. import plugins as plugins_lib
-from ..db import db_path as resolve_db_path
-from ..errors import BrokerCRMError
+from ..kernel.db import db_path as resolve_db_path
+from ..kernel.errors import BrokerCRMError
+from ..plugins import gate
+from ..plugins.snapshot import PinnedImporter
+from ..trust import root as trust_root
 from . import cli
 from .common import db_option, emit_json, json_option, open_db
 
@@ -21,8 +22,14 @@ def plugins():
 @db_option
 @json_option
 def plugins_list(db_path, as_json):
-    """已安装插件: 名称, 版本, 钩子, 代码摘要, 各营业部审批状态 (installed plugins and their approval state)."""
-    rows = approvals_lib.plugin_states(open_db(db_path), plugins_lib.load())
+    """已安装插件: 名称, 版本, 代码摘要, 各营业部审批状态 (installed plugins and their approval state).
+
+    Nothing of a plugin is run to list it; a forged or unverifiable approval
+    shows as "forged".
+    """
+    db = open_db(db_path)
+    with plugins_lib.load() as host:
+        rows = approvals_lib.plugin_states(db, host, trust_root.for_db(db))
     if as_json:
         emit_json(rows)
         return
@@ -31,53 +38,55 @@ def plugins_list(db_path, as_json):
     for p in rows:
         click.echo(f"{p['name']} {p['version']}  sha256 {p['digest'] or '-'}")
         if p["error"]:
-            click.echo(f"  加载失败 (failed to load): {p['error']}")
-        click.echo(f"  钩子 (hooks): {', '.join(p['hooks']) or '-'}")
+            click.echo(f"  无法读取 (unusable): {p['error']}")
         for code, st in p["branches"].items():
             click.echo(f"  {code:<8} {st['state']:<24} {st['why']}")
 
 
-def _gated(info, command):
-    """Wrap a plugin's command so it runs only while the plugin is approved for some branch."""
-    callback = command.callback
-
-    @functools.wraps(callback)
-    def run(*args, **kwargs):
-        path = resolve_db_path(click.get_current_context().params.get("db_path"))
-        if not path.exists() or not approvals_lib.approved_anywhere(open_db(path), info):
-            raise BrokerCRMError(f"插件 {info.name} 未获总部批准, 其命令不可用 (plugin not approved for any branch)")
-        return callback(*args, **kwargs)
-
-    command.callback = run
-    if isinstance(command, click.Group):
-        for sub in command.commands.values():
-            _gated(info, sub)
-    return command
+def _db_arg(ctx):
+    """The --db a plugin command was given, else the default (the command is not parsed yet)."""
+    args = list(getattr(ctx, "protected_args", [])) + list(ctx.args)
+    for i, a in enumerate(args):
+        if a == "--db" and i + 1 < len(args):
+            return args[i + 1]
+        if a.startswith("--db="):
+            return a[5:]
+    return None
 
 
-def register_plugin_commands(group):
-    """Let each loaded plugin add commands; a broken plugin costs a warning, not the CLI."""
+def plugin_command(ctx, name):
+    """The command ``name`` of a plugin approved for some branch, loaded from its approved bytes.
+
+    Only reached for names that are no core command, so a plugin can add
+    commands but never replace or change one.
+    """
+    path = resolve_db_path(_db_arg(ctx))
+    if not path.exists():
+        return None
     try:
-        loaded = plugins_lib.load()
-    except Exception as e:  # discovery itself must never stop the core commands
-        click.echo(f"brokercrm: 插件发现失败 (plugin discovery failed): {e}", err=True)
-        return
-    for info in loaded:
-        if info.error or not loaded.implementations(info, "register_commands"):
+        db = open_db(path)
+        root = trust_root.for_db(db)
+    except BrokerCRMError:
+        return None
+    host = plugins_lib.load()
+    approved = {n for (n, _), d in gate.in_force(db, root).items() if isinstance(d, gate.Decision)}
+    for plugin in sorted(approved):
+        info = host.get(plugin)
+        if info is None or info.error or not any(
+                gate.state(db, root, info, d.branch, decision_=d)[0] == "approved"
+                for (n, _), d in gate.in_force(db, root).items() if n == plugin and isinstance(d, gate.Decision)):
             continue
-        before = dict(group.commands)
+        group = click.Group()
         try:
-            loaded.call_one(info, "register_commands", cli=group)
+            obj = PinnedImporter(info.snapshot).load(info.entry)
+            register = getattr(obj, "register_commands", None)
+            if register is not None:
+                register(cli=group)
         except Exception as e:
-            click.echo(f"brokercrm: 插件 {info.name} 注册命令失败 (register_commands failed): {e}", err=True)
-            continue
-        for name, command in list(group.commands.items()):
-            if name in before and command is not before[name]:
-                # A plugin may add commands, never replace the core's.
-                group.commands[name] = before[name]
-                click.echo(f"brokercrm: 插件 {info.name} 不能替换命令 {name} (may not replace a command)", err=True)
-            elif name not in before:
-                _gated(info, command)
+            raise BrokerCRMError(f"插件 {plugin} 的命令加载失败 (could not load its commands): {type(e).__name__}: {e}")
+        if name in group.commands:
+            return group.commands[name]
+    return None
 
 
-register_plugin_commands(cli)
+cli.plugin_commands = plugin_command  # an instance attribute: called unbound

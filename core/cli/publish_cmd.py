@@ -2,10 +2,11 @@
 
 import click
 
-from .. import publish as publish_lib
-from .. import serve as serve_lib
+from ..site import publish as publish_lib
+from ..site import auth
+from ..site import serve as serve_lib
 from . import cli
-from .common import db_option, emit_json, json_option, require_db
+from .common import db_option, emit_json, json_option, open_db, operator_option
 
 out_option = click.option(
     "--out", "out_dir", type=click.Path(file_okay=False), default=None,
@@ -15,8 +16,9 @@ out_option = click.option(
 @cli.command()
 @db_option
 @out_option
+@operator_option
 @json_option
-def publish(db_path, out_dir, as_json):
+def publish(db_path, out_dir, operator, as_json):
     """发布只读快照: 总部一份 (全部营业部), 每个营业部一份, 个人信息已脱敏.
 
     Write read-only snapshot databases for the Datasette site: hq.db with
@@ -24,8 +26,8 @@ def publish(db_path, out_dir, as_json):
     Names, ID numbers and phone numbers are masked inside the snapshots. Each
     file is replaced atomically, so a reader never sees half of one.
     """
-    require_db(db_path)
-    result = publish_lib.publish(db_path, out_dir)
+    actor = operator.actor(open_db(db_path))
+    result = publish_lib.publish(db_path, out_dir, actor=actor)
     if as_json:
         emit_json(result.as_dict())
         return
@@ -66,8 +68,8 @@ def site_password(user, role, branch, password, as_json):
     Print one entry for BROKERCRM_SITE_USERS: the password is stored only as
     a salted PBKDF2-SHA256 hash.
     """
-    entry = serve_lib.user_entry(user, role, branch, password)
-    serve_lib.parse_users(entry)  # validates role/branch the same way serve will
+    entry = auth.user_entry(user, role, branch, password)
+    auth.parse_users(entry)  # validates role/branch the same way serve will
     if as_json:
         emit_json({"user": user, "role": role, "branch": branch, "entry": entry})
     else:

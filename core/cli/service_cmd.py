@@ -2,12 +2,12 @@
 
 import click
 
-from .. import data_changes as changes_lib
-from .. import lookups
-from .. import retention as retention_lib
-from .. import service_packages as packages_lib
+from ..book import data_changes as changes_lib
+from ..service import retention as retention_lib
+from ..service import packages as packages_lib
+from ..book import lookups
 from . import cli
-from .common import db_option, echo_table, emit_json, json_option, open_db, operator_option
+from .common import acting, db_option, echo_table, emit_json, json_option, operator_option
 
 
 @cli.group()
@@ -18,11 +18,13 @@ def packages():
 @packages.command("show")
 @click.argument("client_id")
 @db_option
+@operator_option
 @json_option
-def packages_show(client_id, db_path, as_json):
+def packages_show(client_id, db_path, operator, as_json):
     """客户的服务包及到期服务 (the package of CLIENT_ID and its due actions)."""
-    db = open_db(db_path)
-    p = packages_lib.for_client(db, lookups.client(db, client_id))
+    db, actor = acting(db_path, operator)
+    client_id = lookups.client(db, client_id)
+    p = packages_lib.show(db, actor, client_id)
     if as_json:
         emit_json(p)
         return
@@ -37,11 +39,13 @@ def packages_show(client_id, db_path, as_json):
 @packages.command("report")
 @click.option("--branch", default=None, help="营业部代码 (branch code)")
 @db_option
+@operator_option
 @json_option
-def packages_report(branch, db_path, as_json):
+def packages_report(branch, db_path, operator, as_json):
     """各营业部各服务包客户数 (clients per package per branch, head-office rules)."""
-    db = open_db(db_path)
-    report = packages_lib.distribution(db, branch=lookups.branch(db, branch))
+    db, actor = acting(db_path, operator)
+    branch = lookups.branch(db, branch)
+    report = packages_lib.distribution(db, actor, branch=branch)
     if as_json:
         emit_json(report)
         return
@@ -68,11 +72,13 @@ def _echo_case(case, as_json):
 @click.option("--branch", default=None, help="营业部代码 (branch code)")
 @click.option("--state", type=click.Choice(["open", "closed"]), default=None, help="open | closed")
 @db_option
+@operator_option
 @json_option
-def retention_list(branch, state, db_path, as_json):
+def retention_list(branch, state, db_path, operator, as_json):
     """列出挽留案例 (list retention cases)."""
-    db = open_db(db_path)
-    rows = retention_lib.list_cases(db, branch=lookups.branch(db, branch), state=state)
+    db, actor = acting(db_path, operator)
+    branch = lookups.branch(db, branch)
+    rows = retention_lib.list_cases(db, actor, branch=branch, state=state)
     if as_json:
         emit_json(rows)
         return
@@ -90,7 +96,8 @@ def retention_list(branch, state, db_path, as_json):
 @json_option
 def retention_attempt(case_id, note, db_path, operator, as_json):
     """记录一次挽留 (record a retention attempt)."""
-    _echo_case(retention_lib.attempt(open_db(db_path), case_id, note=note, operator=operator), as_json)
+    db, actor = acting(db_path, operator)
+    _echo_case(retention_lib.attempt(db, actor, case_id, note=note), as_json)
 
 
 @retention.command("close")
@@ -103,16 +110,19 @@ def retention_attempt(case_id, note, db_path, operator, as_json):
 @json_option
 def retention_close(case_id, outcome, note, db_path, operator, as_json):
     """结案并安排后续回访 (close the case; a follow-up callback task opens)."""
-    _echo_case(retention_lib.close(open_db(db_path), case_id, outcome=outcome, note=note, operator=operator),
+    db, actor = acting(db_path, operator)
+    _echo_case(retention_lib.close(db, actor, case_id, outcome=outcome, note=note),
                as_json)
 
 
 @retention.command("report")
 @db_option
+@operator_option
 @json_option
-def retention_report(db_path, as_json):
+def retention_report(db_path, operator, as_json):
     """各营业部挽留结果 (retention outcomes per branch)."""
-    rows = retention_lib.summary(open_db(db_path))
+    db, actor = acting(db_path, operator)
+    rows = retention_lib.summary(db, actor)
     if as_json:
         emit_json(rows)
         return
@@ -152,7 +162,8 @@ def _echo_change(c, as_json):
 @json_option
 def changes_request(client_id, field, value, note, db_path, operator, as_json):
     """修改客户 CLIENT_ID 的 FIELD 为 VALUE (change a field; important ones wait for review)."""
-    _echo_change(changes_lib.request(open_db(db_path), client_id, field, value, operator=operator, note=note),
+    db, actor = acting(db_path, operator)
+    _echo_change(changes_lib.request(db, actor, client_id, field, value, note=note),
                  as_json)
 
 
@@ -162,12 +173,13 @@ def changes_request(client_id, field, value, note, db_path, operator, as_json):
 @click.option("--client", "client_id", default=None, help="客户号 (client)")
 @click.option("--branch", default=None, help="营业部代码 (branch code)")
 @db_option
+@operator_option
 @json_option
-def changes_list(state, client_id, branch, db_path, as_json):
+def changes_list(state, client_id, branch, db_path, operator, as_json):
     """列出资料修改, 值已脱敏 (list changes; values masked)."""
-    db = open_db(db_path)
-    rows = changes_lib.list_changes(db, state=state, client_id=lookups.client(db, client_id),
-                                    branch=lookups.branch(db, branch))
+    db, actor = acting(db_path, operator)
+    client_id, branch = lookups.client(db, client_id), lookups.branch(db, branch)
+    rows = changes_lib.list_changes(db, actor, state=state, client_id=client_id, branch=branch)
     if as_json:
         emit_json(rows)
         return
@@ -184,7 +196,8 @@ def changes_list(state, client_id, branch, db_path, as_json):
 @json_option
 def changes_approve(change_id, db_path, operator, as_json):
     """复核通过, 修改生效; 不能复核自己录入的修改 (approve; never your own)."""
-    _echo_change(changes_lib.approve(open_db(db_path), change_id, operator=operator), as_json)
+    db, actor = acting(db_path, operator)
+    _echo_change(changes_lib.approve(db, actor, change_id), as_json)
 
 
 @changes.command("reject")
@@ -195,4 +208,5 @@ def changes_approve(change_id, db_path, operator, as_json):
 @json_option
 def changes_reject(change_id, reason, db_path, operator, as_json):
     """驳回修改 (reject a pending change)."""
-    _echo_change(changes_lib.reject(open_db(db_path), change_id, operator=operator, reason=reason), as_json)
+    db, actor = acting(db_path, operator)
+    _echo_change(changes_lib.reject(db, actor, change_id, reason=reason), as_json)

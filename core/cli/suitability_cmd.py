@@ -5,10 +5,17 @@ import functools
 
 import click
 
-from .. import assessment_reports, behaviour, investor_type, lookups, products, suitability, suitability_scan
-from ..validate import parse_date
+from ..suitability import assessments as assessment_reports
+from ..suitability import behaviour
+from ..suitability import investor_type
+from ..suitability import products
+from ..suitability import engine as suitability
+from ..suitability import scan as suitability_scan
+from ..kernel.validate import parse_date
+from ..book import lookups
 from . import cli
-from .common import db_option, emit_json, json_option, open_db, operator_option
+from ..trust import authz
+from .common import acting, db_option, emit_json, json_option, operator_option
 from .import_cmd import _options, _run, import_cmd
 
 VERDICT_LABELS = {
@@ -58,9 +65,9 @@ def _print_result(r):
 @json_option
 def check_cmd(client_id, product_code, as_of, db_path, operator, as_json):
     """检查客户 CLIENT_ID 与产品 PRODUCT_CODE 是否适当 (check one client against one product; recorded)."""
-    db = open_db(db_path)
+    db, actor = acting(db_path, operator)
     client_id, product_code = lookups.client(db, client_id), lookups.product(db, product_code)
-    result = suitability.check(db, client_id, product_code, operator=operator, today=_as_of(as_of))
+    result = suitability.check(db, actor, client_id, product_code, today=_as_of(as_of))
     if as_json:
         emit_json(result)
     else:
@@ -81,8 +88,8 @@ def confirm_cmd(client_id, product_code, evidence, as_of, db_path, operator, as_
 
     仅适用于 mismatch; forbidden 不能确认. 普通投资者的确认会创建回访任务 (high_risk_sale).
     """
-    result = suitability.confirm(open_db(db_path), client_id, product_code, evidence, operator=operator,
-                                 today=_as_of(as_of))
+    db, actor = acting(db_path, operator)
+    result = suitability.confirm(db, actor, client_id, product_code, evidence, today=_as_of(as_of))
     if as_json:
         emit_json(result)
     else:
@@ -98,9 +105,9 @@ def confirm_cmd(client_id, product_code, evidence, as_of, db_path, operator, as_
 @json_option
 def scan_cmd(branch, limit, as_of, db_path, operator, as_json):
     """检查全部持仓, 列出持有高于其等级产品的客户 (check every holding; list those above the client's level)."""
-    db = open_db(db_path)
-    summary = suitability_scan.scan(db, branch=lookups.branch(db, branch), today=_as_of(as_of), operator=operator,
-                                    limit=limit)
+    db, actor = acting(db_path, operator)
+    branch = lookups.branch(db, branch)
+    summary = suitability_scan.scan(db, actor, branch=branch, today=_as_of(as_of), limit=limit)
     if as_json:
         emit_json(summary)
         return
@@ -123,12 +130,14 @@ def scan_cmd(branch, limit, as_of, db_path, operator, as_json):
 @click.option("--days", type=int, default=None, help="即将到期的天数, 默认取策略 (expiring window; default from policy: 30)")
 @as_of_option
 @db_option
+@operator_option
 @json_option
-def assessments_cmd(branch, days, as_of, db_path, as_json):
+def assessments_cmd(branch, days, as_of, db_path, operator, as_json):
     """各营业部已过期、即将到期的风险测评, 及须重新测评的客户 (expired, expiring, renewal due)."""
-    db = open_db(db_path)
-    today = _as_of(as_of)
+    db, actor = acting(db_path, operator)
     branch = lookups.branch(db, branch)
+    branch = authz.branch_filter(actor, "client.read", branch)
+    today = _as_of(as_of)
     report = assessment_reports.expiry_report(db, branch=branch, today=today, days=days)
     report["renewal"] = assessment_reports.renewal_flags(db, branch=branch, today=today)
     if as_json:
@@ -158,10 +167,12 @@ def assessments_cmd(branch, days, as_of, db_path, as_json):
 @suitability_group.command("investor")
 @click.argument("client_id")
 @db_option
+@operator_option
 @json_option
-def investor_cmd(client_id, db_path, as_json):
+def investor_cmd(client_id, db_path, operator, as_json):
     """客户的投资者类型: 专业或普通, 及理由 (a client's investor type and why)."""
-    info = investor_type.investor_type(open_db(db_path), client_id)
+    db, actor = acting(db_path, operator)
+    info = investor_type.show(db, actor, client_id)
     if as_json:
         emit_json(info)
     else:
@@ -187,7 +198,8 @@ def _print_request(r):
 @json_option
 def convert_cmd(client_id, evidence, target, note, db_path, operator, as_json):
     """申请转换投资者类型 (request a conversion; Art. 11), 须他人批准."""
-    r = investor_type.request(open_db(db_path), client_id, evidence=evidence, operator=operator, target=target,
+    db, actor = acting(db_path, operator)
+    r = investor_type.request(db, actor, client_id, evidence=evidence, target=target,
                               note=note)
     if as_json:
         emit_json(r)
@@ -204,7 +216,8 @@ def convert_cmd(client_id, evidence, target, note, db_path, operator, as_json):
 @json_option
 def decide_cmd(request_id, approve, reason, db_path, operator, as_json):
     """决定转换申请 REQUEST_ID; 申请人不能决定自己的申请 (decide a request; never your own)."""
-    r = investor_type.decide(open_db(db_path), request_id, approve=approve, operator=operator, note=reason)
+    db, actor = acting(db_path, operator)
+    r = investor_type.decide(db, actor, request_id, approve=approve, note=reason)
     if as_json:
         emit_json(r)
     else:
@@ -214,10 +227,12 @@ def decide_cmd(request_id, approve, reason, db_path, operator, as_json):
 @suitability_group.command("requests")
 @click.option("--status", type=click.Choice(["pending", "approved", "rejected"]), default=None)
 @db_option
+@operator_option
 @json_option
-def requests_cmd(status, db_path, as_json):
+def requests_cmd(status, db_path, operator, as_json):
     """列出投资者类型转换申请 (list conversion requests)."""
-    rows = investor_type.list_requests(open_db(db_path), status=status)
+    db, actor = acting(db_path, operator)
+    rows = investor_type.list_requests(db, actor, status=status)
     if as_json:
         emit_json(rows)
         return
@@ -230,10 +245,12 @@ def requests_cmd(status, db_path, as_json):
 @suitability_group.command("flags")
 @click.option("--branch", default=None, help="营业部代码 (branch code)")
 @db_option
+@operator_option
 @json_option
-def flags_cmd(branch, db_path, as_json):
+def flags_cmd(branch, db_path, operator, as_json):
     """交易行为标记, 如进取型 (behaviour flags such as aggressive; they never block trading)."""
-    rows = behaviour.flags(open_db(db_path), branch=branch)
+    db, actor = acting(db_path, operator)
+    rows = behaviour.flags(db, branch=authz.branch_filter(actor, "suitability.read", branch))
     if as_json:
         emit_json(rows)
         return
@@ -248,7 +265,8 @@ def flags_cmd(branch, db_path, as_json):
 @json_option
 def rerate_cmd(as_of, db_path, operator, as_json):
     """按行为规则重新评估全部客户 (re-run the behaviour rules for every client, e.g. nightly)."""
-    counts = behaviour.evaluate(open_db(db_path), today=_as_of(as_of), operator=operator)
+    db, actor = acting(db_path, operator)
+    counts = behaviour.rerate(db, actor, today=_as_of(as_of))
     if as_json:
         emit_json(counts)
     else:

@@ -2,12 +2,10 @@
 
 import click
 
-from .. import events, lookups
-from .. import service_policy as sp
-from .. import tasks as tasks_lib
-from ..errors import BrokerCRMError
+from ..service import tasks as tasks_lib
+from ..book import lookups
 from . import cli
-from .common import db_option, echo_table, emit_json, json_option, open_db, operator_option
+from .common import acting, db_option, echo_table, emit_json, json_option, operator_option
 
 
 @cli.group()
@@ -22,13 +20,14 @@ def tasks():
 @click.option("--status", type=click.Choice(tasks_lib.STATUSES), default=None, help="open | done")
 @click.option("--limit", type=int, default=None, help="最多条数 (at most N)")
 @db_option
+@operator_option
 @json_option
-def tasks_list(branch, client_id, overdue, status, limit, db_path, as_json):
+def tasks_list(branch, client_id, overdue, status, limit, db_path, operator, as_json):
     """列出任务, 未办在前, 按截止时间 (list tasks, open first, by due time)."""
-    db = open_db(db_path)
+    db, actor = acting(db_path, operator)
     branch, client_id = lookups.branch(db, branch), lookups.client(db, client_id)
-    rows = tasks_lib.list_tasks(db, branch=branch, client_id=client_id, overdue=overdue, status=status,
-                                limit=limit)
+    rows = tasks_lib.list_tasks(db, actor, branch=branch, client_id=client_id, overdue=overdue,
+                                status=status, limit=limit)
     if as_json:
         emit_json(rows)
         return
@@ -45,7 +44,8 @@ def tasks_list(branch, client_id, overdue, status, limit, db_path, as_json):
 @json_option
 def tasks_done(task_id, note, db_path, operator, as_json):
     """完成任务 TASK_ID (mark a task done)."""
-    task = tasks_lib.done(open_db(db_path), task_id, note=note, operator=operator)
+    db, actor = acting(db_path, operator)
+    task = tasks_lib.done(db, actor, task_id, note=note)
     if as_json:
         emit_json(task)
     else:
@@ -55,11 +55,13 @@ def tasks_done(task_id, note, db_path, operator, as_json):
 @tasks.command("report")
 @click.option("--branch", default=None, help="营业部代码 (branch code)")
 @db_option
+@operator_option
 @json_option
-def tasks_report(branch, db_path, as_json):
+def tasks_report(branch, db_path, operator, as_json):
     """按营业部统计: 按时完成, 超时完成, 逾期未办 (per branch: on time, late, open past due)."""
-    db = open_db(db_path)
-    report = tasks_lib.report(db, branch=lookups.branch(db, branch))
+    db, actor = acting(db_path, operator)
+    branch = lookups.branch(db, branch)
+    report = tasks_lib.report(db, actor, branch=branch)
     if as_json:
         emit_json(report)
         return
@@ -87,14 +89,8 @@ def orders():
 @json_option
 def orders_flag(client_id, note, order_id, at, db_path, operator, as_json):
     """标记异常委托, 10 分钟内须人工复核 (flag an abnormal order for human review)."""
-    db = open_db(db_path)
-    row = db.execute("SELECT branch_id FROM clients WHERE client_id = ?", [client_id]).fetchone()
-    if row is None:
-        raise BrokerCRMError(f"客户 {client_id} 不存在 (no such client)")
-    with db.atomic():
-        event = events.emit(db, "abnormal_order", client_id, at=sp.iso(at) if at else None,
-                            detail={"note": note, "order_id": order_id, "branch_id": row[0]}, operator=operator)
-    created = [t for t in tasks_lib.list_tasks(db, client_id=client_id) if t["event_id"] == event["id"]]
+    db, actor = acting(db_path, operator)
+    event, created = tasks_lib.flag_order(db, actor, client_id, note=note, order_id=order_id, at=at)
     if as_json:
         emit_json({"event": event, "tasks": created})
         return

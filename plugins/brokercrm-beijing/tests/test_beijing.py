@@ -10,11 +10,11 @@ import pytest
 
 import brokercrm_beijing
 from brokercrm.approvals import impact
-from brokercrm.db import connect
-from brokercrm.importers import import_clients
+from brokercrm.kernel.db import connect
+from brokercrm.imports import import_clients
 from brokercrm.plugins import Plugins
-from brokercrm.policy import default_policy_dir, load_file, publish_defaults
-from brokercrm.validate import uscc_check_char
+from brokercrm.policy.sets import default_policy_dir, load_file, publish_defaults
+from brokercrm.kernel.validate import uscc_check_char
 
 TODAY = dt.date(2026, 6, 30)
 

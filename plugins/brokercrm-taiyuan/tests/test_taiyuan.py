@@ -9,12 +9,12 @@ import json
 import pytest
 
 import brokercrm_taiyuan
-from brokercrm.approvals import impact
-from brokercrm.db import connect
-from brokercrm.importers import import_assessments, import_clients
+from brokercrm.governance.approvals import impact
+from brokercrm.kernel.db import connect
+from brokercrm.imports import import_assessments, import_clients
 from brokercrm.plugins import Plugins
-from brokercrm.policy import default_policy_dir, load_file, publish_defaults
-from brokercrm.validate import id_check_char
+from brokercrm.policy.sets import default_policy_dir, load_file, publish_defaults
+from brokercrm.kernel.validate import id_check_char
 
 TODAY = dt.date(2026, 6, 30)
 

@@ -1,0 +1,205 @@
+"""Reading the client book: lists and one client's full record."""
+
+import json
+
+from ..trust import audit, authz
+from ..classify.engine import CURRENT_ROW_SQL
+from ..kernel.errors import BrokerCRMError
+from ..kernel.masking import mask_record
+from ..kernel.sql_filters import where_equal
+
+CLASSIFIED = ["class", "risk_level", "lowest_category", "habit", "tier", "value_segment"]
+
+# Extension point for `clients show`: feature modules (interactions, suitability, …)
+# append "module:function" refs. show() calls each as fn(db, client_id, reveal=…)
+# and merges the dict it returns into the result; each may also offer
+# ``fn.lines(show_result) -> [str]`` for the text output (see section_lines).
+SECTIONS = [
+    "brokercrm.service.view:section",
+    "brokercrm.suitability.view:client_section",
+]
+
+
+def _resolve(ref):
+    import importlib
+
+    module, _, attr = ref.partition(":")
+    return getattr(importlib.import_module(module), attr)
+
+
+def section_lines(obj):
+    """Text lines for `clients show` from every registered section that can render."""
+    lines = []
+    for ref in SECTIONS:
+        render = getattr(_resolve(ref), "lines", None)
+        if render is not None:
+            lines.extend(render(obj))
+    return lines
+
+
+def _client_obj(row):
+    # Lists are for browsing: names are masked like everywhere else (clients show --reveal is the audited way).
+    obj = mask_record(dict(row))
+    obj["lowest_category"] = bool(obj.get("lowest_category")) if obj.get("lowest_category") is not None else None
+    return obj
+
+
+def list_clients(db, actor, *, branch=None, class_=None, limit=None, offset=0):
+    """Clients with their current classification (None where not yet classified).
+
+    A branch operator sees only their own branch's clients.
+    """
+    branch = authz.branch_filter(actor, "client.read", branch)
+    where, params = where_equal({"c.branch_id": branch, "k.class": class_})
+    sql = (
+        "SELECT c.client_id, c.branch_id, c.kind, c.name, "
+        + ", ".join(f"k.[{d}]" for d in CLASSIFIED)
+        + " FROM clients c LEFT JOIN classifications k ON k.client_key = c.id"
+        + where
+        + " ORDER BY c.client_id"
+    )
+    if limit is not None:
+        sql += " LIMIT ? OFFSET ?"
+        params += [limit, offset]
+    cursor = db.execute(sql, params)
+    names = [d[0] for d in cursor.description]
+    for row in cursor:
+        yield _client_obj(zip(names, row))
+
+
+INTERNAL_COLUMNS = ("id", "assessment_id", "assessment_level", "assessment_lowest", "assessment_expires_at")
+
+
+def get(db, client_id):
+    cursor = db.execute("SELECT * FROM clients WHERE client_id = ?", [client_id])
+    row = cursor.fetchone()
+    if row is None:
+        raise BrokerCRMError(f"客户 {client_id} 不存在 (no such client)")
+    return dict(zip([d[0] for d in cursor.description], row))
+
+
+def reasons_for(db, policy_version, values):
+    """Reason text for each classified value, as recorded for that policy version."""
+    texts = {
+        (dim, value): reason
+        for dim, value, reason in db.execute(
+            "SELECT dimension, value, reason FROM policy_reasons WHERE policy_version = ?", [policy_version]
+        )
+    }
+    return {d: texts.get((d, str(int(values[d]) if d == "lowest_category" else values[d])), "")
+            for d in CLASSIFIED}
+
+
+def history(db, client_id):
+    """Every classification the client has had, newest first, with the reasons that made it.
+
+    History rows record changes; the first classification is recorded by its
+    run, so it is rebuilt here from the earliest change's old values (or the
+    current row when nothing has changed since).
+    """
+    cursor = db.execute(
+        "SELECT * FROM classification_history WHERE client_id = ? ORDER BY id DESC", [client_id]
+    )
+    names = [d[0] for d in cursor.description]
+    rows = [dict(zip(names, r)) for r in cursor]
+    out = []
+    for h in rows:
+        new = {d: h[f"new_{d}"] for d in CLASSIFIED}
+        old = None if h["old_class"] is None else {d: h[f"old_{d}"] for d in CLASSIFIED}
+        out.append(_entry(db, h["run_id"], h["created_at"], old, new, h["reason"], h["policy_version"],
+                          h["policy_digest"]))
+    if rows and rows[-1]["old_run_id"] is not None:
+        first = {d: rows[-1][f"old_{d}"] for d in CLASSIFIED}
+        first_run = rows[-1]["old_run_id"]
+    else:
+        cursor = db.execute(CURRENT_ROW_SQL, [client_id])
+        current = cursor.fetchone()
+        if current is None or rows:
+            return out
+        current = dict(zip([d[0] for d in cursor.description], current))
+        first = {d: current[d] for d in CLASSIFIED}
+        first_run = current["run_id"]
+    run = db.execute("SELECT finished_at, policy_version, policy_digest FROM runs WHERE id = ?",
+                     [first_run]).fetchone() or (None, None, None)
+    out.append(_entry(db, first_run, run[0], None, first, None, run[1], run[2]))
+    return out
+
+
+def _entry(db, run_id, at, old, new, plugin_reason, policy_version, policy_digest):
+    changed = [d for d in CLASSIFIED if old is None or old[d] != new[d]]
+    texts = reasons_for(db, policy_version, new)
+    if plugin_reason:
+        # A plugin moved the class: its reason (naming the grid's class) replaces the grid's.
+        texts["class"] = plugin_reason
+    return {
+        "run_id": run_id, "at": at, "old_class": old["class"] if old else None,
+        "new_class": new["class"], "old": old, "new": new, "changed": changed,
+        "reason": ("首次分类 (first classification): " if old is None else "")
+        + "; ".join(texts[d] for d in changed if texts[d]),
+        "policy_version": policy_version, "policy_digest": policy_digest,
+    }
+
+
+def show(db, actor, client_id, *, reveal=False):
+    """One client: the record, the classification with reasons, the history, the assessments.
+
+    Personal data is masked unless ``reveal``; revealing is an act of its
+    own (head office, or the client's own branch) and leaves a signed row in
+    the audit log, committed at once.
+    """
+    client = get(db, client_id)
+    authz.require(actor, "client.reveal" if reveal else "client.read", branch=client["branch_id"])
+    if reveal:
+        with db.atomic():
+            audit.record(db, "client.reveal", actor=actor, target=client_id)
+    else:
+        client = mask_record(client)
+    client["extra"] = json.loads(client["extra"]) if client.get("extra") else {}
+    cursor = db.execute(CURRENT_ROW_SQL, [client_id])
+    current = cursor.fetchone()
+    obj = {"client_id": client_id, "branch_id": client["branch_id"]}
+    if current:
+        current = dict(zip([d[0] for d in cursor.description], current))
+        for d in CLASSIFIED:
+            obj[d] = current[d]
+        obj["lowest_category"] = bool(current["lowest_category"])
+        obj["reasons"] = reasons_for(db, current["policy_version"], obj)
+        if current["adjustment"]:
+            obj["reasons"]["class"] = current["adjustment"]
+        obj["adjustment"] = current["adjustment"]
+        obj["classified_by_run"] = current["run_id"]
+        obj["policy_version"] = current["policy_version"]
+    else:
+        for d in CLASSIFIED:
+            obj[d] = None
+        obj["reasons"] = {}
+    # Keys and copies the database keeps for itself; the assessments are listed below.
+    obj["client"] = {k: v for k, v in client.items() if k not in INTERNAL_COLUMNS}
+    obj["history"] = history(db, client_id)
+    obj["assessments"] = [
+        {"answered_at": r[0], "expires_at": r[1], "score": r[2], "level": r[3],
+         "lowest_category": bool(r[4]), "policy_version": r[5]}
+        for r in db.execute(
+            "SELECT answered_at, expires_at, score, level, lowest_category, policy_version FROM assessments"
+            " WHERE client_id = ? ORDER BY answered_at DESC, id DESC",
+            [client_id],
+        )
+    ]
+    obj["changes"] = [
+        {"field": r[0], "old": _mask_field(r[0], r[1], reveal), "new": _mask_field(r[0], r[2], reveal),
+         "at": r[3], "source": r[4]}
+        for r in db.execute(
+            "SELECT field, old_value, new_value, changed_at, source FROM client_changes"
+            " WHERE client_id = ? ORDER BY id DESC",
+            [client_id],
+        )
+    ]
+    for ref in SECTIONS:
+        obj.update(_resolve(ref)(db, client_id, reveal=reveal, actor=actor))
+    return obj
+
+
+def _mask_field(field, value, reveal):
+    if reveal:
+        return value
+    return mask_record({field: value})[field]

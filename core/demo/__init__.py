@@ -1,0 +1,2 @@
+"""``brokercrm demo``: a synthetic book (``synth``) taken through the real importers,
+classification and site (``run``)."""

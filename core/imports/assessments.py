@@ -1,0 +1,171 @@
+"""Importing filled risk questionnaires (seeds/001 appendix 1: 客户风险承受能力调查表).
+
+Each row is one client's answers on one day: ``client_id, answered_at, q1 … q12``
+(q9 is multiple choice: ``AC``). Answers are scored under the questionnaire
+policy in force; the row stores the answers, score, level, lowest-category
+flag, policy version, the day it was answered and ``expires_at`` — the first
+day it is no longer valid (answered + the policy's validity in months).
+
+Same contract as the client import: all or nothing, ``file:row:column:
+reason``, ``skip_invalid`` with a rejects CSV, one transaction, batches.
+Re-importing the same answers for the same client and day changes nothing;
+different answers for that day add a new row that supersedes the old one
+(the latest row wins; the old one stays as history).
+"""
+
+import datetime as dt
+import json
+from functools import lru_cache
+
+from ..policy import sets as policy
+from ..kernel import validate
+from .report import chunks
+from .runner import run_import
+from ..policy.questionnaire import Questionnaire
+from ..kernel.timeutil import add_months, now_iso, today
+
+BASE_ALIASES = {
+    "客户号": "client_id", "客户编号": "client_id", "测评日期": "answered_at", "答题日期": "answered_at",
+    "测评时间": "answered_at",
+}
+
+
+def aliases(question_ids):
+    """Header aliases: the Chinese names above, plus 第1题 / 题1 / Q1 for each question."""
+    result = dict(BASE_ALIASES)
+    for i, qid in enumerate(question_ids, start=1):
+        for spelling in (f"第{i}题", f"题{i}", f"问题{i}", f"Q{i}"):
+            result[spelling] = qid
+    return result
+
+
+@lru_cache(maxsize=1 << 14)
+def _day(text):
+    """ISO date of a date or date-time cell, else None."""
+    day = validate.parse_date(text)
+    if day is None:
+        moment = validate.parse_datetime(text)
+        day = moment.date() if moment else None
+    return day.isoformat() if day else None
+
+
+@lru_cache(maxsize=1 << 14)
+def _expiry(day_iso, months):
+    return add_months(dt.date.fromisoformat(day_iso), months).isoformat()
+
+
+class _Checker:
+    def __init__(self, questionnaire, today_iso):
+        self.q = questionnaire
+        self.today_iso = today_iso
+        self.months = questionnaire.validity_months
+        # Answers repeat a lot (five letters, twelve questions): cache the normalisation.
+        self._answer = lru_cache(maxsize=4096)(questionnaire.check_answer)
+
+    def check(self, row):
+        """(record, problems) for one row; record holds answers and the score."""
+        problems = []
+        client_id = row.get("client_id", "")
+        if not client_id:
+            problems.append(("client_id", "必填 (required)"))
+        raw_day = row.get("answered_at", "")
+        day = None
+        if not raw_day:
+            problems.append(("answered_at", "必填 (required)"))
+        else:
+            day = _day(raw_day)
+            if day is None:
+                problems.append(("answered_at", f"{raw_day!r} 不是有效日期 (not a real date)"))
+            elif day > self.today_iso:
+                problems.append(("answered_at", f"{day} 晚于今天 (in the future)"))
+        answers = {}
+        for qid in self.q.ids:
+            letters, error = self._answer(qid, row.get(qid, ""))
+            if error:
+                problems.append((qid, error))
+            else:
+                answers[qid] = letters
+        record = {"client_id": client_id, "answered_at": day, "answers": answers}
+        if not problems:
+            scored = self.q.score(answers)
+            record.update(score=scored.score, level=scored.level, lowest_category=int(scored.lowest_category),
+                          expires_at=_expiry(day, self.months))
+        return record, problems
+
+
+def _known_clients(db, ids):
+    found = set()
+    for chunk in chunks(ids, 900):
+        found.update(r[0] for r in db.execute(
+            f"SELECT client_id FROM clients WHERE client_id IN ({', '.join('?' * len(chunk))})", chunk))
+    return found
+
+
+def _stored(db, ids):
+    """{(client_id, answered_at): answers JSON of the latest row} for these clients."""
+    found = {}
+    for chunk in chunks(ids, 900):
+        for cid, day, answers in db.execute(
+            "SELECT client_id, answered_at, answers FROM assessments"
+            f" WHERE client_id IN ({', '.join('?' * len(chunk))}) ORDER BY id",
+            chunk,
+        ):
+            found[(cid, day)] = answers
+    return found
+
+
+def import_assessments(db, path, *, actor, skip_invalid=False, rejects=None, progress=False, sheet=None,
+                       header_row=None):
+    """Import risk assessments from a CSV/XLSX/JSON/NDJSON file; returns an ImportResult.
+
+    All or nothing unless ``skip_invalid`` (bad rows then go to ``rejects``).
+    """
+    policies = policy.current(db)
+    questionnaire = Questionnaire(policies["questionnaire"])
+    checker = _Checker(questionnaire, today().isoformat())
+    stamp = now_iso()
+
+    def check(batch):
+        checked = [checker.check(row) for _, row in batch]
+        known = _known_clients(db, list({rec["client_id"] for rec, _ in checked if rec["client_id"]}))
+        for rec, errors in checked:
+            if rec["client_id"] and rec["client_id"] not in known:
+                errors.insert(0, ("client_id", f"客户 {rec['client_id']} 不存在 (no such client)"))
+        return checked
+
+    def key(rec):
+        return f"{rec['client_id']}\t{rec['answered_at']}" if rec["client_id"] and rec["answered_at"] else None
+
+    def repeat(first):
+        return ("client_id", f"同一客户同一测评日期与第 {first} 行重复 (same client and day as row {first})")
+
+    return run_import(
+        db, path, "assessments", "测评 (assessments)", aliases(questionnaire.ids), check,
+        lambda good, result: _write(db, good, policies.version, stamp, result), key,
+        actor=actor, skip_invalid=skip_invalid, rejects=rejects, progress=progress,
+        repeat=repeat, extra={"policy_version": policies.version}, sheet=sheet, header_row=header_row,
+    )
+
+
+def _write(db, records, version, stamp, result):
+    if not records:
+        return
+    stored = _stored(db, list({r["client_id"] for r in records}))
+    inserts = []
+    for r in records:
+        answers = json.dumps(r["answers"], separators=(",", ":"))
+        previous = stored.get((r["client_id"], r["answered_at"]))
+        if previous is not None and json.loads(previous) == r["answers"]:
+            result.unchanged += 1
+            continue
+        if previous is None:
+            result.inserted += 1
+        else:
+            result.updated += 1
+        inserts.append((r["client_id"], answers, r["score"], r["level"], r["lowest_category"], version,
+                        r["answered_at"], r["expires_at"], stamp))
+    db.conn.executemany(
+        "INSERT INTO assessments (client_id, answers, score, level, lowest_category, policy_version,"
+        " answered_at, expires_at, imported_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        inserts,
+    )

@@ -1,0 +1,125 @@
+"""Retention (转销户挽留, seed 001 part 2): a transfer or closure request opens a
+case; the manager records retention attempts; the case closes with an outcome
+(retained 挽留成功, transferred 已转户, closed 已销户) and, whatever the outcome,
+a follow-up callback is due (the ``retention_closed`` touchpoint)."""
+
+from ..trust import audit, authz
+from ..kernel import events
+from . import tasks
+from . import policy as sp
+from ..kernel.errors import BrokerCRMError
+from ..kernel.timeutil import now
+from ..kernel.sql_filters import where_equal
+
+OUTCOMES = {"retained": "挽留成功", "transferred": "已转户", "closed": "已销户"}
+REQUESTS = {"transfer": "转户", "closure": "销户"}
+
+
+def _row(db, case_id):
+    cursor = db.execute("SELECT * FROM retention_cases WHERE id = ?", [case_id])
+    row = cursor.fetchone()
+    if row is None:
+        raise BrokerCRMError(f"挽留案例 #{case_id} 不存在 (no such retention case)")
+    return dict(zip([d[0] for d in cursor.description], row))
+
+
+def get(db, case_id):
+    case = _row(db, case_id)
+    case["attempts"] = [
+        {"at": r[0], "operator": r[1], "note": r[2]}
+        for r in db.execute("SELECT at, operator, note FROM retention_attempts WHERE case_id = ? ORDER BY id",
+                            [case_id])
+    ]
+    return case
+
+
+def open_case(db, actor, client_id, *, request, interaction_id=None, at=None):
+    """Open a case for a request (inside the caller's transaction); an open case is reused."""
+    if request not in REQUESTS:
+        raise BrokerCRMError(f"未知申请 {request!r} (request must be transfer or closure)")
+    row = db.execute("SELECT branch_id FROM clients WHERE client_id = ?", [client_id]).fetchone()
+    if row is None:
+        raise BrokerCRMError(f"客户 {client_id} 不存在 (no such client)")
+    authz.require(actor, "retention.handle", branch=row[0])
+    existing = db.execute("SELECT id FROM retention_cases WHERE client_id = ? AND state = 'open'",
+                          [client_id]).fetchone()
+    if existing:
+        return _row(db, existing[0])
+    at_iso = sp.iso(at or now())
+    case_id = db.execute(
+        "INSERT INTO retention_cases (client_id, branch_id, request, interaction_id, opened_at) VALUES (?, ?, ?, ?, ?)",
+        [client_id, row[0], request, interaction_id, at_iso],
+    ).lastrowid
+    audit.record(db, "retention.open", actor=actor, target=client_id,
+                 detail={"case": case_id, "request": request})
+    events.emit(db, "retention_requested", client_id, at=at_iso,
+                detail={"case_id": case_id, "request": request, "branch_id": row[0]}, operator=actor.id)
+    return _row(db, case_id)
+
+
+def attempt(db, actor, case_id, *, note):
+    """Record a retention attempt; the first one answers the retention task."""
+    if not note or not note.strip():
+        raise BrokerCRMError("须写明挽留过程 --note (a note is required)")
+    case = _row(db, case_id)
+    authz.require(actor, "retention.handle", branch=case["branch_id"])
+    if case["state"] != "open":
+        raise BrokerCRMError(f"挽留案例 #{case_id} 已结案 (case already closed)")
+    at = sp.iso(now())
+    with db.atomic():
+        db.execute("INSERT INTO retention_attempts (case_id, at, operator, note) VALUES (?, ?, ?, ?)",
+                   [case_id, at, actor.id, note])
+        audit.record(db, "retention.attempt", actor=actor, target=case["client_id"], detail={"case": case_id})
+        tasks.close_open(db, actor, case["client_id"], "retention", note=f"挽留案例 #{case_id}: {note}",
+                         origin_prefix="touchpoint:retention_requested")
+    return get(db, case_id)
+
+
+def close(db, actor, case_id, *, outcome, note=None):
+    """Close with an outcome; a follow-up callback task opens through the ``retention_closed`` touchpoint."""
+    if outcome not in OUTCOMES:
+        raise BrokerCRMError(f"结果须为 {', '.join(f'{k} {v}' for k, v in OUTCOMES.items())} (unknown outcome {outcome!r})")
+    case = _row(db, case_id)
+    authz.require(actor, "retention.handle", branch=case["branch_id"])
+    if case["state"] != "open":
+        raise BrokerCRMError(f"挽留案例 #{case_id} 已结案 (case already closed)")
+    if not db.execute("SELECT 1 FROM retention_attempts WHERE case_id = ?", [case_id]).fetchone():
+        raise BrokerCRMError(
+            f"挽留案例 #{case_id} 尚无挽留记录, 请先 `retention attempt` (record a retention attempt before closing)"
+        )
+    at = sp.iso(now())
+    with db.atomic():
+        db.execute(
+            "UPDATE retention_cases SET state = 'closed', outcome = ?, closed_at = ?, closed_by = ?, note = ? WHERE id = ?",
+            [outcome, at, actor.id, note, case_id],
+        )
+        audit.record(db, "retention.close", actor=actor, target=case["client_id"],
+                     detail={"case": case_id, "outcome": outcome})
+        events.emit(db, "retention_closed", case["client_id"], at=at,
+                    detail={"case_id": case_id, "outcome": outcome, "branch_id": case["branch_id"]},
+                    operator=actor.id)
+    return get(db, case_id)
+
+
+def list_cases(db, actor, *, branch=None, state=None, client_id=None):
+    branch = authz.branch_filter(actor, "retention.read", branch)
+    where, params = where_equal({"client_id": client_id, "branch_id": branch, "state": state})
+    cursor = db.execute("SELECT * FROM retention_cases" + where + " ORDER BY id", params)
+    names = [d[0] for d in cursor.description]
+    return [dict(zip(names, r)) for r in cursor.fetchall()]
+
+
+def summary(db, actor):
+    """Per branch: cases open, and outcomes of the closed ones (a branch operator: their own)."""
+    branch = authz.branch_filter(actor, "retention.read")
+    return [row for row in _summary(db) if branch is None or row["branch_id"] == branch]
+
+
+def _summary(db):
+    return [
+        {"branch_id": b, "open": o, "retained": r, "transferred": t, "closed": c}
+        for b, o, r, t, c in db.execute(
+            "SELECT branch_id, sum(state = 'open'), sum(outcome = 'retained'), sum(outcome = 'transferred'),"
+            " sum(outcome = 'closed') FROM retention_cases GROUP BY branch_id ORDER BY branch_id"
+        )
+    ]

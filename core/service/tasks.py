@@ -1,0 +1,297 @@
+"""The task engine: every promise to a client becomes a task with a due time.
+
+``on_event`` is an events listener (``brokercrm.kernel.events.LISTENERS``): an event
+matching a touchpoint of the service policy opens a task due ``within`` after
+the event (minutes, hours, days or working days), and approved branch plugins
+may add their own follow-ups through the interaction hooks. Tasks are done by
+``done``; ``report`` counts per branch what was done on time, late, and what
+is still open past its due time.
+"""
+
+import atexit
+import datetime as dt
+
+from .. import plugins as plugins_lib
+from ..kernel import events
+from ..trust import audit, authz
+from . import policy as sp
+from ..kernel.errors import BrokerCRMError
+from ..kernel.timeutil import now
+from ..kernel.sql_filters import where_equal
+
+STATUSES = ("open", "done")
+
+
+def _branch_of(db, client_id):
+    row = db.execute("SELECT branch_id FROM clients WHERE client_id = ?", [client_id]).fetchone()
+    if row is None:
+        raise BrokerCRMError(f"客户 {client_id} 不存在 (no such client)")
+    return row[0]
+
+
+def create(db, client_id, *, kind, title, origin, due_at, event_id=None, dedupe_key=None,
+           created_at=None, branch_id=None):
+    """Open a task; with ``dedupe_key`` a second call is a no-op. Returns the id (or None if a duplicate)."""
+    branch_id = branch_id or _branch_of(db, client_id)
+    cursor = db.execute(
+        "INSERT OR IGNORE INTO tasks (client_id, branch_id, kind, title, origin, event_id, dedupe_key,"
+        " created_at, due_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        [client_id, branch_id, kind, title, origin, event_id, dedupe_key,
+         sp.iso(created_at or now()), sp.iso(due_at)],
+    )
+    return cursor.lastrowid if cursor.rowcount else None
+
+
+def on_event(db, event):
+    """Events listener: touchpoint tasks, then plugin follow-ups (approved plugins only)."""
+    return on_events(db, [event])
+
+
+def on_events(db, batch):
+    """The same for a batch of events (the client importer hands over one per new client).
+
+    One policy look-up, one INSERT for all touchpoint tasks; plugins are asked
+    only for events of branches where a plugin implementing the hook is approved.
+    """
+    batch = [e for e in batch if e.get("client_id")]
+    if not batch:
+        return []
+    policy = sp.load(db)
+    moment = now()
+    branches = _branches(db, batch)
+    rows, by_kind = [], {}
+    for event in batch:
+        kind = event["kind"]
+        if kind not in by_kind:
+            by_kind[kind] = [(tp, _cutoff(policy, tp, moment)) for tp in policy.touchpoints(kind)]
+        if not by_kind[kind]:
+            continue
+        text = event["at"]
+        canonical = isinstance(text, str) and len(text) == 25 and text.endswith("+08:00")
+        at = created_at = None
+        for tp, cutoff in by_kind[kind]:
+            if cutoff is not None and canonical and text < cutoff:
+                continue  # historic (an old book being loaded): decided on the text, nothing parsed
+            if at is None:
+                at = sp.parse_moment(text)
+                created_at = at.isoformat(timespec="seconds")
+            if "ignore_after" in tp and policy.due(at, tp["ignore_after"]) < moment:
+                continue  # a historic event: no promise to keep
+            rows.append((event["client_id"], branches[event["client_id"]], tp["task"], tp["title"],
+                         f"touchpoint:{kind}", event["id"], f"event:{event['id']}:{tp['task']}", created_at,
+                         policy.due(at, tp["within"]).isoformat(timespec="seconds")))
+    before = db.execute("SELECT COALESCE(max(id), 0) FROM tasks").fetchone()[0]
+    if rows:
+        with db.atomic():  # inside the emitter's transaction a savepoint; alone, its own commit
+            db.conn.executemany(
+                "INSERT OR IGNORE INTO tasks (client_id, branch_id, kind, title, origin, event_id, dedupe_key,"
+                " created_at, due_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", rows,
+            )
+    created = [r[0] for r in db.execute("SELECT id FROM tasks WHERE id > ? ORDER BY id", [before])]
+    asking = plugins_lib.dispatch.branches_with_plugins(db, {branches[e["client_id"]] for e in batch})
+    if asking:
+        host = _host()
+        for event in batch:
+            branch_id = branches[event["client_id"]]
+            if branch_id in asking:
+                created.extend(_plugin_followups(db, event, sp.parse_moment(event["at"]), branch_id, host))
+    return created
+
+
+on_event.batch = on_events
+
+
+def _cutoff(policy, tp, moment):
+    """Stored-form time before which an event is too old for ``tp`` (its ``ignore_after``), if fixed-length."""
+    if "ignore_after" not in tp:
+        return None
+    _, unit = sp.parse_duration(tp["ignore_after"])
+    if unit == "wd":
+        return None  # depends on the event's date; decided per event
+    return (moment - (policy.due(moment, tp["ignore_after"]) - moment)).astimezone(sp.CST).isoformat(
+        timespec="seconds")
+
+
+def _branches(db, batch):
+    """client_id -> branch, from the events' detail where the emitter put it, else from clients."""
+    found, missing = {}, set()
+    for e in batch:
+        branch = (e.get("detail") or {}).get("branch_id")
+        if branch:
+            found[e["client_id"]] = branch
+        elif e["client_id"] not in found:
+            missing.add(e["client_id"])
+    missing -= set(found)
+    ids = list(missing)
+    for i in range(0, len(ids), 500):
+        chunk = ids[i:i + 500]
+        found.update(db.execute(
+            f"SELECT client_id, branch_id FROM clients WHERE client_id IN ({', '.join('?' * len(chunk))})", chunk
+        ).fetchall())
+    unknown = missing - set(found)
+    if unknown:
+        raise BrokerCRMError(f"客户 {sorted(unknown)[0]} 不存在 (no such client)")
+    return found
+
+
+_HOST = {}
+
+
+def use_plugins(host):
+    """Set the plugin host follow-ups run in (tests point it at their plugins); None = discover."""
+    _HOST.clear()
+    if host is not None:
+        _HOST["host"] = host
+
+
+def _host():
+    """The installed plugins, discovered once per process: an import may emit an event per client."""
+    if "host" not in _HOST:
+        _HOST["host"] = plugins_lib.load()
+        atexit.register(_HOST["host"].close)
+    return _HOST["host"]
+
+
+def _plugin_followups(db, event, at, branch_id, host):
+    """Tasks that approved plugins of the client's branch ask for (hook ``interaction_follow_ups``).
+
+    A failing plugin must not lose the interaction being recorded: its error
+    is kept in ``plugin_errors`` (plugin, branch, hook, error) and the
+    interaction, complaint or case that set it off is recorded all the same.
+    """
+    try:
+        items = plugins_lib.follow_ups(db, dict(event), branch_id, host)
+    except plugins_lib.PluginError as e:
+        plugins_lib.dispatch.record_failure(db, e, hook="interaction_follow_ups", target=f"event {event['id']}")
+        return []
+    created = []
+    for i, item in enumerate(items):
+        hours = item.get("due_in_hours") or 0
+        task_id = create(
+            db, event["client_id"], kind=item["kind"], title=item.get("note") or item["kind"],
+            origin=f"plugin:{item['plugin']}", due_at=at + dt.timedelta(hours=hours), event_id=event["id"],
+            dedupe_key=f"event:{event['id']}:plugin:{item['plugin']}:{i}", created_at=at, branch_id=branch_id,
+        )
+        if task_id:
+            created.append(task_id)
+    return created
+
+
+def _row(cursor, row):
+    return dict(zip([d[0] for d in cursor.description], row))
+
+
+def _decorate(task, moment):
+    due = task["due_at"]
+    if task["status"] == "open":
+        task["overdue"] = due < moment
+        task["state"] = "open past due" if task["overdue"] else "open"
+    else:
+        task["overdue"] = False
+        task["state"] = "done on time" if task["done_at"] <= due else "done late"
+    return task
+
+
+def list_tasks(db, actor, *, branch=None, client_id=None, overdue=False, status=None, limit=None):
+    branch = authz.branch_filter(actor, "task.read", branch)
+    moment = sp.iso(now())
+    where, params = where_equal(
+        {"branch_id": branch, "client_id": client_id, "status": None if overdue else status},
+        extra=[("status = 'open' AND due_at < ?", [moment])] if overdue else (),
+    )
+    sql = "SELECT * FROM tasks" + where
+    sql += " ORDER BY status = 'done', due_at, id"
+    if limit:
+        sql += f" LIMIT {int(limit)}"
+    cursor = db.execute(sql, params)
+    return [_decorate(_row(cursor, r), moment) for r in cursor.fetchall()]
+
+
+def get(db, task_id):
+    cursor = db.execute("SELECT * FROM tasks WHERE id = ?", [task_id])
+    row = cursor.fetchone()
+    if row is None:
+        raise BrokerCRMError(f"任务 #{task_id} 不存在 (no such task)")
+    return _decorate(_row(cursor, row), sp.iso(now()))
+
+
+def done(db, actor, task_id, *, note, at=None):
+    """Close a task with a note; late or on time is decided against its due time."""
+    if not note or not note.strip():
+        raise BrokerCRMError("完成任务须写明处理情况 --note (a note is required)")
+    task = get(db, task_id)
+    authz.require(actor, "task.done", branch=task["branch_id"])
+    if task["status"] == "done":
+        raise BrokerCRMError(f"任务 #{task_id} 已于 {task['done_at']} 完成 (already done)")
+    at = sp.iso(at or now())
+    with db.atomic():
+        db.execute(
+            "UPDATE tasks SET status = 'done', done_at = ?, done_by = ?, done_note = ? WHERE id = ?",
+            [at, actor.id, note, task_id],
+        )
+        audit.record(db, "task.done", actor=actor, target=f"task {task_id}",
+                     detail={"client_id": task["client_id"], "kind": task["kind"], "due_at": task["due_at"],
+                             "late": at > task["due_at"]})
+    return get(db, task_id)
+
+
+def close_open(db, actor, client_id, kind, *, note, at=None, origin_prefix=None):
+    """Close the oldest open task of ``kind`` for a client (a logged callback answers a callback task)."""
+    sql = "SELECT id FROM tasks WHERE client_id = ? AND kind = ? AND status = 'open'"
+    params = [client_id, kind]
+    if origin_prefix:
+        sql += " AND origin LIKE ?"
+        params.append(origin_prefix + "%")
+    row = db.execute(sql + " ORDER BY due_at, id LIMIT 1", params).fetchone()
+    return done(db, actor, row[0], note=note, at=at) if row else None
+
+
+def flag_order(db, actor, client_id, *, note, order_id=None, at=None):
+    """An abnormal order, flagged for a person's review within the touchpoint's limit; (event, tasks)."""
+    row = db.execute("SELECT branch_id FROM clients WHERE client_id = ?", [client_id]).fetchone()
+    if row is None:
+        raise BrokerCRMError(f"客户 {client_id} 不存在 (no such client)")
+    authz.require(actor, "order.flag", branch=row[0])
+    with db.atomic():
+        event = events.emit(db, "abnormal_order", client_id, at=sp.iso(at) if at else None,
+                            detail={"note": note, "order_id": order_id, "branch_id": row[0]}, operator=actor.id)
+        audit.record(db, "order.flag", actor=actor, target=client_id, detail={"order_id": order_id, "event": event["id"]})
+    created = [t for t in list_tasks(db, actor, client_id=client_id) if t["event_id"] == event["id"]]
+    return event, created
+
+
+def report(db, actor, *, branch=None):
+    """Per branch: done on time, done late, open past due, open within time."""
+    branch = authz.branch_filter(actor, "task.read", branch)
+    moment = sp.iso(now())
+    params = [moment, moment]
+    sql = (
+        "SELECT branch_id,"
+        " sum(status = 'done' AND done_at <= due_at),"
+        " sum(status = 'done' AND done_at > due_at),"
+        " sum(status = 'open' AND due_at < ?),"
+        " sum(status = 'open' AND due_at >= ?),"
+        " count(*)"
+        " FROM tasks"
+    )
+    if branch:
+        sql += " WHERE branch_id = ?"
+        params.append(branch)
+    sql += " GROUP BY branch_id ORDER BY branch_id"
+    rows = []
+    for b, on_time, late, past_due, open_, total in db.execute(sql, params):
+        closed = on_time + late
+        rows.append({
+            "branch_id": b, "on_time": on_time, "late": late, "open_past_due": past_due,
+            "open": open_, "total": total,
+            "on_time_rate": round(on_time / closed, 4) if closed else None,
+        })
+    return {"as_of": moment, "branches": rows}
+
+
+def due_label(task):
+    """'2026-07-01 10:00 (逾期 overdue)' for text output."""
+    due = dt.datetime.fromisoformat(task["due_at"]).strftime("%Y-%m-%d %H:%M")
+    marks = {"open past due": " 逾期 OVERDUE", "done late": " 迟办 late", "done on time": " 按时 on time"}
+    return due + marks.get(task["state"], "")
+

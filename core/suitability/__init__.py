@@ -1,0 +1,12 @@
+"""Suitability (适当性): matching products to clients, and the evidence for it.
+
+- ``policy``: the suitability policy (levels, matrix, rules) and its validation.
+- ``schema``: the ``brokercrm.suitability`` migration set.
+- ``products``: importing products and holdings.
+- ``behaviour``: trading behaviour and behaviour-driven flags.
+- ``investor_type``: professional / ordinary investor status and conversions.
+- ``engine``: checking one sale, confirmations, plugin checks.
+- ``scan``: checking every holding in one pass.
+- ``assessments``: expiring assessments and renewal flags (they need the policy's bands).
+- ``view``: what ``clients show`` adds.
+"""

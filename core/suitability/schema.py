@@ -1,0 +1,139 @@
+"""Schema of the suitability feature: products, holdings, checks, confirmations,
+investor-type conversions, trading behaviour and its flags.
+
+Its own named Migrations set, listed in ``brokercrm.kernel.migrations.SETS`` after the core.
+"""
+
+from sqlite_utils.migrations import Migrations
+
+from ..kernel.migrations import append_only
+
+migrations = Migrations("brokercrm.suitability")
+
+
+@migrations()
+def m001_suitability(db):
+    db.executescript(
+        """
+        CREATE TABLE products (
+            code TEXT PRIMARY KEY,
+            name TEXT NOT NULL,
+            type TEXT,
+            risk_level TEXT NOT NULL CHECK (risk_level IN ('R1','R2','R3','R4','R5')),
+            risk_rank INTEGER NOT NULL CHECK (risk_rank BETWEEN 1 AND 5),
+            level_source TEXT NOT NULL,   -- 'file' or 'policy vN: type → level'
+            imported_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL
+        );
+        CREATE TABLE holdings (
+            client_id TEXT NOT NULL REFERENCES clients(client_id),
+            product_code TEXT NOT NULL REFERENCES products(code),
+            amount REAL NOT NULL,
+            since TEXT,
+            imported_at TEXT NOT NULL,
+            PRIMARY KEY (client_id, product_code)
+        ) WITHOUT ROWID;
+        CREATE INDEX holdings_product ON holdings(product_code);
+
+        -- Every check, as it was decided: who, when, which policy, why.
+        CREATE TABLE suitability_checks (
+            id INTEGER PRIMARY KEY,
+            client_id TEXT NOT NULL,
+            product_code TEXT NOT NULL,
+            product_risk TEXT NOT NULL,
+            client_level TEXT NOT NULL,
+            investor_type TEXT NOT NULL,
+            verdict TEXT NOT NULL CHECK (verdict IN ('match', 'mismatch', 'forbidden')),
+            reasons TEXT NOT NULL,        -- JSON list of reason texts
+            policy_version INTEGER,
+            policy_digest TEXT,
+            checked_by TEXT,
+            checked_at TEXT NOT NULL
+        );
+        CREATE INDEX suitability_checks_client ON suitability_checks(client_id, id);
+
+        -- The client's written insistence after the special risk warning (特别风险警示书).
+        CREATE TABLE suitability_confirmations (
+            id INTEGER PRIMARY KEY,
+            client_id TEXT NOT NULL,
+            product_code TEXT NOT NULL,
+            check_id INTEGER NOT NULL REFERENCES suitability_checks(id),
+            client_level TEXT NOT NULL,   -- the level the confirmation was given at
+            evidence TEXT NOT NULL,       -- reference to the signed warning/confirmation
+            reasons TEXT NOT NULL,
+            policy_version INTEGER,
+            policy_digest TEXT,
+            confirmed_by TEXT,
+            confirmed_at TEXT NOT NULL
+        );
+        CREATE INDEX suitability_confirmations_pair ON suitability_confirmations(client_id, product_code);
+
+        -- Non-match holdings found by the last scan of each branch (read-only views show these).
+        CREATE TABLE suitability_exceptions (
+            run_id INTEGER NOT NULL,
+            client_id TEXT NOT NULL,
+            branch_id TEXT NOT NULL,
+            product_code TEXT NOT NULL,
+            product_risk TEXT NOT NULL,
+            client_level TEXT NOT NULL,
+            investor_type TEXT NOT NULL,
+            verdict TEXT NOT NULL,
+            reasons TEXT NOT NULL,
+            confirmation_id INTEGER,
+            amount REAL,
+            PRIMARY KEY (client_id, product_code)
+        );
+        CREATE INDEX suitability_exceptions_branch ON suitability_exceptions(branch_id, verdict);
+
+        CREATE TABLE investor_type_requests (
+            id INTEGER PRIMARY KEY,
+            client_id TEXT NOT NULL REFERENCES clients(client_id),
+            target TEXT NOT NULL CHECK (target IN ('professional', 'ordinary')),
+            evidence TEXT NOT NULL,
+            note TEXT,
+            eligible INTEGER NOT NULL,
+            eligibility TEXT NOT NULL,     -- JSON: the rule reasons met, or why none
+            requested_by TEXT NOT NULL,
+            requested_at TEXT NOT NULL,
+            status TEXT NOT NULL CHECK (status IN ('pending', 'approved', 'rejected')),
+            decided_by TEXT,
+            decided_at TEXT,
+            decision_note TEXT,
+            policy_version INTEGER
+        );
+        CREATE INDEX investor_type_requests_client ON investor_type_requests(client_id, status);
+
+        CREATE TABLE behaviour_daily (
+            client_id TEXT NOT NULL REFERENCES clients(client_id),
+            date TEXT NOT NULL,
+            turnover_pct REAL NOT NULL,
+            st_share REAL NOT NULL,
+            extra TEXT,
+            imported_at TEXT NOT NULL,
+            PRIMARY KEY (client_id, date)
+        ) WITHOUT ROWID;
+        CREATE TABLE behaviour_flags (
+            client_id TEXT PRIMARY KEY REFERENCES clients(client_id),
+            flag TEXT NOT NULL,
+            label TEXT NOT NULL,
+            rule TEXT NOT NULL,
+            reason TEXT NOT NULL,
+            evidence TEXT NOT NULL,        -- JSON: days counted, window
+            policy_version INTEGER,
+            since TEXT NOT NULL,
+            updated_at TEXT NOT NULL
+        );
+        CREATE TABLE behaviour_flag_history (
+            id INTEGER PRIMARY KEY,
+            client_id TEXT NOT NULL,
+            old_flag TEXT,
+            new_flag TEXT,
+            reason TEXT NOT NULL,
+            policy_version INTEGER,
+            at TEXT NOT NULL
+        );
+        CREATE INDEX behaviour_flag_history_client ON behaviour_flag_history(client_id);
+        """
+    )
+    for table in ("suitability_checks", "suitability_confirmations", "behaviour_flag_history"):
+        append_only(db, table)

@@ -1,0 +1,1 @@
+"""Trust: who is acting (operators and their roles) and the audit log of what they did."""

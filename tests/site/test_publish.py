@@ -1,0 +1,229 @@
+"""brokercrm publish: masked, branch-scoped, indexed, atomic snapshots."""
+
+import json
+import os
+import shutil
+import sqlite3
+
+import pytest
+
+from brokercrm.kernel import masking
+from brokercrm.site import publish as publish_lib
+from brokercrm.kernel.errors import BrokerCRMError
+from brokercrm.site.specs import TABLES, TableSpec
+
+from site_support import BRANCHES, ID_RE, MOBILE_RE, publish_book
+
+
+@pytest.fixture(scope="module")
+def published(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("pub")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("BROKERCRM_NOW", "2026-06-30T10:00:00+08:00")
+        raw, result = publish_book(tmp)
+    return tmp, raw, result
+
+
+def rows(path, sql, params=()):
+    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    try:
+        return conn.execute(sql, params).fetchall()
+    finally:
+        conn.close()
+
+
+def all_text(path):
+    """Every value of every table in a snapshot, as one string."""
+    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    parts = []
+    for (table,) in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'"):
+        for row in conn.execute(f"SELECT * FROM [{table}]"):
+            parts.extend(str(v) for v in row)
+    conn.close()
+    return "\n".join(parts)
+
+
+def test_one_snapshot_for_head_office_and_one_per_branch(published):
+    tmp, _, result = published
+    site = tmp / "site"
+    assert set(result.databases) == {"hq", *BRANCHES}
+    for name in ("hq", *BRANCHES):
+        assert (site / f"{name}.db").exists()
+    assert rows(site / "hq.db", "SELECT count(*) FROM clients")[0][0] == 24
+    for code in BRANCHES:
+        branch_rows = rows(site / f"{code}.db", "SELECT DISTINCT branch_id FROM clients")
+        assert branch_rows == [(code,)]
+        # Records reach the branch only through its own clients.
+        for table in ("classifications", "classification_history", "interactions", "events"):
+            assert {r[0] for r in rows(site / f"{code}.db", f"SELECT DISTINCT branch_id FROM {table}")} <= {code}
+        assert rows(site / f"{code}.db", "SELECT count(*) FROM clients")[0][0] == 8
+
+
+def test_personal_data_is_masked_inside_every_snapshot(published):
+    tmp, raw, _ = published
+    for name in ("hq", *BRANCHES):
+        text = all_text(tmp / "site" / f"{name}.db")
+        for value in raw["ids"] + raw["phones"] + raw["names"]:
+            assert value not in text, (name, value)
+        assert not ID_RE.search(text)
+        assert not MOBILE_RE.search(text)
+    client = rows(tmp / "site" / "hq.db", "SELECT name, id_number, phone, birth_date FROM clients WHERE client_id = 'TY01000000'")[0]
+    assert client == (masking.mask_name(raw["names"][0]), masking.mask_id(raw["ids"][0]),
+                      masking.mask_phone(raw["phones"][0]), "1960-**-**")
+    assert client[1].startswith("110101") and client[1].count("*") == 8
+    assert client[2] == "139****0000"
+    assert client[0] == "王**"
+
+
+def test_free_text_numbers_are_masked(published):
+    tmp, _, _ = published
+    note = rows(tmp / "site" / "hq.db", "SELECT note FROM interactions WHERE kind = 'call' ORDER BY id LIMIT 1")[0][0]
+    assert "138****0000" in note and "110101********" in note
+
+
+def test_no_full_text_index_and_no_unlisted_tables(published):
+    tmp, _, _ = published
+    listed = {s.table for s in TABLES} | {s.table for s in publish_lib.SUMMARIES} | {"publish_info", "sqlite_stat1"}
+    for name in ("hq", *BRANCHES):
+        sql = rows(tmp / "site" / f"{name}.db", "SELECT name, sql FROM sqlite_master WHERE type = 'table'")
+        assert not any("fts" in (s or "").lower() for _, s in sql)
+        assert {n for n, _ in sql} <= listed
+    # Tables that never leave the working database.
+    assert not rows(tmp / "site" / "hq.db", "SELECT 1 FROM sqlite_master WHERE name = 'client_bank_accounts'")
+    columns = {r[1] for r in rows(tmp / "site" / "hq.db", "PRAGMA table_info(clients)")}
+    assert "extra" not in columns
+
+
+def test_head_office_only_tables_stay_out_of_branch_snapshots(published):
+    tmp, _, _ = published
+    assert rows(tmp / "site" / "hq.db", "SELECT count(*) FROM audit_log")[0][0] > 0
+    for code in BRANCHES:
+        assert not rows(tmp / "site" / f"{code}.db", "SELECT 1 FROM sqlite_master WHERE name = 'audit_log'")
+        run_columns = {r[1] for r in rows(tmp / "site" / f"{code}.db", "PRAGMA table_info(runs)")}
+        assert "summary" not in run_columns
+
+
+def test_filtered_and_faceted_columns_are_indexed(published):
+    tmp, _, _ = published
+    manifest = json.loads((tmp / "site" / "manifest.json").read_text())
+    for name in ("hq", "TY01"):
+        indexes = rows(tmp / "site" / f"{name}.db",
+                       "SELECT tbl_name, name FROM sqlite_master WHERE type = 'index'")
+        by_table = {}
+        for table, index in indexes:
+            by_table.setdefault(table, []).append(index)
+        for spec in TABLES:
+            if spec.table not in manifest["tables"]:
+                continue
+            info = manifest["tables"][spec.table]
+            for facet in spec.facets:
+                if facet in info["columns"]:
+                    assert facet in info["indexed"], (spec.table, facet)
+            if info["branch_col"]:
+                assert info["branch_col"] in info["indexed"]
+
+
+def test_summaries_match_the_detail(published):
+    tmp, _, _ = published
+    hq = tmp / "site" / "hq.db"
+    assert dict(rows(hq, "SELECT class, sum(clients) FROM summary_class_by_branch GROUP BY class")) == \
+        dict(rows(hq, "SELECT class, count(*) FROM classifications GROUP BY class"))
+    ty = tmp / "site" / "TY01.db"
+    assert rows(ty, "SELECT DISTINCT branch_id FROM summary_class_by_branch") == [("TY01",)]
+
+
+def test_inspect_data_has_counts_for_fast_first_page(published):
+    tmp, _, result = published
+    inspect = json.loads((tmp / "site" / "inspect-data.json").read_text())
+    assert set(inspect) == set(result.databases)
+    assert inspect["hq"]["tables"]["clients"]["count"] == 24
+    assert len(inspect["hq"]["hash"]) == 64
+
+
+def test_publish_is_repeatable_and_replaces_files_atomically(published, tmp_path):
+    tmp, _, _ = published
+    first = publish_lib.publish(tmp / "crm.db", tmp_path / "site")
+    before = (tmp_path / "site" / "hq.db").stat().st_ino
+    # A reader holding the old file keeps a whole snapshot while the next publish swaps it.
+    reader = sqlite3.connect(f"file:{tmp_path / 'site' / 'hq.db'}?mode=ro", uri=True)
+    reader.execute("SELECT count(*) FROM clients").fetchone()
+    second = publish_lib.publish(tmp / "crm.db", tmp_path / "site")
+    assert reader.execute("SELECT count(*) FROM clients").fetchone()[0] == 24
+    reader.close()
+    assert (tmp_path / "site" / "hq.db").stat().st_ino != before
+    assert first.databases == second.databases
+    leftovers = [p.name for p in (tmp_path / "site").iterdir() if ".tmp-" in p.name]
+    assert leftovers == []
+
+
+def test_failed_publish_leaves_previous_snapshots(published, tmp_path, monkeypatch):
+    tmp, _, _ = published
+    publish_lib.publish(tmp / "crm.db", tmp_path / "site")
+    old = (tmp_path / "site" / "hq.db").read_bytes()
+
+    real = publish_lib._build_snapshot
+
+    def boom(conn, code, stamp, steps):
+        if code == "SH01":
+            conn.close()
+            raise RuntimeError("disk full")
+        return real(conn, code, stamp, steps)
+
+    monkeypatch.setattr(publish_lib, "_build_snapshot", boom)
+    with pytest.raises(RuntimeError):
+        publish_lib.publish(tmp / "crm.db", tmp_path / "site")
+    assert (tmp_path / "site" / "hq.db").read_bytes() == old
+    assert not [p for p in (tmp_path / "site").iterdir() if ".tmp-" in p.name]
+
+
+def test_missing_tables_are_skipped_and_new_specs_are_picked_up(published, tmp_path, monkeypatch):
+    tmp, _, _ = published
+    extra = TableSpec("not_built_yet", "client", "尚未建立")
+    monkeypatch.setattr(publish_lib, "TABLES", [*publish_lib.TABLES, extra])
+    result = publish_lib.publish(tmp / "crm.db", tmp_path / "site")
+    assert "not_built_yet" in result.skipped
+    # Once the table exists, the same spec publishes it, scoped through its clients and scrubbed.
+    shutil.copy(tmp / "crm.db", tmp_path / "copy.db")
+    conn = sqlite3.connect(tmp_path / "copy.db")
+    conn.execute("CREATE TABLE not_built_yet (id INTEGER PRIMARY KEY, client_id TEXT, remark TEXT)")
+    conn.execute("INSERT INTO not_built_yet VALUES (1, 'BJ01000001', '电话 13912345678')")
+    conn.commit()
+    conn.close()
+    result = publish_lib.publish(tmp_path / "copy.db", tmp_path / "site2")
+    assert "not_built_yet" not in result.skipped
+    assert rows(tmp_path / "site2" / "BJ01.db", "SELECT branch_id, remark FROM not_built_yet") == \
+        [("BJ01", "电话 139****5678")]
+    assert rows(tmp_path / "site2" / "TY01.db", "SELECT count(*) FROM not_built_yet") == [(0,)]
+
+
+def test_scrub_and_field_masks():
+    assert publish_lib.scrub("ID 11010119900101123X, tel 13912345678.") == "ID 110101********123X, tel 139****5678."
+    assert publish_lib.scrub("order 1234567890123456789") == "order 1234567890123456789"
+    assert publish_lib.mask_field("phone", "13912345678") == "139****5678"
+    assert publish_lib.mask_field("name", "欧阳娜娜") == "欧***"
+    assert publish_lib.mask_field("occupation", "教师") == "教师"
+
+
+def test_publish_command(run, db_path, tmp_path):
+    result = run("publish", "--out", str(tmp_path / "out"), "--json")
+    info = json.loads(result.output)
+    assert set(info["databases"]) == {"hq", "TY01", "BJ01", "SH01"}
+    text = run("publish", "--out", str(tmp_path / "out")).output
+    assert "hq.db" in text
+
+
+def test_publish_refuses_a_missing_database(tmp_path):
+    with pytest.raises(BrokerCRMError):
+        publish_lib.publish(tmp_path / "nope.db", tmp_path / "out")
+    assert not os.path.exists(tmp_path / "nope.db")
+
+
+@pytest.mark.parametrize("kind,python", [("id", masking.mask_id), ("phone", masking.mask_phone),
+                                         ("name", masking.mask_name), ("birth", masking.mask_birth_date)])
+def test_sql_maskers_agree_with_brokercrm_masking(kind, python):
+    conn = sqlite3.connect(":memory:")
+    values = [None, "", "张", "张三", "欧阳娜娜", "110101199001011234", "11010119900101123X", "13812345678",
+              "123456", "1234567", "12345678901", "1980-01-02", "123456789012345"]
+    for value in values:
+        got = conn.execute(f"SELECT {publish_lib.SQL_MASKERS[kind]('?')}".replace("?", ":v"), {"v": value}).fetchone()[0]
+        assert got == python(value), (kind, value, got)

@@ -1,0 +1,282 @@
+"""The read-only site over a real `brokercrm serve` on 127.0.0.1: who sees what.
+
+A matrix of actor (anonymous, branch TY01, branch BJ01, head office) × URL:
+403 wherever access must be denied, 200 where it must be allowed, and no
+response body carrying an 18-digit ID number or an 11-digit mobile number.
+"""
+
+import json
+import os
+
+import httpx
+import pytest
+
+from brokercrm.site import auth
+from brokercrm.site import serve as site
+
+from site_support import BRANCHES, ID_RE, MOBILE_RE, Server, publish_book, sign_in, site_env
+
+ACTORS = {"anonymous": None, "ty": "TY01", "bj": "BJ01", "hq": "*"}
+DATABASES = ["hq", "TY01", "BJ01", "SH01"]
+
+
+@pytest.fixture(scope="module")
+def live(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("site")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("BROKERCRM_NOW", "2026-06-30T10:00:00+08:00")
+        raw, result = publish_book(tmp)
+    server = Server(tmp / "site", site_env())
+    clients = {"anonymous": httpx.Client(base_url=server.url, timeout=30)}
+    for user in ("ty", "bj", "hq"):
+        client, response = sign_in(server.url, user)
+        assert response.status_code == 302, response.text
+        clients[user] = client
+    yield {"server": server, "raw": raw, "result": result, "clients": clients, "tmp": tmp}
+    for client in clients.values():
+        client.close()
+    server.close()
+
+
+def may_see(actor, database):
+    scope = ACTORS[actor]
+    return scope == "*" or scope == database
+
+
+def urls_for(database, result):
+    tables = sorted(t for t in result.databases[database]["tables"])
+    code = database if database != "hq" else "TY01"
+    row = f"{code}{list(BRANCHES).index(code):06d}"  # the branch's first client
+    urls = [f"/{database}", f"/{database}.json"]
+    urls += [f"/{database}/{t}" for t in tables]
+    urls += [f"/{database}/clients/{row}", f"/{database}/clients/{row}.json",
+             f"/{database}/clients.json", f"/{database}/clients.csv", f"/{database}/classifications.json?_shape=array"]
+    return urls
+
+
+def test_signed_out_visitor_sees_only_the_sign_in_page(live):
+    anon = live["clients"]["anonymous"]
+    assert anon.get("/").status_code == 302
+    assert anon.get("/").headers["location"] == "/-/login"
+    login = anon.get("/-/login")
+    assert login.status_code == 200 and "登录" in login.text
+    for path in ("/.json", "/-/actor.json", "/-/allow-debug", "/-/permissions", "/-/messages", "/-/threads",
+                 "/-/patterns", "/-/versions.json", "/-/plugins.json", "/-/settings.json"):
+        assert anon.get(path).status_code == 403, path
+
+
+@pytest.mark.parametrize("actor", list(ACTORS))
+@pytest.mark.parametrize("database", DATABASES)
+def test_matrix_pages_tables_rows_json_csv(live, actor, database):
+    client = live["clients"][actor]
+    for url in urls_for(database, live["result"]):
+        response = client.get(url)
+        expected = 200 if may_see(actor, database) else 403
+        assert response.status_code == expected, (actor, url, response.status_code)
+
+
+@pytest.mark.parametrize("actor", list(ACTORS))
+@pytest.mark.parametrize("database", DATABASES)
+def test_matrix_downloads_sql_and_where_are_refused_for_everyone(live, actor, database):
+    client = live["clients"][actor]
+    for url in (f"/{database}.db", f"/{database}?sql=select+1", f"/{database}.json?sql=select+1",
+                f"/{database}/clients?_where=1%3D1", f"/{database}/clients.json?_where=1%3D1",
+                f"/{database}/sqlite_stat1", f"/{database}/clients?_facet=name"):
+        response = client.get(url)
+        if url.endswith("_facet=name") and may_see(actor, database):
+            # Facets users choose are off: the page answers, with no facet on the name.
+            assert response.status_code in (200, 400) and 'data-column="name"' not in response.text.split("facet")[0]
+            continue
+        assert response.status_code == 403, (actor, url, response.status_code)
+
+
+@pytest.mark.parametrize("actor", list(ACTORS))
+def test_matrix_instance_json(live, actor):
+    client = live["clients"][actor]
+    for url in ("/-/metadata.json", "/-/databases.json"):
+        expected = 200 if actor == "hq" else 403
+        assert client.get(url).status_code == expected, (actor, url)
+
+
+@pytest.mark.parametrize("actor", ["ty", "bj", "hq"])
+def test_every_stored_view_answers_in_scope(live, actor):
+    client = live["clients"][actor]
+    for database in DATABASES:
+        queries = site.build_metadata(live["tmp"] / "site")["databases"][database]["queries"]
+        assert queries
+        for name in queries:
+            response = client.get(f"/{database}/{name}.json")
+            assert response.status_code == (200 if may_see(actor, database) else 403), (actor, database, name)
+            if response.status_code == 200:
+                assert response.json()["ok"] is not False
+
+
+def test_branch_user_sees_only_its_database_on_the_landing_page(live):
+    home = live["clients"]["ty"].get("/")
+    assert home.status_code == 200
+    assert "/TY01" in home.text and "/BJ01" not in home.text and 'href="/hq' not in home.text
+    assert "各营业部客户类别分布" in home.text and "查看图表" in home.text
+    hq_home = live["clients"]["hq"].get("/").text
+    for database in DATABASES:
+        assert f'href="/{database}"' in hq_home
+    listing = live["clients"]["ty"].get("/.json").json()
+    assert set(listing) == {"TY01"}
+
+
+def test_branch_data_is_its_own(live):
+    rows = live["clients"]["bj"].get("/BJ01/clients.json?_shape=array&_size=max").json()
+    assert rows and {r["branch_id"] for r in rows} == {"BJ01"}
+    assert all("*" in r["id_number"] and "*" in r["phone"] for r in rows)
+
+
+def test_audit_log_is_for_head_office_only(live):
+    assert live["clients"]["hq"].get("/hq/audit_log_recent.json").status_code == 200
+    assert live["clients"]["ty"].get("/hq/audit_log").status_code == 403
+    # Not in the branch snapshot at all.
+    assert live["clients"]["ty"].get("/TY01/audit_log").status_code == 404
+    assert live["clients"]["ty"].get("/TY01/audit_log_recent").status_code == 404
+
+
+def test_no_body_carries_an_id_number_or_a_mobile(live):
+    raw = live["raw"]
+    seen = 0
+    for actor in ("ty", "bj", "hq"):
+        client = live["clients"][actor]
+        urls = ["/", "/.json", "/-/metadata.json", "/-/databases.json"]
+        for database in DATABASES:
+            urls += urls_for(database, live["result"])
+            urls += [f"/{database}/{q}.json" for q in
+                     site.build_metadata(live["tmp"] / "site")["databases"][database]["queries"]]
+            urls += [f"/{database}/{t}.json?_shape=array&_size=max" for t in live["result"].databases[database]["tables"]]
+        for url in urls:
+            response = client.get(url)
+            if response.status_code != 200:
+                continue
+            seen += 1
+            body = response.text
+            assert not ID_RE.search(body), (actor, url, ID_RE.search(body).group(0))
+            assert not MOBILE_RE.search(body), (actor, url, MOBILE_RE.search(body).group(0))
+            for value in raw["ids"] + raw["phones"] + raw["names"]:
+                assert value not in body, (actor, url, value)
+    assert seen > 100
+
+
+def test_wrong_password_and_unknown_user_are_refused(live):
+    for user, password in (("ty", "wrong"), ("nobody", "whatever")):
+        client, response = sign_in(live["server"].url, user, password)
+        assert response.status_code == 401
+        assert "ds_actor" not in client.cookies
+        assert client.get("/TY01/clients").status_code == 403
+        client.close()
+
+
+def test_forged_or_stale_cookie_is_not_an_actor(live):
+    url = live["server"].url
+    forged = httpx.Client(base_url=url, cookies={"ds_actor": "eyJhIjp7ImlkIjoiaHEifX0.forged"})
+    assert forged.get("/hq/clients").status_code == 403
+    forged.close()
+    # Signed with the right secret, but a user the site does not know (e.g. removed from the env).
+    from datasette.app import Datasette
+
+    signer = Datasette(secret=site_env()["BROKERCRM_SITE_SECRET"])
+    ghost = {"id": "ghost", "role": "headoffice", "branch": None, "site": "brokercrm"}
+    client = httpx.Client(base_url=url, cookies={"ds_actor": signer.sign({"a": ghost}, "actor")})
+    assert client.get("/hq/clients").status_code == 403
+    client.close()
+
+
+def test_serve_refuses_without_secret_or_users(live, tmp_path, monkeypatch):
+    from brokercrm.kernel.errors import BrokerCRMError
+
+    monkeypatch.delenv("BROKERCRM_SITE_SECRET", raising=False)
+    with pytest.raises(BrokerCRMError, match="BROKERCRM_SITE_SECRET"):
+        site.make_datasette(live["tmp"] / "site")
+    monkeypatch.setenv("BROKERCRM_SITE_USERS", "")
+    with pytest.raises(BrokerCRMError, match="BROKERCRM_SITE_USERS"):
+        site.check_users()
+    monkeypatch.setenv("BROKERCRM_SITE_USERS", "x:admin::hash")
+    with pytest.raises(BrokerCRMError, match="headoffice"):
+        site.check_users()
+    with pytest.raises(BrokerCRMError, match="publish"):
+        site.make_datasette(tmp_path)
+
+
+def test_settings_are_read_only(live):
+    settings = live["clients"]["hq"].get("/-/settings.json").json()
+    assert settings["allow_download"] is False
+    assert settings["default_allow_sql"] is False
+    assert settings["suggest_facets"] is False
+    assert settings["allow_facet"] is False
+    metadata = live["clients"]["hq"].get("/-/metadata.json").json()
+    assert metadata["allow_sql"] is False
+    for name, db in metadata["databases"].items():
+        assert db["allow"]["role"] == "headoffice"
+        if name != "hq":
+            assert db["allow"]["branch"] == name
+    # The password hashes stay in the environment: metadata shows only where they come from.
+    assert json.dumps(metadata["plugins"]["brokercrm-site"]["users"]) == '{"$env": "BROKERCRM_SITE_USERS"}'
+
+
+def test_site_password_entry_round_trips():
+    from click.testing import CliRunner
+
+    from brokercrm.cli import cli
+
+    def run(*args, ok=True):
+        result = CliRunner().invoke(cli, list(args))
+        assert (result.exit_code == 0) == ok, result.output
+        return result
+
+    entry = run("site-password", "ty01", "--role", "branch", "--branch", "TY01", "--password", "s3cret").output.strip()
+    user = auth.parse_users(entry)["ty01"]
+    assert user["branch"] == "TY01" and auth.verify_password("s3cret", user["hash"])
+    assert not auth.verify_password("nope", user["hash"])
+    bad = run("site-password", "x", "--role", "branch", "--password", "p", ok=False)
+    assert bad.exit_code == 1 and "营业部" in bad.output
+
+
+def test_big_tables_offer_only_indexed_filters_and_sorts(live, monkeypatch):
+    """Past SMALL_TABLE_ROWS a table keeps to what an index answers (here: a tiny threshold)."""
+    import asyncio
+
+    monkeypatch.setattr(site, "SMALL_TABLE_ROWS", 5)
+    env = site_env()
+    monkeypatch.setenv("BROKERCRM_SITE_USERS", env["BROKERCRM_SITE_USERS"])
+    ds = site.make_datasette(live["tmp"] / "site", secret=env["BROKERCRM_SITE_SECRET"])
+    meta = ds.metadata(database="hq", table="clients", fallback=False)
+    assert "facets" not in meta and "name" not in meta["sortable_columns"]
+    actor = {"id": "hq", "role": "headoffice", "branch": None, "site": "brokercrm"}
+    cookies = {"ds_actor": ds.sign({"a": actor}, "actor")}
+
+    async def status(url):
+        return (await ds.client.get(url, cookies=cookies)).status_code
+
+    async def check():
+        assert await status("/hq/clients?branch_id=TY01") == 200
+        assert await status("/hq/classifications?class=A") == 200
+        assert await status("/hq/clients?education=%E6%9C%AC%E7%A7%91") == 400  # not indexed
+        assert await status("/hq/clients?occupation=x") == 400
+        assert await status("/hq/clients?annual_income__gt=5") == 400
+        assert await status("/hq/clients.json?name__contains=%E7%8E%8B") == 400
+        assert await status("/hq/clients?_sort=name") == 400
+        assert await status("/hq/clients?_sort_desc=total_assets") == 400
+        assert await status("/hq/clients?_sort_desc=client_id") == 200
+        # Small tables keep facets and filters.
+        assert await status("/hq/branches?name__contains=x") == 200
+
+    asyncio.run(check())
+
+
+def test_demo_site_publishes_and_serves_with_demo_sign_ins(live, tmp_path, monkeypatch):
+    monkeypatch.delenv("BROKERCRM_SITE_USERS", raising=False)
+    monkeypatch.delenv("BROKERCRM_SITE_SECRET", raising=False)
+    served, printed = [], []
+    monkeypatch.setattr(site, "serve", lambda out, host, port: served.append((out, host, port)))
+    assert site.demo_site(live["tmp"] / "crm.db", 8765, out_dir=tmp_path / "demo_site", echo=printed.append) == 0
+    assert served == [(tmp_path / "demo_site", "127.0.0.1", 8765)]
+    assert (tmp_path / "demo_site" / "hq.db").exists()
+    users = auth.parse_users(os.environ["BROKERCRM_SITE_USERS"])
+    assert users["hq"]["role"] == "headoffice" and users["ty01"]["branch"] == "TY01"
+    assert auth.verify_password("demo-ty01", users["ty01"]["hash"])
+    assert any("demo-hq" in line for line in printed)
+    assert os.environ["BROKERCRM_SITE_SECRET"]

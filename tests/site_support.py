@@ -1,0 +1,137 @@
+"""Shared by the publish, site and browser tests: a small book with real-looking
+personal data, published, and a real `brokercrm serve` on 127.0.0.1."""
+
+import os
+import re
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+from brokercrm.site import auth
+from brokercrm.classify.engine import classify
+from brokercrm.kernel.db import connect
+from brokercrm.policy.sets import publish_defaults
+from brokercrm.site.publish import publish
+
+NOW = "2026-06-30T10:00:00+08:00"
+BRANCHES = {"TY01": "太原营业部", "BJ01": "北京营业部", "SH01": "上海营业部"}
+SURNAMES = "王李张刘陈杨黄赵"
+PASSWORD = "correct horse 电池"
+USERS = {  # user -> (role, branch)
+    "ty": ("branch", "TY01"),
+    "bj": ("branch", "BJ01"),
+    "hq": ("headoffice", None),
+}
+# Personal data inside the published HTML/JSON would look like this.
+ID_RE = re.compile(r"(?<![0-9A-Za-z.])[0-9]{17}[0-9Xx](?![0-9A-Za-z.])")
+MOBILE_RE = re.compile(r"(?<![0-9A-Za-z.])1[3-9][0-9]{9}(?![0-9A-Za-z.])")
+
+
+def id_number(i):
+    from brokercrm.kernel.validate import id_check_char
+
+    first17 = f"110101{1960 + i % 40}{1 + i % 12:02d}{1 + i % 28:02d}{i % 1000:03d}"
+    return first17 + id_check_char(first17)
+
+
+def build_book(path, clients=24):
+    """A database like a branch's: clients with full personal data, classified, with interactions."""
+    os.environ["BROKERCRM_NOW"] = NOW
+    db = connect(path)
+    publish_defaults(db)
+    for code, name in BRANCHES.items():
+        db.execute("INSERT INTO branches (code, name, created_at) VALUES (?, ?, ?)", [code, name, NOW])
+    codes = list(BRANCHES)
+    raw = {"ids": [], "phones": [], "names": []}
+    for i in range(clients):
+        branch = codes[i % 3]
+        cid = f"{branch}{i:06d}"
+        row = {
+            "client_id": cid, "kind": "individual", "name": SURNAMES[i % 8] + "小明",
+            "id_number": id_number(i), "phone": f"139{i:08d}", "birth_date": f"{1960 + i % 40}-01-01",
+            "branch_id": branch, "total_assets": 10_000 * (i + 1) ** 2, "turnover_rate": i % 7,
+            "avg_holding_days": 30 + i, "annual_income": 100_000 + i, "education": "本科",
+            "created_at": NOW, "updated_at": NOW,
+        }
+        db["clients"].insert(row)
+        raw["ids"].append(row["id_number"])
+        raw["phones"].append(row["phone"])
+        raw["names"].append(row["name"])
+    db.conn.commit()
+    classify(db, operator="admin")
+    from brokercrm.service import interactions
+
+    for i in range(0, clients, 4):
+        cid = f"{codes[i % 3]}{i:06d}"
+        interactions.log(db, cid, kind="call", channel="phone",
+                         note=f"客户来电, 留了新号码 1380013{i:04d}, 证件 {id_number(i + 100)}", operator="admin")
+    interactions.log(db, f"TY01{0:06d}", kind="complaint", channel="counter", note="对服务不满意", operator="admin")
+    db.conn.commit()
+    db.close()
+    return raw
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def site_env():
+    env = dict(os.environ)
+    env["BROKERCRM_SITE_SECRET"] = "test-secret-" + "0" * 40
+    env["BROKERCRM_SITE_USERS"] = "\n".join(
+        auth.user_entry(user, role, branch, PASSWORD) for user, (role, branch) in USERS.items())
+    return env
+
+
+class Server:
+    """`brokercrm serve` as a child process on 127.0.0.1; stopped by ``close``."""
+
+    def __init__(self, site_dir, env):
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.proc = subprocess.Popen(
+            [sys.executable, "-c", "from brokercrm.cli import cli; cli()", "serve", "--dir", str(site_dir),
+             "--port", str(self.port)],
+            env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError("serve exited: " + self.proc.stdout.read().decode("utf-8", "replace"))
+            try:
+                if httpx.get(self.url + "/-/login", timeout=2).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                time.sleep(0.2)
+        self.close()
+        raise RuntimeError("serve did not start within 60 s")
+
+    def close(self):
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+
+def sign_in(base_url, user, password=PASSWORD):
+    """An httpx client signed in through the real login form (CSRF token included)."""
+    client = httpx.Client(base_url=base_url, timeout=30)
+    page = client.get("/-/login")
+    token = re.search(r'name="csrftoken" value="([^"]+)"', page.text).group(1)
+    response = client.post("/-/login", data={"csrftoken": token, "username": user, "password": password})
+    return client, response
+
+
+def publish_book(tmp_dir, clients=24):
+    tmp_dir = Path(tmp_dir)
+    raw = build_book(tmp_dir / "crm.db", clients)
+    result = publish(tmp_dir / "crm.db", tmp_dir / "site")
+    return raw, result
