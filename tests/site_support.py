@@ -16,6 +16,8 @@ from brokercrm.classify.engine import classify
 from brokercrm.kernel.db import connect
 from brokercrm.policy.sets import publish_defaults
 from brokercrm.site.publish import publish
+from brokercrm.trust import identity, keys, operators
+from brokercrm.trust import root as trust_root
 
 NOW = "2026-06-30T10:00:00+08:00"
 BRANCHES = {"TY01": "太原营业部", "BJ01": "北京营业部", "SH01": "上海营业部"}
@@ -38,11 +40,47 @@ def id_number(i):
     return first17 + id_check_char(first17)
 
 
+ADMIN = "admin"
+
+
+def admin_key_file(path):
+    """Where ``build_book`` keeps its root operator's private key: beside the database."""
+    path = Path(path)
+    return path.with_name(f"{path.stem}.{ADMIN}.key")
+
+
+def book_admin(path):
+    """The book's root head-office operator, authenticated with the key ``build_book`` wrote."""
+    db = connect(path)
+    try:
+        return identity.authenticate(db, ADMIN, keys.load_private(admin_key_file(path)), trust_root.for_db(db))
+    finally:
+        db.close()
+
+
+def book_operator(path, operator_id, role, branch=None):
+    """Another operator of the book, certified by its root operator; returns the authenticated Actor."""
+    admin = book_admin(path)
+    db = connect(path)
+    try:
+        _, key = operators.add(db, admin, operator_id, role, branch=branch)
+        return identity.authenticate(db, operator_id, key, trust_root.for_db(db))
+    finally:
+        db.close()
+
+
 def build_book(path, clients=24):
-    """A database like a branch's: clients with full personal data, classified, with interactions."""
+    """A database like a branch's: clients with full personal data, classified, with interactions.
+
+    Initialised as ``brokercrm init`` would: a root head-office operator
+    (``book_admin``) whose key file sits beside the database.
+    """
     os.environ["BROKERCRM_NOW"] = NOW
     db = connect(path)
-    publish_defaults(db)
+    key = keys.generate()
+    keys.save_private(key, admin_key_file(path))
+    admin = operators.bootstrap(db, ADMIN, trust_root.root_path(path), key)
+    publish_defaults(db, admin)
     for code, name in BRANCHES.items():
         db.execute("INSERT INTO branches (code, name, created_at) VALUES (?, ?, ?)", [code, name, NOW])
     codes = list(BRANCHES)
@@ -62,14 +100,14 @@ def build_book(path, clients=24):
         raw["phones"].append(row["phone"])
         raw["names"].append(row["name"])
     db.conn.commit()
-    classify(db, operator="admin")
+    classify(db, actor=admin)
     from brokercrm.service import interactions
 
     for i in range(0, clients, 4):
         cid = f"{codes[i % 3]}{i:06d}"
-        interactions.log(db, cid, kind="call", channel="phone",
-                         note=f"客户来电, 留了新号码 1380013{i:04d}, 证件 {id_number(i + 100)}", operator="admin")
-    interactions.log(db, f"TY01{0:06d}", kind="complaint", channel="counter", note="对服务不满意", operator="admin")
+        interactions.log(db, admin, cid, kind="call", channel="phone",
+                         note=f"客户来电, 留了新号码 1380013{i:04d}, 证件 {id_number(i + 100)}")
+    interactions.log(db, admin, f"TY01{0:06d}", kind="complaint", channel="counter", note="对服务不满意")
     db.conn.commit()
     db.close()
     return raw
@@ -133,5 +171,5 @@ def sign_in(base_url, user, password=PASSWORD):
 def publish_book(tmp_dir, clients=24):
     tmp_dir = Path(tmp_dir)
     raw = build_book(tmp_dir / "crm.db", clients)
-    result = publish(tmp_dir / "crm.db", tmp_dir / "site")
+    result = publish(tmp_dir / "crm.db", tmp_dir / "site", actor=book_admin(tmp_dir / "crm.db"))
     return raw, result

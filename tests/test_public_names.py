@@ -1,7 +1,7 @@
 """Names other people's code and our docs rely on keep resolving after modules move.
 
 Plugin authors import ``brokercrm.hookspecs``, ``brokercrm.rules``,
-``brokercrm.approvals.impact`` and ``brokercrm.plugins.Plugins`` (docs/plugins.md);
+``brokercrm.approvals.impact`` and ``brokercrm.plugins.Host`` (docs/plugins.md);
 those are thin re-exports of the modules' new homes. And every dotted
 ``brokercrm.…`` name the docs mention must still exist.
 """
@@ -55,12 +55,17 @@ def test_plugin_facing_names_are_the_new_homes():
     from brokercrm.governance import approvals as governance_approvals
     from brokercrm.kernel import hookspecs as kernel_hookspecs
     from brokercrm.kernel import rules as kernel_rules
-    from brokercrm.plugins import dispatch, manager
+    from brokercrm.plugins import dispatch, host
 
     assert hookspecs.hookimpl is kernel_hookspecs.hookimpl
     assert rules.compile_condition is kernel_rules.compile_condition
     assert approvals.impact is governance_approvals.impact
-    assert plugins.Plugins is manager.Plugins and plugins.load is manager.load
+    assert plugins.Host is host.Host and plugins.discover is host.discover
+    with plugins.load(path=[]) as loaded:
+        assert isinstance(loaded, host.Host)
+    # Trust work (issue 10): in-process registration (``Plugins().register(obj)``) is gone; plugins
+    # are installed distributions run apart from the engine, so no such name may come back.
+    assert not hasattr(plugins, "Plugins")
     assert plugins.call_for_branch is dispatch.call_for_branch and plugins.follow_ups is dispatch.follow_ups
 
 

@@ -190,7 +190,8 @@ def plan(db, host, comp, policy_doc, today, branches, *, root=None, force=None, 
     result = Plan()
     fields = rule_fields(comp)
     next_id = 1
-    standing = gate.in_force(db, root)
+    decided = gate.decisions(db, root)
+    standing = {k: d for k, d in decided.items() if isinstance(d, gate.Refused) or d.approved}
     wanted = {}
     for branch in branches:
         entries = {name: d for (name, b), d in standing.items() if b == branch and name != leave_out}
@@ -220,11 +221,21 @@ def plan(db, host, comp, policy_doc, today, branches, *, root=None, force=None, 
                 result.skipped.append({"plugin": a["plugin"], "branch": branch, "state": "approved",
                                        "why": "同营业部另一插件出错, 该营业部本次未分类 (another plugin of this branch failed; branch left out)"})
         result.applied = [a for a in result.applied if a["branch"] != branch]
+    # Plugins that do not run anywhere in scope: say why per branch where a request or decision
+    # exists (pending, rejected, revoked), else once that nothing approves them. Their code is not run.
     in_scope = {name for entries in wanted.values() for name, _ in entries}
+    requested = set(db.execute("SELECT DISTINCT plugin, branch FROM approvals").fetchall()) | set(decided)
     for info in host:
-        if info.name not in in_scope and info.name != leave_out:
-            result.skipped.append({"plugin": info.name, "branch": None, "state": "none",
-                                   "why": "未获任何营业部批准 (not approved for any branch in scope)"})
+        if info.name in in_scope or info.name == leave_out:
+            continue
+        states = []
+        for branch in branches:
+            if (info.name, branch) in requested:
+                state, why = gate.state(db, root, info, branch, decision_=decided.get((info.name, branch)))
+                if state != "none":
+                    states.append({"plugin": info.name, "branch": branch, "state": state, "why": why})
+        result.skipped.extend(states or [{"plugin": info.name, "branch": None, "state": "none",
+                                          "why": "未获任何营业部批准 (not approved for any branch in scope)"}])
     return result
 
 

@@ -9,9 +9,10 @@ after 经纪业务管理总部 approves it.
   return for that branch under the policy version in force, computed in an
   isolated worker. It carries an impact preview and is signed by the
   requester (its ``approval.request`` audit row).
-- **approve / reject / revoke**: a head-office operator who is another
-  person (another id, another key, and not holding a key the requester
-  generated) decides. Approving re-computes the rules fingerprints and
+- **approve / reject**: a head-office operator who is another person
+  (another id, another key, and not holding a key the requester
+  generated) decides. **revoke** stops a plugin and is always the safe
+  direction: any head-office operator may revoke, the requester included. Approving re-computes the rules fingerprints and
   refuses if they differ. The decision is a signed audit row over (request
   id, plugin, version, digest, rules, branch, decision, time): that row is
   what the engine believes (``plugins.gate``), never this table's status.

@@ -10,7 +10,7 @@ change.
 - ``PinnedImporter``: executes a snapshot's modules from its bytes, compiling
   source text itself — no ``.pyc`` is read, no other copy on ``sys.path`` is
   used — and lets a plugin import only the standard library, ``brokercrm``,
-  ``pluggy`` and its own files;
+  ``pluggy``, ``click`` and its own files;
 - ``main``: the worker's loop. It reads length-prefixed JSON requests on fd 0
   and answers on a private copy of fd 1 (the plugin's prints go to fd 2, which
   the parent discards: plugin output may hold personal data). The first
@@ -31,7 +31,7 @@ import struct
 import sys
 from dataclasses import dataclass, field
 
-ALLOWED_TOPS = {"brokercrm", "pluggy"}
+ALLOWED_TOPS = {"brokercrm", "pluggy", "click"}  # the platform plugins are written against
 
 
 @dataclass

@@ -50,6 +50,7 @@ class Decision:
     rules: dict
     decided_by: str
     decided_at: str
+    reason: str | None = None
 
     @property
     def approved(self):
@@ -102,11 +103,44 @@ def _check(db, row, root):
             detail.get("requested_by") == row["operator"]
             or detail.get("requester_fingerprint") == row["key_fingerprint"]):
         why = "申请人与审批人是同一人 (requester and decider are the same person)"
+    if why is None and row["action"] == "approval.approve":
+        why = _unrequested(db, row, detail, decider, root)
     if why:
         return Refused(plugin, branch, row["id"], f"审批记录 (audit #{row['id']}) 未通过验证, 不予执行: {why}")
     return Decision(row["id"], row["action"], plugin, branch, int(detail.get("request") or 0),
                     detail.get("version"), detail.get("digest"), detail.get("rules") or {},
-                    row["operator"], row["at"])
+                    row["operator"], row["at"], detail.get("reason"))
+
+
+REQUEST_BINDING = ("plugin", "version", "digest", "branch", "rules")
+
+
+def _unrequested(db, row, detail, decider, root):
+    """Why an approval does not answer a signed request made by another person, or None.
+
+    Maker–checker is checked here, where the engine believes decisions, not
+    only in the workflow: a head-office key that signs an "approval" nobody
+    requested, names a requester who never asked, or decides its own request
+    through a key it generated, approves nothing.
+    """
+    cur = db.execute("SELECT * FROM audit_log WHERE action = 'approval.request' AND target = ? AND id < ?"
+                     " AND json_extract(detail, '$.request') = ? ORDER BY id DESC LIMIT 1",
+                     [row["target"], row["id"], detail.get("request")])
+    found = cur.fetchone()
+    if found is None:
+        return "没有对应的已签名申请 (no signed request for this approval)"
+    req = dict(zip([d[0] for d in cur.description], found))
+    bad = audit.verify_row(db, req, root)
+    if bad:
+        return f"对应的申请记录 (audit #{req['id']}) 未通过验证 (request does not verify): {bad}"
+    asked = json.loads(req["detail"])
+    if any(asked.get(k) != detail.get(k) for k in REQUEST_BINDING) or req["operator"] != detail.get("requested_by"):
+        return f"审批与申请 (audit #{req['id']}) 不符 (approval does not match its signed request)"
+    if req["operator"] == row["operator"] or req["key_fingerprint"] == row["key_fingerprint"]:
+        return "申请人与审批人是同一人 (requester and decider are the same person)"
+    if decider.custody == "issuer" and decider.issued_by == req["operator"]:
+        return f"审批人的密钥由申请人 {req['operator']} 生成 (the requester holds the decider's key)"
+    return None
 
 
 def decisions(db, root):
@@ -138,7 +172,7 @@ def state(db, root, info, branch, *, decision_=None):
         row = db.execute("SELECT id, status, decided_by, decision_reason FROM approvals"
                          " WHERE plugin = ? AND branch = ? ORDER BY id DESC LIMIT 1", [info.name, branch]).fetchone()
         if d is not None:
-            return "revoked", f"批准已被 {d.decided_by} 撤销 (revoked, audit #{d.audit_id})"
+            return "revoked", f"批准已被 {d.decided_by} 撤销 (revoked, audit #{d.audit_id}): {d.reason or '-'}"
         if row and row[1] == "pending":
             return "pending", f"申请 #{row[0]} 待总部审批 (awaiting head office)"
         if row and row[1] == "rejected":

@@ -126,29 +126,30 @@ def risk(db, cid):
                       [cid]).fetchone()
 
 
-def test_imported_assessments_keep_the_latest_on_the_client(db, tmp_path):
+def test_imported_assessments_keep_the_latest_on_the_client(db, admin, tmp_path):
     ids = ["C001", "C002", "C003", "C004"]
     people = [person(cid, birth=f"19{70 + i}-05-0{i + 1}") for i, cid in enumerate(ids)]
-    assert import_clients(db, write_csv(tmp_path / "c.csv", people)).inserted == 4
+    assert import_clients(db, write_csv(tmp_path / "c.csv", people), actor=admin).inserted == 4
     import_assessments(db, write_csv(tmp_path / "a1.csv", [
         answers("C001", "2025-01-15", **HIGHEST), answers("C002", "2025-03-01"),
         answers("C003", "2024-01-10", **HIGHEST),  # expired by 2026-06-30
-    ]))
+    ]), actor=admin)
     assert_in_step(db, ids)
     assert db.execute(ON_CLIENT, ["C001"]).fetchone() == ("C5", 0, "2027-01-15")
     # An older assessment imported later does not win; a newer one does.
     import_assessments(db, write_csv(tmp_path / "a2.csv", [
         answers("C001", "2024-12-01"), answers("C002", "2025-06-01", **HIGHEST),
-    ]))
+    ]), actor=admin)
     assert_in_step(db, ids)
     assert db.execute(ON_CLIENT, ["C001"]).fetchone() == ("C5", 0, "2027-01-15")
     assert db.execute(ON_CLIENT, ["C002"]).fetchone() == ("C5", 0, "2027-06-01")
-    classify(db)
+    classify(db, actor=admin)
     assert [risk(db, c) for c in ids] == [("C5", 0), ("C5", 0), ("expired", 0), ("unassessed", 0)]
     # Corrected answers for the same day: the later row wins, and an incremental run follows it.
-    import_assessments(db, write_csv(tmp_path / "a3.csv", [answers("C002", "2025-06-01", **LOWEST)]))
+    import_assessments(db, write_csv(tmp_path / "a3.csv", [answers("C002", "2025-06-01", **LOWEST)]),
+                       actor=admin)
     assert_in_step(db, ids)
-    assert classify(db).mode == "incremental"
+    assert classify(db, actor=admin).mode == "incremental"
     assert risk(db, "C002") == ("C1", 1)
 
 
@@ -209,18 +210,18 @@ def some_clients(db):
             add_client(db, f"{branch}-{i}", branch=branch, assets=assets, turnover=turnover)
 
 
-def test_first_run_keys_rows_by_client_and_counts_what_it_wrote(db):
+def test_first_run_keys_rows_by_client_and_counts_what_it_wrote(db, admin):
     some_clients(db)
     add_client(db, "TY01-x", assets=2_000_000, turnover=4)
-    result = classify(db)
+    result = classify(db, actor=admin)
     assert keyed_by_client(db)
     assert result.classes == table_counts(db) and sum(result.classes.values()) == 11 == result.changed
 
 
-def test_branch_scoped_first_runs_count_their_branch(db):
+def test_branch_scoped_first_runs_count_their_branch(db, admin):
     some_clients(db)
-    first = classify(db, branch="TY01")  # empty table
-    second = classify(db, branch="BJ01")  # fresh for the branch, into a non-empty table
+    first = classify(db, actor=admin, branch="TY01")  # empty table
+    second = classify(db, actor=admin, branch="BJ01")  # fresh for the branch, into a non-empty table
     assert keyed_by_client(db)
     assert first.classes == table_counts(db, "TY01") and second.classes == table_counts(db, "BJ01")
 
@@ -229,23 +230,23 @@ def test_branch_scoped_first_runs_count_their_branch(db):
     "BEFORE INSERT ON classifications WHEN NEW.client_id = 'BJ01-3'",  # while writing rows
     "BEFORE INSERT ON audit_log WHEN NEW.action = 'classify.run'",  # after every row was written
 ])
-def test_failing_first_run_leaves_nothing(db, trigger):
+def test_failing_first_run_leaves_nothing(db, admin, trigger):
     some_clients(db)
     db.execute(f"CREATE TEMP TRIGGER boom {trigger} BEGIN SELECT RAISE(ABORT, 'disk on fire'); END")
     with pytest.raises(Exception, match="disk on fire"):
-        classify(db)
+        classify(db, actor=admin)
     assert keyed_by_client(db)
     assert db.execute("SELECT count(*) FROM classifications").fetchone()[0] == 0
     assert db.execute("SELECT count(*) FROM runs").fetchone()[0] == 0
     db.execute("DROP TRIGGER temp.boom")
-    assert classify(db).classes == table_counts(db) and keyed_by_client(db)
+    assert classify(db, actor=admin).classes == table_counts(db) and keyed_by_client(db)
 
 
-def test_first_run_inside_a_caller_transaction_counts_its_clients(db):
+def test_first_run_inside_a_caller_transaction_counts_its_clients(db, admin):
     add_client(db, "A1", assets=2_000_000, turnover=4)
     with db.atomic():
         add_client(db, "A2")
-        result = classify(db)
+        result = classify(db, actor=admin)
     assert result.classes == table_counts(db)
 
 
@@ -265,12 +266,12 @@ def test_tier_thresholds_must_differ():
         validate(doc)
 
 
-def test_clients_without_assets_get_the_lowest_tier(db):
+def test_clients_without_assets_get_the_lowest_tier(db, admin):
     """Tiers compare total_assets without COALESCE: a NULL figure must still land in the lowest tier."""
     add_client(db, "N1", assets=None)
     add_client(db, "N2", kind="institution", assets=None)
     add_client(db, "Z1", assets=0.0)
-    classify(db)
+    classify(db, actor=admin)
     tiers = dict(db.execute("SELECT client_id, tier FROM classifications").fetchall())
     assert tiers == {"N1": "bronze", "N2": "small", "Z1": "bronze"}
 

@@ -1,5 +1,6 @@
 """`brokercrm demo`: fresh database, real importers, classification, summary, read-only serve."""
 
+import importlib.metadata
 import json
 import os
 import shutil
@@ -19,6 +20,8 @@ from click.testing import CliRunner
 from brokercrm.demo import run as demo_lib
 from brokercrm.cli import cli
 from brokercrm.kernel.db import connect
+from brokercrm.trust import identity, keys
+from brokercrm.trust import root as trust_root
 
 NOW = "2026-06-30T10:00:00+08:00"
 
@@ -75,18 +78,96 @@ def test_demo_builds_imports_classifies_and_summarises(env, tmp_path):
     assert (files / "assessments.csv").exists()
 
 
+def taiyuan_installed():
+    try:
+        importlib.metadata.distribution("brokercrm-taiyuan")
+        return True
+    except importlib.metadata.PackageNotFoundError:
+        return False
+
+
+def test_demo_makes_its_operators_keys_and_a_verifiable_audit_log(env, tmp_path):
+    """Trust work (issue 10): the demo's first commands just work because it makes its operators' keys."""
+    path = tmp_path / "demo.db"
+    result = invoke("demo", "--clients", "200", "--no-serve", "--db", str(path))
+    assert result.exit_code == 0, result.output
+    keys_dir = tmp_path / "demo_files" / "keys"
+    assert sorted(p.name for p in keys_dir.iterdir()) == ["hq.key", "ty01.key"]
+    assert trust_root.root_path(path).exists()
+    hq, ty = demo_lib.demo_actor(path), demo_lib.demo_actor(path, "ty01")
+    assert (hq.id, hq.role, hq.branch) == ("hq", "headoffice", None)
+    assert (ty.id, ty.role, ty.branch) == ("ty01", "branch", "TY01")
+    # Someone else's key does not make you hq.
+    db = connect(path)
+    with pytest.raises(identity.AuthenticationError):
+        identity.authenticate(db, "hq", keys.load_private(keys_dir / "ty01.key"), trust_root.for_db(db))
+    db.close()
+    verified = invoke("audit", "verify", "--json", "--db", str(path))
+    assert verified.exit_code == 0, verified.output
+    assert json.loads(verified.output)["ok"] is True
+    # The demo's commands work with those keys, as the README's tour runs them.
+    shown = invoke("clients", "list", "--as", "ty01", "--key", str(keys_dir / "ty01.key"), "--json",
+                   "--db", str(path))
+    assert shown.exit_code == 0, shown.output
+    listed = json.loads(shown.output)
+    assert listed and {c["branch_id"] for c in listed} == {"TY01"}
+
+
+def test_demo_has_the_branch_request_and_head_office_approve_the_taiyuan_plugin(env, tmp_path):
+    path = tmp_path / "demo.db"
+    result = invoke("demo", "--clients", "200", "--no-serve", "--json", "--db", str(path))
+    assert result.exit_code == 0, result.output
+    plugins = json.loads(result.output)["classification"]["plugins"]
+    conn = sqlite3.connect(path)
+    rows = conn.execute("SELECT plugin, branch, requested_by, status, decided_by FROM approvals").fetchall()
+    signed = conn.execute("SELECT operator, action, target FROM audit_log WHERE action LIKE 'approval.%'"
+                          " ORDER BY id").fetchall()
+    conn.close()
+    assert json.loads(result.output)["classification"]["status"] == "ok"
+    if not taiyuan_installed():
+        assert rows == [] and signed == [] and plugins["applied"] == []
+        return
+    assert rows == [("brokercrm-taiyuan", "TY01", "ty01", "approved", "hq")]
+    assert signed == [("ty01", "approval.request", "plugin:brokercrm-taiyuan@TY01"),
+                      ("hq", "approval.approve", "plugin:brokercrm-taiyuan@TY01")]
+    assert [(p["plugin"], p["branch"]) for p in plugins["applied"]] == [("brokercrm-taiyuan", "TY01")]
+    assert plugins["failed"] == [] and plugins["excluded_branches"] == []
+    # The engine believes the signed decision, not the table: the gate verifies it for TY01 only.
+    listed = json.loads(invoke("plugins", "list", "--json", "--db", str(path)).output)
+    [taiyuan] = [p for p in listed if p["name"] == "brokercrm-taiyuan"]
+    assert {code: st["state"] for code, st in taiyuan["branches"].items()} == {
+        "TY01": "approved", "BJ01": "none", "SH01": "none"}
+
+
+def test_demo_without_the_plugin_installed_approves_nothing(env, tmp_path):
+    path = tmp_path / "demo.db"
+    assert invoke("demo", "--clients", "20", "--no-serve", "--db", str(path)).exit_code == 0
+    db = connect(path)
+    try:
+        before = db.execute("SELECT count(*) FROM approvals").fetchone()[0]
+        assert demo_lib.approve_demo_plugin(db, path, demo_lib.demo_actor(path), NOW[:10],
+                                            name="brokercrm-not-installed") is None
+        assert db.execute("SELECT count(*) FROM approvals").fetchone()[0] == before
+    finally:
+        db.close()
+
+
 def test_demo_replaces_its_own_database(env, tmp_path):
     path = tmp_path / "demo.db"
     assert invoke("demo", "--clients", "120", "--no-serve", "--db", str(path)).exit_code == 0
+    old_key = (tmp_path / "demo_files" / "keys" / "hq.key").read_bytes()
     first = json.loads(invoke("demo", "--clients", "150", "--no-serve", "--db", str(path), "--json").output)
     assert first["clients"] == 150
     assert counts(path, "clients", "runs") == [150, 1]
+    # A new database, a new trust root, new keys: the old ones are gone, the new ones work.
+    assert (tmp_path / "demo_files" / "keys" / "hq.key").read_bytes() != old_key
+    assert demo_lib.demo_actor(path).id == "hq"
 
 
 def test_demo_refuses_a_database_it_did_not_build(run, db_path):
     """The `run` fixture points --db at a real brokercrm database: the demo must leave it alone."""
     before = db_path.read_bytes()
-    result = run("demo", "--clients", "50", "--no-serve", ok=False)
+    result = run("demo", "--clients", "50", "--no-serve", ok=False, operator=None)  # the demo takes no --as
     assert result.exit_code == 1
     assert "不会覆盖" in result.output and "Traceback" not in result.output
     assert db_path.read_bytes() == before

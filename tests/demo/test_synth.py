@@ -77,7 +77,7 @@ def test_distributions_follow_the_survey(sample):
     assert min(branches.values()) / len(sample) > 0.2
 
 
-def test_every_class_of_the_grid_appears(db_path):
+def test_every_class_of_the_grid_appears(db_path, admin):
     """Classify a generated book with the real policy: all eleven classes are populated."""
     from brokercrm.classify.engine import classify
 
@@ -95,9 +95,9 @@ def test_every_class_of_the_grid_appears(db_path):
             f"INSERT INTO clients ({', '.join(cols)}, created_at, updated_at) VALUES ({', '.join('?' * (len(cols) + 2))})",
             rows,
         )
-    classify(db, today=TODAY)
+    classify(db, actor=admin, today=TODAY)
     classes = dict(db.execute("SELECT class, count(*) FROM classifications GROUP BY class").fetchall())
-    order = publish_defaults(db)["classification"]["grid"]["order"]
+    order = publish_defaults(db, admin)["classification"]["grid"]["order"]
     assert set(classes) == set(order), classes
     habits = {h for (h,) in db.execute("SELECT DISTINCT habit FROM classifications")}
     assert {"short", "swing", "value"} <= habits
@@ -107,9 +107,9 @@ def test_every_class_of_the_grid_appears(db_path):
     db.close()
 
 
-def test_attitude_drives_the_questionnaire(db_path, sample):
+def test_attitude_drives_the_questionnaire(db_path, admin, sample):
     db = connect(db_path)
-    q = Questionnaire(publish_defaults(db)["questionnaire"])
+    q = Questionnaire(publish_defaults(db, admin)["questionnaire"])
     db.close()
     assessed = [(c, a) for c, a in sample if a is not None]
     assert 0.80 < len(assessed) / len(sample) < 0.90

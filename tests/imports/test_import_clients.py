@@ -43,18 +43,18 @@ def count(db, table):
     return db.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
 
 
-def problems_of(db, tmp_path, rows, **kw):
+def problems_of(db, actor, tmp_path, rows, **kw):
     with pytest.raises(ValidationFailed) as e:
-        import_clients(db, write_csv(tmp_path / "in.csv", rows), **kw)
+        import_clients(db, write_csv(tmp_path / "in.csv", rows), actor=actor, **kw)
     assert count(db, "clients") == 0
     return e.value.problems
 
 
 # --- the happy path and the file formats -------------------------------------------------------
 
-def test_imports_individuals_and_institutions(db, tmp_path):
+def test_imports_individuals_and_institutions(db, actors, tmp_path):
     rows = [person(), person("C002", "1992-12-31", birth_date="", **{"风险偏好": "稳健"}), company()]
-    result = import_clients(db, write_csv(tmp_path / "c.csv", rows), operator="op1")
+    result = import_clients(db, write_csv(tmp_path / "c.csv", rows), actor=actors("op1"))
     assert (result.rows, result.inserted, result.updated, result.rejected) == (3, 3, 0, 0)
     c1 = client_row(db, "C001")
     assert c1["total_assets"] == 120000.0 and c1["branch_id"] == "TY01" and c1["opened_at"] == "2020-05-06"
@@ -65,7 +65,7 @@ def test_imports_individuals_and_institutions(db, tmp_path):
     assert i1["kind"] == "institution" and i1["legal_representative"] == "王五" and i1["net_assets"] == 5e6
 
 
-def test_chinese_headers_and_kinds_in_gbk_csv(db, tmp_path):
+def test_chinese_headers_and_kinds_in_gbk_csv(db, admin, tmp_path):
     row = person(kind="个人")
     path = tmp_path / "gbk.csv"
     with open(path, "w", newline="", encoding="gbk") as f:
@@ -74,12 +74,12 @@ def test_chinese_headers_and_kinds_in_gbk_csv(db, tmp_path):
         w.writerow([row[c] for c in COLUMNS] + [""])
         inst = company(kind="机构")
         w.writerow([inst.get(c, "") for c in COLUMNS] + [inst["legal_representative"]])
-    assert import_clients(db, path).inserted == 2
+    assert import_clients(db, path, actor=admin).inserted == 2
     assert client_row(db, "C001")["name"] == "张三"
     assert client_row(db, "I001")["kind"] == "institution"
 
 
-def test_xlsx_json_and_ndjson(db, tmp_path):
+def test_xlsx_json_and_ndjson(db, admin, tmp_path):
     from openpyxl import Workbook
 
     wb = Workbook()
@@ -91,63 +91,65 @@ def test_xlsx_json_and_ndjson(db, tmp_path):
     (tmp_path / "c.json").write_text(json.dumps([person("J001")], ensure_ascii=False), encoding="utf-8")
     (tmp_path / "c.ndjson").write_text(
         "\n".join(json.dumps(person(f"N00{i}"), ensure_ascii=False) for i in range(3)) + "\n", encoding="utf-8")
-    assert import_clients(db, tmp_path / "c.xlsx").inserted == 1
-    assert import_clients(db, tmp_path / "c.json").inserted == 1
-    assert import_clients(db, tmp_path / "c.ndjson").inserted == 3
+    assert import_clients(db, tmp_path / "c.xlsx", actor=admin).inserted == 1
+    assert import_clients(db, tmp_path / "c.json", actor=admin).inserted == 1
+    assert import_clients(db, tmp_path / "c.ndjson", actor=admin).inserted == 3
     assert client_row(db, "X001")["total_assets"] == 120000.0
 
 
 # --- every check, with a failing input ---------------------------------------------------------
 
 @pytest.mark.parametrize("column", ["client_id", "kind", "name", "id_number", "branch_id", "phone"])
-def test_required_fields(db, tmp_path, column):
-    problems = problems_of(db, tmp_path, [person(**{column: ""})])
+def test_required_fields(db, admin, tmp_path, column):
+    problems = problems_of(db, admin, tmp_path, [person(**{column: ""})])
     assert f"in.csv:2:{column}: " in problems[0] and "必填" in problems[0]
 
 
-def test_unknown_kind(db, tmp_path):
-    assert "kind" in problems_of(db, tmp_path, [person(kind="robot")])[0]
+def test_unknown_kind(db, admin, tmp_path):
+    assert "kind" in problems_of(db, admin, tmp_path, [person(kind="robot")])[0]
 
 
-def test_resident_id_checksum(db, tmp_path):
+def test_resident_id_checksum(db, admin, tmp_path):
     good = make_id("1980-01-01")
     bad = good[:17] + ("0" if good[17] != "0" else "1")
-    problems = problems_of(db, tmp_path, [person(id_number=bad)])
+    problems = problems_of(db, admin, tmp_path, [person(id_number=bad)])
     assert problems[0].startswith(f"{tmp_path / 'in.csv'}:2:id_number: ") and "校验位" in problems[0]
 
 
-def test_resident_id_shape_and_embedded_date(db, tmp_path):
-    problems = problems_of(db, tmp_path, [person(id_number="12345"), person("C002", id_number="140105198002301234")])
+def test_resident_id_shape_and_embedded_date(db, admin, tmp_path):
+    problems = problems_of(db, admin, tmp_path,
+                           [person(id_number="12345"), person("C002", id_number="140105198002301234")])
     assert ":2:id_number:" in problems[0] and ":3:id_number:" in problems[1]
     # Never echo the ID digits or the birth date they hold.
     assert "19800230" not in problems[1]
 
 
-def test_id_birth_date_must_match(db, tmp_path):
-    problems = problems_of(db, tmp_path, [person(id_number=make_id("1980-01-02"), birth_date="1980-01-01")])
+def test_id_birth_date_must_match(db, admin, tmp_path):
+    problems = problems_of(db, admin, tmp_path, [person(id_number=make_id("1980-01-02"), birth_date="1980-01-01")])
     assert ":2:birth_date:" in problems[0] and "不一致" in problems[0]
     assert "1980" not in problems[0] and make_id("1980-01-02") not in problems[0]
 
 
-def test_institution_credit_code_checksum(db, tmp_path):
+def test_institution_credit_code_checksum(db, admin, tmp_path):
     code = uscc()
     wrong = code[:17] + ("0" if code[17] != "0" else "1")
-    problems = problems_of(db, tmp_path, [company(id_number=wrong), company("I002", id_number="91350100M0001009IO")])
+    problems = problems_of(db, admin, tmp_path,
+                           [company(id_number=wrong), company("I002", id_number="91350100M0001009IO")])
     assert ":2:id_number:" in problems[0] and "统一社会信用代码" in problems[0]
     assert ":3:id_number:" in problems[1]
 
 
-def test_institution_with_resident_id_is_rejected(db, tmp_path):
-    assert ":2:id_number:" in problems_of(db, tmp_path, [company(id_number=make_id("1980-01-01"))])[0]
+def test_institution_with_resident_id_is_rejected(db, admin, tmp_path):
+    assert ":2:id_number:" in problems_of(db, admin, tmp_path, [company(id_number=make_id("1980-01-01"))])[0]
 
 
 @pytest.mark.parametrize("phone", ["12800000000", "1380000000", "138000000001", "abc"])
-def test_mobile(db, tmp_path, phone):
-    assert ":2:phone:" in problems_of(db, tmp_path, [person(phone=phone)])[0]
+def test_mobile(db, admin, tmp_path, phone):
+    assert ":2:phone:" in problems_of(db, admin, tmp_path, [person(phone=phone)])[0]
 
 
-def test_mobile_with_country_code_is_normalised(db, tmp_path):
-    import_clients(db, write_csv(tmp_path / "c.csv", [person(phone="+86 138-0000-0000")]))
+def test_mobile_with_country_code_is_normalised(db, admin, tmp_path):
+    import_clients(db, write_csv(tmp_path / "c.csv", [person(phone="+86 138-0000-0000")]), actor=admin)
     assert client_row(db, "C001")["phone"] == "13800000000"
 
 
@@ -155,61 +157,61 @@ def test_mobile_with_country_code_is_normalised(db, tmp_path):
     ("birth_date", "1980-02-30"), ("birth_date", "yesterday"), ("opened_at", "2021-02-29"),
     ("opened_at", "2030-01-01"),
 ])
-def test_real_dates(db, tmp_path, column, value):
+def test_real_dates(db, admin, tmp_path, column, value):
     row = person(**{column: value})
     if column == "birth_date":
         row["id_number"] = make_id("1980-01-01")
-    problems = problems_of(db, tmp_path, [row])
+    problems = problems_of(db, admin, tmp_path, [row])
     assert any(f":2:{column}:" in p for p in problems)
 
 
-def test_birth_date_in_future(db, tmp_path):
-    problems = problems_of(db, tmp_path, [person(birth="2027-01-01")])  # NOW is 2026-06-30
+def test_birth_date_in_future(db, admin, tmp_path):
+    problems = problems_of(db, admin, tmp_path, [person(birth="2027-01-01")])  # NOW is 2026-06-30
     assert any(":2:birth_date:" in p and "晚于今天" in p for p in problems)
 
 
 @pytest.mark.parametrize("column", ["total_assets", "turnover_rate", "avg_holding_days", "annual_income",
                                     "investment_years"])
 @pytest.mark.parametrize("value", ["-1", "abc", "nan", "inf"])
-def test_numbers_non_negative(db, tmp_path, column, value):
-    assert f":2:{column}:" in problems_of(db, tmp_path, [person(**{column: value})])[0]
+def test_numbers_non_negative(db, admin, tmp_path, column, value):
+    assert f":2:{column}:" in problems_of(db, admin, tmp_path, [person(**{column: value})])[0]
 
 
-def test_net_assets_non_negative(db, tmp_path):
-    assert ":2:net_assets:" in problems_of(db, tmp_path, [company(net_assets="-3")])[0]
+def test_net_assets_non_negative(db, admin, tmp_path):
+    assert ":2:net_assets:" in problems_of(db, admin, tmp_path, [company(net_assets="-3")])[0]
 
 
-def test_thousands_separators_accepted(db, tmp_path):
-    import_clients(db, write_csv(tmp_path / "c.csv", [person(total_assets="1,200,000")]))
+def test_thousands_separators_accepted(db, admin, tmp_path):
+    import_clients(db, write_csv(tmp_path / "c.csv", [person(total_assets="1,200,000")]), actor=admin)
     assert client_row(db, "C001")["total_assets"] == 1_200_000.0
 
 
-def test_branch_must_exist(db, tmp_path):
-    problems = problems_of(db, tmp_path, [person(branch_id="XX99")])
+def test_branch_must_exist(db, admin, tmp_path):
+    problems = problems_of(db, admin, tmp_path, [person(branch_id="XX99")])
     assert ":2:branch_id:" in problems[0] and "XX99" in problems[0]
 
 
-def test_branch_code_case_is_normalised(db, tmp_path):
-    import_clients(db, write_csv(tmp_path / "c.csv", [person(branch_id="ty01")]))
+def test_branch_code_case_is_normalised(db, admin, tmp_path):
+    import_clients(db, write_csv(tmp_path / "c.csv", [person(branch_id="ty01")]), actor=admin)
     assert client_row(db, "C001")["branch_id"] == "TY01"
 
 
-def test_client_id_twice_in_one_file(db, tmp_path, monkeypatch):
+def test_client_id_twice_in_one_file(db, admin, tmp_path, monkeypatch):
     # Small batches: the repeat is found across batch boundaries too (the TEMP table, not a set).
     monkeypatch.setattr(import_clients_fast, "BATCH_SIZE", 2)
     rows = [person("C001"), person("C002"), person("C003"), person("C001"), person("C003")]
-    problems = problems_of(db, tmp_path, rows)
+    problems = problems_of(db, admin, tmp_path, rows)
     assert [p.split(":", 1)[1] for p in problems] == [
         "5:client_id: 与第 2 行重复 (repeats row 2)", "6:client_id: 与第 4 行重复 (repeats row 4)"]
 
 
 # --- all or nothing, the report, skipping --------------------------------------------------------
 
-def test_one_bad_row_imports_nothing(db, tmp_path, monkeypatch):
+def test_one_bad_row_imports_nothing(db, admin, tmp_path, monkeypatch):
     monkeypatch.setattr(import_clients_fast, "BATCH_SIZE", 3)
     rows = [person(f"C{i:03}") for i in range(10)] + [person("C999", phone="1")]
     with pytest.raises(ValidationFailed) as e:
-        import_clients(db, write_csv(tmp_path / "c.csv", rows))
+        import_clients(db, write_csv(tmp_path / "c.csv", rows), actor=admin)
     assert e.value.total == 1 and ":12:phone:" in e.value.problems[0]
     assert count(db, "clients") == 0 and count(db, "events") == 0
     assert db.execute("SELECT count(*) FROM audit_log WHERE action = 'import.clients'").fetchone()[0] == 0
@@ -227,10 +229,10 @@ def test_report_shows_first_50_then_a_count(run, tmp_path):
     assert "Traceback" not in result.output
 
 
-def test_skip_invalid_writes_rejects(db, tmp_path):
+def test_skip_invalid_writes_rejects(db, admin, tmp_path):
     rows = [person("C001"), person("C002", phone="123", **{"备注": "老客户"}), person("C003")]
     rejects = tmp_path / "rejects.csv"
-    result = import_clients(db, write_csv(tmp_path / "c.csv", rows), skip_invalid=True, rejects=rejects)
+    result = import_clients(db, write_csv(tmp_path / "c.csv", rows), skip_invalid=True, rejects=rejects, actor=admin)
     assert (result.inserted, result.rejected, result.rejects_file) == (2, 1, str(rejects))
     assert client_row(db, "C002") is None and client_row(db, "C003") is not None
     raw = rejects.read_bytes()
@@ -251,7 +253,7 @@ def test_cli_json(run, tmp_path):
     assert data["rows"] == 2 and data["inserted"] == 2 and data["rejected"] == 0
 
 
-def test_row_validators_join_the_report(db, tmp_path):
+def test_row_validators_join_the_report(db, admin, tmp_path):
     def no_students(rows):
         return [(i, "occupation", "本营业部不接受学生 (branch rule)") for i, r in enumerate(rows)
                 if r["occupation"] == "学生"]
@@ -264,7 +266,7 @@ def test_row_validators_join_the_report(db, tmp_path):
 
     rows = [person("C001"), person("C002", occupation="学生"), person("C003", phone="1")]
     with pytest.raises(ValidationFailed) as e:
-        import_clients(db, write_csv(tmp_path / "c.csv", rows), row_validators=[no_students, spy])
+        import_clients(db, write_csv(tmp_path / "c.csv", rows), row_validators=[no_students, spy], actor=admin)
     assert any(":3:occupation: 本营业部不接受学生" in p for p in e.value.problems)
     assert any(":4:phone:" in p for p in e.value.problems)
     # Validators see only rows that passed the core checks, with normalised values.
@@ -273,32 +275,51 @@ def test_row_validators_join_the_report(db, tmp_path):
 
 # --- re-import, change records, events, audit -----------------------------------------------------
 
-def test_reimport_updates_and_records_changes(db, tmp_path):
-    import_clients(db, write_csv(tmp_path / "day1.csv", [person("C001"), person("C002")]), operator="op1")
+def test_reimport_updates_and_records_changes(db, actors, tmp_path):
+    import_clients(db, write_csv(tmp_path / "day1.csv", [person("C001"), person("C002")]), actor=actors("op1"))
     rows = [person("C001", total_assets="900000", phone="13900000000", occupation=""), person("C002"),
             person("C003")]
-    result = import_clients(db, write_csv(tmp_path / "day2.csv", rows), operator="op2")
+    result = import_clients(db, write_csv(tmp_path / "day2.csv", rows), actor=actors("op2"))
     assert (result.inserted, result.updated, result.unchanged) == (1, 1, 1)
     c1 = client_row(db, "C001")
-    assert c1["total_assets"] == 900000.0 and c1["phone"] == "13900000000"
+    assert c1["total_assets"] == 900000.0
     assert c1["occupation"] == "工程师"  # a blank cell keeps the value held
     changes = db.execute(
         "SELECT client_id, field, old_value, new_value, source, operator FROM client_changes ORDER BY field").fetchall()
-    assert changes == [
-        ("C001", "phone", "13800000000", "13900000000", "day2.csv", "op2"),
-        ("C001", "total_assets", "120000", "900000", "day2.csv", "op2"),
-    ]
+    assert changes == [("C001", "total_assets", "120000", "900000", "day2.csv", "op2")]
+    # Trust work (issue 10): the phone is an important field (seed 004): the import does not apply
+    # its change but files a reviewed change that a second person decides.
+    assert c1["phone"] == "13800000000" and result.extra["pending_changes"] == 1
+    assert db.execute("SELECT client_id, field, old_value, new_value, state, maker FROM data_changes").fetchall() == [
+        ("C001", "phone", "13800000000", "13900000000", "pending", "op2")]
 
 
-def test_new_clients_emit_account_opened_once(db, tmp_path):
+def test_branch_operator_imports_only_its_own_branch(db, admin, actors, tmp_path):
+    import_clients(db, write_csv(tmp_path / "hq.csv", [person("B001", branch_id="BJ01")]), actor=admin)
+    ty = actors("ty", branch="TY01")
+    # A new client of another branch, and a stored client of another branch moved into TY01.
+    rows = [person("T001"), person("B002", branch_id="BJ01"), person("B001", branch_id="TY01", total_assets="1")]
+    with pytest.raises(ValidationFailed) as e:
+        import_clients(db, write_csv(tmp_path / "ty.csv", rows), actor=ty)
+    assert len(e.value.problems) == 2
+    assert any(":3:branch_id:" in p and "BJ01" in p for p in e.value.problems)
+    assert any(":4:client_id:" in p and "总部" in p for p in e.value.problems)
+    assert client_row(db, "T001") is None and client_row(db, "B002") is None
+    b1 = client_row(db, "B001")
+    assert (b1["branch_id"], b1["total_assets"]) == ("BJ01", 120000.0)
+    assert import_clients(db, write_csv(tmp_path / "ty2.csv", [person("T001")]), actor=ty).inserted == 1
+
+
+def test_new_clients_emit_account_opened_once(db, admin, actors, tmp_path):
     rows = [person("C001", opened_at="2026-06-20"), person("C002", opened_at=""),
             person("C003", opened_at="2026-05-30")]  # 31 days before now: history, not news
-    import_clients(db, write_csv(tmp_path / "c.csv", rows), operator="op")
+    import_clients(db, write_csv(tmp_path / "c.csv", rows), actor=actors("op"))
     got = db.execute("SELECT kind, client_id, at, operator FROM events ORDER BY client_id").fetchall()
     assert len(got) == 2
     assert got[0] == ("account_opened", "C001", "2026-06-20T00:00:00+08:00", "op")
     assert got[1][:2] == ("account_opened", "C002") and got[1][2].startswith("2026-06-30T10:00")
-    import_clients(db, write_csv(tmp_path / "c2.csv", [person("C001", total_assets="5", opened_at="2026-06-20")]))
+    import_clients(db, write_csv(tmp_path / "c2.csv", [person("C001", total_assets="5", opened_at="2026-06-20")]),
+                   actor=admin)
     assert count(db, "events") == 2
 
 
@@ -309,19 +330,20 @@ def listener(db, event):
     CALLS.append((event["kind"], event["client_id"]))
 
 
-def test_listeners_called_per_new_client(db, tmp_path, monkeypatch):
+def test_listeners_called_per_new_client(db, admin, tmp_path, monkeypatch):
     monkeypatch.setattr(events, "LISTENERS", ["test_import_clients:listener"])
     CALLS.clear()
     recent = {"opened_at": "2026-06-29"}
-    import_clients(db, write_csv(tmp_path / "c.csv", [person("C001", **recent), person("C002", **recent)]))
+    import_clients(db, write_csv(tmp_path / "c.csv", [person("C001", **recent), person("C002", **recent)]),
+                   actor=admin)
     assert CALLS == [("account_opened", "C001"), ("account_opened", "C002")]
     assert count(db, "events") == 2
 
 
-def test_failing_listener_rolls_back_everything(db, tmp_path, monkeypatch):
+def test_failing_listener_rolls_back_everything(db, admin, tmp_path, monkeypatch):
     monkeypatch.setattr(events, "LISTENERS", ["test_import_clients:boom"])
     with pytest.raises(RuntimeError):
-        import_clients(db, write_csv(tmp_path / "c.csv", [person("C001", opened_at="2026-06-29")]))
+        import_clients(db, write_csv(tmp_path / "c.csv", [person("C001", opened_at="2026-06-29")]), actor=admin)
     assert count(db, "clients") == 0 and count(db, "events") == 0
 
 
@@ -329,22 +351,23 @@ def boom(db, event):
     raise RuntimeError("listener failed")
 
 
-def test_audit_has_counts_and_no_personal_data(db, tmp_path):
-    import_clients(db, write_csv(tmp_path / "c.csv", [person()]), operator="op1")
+def test_audit_has_counts_and_no_personal_data(db, actors, tmp_path):
+    import_clients(db, write_csv(tmp_path / "c.csv", [person()]), actor=actors("op1"))
     action, operator, target, detail = db.execute(
         "SELECT action, operator, target, detail FROM audit_log WHERE action = 'import.clients'").fetchone()
     assert (operator, target) == ("op1", "c.csv") and json.loads(detail)["inserted"] == 1
     assert "张三" not in detail and make_id("1980-01-01") not in detail and "13800000000" not in detail
 
 
-def test_progress_bar_runs(db, tmp_path, capsys):
-    result = import_clients(db, write_csv(tmp_path / "c.csv", [person("C001"), person("C002")]), progress=True)
+def test_progress_bar_runs(db, admin, tmp_path, capsys):
+    result = import_clients(db, write_csv(tmp_path / "c.csv", [person("C001"), person("C002")]), actor=admin,
+                            progress=True)
     assert result.inserted == 2
 
 
-def test_missing_file_is_a_domain_error(db, tmp_path):
+def test_missing_file_is_a_domain_error(db, admin, tmp_path):
     with pytest.raises(BrokerCRMError):
-        import_clients(db, tmp_path / "nope.csv")
+        import_clients(db, tmp_path / "nope.csv", actor=admin)
 
 
 # --- the fast path never accepts more than the full checks ---------------------------------------
@@ -406,36 +429,37 @@ def test_fast_path_agrees_with_check_row():
 
 # --- the worker process ---------------------------------------------------------------------------
 
-def test_worker_process_gives_the_same_results(db, tmp_path, monkeypatch):
+def test_worker_process_gives_the_same_results(db, admin, tmp_path, monkeypatch):
     monkeypatch.setattr(import_pipeline, "PARALLEL_MIN_BYTES", 0)
     monkeypatch.setattr(import_clients_fast, "BATCH_SIZE", 3)
     rows = [person(f"C{i:03}") for i in range(8)] + [company(), person("C001"), person("C100", phone="12")]
     rejects = tmp_path / "rej.csv"
-    result = import_clients(db, write_csv(tmp_path / "c.csv", rows), skip_invalid=True, rejects=rejects)
+    result = import_clients(db, write_csv(tmp_path / "c.csv", rows), skip_invalid=True, rejects=rejects, actor=admin)
     assert (result.rows, result.inserted, result.rejected) == (11, 9, 2)
     got = list(csv.DictReader(rejects.read_text(encoding="utf-8-sig").splitlines()))
     assert [r["client_id"] for r in got] == ["C001", "C100"]
     assert "repeats row 3" in got[0]["reason"] and got[1]["reason"].startswith("phone: ")
     with pytest.raises(ValidationFailed) as e:
-        import_clients(db, write_csv(tmp_path / "d.csv", [person("D1"), person("D2", total_assets="-1")]))
+        import_clients(db, write_csv(tmp_path / "d.csv", [person("D1"), person("D2", total_assets="-1")]), actor=admin)
     assert e.value.problems == [f"{tmp_path / 'd.csv'}:3:total_assets: '-1' 不能为负数 (must be ≥ 0)"]
     assert client_row(db, "D1") is None
 
 
-def test_worker_errors_reach_the_caller(db, tmp_path, monkeypatch):
+def test_worker_errors_reach_the_caller(db, admin, tmp_path, monkeypatch):
     monkeypatch.setattr(import_pipeline, "PARALLEL_MIN_BYTES", 0)
     path = tmp_path / "c.ndjson"
     path.write_text(json.dumps(person(), ensure_ascii=False) + "\n{not json\n", encoding="utf-8")
     with pytest.raises(BrokerCRMError, match="JSON"):
-        import_clients(db, path)
+        import_clients(db, path, actor=admin)
     assert count(db, "clients") == 0
 
 
-def test_batch_listener_gets_each_batch_once(db, tmp_path, monkeypatch):
+def test_batch_listener_gets_each_batch_once(db, admin, tmp_path, monkeypatch):
     monkeypatch.setattr(events, "LISTENERS", ["test_import_clients:batch_listener"])
     monkeypatch.setattr(import_clients_fast, "BATCH_SIZE", 2)
     BATCHES.clear()
-    import_clients(db, write_csv(tmp_path / "c.csv", [person(f"C{i}", opened_at="2026-06-29") for i in range(5)]))
+    import_clients(db, write_csv(tmp_path / "c.csv", [person(f"C{i}", opened_at="2026-06-29") for i in range(5)]),
+                   actor=admin)
     assert [[e["client_id"] for e in b] for b in BATCHES] == [["C0", "C1"], ["C2", "C3"], ["C4"]]
     assert BATCHES[0][0]["kind"] == "account_opened" and BATCHES[0][0]["detail"]["branch_id"] == "TY01"
 
@@ -450,7 +474,7 @@ def batch_listener(db, event):
 batch_listener.batch = lambda db, batch: BATCHES.append(batch)
 
 
-def test_rows_refused_by_validators_go_to_rejects_as_read(db, tmp_path, monkeypatch):
+def test_rows_refused_by_validators_go_to_rejects_as_read(db, admin, tmp_path, monkeypatch):
     monkeypatch.setattr(import_clients_fast, "BATCH_SIZE", 2)
 
     def no_students(rows):
@@ -460,7 +484,7 @@ def test_rows_refused_by_validators_go_to_rejects_as_read(db, tmp_path, monkeypa
     rows = [person("C001"), person("C002", occupation="学生", total_assets="1,000"), person("C003", phone="1")]
     rejects = tmp_path / "rej.csv"
     result = import_clients(db, write_csv(tmp_path / "c.csv", rows), skip_invalid=True, rejects=rejects,
-                            row_validators=[no_students])
+                            row_validators=[no_students], actor=admin)
     assert (result.inserted, result.rejected) == (1, 2)
     got = list(csv.DictReader(rejects.read_text(encoding="utf-8-sig").splitlines()))
     assert [r["client_id"] for r in got] == ["C002", "C003"]

@@ -64,19 +64,19 @@ def expected(items):
     return [repeat(n, f) for n, f in repeats], repeats, bad, first
 
 
-def check_import(db, tmp_path, path, items):
+def check_import(db, admin, tmp_path, path, items):
     """All or nothing lists every repeat with its exact first row; skipping stores each first use."""
     lines, repeats, bad, first = expected(items)
     assert len(lines) + len(bad) <= 50  # every problem line is shown
     with pytest.raises(ValidationFailed) as e:
-        import_clients(db, path)
+        import_clients(db, path, actor=admin)
     got = [p[len(str(path)) + 1:] for p in e.value.problems]
     assert [g for g in got if ":client_id:" in g] == lines
     assert [int(g.split(":")[0]) for g in got if ":phone:" in g] == bad
     assert e.value.total == len(lines) + len(bad)
     assert count(db, "clients") == 0 and count(db, "events") == 0
     rejects = tmp_path / "rejects.csv"
-    result = import_clients(db, path, skip_invalid=True, rejects=rejects)
+    result = import_clients(db, path, skip_invalid=True, rejects=rejects, actor=admin)
     assert (result.rows, result.inserted, result.rejected) == (len(first) + len(repeats) + len(bad),
                                                                len(first), len(repeats) + len(bad))
     reasons = [r["reason"] for r in csv.DictReader(rejects.read_text(encoding="utf-8-sig").splitlines())]
@@ -93,28 +93,28 @@ def synth_rows(n, seed=1, note=None):
 
 # --- 1. repeats: across batches, in one batch, three uses, after gaps, through the worker --------
 
-def test_repeat_in_a_later_batch_and_in_the_same_batch(db, tmp_path):
+def test_repeat_in_a_later_batch_and_in_the_same_batch(db, admin, tmp_path):
     rows = synth_rows(5000)
     rows[4498] = dict(rows[4498], client_id=rows[0]["client_id"])  # row 4500 repeats row 2 (batch 3 vs 1)
     rows[10] = dict(rows[10], client_id=rows[5]["client_id"])      # row 12 repeats row 7 (same batch)
     items = numbered(rows)
     path = write_rows(tmp_path / "c.csv", items, synth.CLIENT_COLUMNS)
     assert expected(items)[0] == [repeat(12, 7), repeat(4500, 2)]
-    check_import(db, tmp_path, path, items)
+    check_import(db, admin, tmp_path, path, items)
     assert client_row(db, rows[0]["client_id"])["name"] == rows[0]["name"]
 
 
 @pytest.mark.parametrize("batch", [2, 2000])
-def test_three_uses_name_the_first_row_each_time(db, tmp_path, monkeypatch, batch):
+def test_three_uses_name_the_first_row_each_time(db, admin, tmp_path, monkeypatch, batch):
     monkeypatch.setattr(import_clients_fast, "BATCH_SIZE", batch)
     items = numbered([person("C1"), person("C1")] + [person(f"D{i}") for i in range(5)] + [person("C1")])
     assert expected(items)[0] == [repeat(3, 2), repeat(9, 2)]
-    check_import(db, tmp_path, write_csv(tmp_path / "c.csv", items), items)
+    check_import(db, admin, tmp_path, write_csv(tmp_path / "c.csv", items), items)
 
 
 @pytest.mark.parametrize("seed", [1, 2])
 @pytest.mark.parametrize("batch", [1, 2, 5, 2000])
-def test_first_rows_are_exact_after_bad_and_blank_rows(db, tmp_path, monkeypatch, seed, batch):
+def test_first_rows_are_exact_after_bad_and_blank_rows(db, admin, tmp_path, monkeypatch, seed, batch):
     monkeypatch.setattr(import_clients_fast, "BATCH_SIZE", batch)
     rng = random.Random(seed)
     items = []
@@ -124,10 +124,10 @@ def test_first_rows_are_exact_after_bad_and_blank_rows(db, tmp_path, monkeypatch
                      else person(f"C{rng.randrange(25)}"))
     items = numbered(items)
     assert len(expected(items)[0]) > 5
-    check_import(db, tmp_path, write_rows(tmp_path / "c.csv", items, COLUMNS), items)
+    check_import(db, admin, tmp_path, write_rows(tmp_path / "c.csv", items, COLUMNS), items)
 
 
-def test_forked_worker_reports_exact_first_rows(db, tmp_path, monkeypatch):
+def test_forked_worker_reports_exact_first_rows(db, admin, tmp_path, monkeypatch):
     sizes = []
     real_run = import_pipeline.run
 
@@ -144,7 +144,7 @@ def test_forked_worker_reports_exact_first_rows(db, tmp_path, monkeypatch):
     items = numbered(items)
     path = write_rows(tmp_path / "big.csv", items, synth.CLIENT_COLUMNS + ["备注"])
     assert len(expected(items)[0]) == 5
-    check_import(db, tmp_path, path, items)
+    check_import(db, admin, tmp_path, path, items)
     assert len(sizes) == 2 and min(sizes) >= import_pipeline.PARALLEL_MIN_BYTES  # both runs forked
     assert client_row(db, rows[8000]["client_id"])["name"] == rows[8000]["name"]
     assert json.loads(client_row(db, rows[1]["client_id"])["extra"]) == {"备注": "长备注" * 40}
@@ -153,18 +153,18 @@ def test_forked_worker_reports_exact_first_rows(db, tmp_path, monkeypatch):
 # --- 2. re-import: a stored client twice in the new file ------------------------------------------
 
 @pytest.mark.parametrize("batch", [2, 2000])
-def test_stored_client_twice_is_a_repeat_of_its_first_row(db, tmp_path, monkeypatch, batch):
+def test_stored_client_twice_is_a_repeat_of_its_first_row(db, admin, tmp_path, monkeypatch, batch):
     monkeypatch.setattr(import_clients_fast, "BATCH_SIZE", batch)
-    import_clients(db, write_csv(tmp_path / "day1.csv", [person("C001"), person("C002")]))
+    import_clients(db, write_csv(tmp_path / "day1.csv", [person("C001"), person("C002")]), actor=admin)
     rows = [person("C003"), person("C001", total_assets="900000"), person("C002"), person("C004"),
             person("C001", total_assets="5", phone="13900000000"), person("C003")]
     path = write_csv(tmp_path / "day2.csv", rows)
     with pytest.raises(ValidationFailed) as e:
-        import_clients(db, path)
+        import_clients(db, path, actor=admin)
     assert e.value.problems == [f"{path}:{repeat(6, 3)}", f"{path}:{repeat(7, 2)}"]
     assert client_row(db, "C001")["total_assets"] == 120000.0
     assert count(db, "client_changes") == 0 and count(db, "clients") == 2
-    result = import_clients(db, path, skip_invalid=True, rejects=tmp_path / "rej.csv")
+    result = import_clients(db, path, skip_invalid=True, rejects=tmp_path / "rej.csv", actor=admin)
     assert (result.inserted, result.updated, result.unchanged, result.rejected) == (2, 1, 1, 2)
     c1 = client_row(db, "C001")
     assert (c1["total_assets"], c1["phone"]) == (900000.0, "13800000000")
@@ -229,7 +229,7 @@ def fresh(db_path, name):
 
 
 @pytest.mark.parametrize("drop", [(), ("birth_date", "education")])
-def test_csv_lists_and_ndjson_dicts_agree(db_path, tmp_path, drop):
+def test_csv_lists_and_ndjson_dicts_agree(db_path, admin, tmp_path, drop):
     cols, rows = mutations()
     cols = [c for c in cols if c not in drop]
     rows = [{k: v for k, v in r.items() if k not in drop} if isinstance(r, dict) else r for r in rows]
@@ -247,10 +247,10 @@ def test_csv_lists_and_ndjson_dicts_agree(db_path, tmp_path, drop):
     for path, name in ((csv_path, "a.db"), (nd_path, "b.db")):
         db = fresh(db_path, name)
         with pytest.raises(ValidationFailed) as e:
-            import_clients(db, path)
+            import_clients(db, path, actor=admin)
         reports.append([p[len(str(path)):] for p in e.value.problems])
         rejects = tmp_path / f"{name}.rejects.csv"
-        result = import_clients(db, path, skip_invalid=True, rejects=rejects)
+        result = import_clients(db, path, skip_invalid=True, rejects=rejects, actor=admin)
         snaps.append((result.rows, result.inserted, result.rejected, snapshot(db)))
         reasons.append([r["reason"] for r in csv.DictReader(rejects.read_text(encoding="utf-8-sig").splitlines())])
         db.close()
@@ -287,7 +287,7 @@ def test_full_width_digit_in_id_number_is_not_accepted_by_the_fast_path():
 
 # --- 5. GBK with Chinese headers goes through the list path ------------------------------------------
 
-def test_gbk_chinese_headers_use_the_list_path(db_path, tmp_path, monkeypatch):
+def test_gbk_chinese_headers_use_the_list_path(db_path, admin, tmp_path, monkeypatch):
     calls = {"rows": 0, "fast": 0}
     real = import_clients_fast.FastChecker.list_checker
 
@@ -309,19 +309,19 @@ def test_gbk_chinese_headers_use_the_list_path(db_path, tmp_path, monkeypatch):
     with pytest.raises(UnicodeDecodeError):
         gbk.read_text(encoding="utf-8")
     a, b = fresh(db_path, "gbk.db"), fresh(db_path, "utf.db")
-    assert import_clients(a, gbk).inserted == 300
+    assert import_clients(a, gbk, actor=admin).inserted == 300
     individuals = sum(r["kind"] == "individual" for r in rows)
     assert calls["rows"] == 300 and calls["fast"] == individuals
-    assert import_clients(b, utf).inserted == 300
+    assert import_clients(b, utf, actor=admin).inserted == 300
     assert snapshot(a) == snapshot(b)
     a.close()
     b.close()
 
 
-def test_repeat_goes_to_rejects_as_read(db, tmp_path):
+def test_repeat_goes_to_rejects_as_read(db, admin, tmp_path):
     rows = [person("C001"), person("C001", total_assets="1,000", kind="个人", branch_id="ty01", birth_date="")]
     rejects = tmp_path / "rej.csv"
-    import_clients(db, write_csv(tmp_path / "c.csv", rows), skip_invalid=True, rejects=rejects)
+    import_clients(db, write_csv(tmp_path / "c.csv", rows), skip_invalid=True, rejects=rejects, actor=admin)
     got = list(csv.DictReader(rejects.read_text(encoding="utf-8-sig").splitlines()))
     assert [(r["total_assets"], r["kind"], r["branch_id"], r["birth_date"]) for r in got] == [
         ("1,000", "个人", "ty01", "")]

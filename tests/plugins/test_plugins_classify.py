@@ -1,15 +1,20 @@
-"""Approved plugins in classification: the gate, reasons in history, revocation, crash isolation, import checks."""
+"""Approved plugins in classification: the gate, reasons in history, revocation, crash isolation, import checks.
+
+The example plugins (plugins/, installed in the environment) and plugins
+written here as real distributions (``plugin_site``) are discovered without
+being imported and run in their own worker processes.
+"""
 
 import csv
 import json
+import re
+import shutil
 
 import pytest
 
-from brokercrm.governance import approvals
-from brokercrm.trust import operators
 from brokercrm import plugins
 from brokercrm.classify.engine import classify
-from brokercrm.kernel.hookspecs import hookimpl
+from brokercrm.governance import approvals
 from brokercrm.kernel.validate import uscc_check_char
 from conftest import add_client
 
@@ -29,11 +34,14 @@ def current(db, client_id):
 
 
 @pytest.fixture
-def book(db):
-    operators.bootstrap(db, "admin")
-    operators.add(db, "hq2", "headoffice", by="admin")
-    operators.add(db, "ty", "branch", branch="TY01", by="admin")
-    operators.add(db, "bj", "branch", branch="BJ01", by="admin")
+def people(actors, admin):
+    """admin and hq2 (head office), ty (branch TY01), bj (branch BJ01): certified, holding their keys."""
+    return {"admin": admin, "hq2": actors("hq2"), "ty": actors("ty", branch="TY01"),
+            "bj": actors("bj", branch="BJ01")}
+
+
+@pytest.fixture
+def book(db, people):
     # 太原: a steady long-term holder (moves up), a newcomer and a trader (stay).
     add_client(db, "T-LONG", branch="TY01", assets=1_500_000, turnover=0.4, holding=400, opened_at="2019-05-01")
     add_client(db, "T-NEW", branch="TY01", assets=1_500_000, turnover=0.4, holding=400, opened_at="2025-05-01")
@@ -50,28 +58,31 @@ def book(db):
 
 @pytest.fixture
 def loaded(monkeypatch):
+    """The installed plugins (the examples among them), as a command discovers them."""
     monkeypatch.delenv(plugins.ENV_LOAD, raising=False)
-    return plugins.load()
+    with plugins.load() as host:
+        yield host
 
 
-def approve(db, loaded, name, branch, requester):
-    n = approvals.request(db, loaded, name, branch, operator=requester)["id"]
-    approvals.approve(db, loaded, n, operator="admin" if requester != "admin" else "hq2")
+def approve(db, host, name, branch, requester, decider):
+    """``requester`` asks, ``decider`` (another head-office person) approves: the request id."""
+    n = approvals.request(db, host, requester, name, branch)["id"]
+    approvals.approve(db, host, decider, n)
     return n
 
 
-def test_installed_but_unapproved_plugins_change_nothing(book, loaded):
-    result = classify(book, plugins=loaded)
+def test_installed_but_unapproved_plugins_change_nothing(book, loaded, admin):
+    result = classify(book, actor=admin, plugins=loaded)
     assert current(book, "T-LONG") == ("B", None) and current(book, "B-INST") == ("B", None)
     assert result.plugins["applied"] == []
     skipped = {s["plugin"]: s for s in result.plugins["skipped"]}
     assert skipped[TY]["state"] == "none" and skipped[BJ]["state"] == "none"
 
 
-def test_approved_plugins_apply_to_their_branch_only_with_reasons_in_history(book, loaded, run):
-    classify(book, plugins=loaded)  # the grid alone first: the plugins then move existing clients
-    n = approve(book, loaded, TY, "TY01", "ty")
-    approve(book, loaded, BJ, "BJ01", "bj")
+def test_approved_plugins_apply_to_their_branch_only_with_reasons_in_history(book, loaded, people, run):
+    classify(book, actor=people["admin"], plugins=loaded)  # the grid alone first: the plugins then move clients
+    n = approve(book, loaded, TY, "TY01", people["ty"], people["admin"])
+    approve(book, loaded, BJ, "BJ01", people["bj"], people["admin"])
     book.conn.commit()
     out = run("classify", "--json")
     result = json.loads(out.output)
@@ -93,93 +104,134 @@ def test_approved_plugins_apply_to_their_branch_only_with_reasons_in_history(boo
     assert "已应用 (applied)  brokercrm-taiyuan 0.1.0 @ TY01" in text
 
 
-def test_revoking_stops_the_plugin_at_the_next_run(book, loaded):
-    n = approve(book, loaded, TY, "TY01", "ty")
-    classify(book, plugins=loaded)
+def test_revoking_stops_the_plugin_at_the_next_run(book, loaded, people):
+    admin = people["admin"]
+    n = approve(book, loaded, TY, "TY01", people["ty"], admin)
+    classify(book, actor=admin, plugins=loaded)
     assert current(book, "T-LONG")[0] == "A"
-    approvals.revoke(book, n, operator="hq2", reason="复核")
-    result = classify(book, plugins=loaded)
+    approvals.revoke(book, people["hq2"], n, reason="复核")
+    result = classify(book, actor=admin, plugins=loaded)
     assert current(book, "T-LONG") == ("B", None)
     assert result.moves == {"A → B": 1}
     (skip,) = [s for s in result.plugins["skipped"] if s["plugin"] == TY]
-    assert skip["state"] == "revoked" and "复核" in skip["why"]
+    assert skip["branch"] == "TY01" and skip["state"] == "revoked" and "复核" in skip["why"]
     old, new, reason = book.execute("SELECT old_class, new_class, reason FROM classification_history"
                                     " WHERE client_id = 'T-LONG' ORDER BY id DESC LIMIT 1").fetchone()
     assert (old, new, reason) == ("A", "B", None)
 
 
-def test_plugins_not_loaded_do_not_apply(book, monkeypatch):
+def test_an_approved_plugin_not_loaded_leaves_its_branch_out_loudly(book, people, monkeypatch):
+    """BROKERCRM_LOAD_PLUGINS leaving out an approved plugin never reverts its branch silently."""
     monkeypatch.delenv(plugins.ENV_LOAD, raising=False)
-    approve(book, plugins.load(), TY, "TY01", "ty")
+    with plugins.load() as host:
+        approve(book, host, TY, "TY01", people["ty"], people["admin"])
     monkeypatch.setenv(plugins.ENV_LOAD, BJ)
-    result = classify(book)  # discovers for real, honouring BROKERCRM_LOAD_PLUGINS
-    assert current(book, "T-LONG")[0] == "B"
+    result = classify(book, actor=people["admin"])  # discovers for real, honouring BROKERCRM_LOAD_PLUGINS
     assert all(a["plugin"] != TY for a in result.plugins["applied"])
+    (failure,) = result.failures
+    assert (failure["plugin"], failure["branch"]) == (TY, "TY01") and "未安装" in failure["error"]
+    assert result.as_dict()["status"] == "partial"
+    assert current(book, "T-LONG") is None                      # TY01 left out of the run …
+    assert current(book, "S-LONG") == ("B", None)               # … the other branches classified
+    assert book.execute("SELECT status FROM runs ORDER BY id DESC LIMIT 1").fetchone() == ("partial",)
 
 
-class Shift:
-    """In-process plugins stand in for installed ones whose code changes or breaks."""
-
-    def __init__(self, rules=None, exc=None):
-        self.rules, self.exc = rules, exc
-
-    @hookimpl
-    def classification_adjustments(self, branch, policy):
-        if self.exc:
-            raise self.exc
-        return self.rules
-
+# -- plugins written here: real distributions whose behaviour a file steers ----------------------
 
 UP = [{"when": {"field": "total_assets", "op": ">=", "value": 0}, "shift": 1, "reason": "测试: 全部上调一级"}]
 
 
-def make(**named):
-    p = plugins.Plugins()
-    for name, (obj, version, digest) in named.items():
-        p.register(obj, name, version=version, digest=digest)
-    return p
+def shifting(rules, mode=None):
+    """A plugin returning ``rules``; once the file ``mode`` exists it does what that file says
+    (same code, same digest: an approved plugin whose data source changes or breaks)."""
+    return f"""
+import json, pathlib
+from brokercrm.hookspecs import hookimpl
+
+RULES = json.loads({json.dumps(json.dumps(rules, ensure_ascii=False))})
+MODE = {str(mode) if mode else ""!r}
 
 
-def test_changed_code_or_version_changes_nothing_and_says_why(book):
-    good = make(**{"brokercrm-up": (Shift(UP), "1.0", "a" * 64)})
-    approve(book, good, "brokercrm-up", "SH01", "admin")
-    classify(book, plugins=good)
+@hookimpl
+def classification_adjustments(branch, policy):
+    if MODE and pathlib.Path(MODE).exists():
+        mode = json.loads(pathlib.Path(MODE).read_text(encoding="utf-8"))
+        if "raise" in mode:
+            raise RuntimeError(mode["raise"])
+        return mode["rules"]
+    return RULES
+"""
+
+
+def install(site, name, source, version="1.0"):
+    """Install ``name`` ``version`` into ``site``, replacing any installed version of it."""
+    module = name.replace("-", "_")
+    for old in site.path.glob(f"{module}-*.dist-info"):
+        shutil.rmtree(old)
+    return site.install(name, source, version=version)
+
+
+def test_changed_code_or_version_changes_nothing_and_says_why(book, plugin_site, people):
+    """Changed since approval: the branch is left out (its classes kept), the run is partial, and says why."""
+    admin = people["admin"]
+    pkg = install(plugin_site, "brokercrm-up", shifting(UP))
+    with plugin_site.host() as good:
+        approve(book, good, "brokercrm-up", "SH01", people["hq2"], admin)
+        classify(book, actor=admin, plugins=good)
     assert current(book, "S-LONG")[0] == "A"
-    for version, digest, words in (("1.0", "b" * 64, "code changed"), ("1.1", "a" * 64, "1.0 → 1.1")):
-        changed = make(**{"brokercrm-up": (Shift(UP), version, digest)})
-        result = classify(book, plugins=changed)
-        assert current(book, "S-LONG")[0] == "B"
-        (skip,) = result.plugins["skipped"]
-        assert skip["state"] == "changed since approval" and words in skip["why"]
-        classify(book, plugins=good)
+    book.execute("UPDATE clients SET total_assets = 6000000 WHERE client_id = 'S-LONG'")  # new data in SH01
+    source = (pkg / "__init__.py").read_text(encoding="utf-8")
+    for change, words in (("code", "code changed"), ("version", "1.0 → 1.1")):
+        if change == "code":
+            (pkg / "__init__.py").write_text(source + "\n# edited after approval\n", encoding="utf-8")
+        else:
+            install(plugin_site, "brokercrm-up", shifting(UP), version="1.1")
+        with plugin_site.host() as changed:
+            assert changed.get("brokercrm-up").version == ("1.1" if change == "version" else "1.0")
+            result = classify(book, actor=admin, plugins=changed)
+        assert current(book, "S-LONG")[0] == "A"  # kept: neither the changed code nor the bare grid ran
+        assert result.plugins["applied"] == [] and result.plugins["excluded_branches"] == ["SH01"]
+        (failure,) = result.failures
+        assert failure["plugin"] == "brokercrm-up" and failure["branch"] == "SH01" and words in failure["error"]
+        with plugin_site.host() as changed:
+            st, why = approvals.plugin_states(book, changed, admin.root)[0]["branches"]["SH01"].values()
+        assert st == "changed since approval" and words in why
+        install(plugin_site, "brokercrm-up", shifting(UP))  # the approved code, back
+        with plugin_site.host() as good:
+            result = classify(book, actor=admin, plugins=good)
+        assert result.failures == [] and current(book, "S-LONG")[0] == "A+"  # B+ by the grid, one up
+        book.execute("UPDATE clients SET total_assets = 1500000 WHERE client_id = 'S-LONG'")
+        with plugin_site.host() as good:
+            classify(book, actor=admin, plugins=good)
         assert current(book, "S-LONG")[0] == "A"
+        book.execute("UPDATE clients SET total_assets = 6000000 WHERE client_id = 'S-LONG'")
 
 
 BROKEN = {
-    "raises": (None, RuntimeError("数据源不可用 boom")),
-    "not a list": ({"shift": 1}, None),
-    "unknown class": ([{"when": {"field": "kind", "op": "=", "value": "individual"}, "set_class": "Z",
-                        "reason": "x"}], None),
-    "unknown field": ([{"when": {"field": "shoe_size", "op": ">", "value": 1}, "shift": 1, "reason": "x"}], None),
-    "no reason": ([{"when": {"field": "kind", "op": "=", "value": "individual"}, "shift": 1}], None),
-    "bad shift": ([{"when": {"field": "kind", "op": "=", "value": "individual"}, "shift": "up", "reason": "x"}], None),
+    "raises": {"raise": "数据源不可用 boom"},
+    "not a list": {"rules": {"shift": 1}},
+    "unknown class": {"rules": [{"when": {"field": "kind", "op": "=", "value": "individual"}, "set_class": "Z",
+                                 "reason": "x"}]},
+    "unknown field": {"rules": [{"when": {"field": "shoe_size", "op": ">", "value": 1}, "shift": 1, "reason": "x"}]},
+    "no reason": {"rules": [{"when": {"field": "kind", "op": "=", "value": "individual"}, "shift": 1}]},
+    "bad shift": {"rules": [{"when": {"field": "kind", "op": "=", "value": "individual"}, "shift": "up",
+                             "reason": "x"}]},
 }
 
 
 @pytest.mark.parametrize("kind", list(BROKEN))
-def test_a_failing_plugin_rolls_back_only_its_branch(book, run, monkeypatch, kind):
-    rules, exc = BROKEN[kind]
-    p = make(**{"brokercrm-up": (Shift(UP), "1.0", "a" * 64),
-                "brokercrm-broken": (Shift(), "2.0", "c" * 64)})
-    monkeypatch.setattr(plugins, "load", lambda *a, **k: p)
-    classify(book, plugins=p)  # baseline: nothing approved yet
-    approve(book, p, "brokercrm-up", "TY01", "ty")
-    # A broken plugin is refused at request time already (its preview fails), so the
-    # approved code starts misbehaving later: a data source goes away, an input changes.
-    broken = p.get("brokercrm-broken").obj
-    broken.rules, broken.exc = UP, None
-    approve(book, p, "brokercrm-broken", "SH01", "admin")
-    broken.rules, broken.exc = rules, exc
+def test_a_failing_plugin_rolls_back_only_its_branch(book, run, plugin_site, people, tmp_path, kind):
+    admin = people["admin"]
+    mode = tmp_path / "broken-mode.json"
+    install(plugin_site, "brokercrm-up", shifting(UP))
+    install(plugin_site, "brokercrm-broken", shifting(UP, mode), version="2.0")
+    with plugin_site.host() as p:
+        classify(book, actor=admin, plugins=p)  # baseline: nothing approved yet
+        approve(book, p, "brokercrm-up", "TY01", people["ty"], admin)
+        # A broken plugin is refused at request time already (its preview fails), so the
+        # approved code starts misbehaving later: a data source goes away, an input changes.
+        approve(book, p, "brokercrm-broken", "SH01", people["hq2"], admin)
+    mode.write_text(json.dumps(BROKEN[kind], ensure_ascii=False), encoding="utf-8")
     # New data in every branch: SH01's must not be classified this run, the others' must.
     book.execute("UPDATE clients SET total_assets = 6000000 WHERE client_id IN ('S-LONG', 'B-PERSON', 'T-TRADER')")
     book.conn.commit()
@@ -194,24 +246,35 @@ def test_a_failing_plugin_rolls_back_only_its_branch(book, run, monkeypatch, kin
     assert status == "partial" and "brokercrm-broken" in error and "SH01" in error
     if kind == "raises":
         assert "数据源不可用 boom" in out.output
-    if kind == "unknown class":
-        assert "'Z'" in out.output
+    else:
+        # Rules other than those head office approved are refused before they are even read.
+        assert "rules changed since approval" in out.output
 
 
-def test_a_request_for_malformed_rules_is_refused(book):
-    p = make(**{"brokercrm-broken": (Shift(BROKEN["unknown class"][0]), "2.0", "c" * 64)})
-    with pytest.raises(plugins.PluginError, match="未知类别"):
-        approvals.request(book, p, "brokercrm-broken", "TY01", operator="ty")
+@pytest.mark.parametrize("kind, message", [
+    ("not a list", "must return a list"),
+    ("unknown class", "未知类别 (unknown class) 'Z'"),
+    ("unknown field", "shoe_size"),
+    ("no reason", "every adjustment needs a reason"),
+    ("bad shift", "non-zero whole number"),
+])
+def test_a_request_for_malformed_rules_is_refused(book, plugin_site, people, kind, message):
+    install(plugin_site, "brokercrm-broken", shifting(BROKEN[kind]["rules"]), version="2.0")
+    with plugin_site.host() as p:
+        with pytest.raises(plugins.PluginError, match=re.escape(message)):
+            approvals.request(book, p, people["ty"], "brokercrm-broken", "TY01")
+    assert book.execute("SELECT count(*) FROM approvals").fetchone()[0] == 0
 
 
-def test_first_matching_rule_of_a_branch_wins_and_shifts_clamp(book):
+def test_first_matching_rule_of_a_branch_wins_and_shifts_clamp(book, plugin_site, people):
     rules = [
         {"when": {"field": "class", "op": "=", "value": "B"}, "set_class": "G", "reason": "规则一"},
         {"when": {"field": "kind", "op": "=", "value": "individual"}, "shift": 20 - 10, "reason": "规则二"},
     ]
-    p = make(**{"brokercrm-two": (Shift(rules), "1.0", "d" * 64)})
-    approve(book, p, "brokercrm-two", "TY01", "ty")
-    classify(book, plugins=p)
+    install(plugin_site, "brokercrm-two", shifting(rules))
+    with plugin_site.host() as p:
+        approve(book, p, "brokercrm-two", "TY01", people["ty"], people["admin"])
+        classify(book, actor=people["admin"], plugins=p)
     assert current(book, "T-LONG")[0] == "G"         # rule one
     assert current(book, "T-TRADER")[0] == "A+"      # A + 10, clamped at the top
     assert "规则二" in current(book, "T-TRADER")[1]
@@ -232,10 +295,10 @@ def _company_csv(path, legal=""):
     return path
 
 
-def test_an_approved_branch_kyc_rule_joins_the_import_report(book, loaded, run, tmp_path):
+def test_an_approved_branch_kyc_rule_joins_the_import_report(book, loaded, people, run, tmp_path):
     path = _company_csv(tmp_path / "inst.csv")
     run("import", "clients", str(path))  # not approved yet: the rule does not apply
-    approve(book, loaded, BJ, "BJ01", "bj")
+    approve(book, loaded, BJ, "BJ01", people["bj"], people["admin"])
     book.conn.commit()
     path2 = _company_csv(tmp_path / "inst2.csv")
     out = run("import", "clients", str(path2), ok=False)
@@ -245,30 +308,33 @@ def test_an_approved_branch_kyc_rule_joins_the_import_report(book, loaded, run, 
 
 
 @pytest.mark.parametrize("decision", ["pending", "rejected"])
-def test_pending_or_rejected_requests_change_nothing_and_the_summary_says_so(book, loaded, run, decision):
-    n = approvals.request(book, loaded, TY, "TY01", operator="ty")["id"]
+def test_pending_or_rejected_requests_change_nothing_and_the_summary_says_so(book, loaded, people, run, decision):
+    n = approvals.request(book, loaded, people["ty"], TY, "TY01")["id"]
     if decision == "rejected":
-        approvals.reject(book, n, operator="admin", reason="口径待定")
+        approvals.reject(book, people["admin"], n, reason="口径待定")
     book.conn.commit()
     result = json.loads(run("classify", "--json").output)
     assert current(book, "T-LONG")[0] == "B"
     (skip,) = [s for s in result["plugins"]["skipped"] if s["plugin"] == TY]
     assert skip["branch"] == "TY01" and skip["state"] == decision
-    listed = json.loads(run("plugins", "list", "--json").output)
+    if decision == "rejected":
+        assert "口径待定" in skip["why"]
+    listed = json.loads(run("plugins", "list", "--json", operator=None).output)
     (ty,) = [p for p in listed if p["name"] == TY]
     assert ty["branches"]["TY01"]["state"] == decision and ty["branches"]["BJ01"]["state"] == "none"
     text = run("classify", "--dry-run").output
     assert f"未应用 (skipped)  {TY} @ TY01: {decision}" in text
 
 
-def test_a_new_approval_makes_the_next_run_full_then_runs_stay_incremental(book, loaded):
-    assert classify(book, plugins=loaded).mode == "full"
-    assert classify(book, plugins=loaded).mode == "incremental"
-    n = approve(book, loaded, TY, "TY01", "ty")
-    first = classify(book, plugins=loaded)
+def test_a_new_approval_makes_the_next_run_full_then_runs_stay_incremental(book, loaded, people):
+    admin = people["admin"]
+    assert classify(book, actor=admin, plugins=loaded).mode == "full"
+    assert classify(book, actor=admin, plugins=loaded).mode == "incremental"
+    n = approve(book, loaded, TY, "TY01", people["ty"], admin)
+    first = classify(book, actor=admin, plugins=loaded)
     assert first.mode == "full" and current(book, "T-LONG")[0] == "A"
-    again = classify(book, plugins=loaded)
+    again = classify(book, actor=admin, plugins=loaded)
     assert again.mode == "incremental" and again.changed == 0
-    approvals.revoke(book, n, operator="hq2", reason="复核")
-    after = classify(book, plugins=loaded)
+    approvals.revoke(book, people["hq2"], n, reason="复核")
+    after = classify(book, actor=admin, plugins=loaded)
     assert after.mode == "full" and current(book, "T-LONG")[0] == "B"

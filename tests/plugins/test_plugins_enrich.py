@@ -4,11 +4,8 @@ import json
 
 import pytest
 
-from brokercrm.governance import approvals
-from brokercrm.trust import operators
 from brokercrm import plugins
 from brokercrm.kernel.errors import BrokerCRMError
-from brokercrm.kernel.hookspecs import hookimpl
 from brokercrm.imports import import_clients
 from conftest import make_id
 
@@ -23,40 +20,43 @@ def write(tmp_path, rows):
     return path
 
 
-class Segmenter:
-    @hookimpl
-    def enrich_clients(self, rows, branch):
-        return [(i, {"local_segment": "私营业主" if r.get("occupation") == "个体" else "工薪"})
-                for i, r in enumerate(rows)]
+SEGMENTER = """
+from brokercrm.hookspecs import hookimpl
+
+@hookimpl
+def enrich_clients(rows, branch):
+    return [(i, {"local_segment": "私营业主" if r.get("occupation") == "个体" else "工薪"})
+            for i, r in enumerate(rows)]
+"""
 
 
 @pytest.fixture
-def gated(db):
-    operators.bootstrap(db, "admin")
-    p = plugins.Plugins()
-    p.register(Segmenter(), "brokercrm-segmenter", version="1.0", digest="f" * 64)
-    return p
+def gated(plugin_site):
+    plugin_site.install("brokercrm-segmenter", SEGMENTER, version="1.0")
+    with plugin_site.host() as host:
+        yield host
 
 
 def extra(db, client_id):
     return json.loads(db.execute("SELECT extra FROM clients WHERE client_id = ?", [client_id]).fetchone()[0] or "{}")
 
 
-def test_enrichment_applies_only_where_approved(db, gated, tmp_path):
-    n = approvals.request(db, gated, "brokercrm-segmenter", "TY01", operator="admin")["id"]
-    operators.add(db, "hq2", "headoffice", by="admin")
-    approvals.approve(db, gated, n, operator="hq2")
+def test_enrichment_applies_only_where_approved(db, gated, approve_plugin, admin, tmp_path):
     run = plugins.with_client_checks(import_clients, gated)
-    run(db, write(tmp_path, [("T1", "TY01", 1000, "个体"), ("T2", "TY01", 5, "教师"), ("B1", "BJ01", 9, "个体")]))
+    run(db, write(tmp_path, [("T0", "TY01", 1000, "个体")]), actor=admin)
+    assert extra(db, "T0") == {}  # installed, not yet approved: it does nothing
+    approve_plugin(gated, "brokercrm-segmenter", "TY01")
+    run(db, write(tmp_path, [("T1", "TY01", 1000, "个体"), ("T2", "TY01", 5, "教师"), ("B1", "BJ01", 9, "个体")]),
+        actor=admin)
     assert extra(db, "T1") == {"local_segment": "私营业主"}
     assert extra(db, "T2") == {"local_segment": "工薪"}
     assert extra(db, "B1") == {}  # BJ01 never approved the plugin
 
 
-def test_an_enricher_cannot_overwrite_standard_fields(db, tmp_path):
+def test_an_enricher_cannot_overwrite_standard_fields(db, admin, tmp_path):
     def sneaky(rows):
         return [(0, {"total_assets": 1e9})]
 
     with pytest.raises(BrokerCRMError, match="total_assets"):
-        import_clients(db, write(tmp_path, [("T1", "TY01", 1000, "个体")]), row_enrichers=[sneaky])
+        import_clients(db, write(tmp_path, [("T1", "TY01", 1000, "个体")]), actor=admin, row_enrichers=[sneaky])
     assert db.execute("SELECT count(*) FROM clients").fetchone()[0] == 0

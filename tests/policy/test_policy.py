@@ -2,6 +2,7 @@ import pytest
 
 from brokercrm.policy import sets as policy
 from brokercrm.kernel.errors import BrokerCRMError, PolicyError
+from brokercrm.trust.authz import Forbidden
 
 
 def write(tmp_path, body, name="classification.toml"):
@@ -22,14 +23,14 @@ def test_defaults_are_version_1_with_a_digest(db):
     assert ps["classification"]["grid"]["turnover_threshold"] == 3.0
 
 
-def test_publish_defaults_is_idempotent(db):
-    assert policy.publish_defaults(db).version == 1
+def test_publish_defaults_is_idempotent(db, admin):
+    assert policy.publish_defaults(db, admin).version == 1
     assert db.execute("SELECT count(*) FROM policy_versions").fetchone()[0] == 1
 
 
-def test_publish_makes_a_new_version_and_carries_other_files(db, tmp_path):
+def test_publish_makes_a_new_version_and_carries_other_files(db, admin, tmp_path):
     body = default_text("classification").replace("turnover_threshold = 3.0", "turnover_threshold = 2.5")
-    ps = policy.publish(db, write(tmp_path, body), operator="admin")
+    ps = policy.publish(db, write(tmp_path, body), admin)
     assert ps.version == 2
     assert ps["classification"]["grid"]["turnover_threshold"] == 2.5
     assert ps.files["questionnaire"].sha256 == policy.load_version(db, 1).files["questionnaire"].sha256
@@ -38,9 +39,17 @@ def test_publish_makes_a_new_version_and_carries_other_files(db, tmp_path):
     assert ("policy.publish", "admin", ps.digest) in audit
 
 
-def test_publishing_an_identical_file_is_refused(db, tmp_path):
+def test_publishing_an_identical_file_is_refused(db, admin, tmp_path):
     with pytest.raises(BrokerCRMError, match="相同"):
-        policy.publish(db, write(tmp_path, default_text("classification")), operator="admin")
+        policy.publish(db, write(tmp_path, default_text("classification")), admin)
+
+
+def test_only_head_office_publishes(db, actors, tmp_path):
+    body = default_text("classification").replace("turnover_threshold = 3.0", "turnover_threshold = 2.5")
+    with pytest.raises(Forbidden):
+        policy.publish(db, write(tmp_path, body), actors("ty", branch="TY01"))
+    assert policy.current(db).version == 1
+    assert policy.publish(db, write(tmp_path, body), actors("hq2")).version == 2
 
 
 @pytest.mark.parametrize(
@@ -78,9 +87,10 @@ def test_questionnaire_levels_must_ascend(tmp_path):
 
 def test_policy_check_cli(run, tmp_path):
     good = write(tmp_path, default_text("classification"))
-    assert "有效" in run("policy", "check", str(good)).output
+    # Checking a file reads no client data: it needs no operator.
+    assert "有效" in run("policy", "check", str(good), operator=None).output
     bad = write(tmp_path, default_text("classification").replace("turnover_threshold = 3.0", ""), "bad.toml")
-    result = run("policy", "check", str(bad), ok=False)
+    result = run("policy", "check", str(bad), ok=False, operator=None)
     assert result.exit_code == 1
     assert "grid.turnover_threshold" in result.output and "Traceback" not in result.output
 
@@ -88,6 +98,6 @@ def test_policy_check_cli(run, tmp_path):
 def test_policy_show_json(run):
     import json
 
-    info = json.loads(run("policy", "show", "--json").output)
+    info = json.loads(run("policy", "show", "--json", operator=None).output)
     assert info["version"] == 1 and len(info["digest"]) == 64
     assert set(info["files"]) >= {"classification", "questionnaire"}

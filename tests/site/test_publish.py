@@ -11,8 +11,9 @@ from brokercrm.kernel import masking
 from brokercrm.site import publish as publish_lib
 from brokercrm.kernel.errors import BrokerCRMError
 from brokercrm.site.specs import TABLES, TableSpec
+from brokercrm.trust.authz import Forbidden
 
-from site_support import BRANCHES, ID_RE, MOBILE_RE, publish_book
+from site_support import BRANCHES, ID_RE, MOBILE_RE, book_admin, book_operator, build_book, publish_book
 
 
 @pytest.fixture(scope="module")
@@ -142,23 +143,35 @@ def test_inspect_data_has_counts_for_fast_first_page(published):
 
 def test_publish_is_repeatable_and_replaces_files_atomically(published, tmp_path):
     tmp, _, _ = published
-    first = publish_lib.publish(tmp / "crm.db", tmp_path / "site")
+    admin = book_admin(tmp / "crm.db")
+    first = publish_lib.publish(tmp / "crm.db", tmp_path / "site", actor=admin)
     before = (tmp_path / "site" / "hq.db").stat().st_ino
     # A reader holding the old file keeps a whole snapshot while the next publish swaps it.
     reader = sqlite3.connect(f"file:{tmp_path / 'site' / 'hq.db'}?mode=ro", uri=True)
     reader.execute("SELECT count(*) FROM clients").fetchone()
-    second = publish_lib.publish(tmp / "crm.db", tmp_path / "site")
+    second = publish_lib.publish(tmp / "crm.db", tmp_path / "site", actor=admin)
     assert reader.execute("SELECT count(*) FROM clients").fetchone()[0] == 24
     reader.close()
     assert (tmp_path / "site" / "hq.db").stat().st_ino != before
-    assert first.databases == second.databases
+    # Trust work (issue 10): a publish is itself a signed audit row in the source, so the head-office
+    # snapshot's audit_log (and only that) has one row more the second time; all else is the same.
+    hq_tables = second.databases["hq"]["tables"]
+    assert hq_tables["audit_log"] == first.databases["hq"]["tables"]["audit_log"] + 1
+    assert {**second.databases, "hq": {**second.databases["hq"], "tables": {
+        **hq_tables, "audit_log": hq_tables["audit_log"] - 1}}} == first.databases
+    # Each manifest carries the audit chain head it showed; the first publish's own signed row
+    # extends the chain, so the second head is one row on (issue 10: truncation shows against a copy).
+    assert second.audit_head["id"] == first.audit_head["id"] + 1
+    manifest = json.loads((tmp_path / "site" / "manifest.json").read_text())
+    assert manifest["audit_head"] == second.audit_head
     leftovers = [p.name for p in (tmp_path / "site").iterdir() if ".tmp-" in p.name]
     assert leftovers == []
 
 
 def test_failed_publish_leaves_previous_snapshots(published, tmp_path, monkeypatch):
     tmp, _, _ = published
-    publish_lib.publish(tmp / "crm.db", tmp_path / "site")
+    admin = book_admin(tmp / "crm.db")
+    publish_lib.publish(tmp / "crm.db", tmp_path / "site", actor=admin)
     old = (tmp_path / "site" / "hq.db").read_bytes()
 
     real = publish_lib._build_snapshot
@@ -171,16 +184,17 @@ def test_failed_publish_leaves_previous_snapshots(published, tmp_path, monkeypat
 
     monkeypatch.setattr(publish_lib, "_build_snapshot", boom)
     with pytest.raises(RuntimeError):
-        publish_lib.publish(tmp / "crm.db", tmp_path / "site")
+        publish_lib.publish(tmp / "crm.db", tmp_path / "site", actor=admin)
     assert (tmp_path / "site" / "hq.db").read_bytes() == old
     assert not [p for p in (tmp_path / "site").iterdir() if ".tmp-" in p.name]
 
 
 def test_missing_tables_are_skipped_and_new_specs_are_picked_up(published, tmp_path, monkeypatch):
     tmp, _, _ = published
+    admin = book_admin(tmp / "crm.db")
     extra = TableSpec("not_built_yet", "client", "尚未建立")
     monkeypatch.setattr(publish_lib, "TABLES", [*publish_lib.TABLES, extra])
-    result = publish_lib.publish(tmp / "crm.db", tmp_path / "site")
+    result = publish_lib.publish(tmp / "crm.db", tmp_path / "site", actor=admin)
     assert "not_built_yet" in result.skipped
     # Once the table exists, the same spec publishes it, scoped through its clients and scrubbed.
     shutil.copy(tmp / "crm.db", tmp_path / "copy.db")
@@ -189,7 +203,7 @@ def test_missing_tables_are_skipped_and_new_specs_are_picked_up(published, tmp_p
     conn.execute("INSERT INTO not_built_yet VALUES (1, 'BJ01000001', '电话 13912345678')")
     conn.commit()
     conn.close()
-    result = publish_lib.publish(tmp_path / "copy.db", tmp_path / "site2")
+    result = publish_lib.publish(tmp_path / "copy.db", tmp_path / "site2", actor=admin)
     assert "not_built_yet" not in result.skipped
     assert rows(tmp_path / "site2" / "BJ01.db", "SELECT branch_id, remark FROM not_built_yet") == \
         [("BJ01", "电话 139****5678")]
@@ -204,6 +218,18 @@ def test_scrub_and_field_masks():
     assert publish_lib.mask_field("occupation", "教师") == "教师"
 
 
+def test_only_head_office_or_a_service_account_publishes(tmp_path):
+    build_book(tmp_path / "crm.db", clients=6)
+    ty, nightly = (book_operator(tmp_path / "crm.db", *who) for who in (("ty", "branch", "TY01"),
+                                                                       ("nightly", "service", None)))
+    with pytest.raises(Forbidden):
+        publish_lib.publish(tmp_path / "crm.db", tmp_path / "site", actor=ty)
+    assert not (tmp_path / "site").exists()
+    result = publish_lib.publish(tmp_path / "crm.db", tmp_path / "site", actor=nightly)
+    assert set(result.databases) == {"hq", *BRANCHES}
+    assert rows(tmp_path / "crm.db", "SELECT operator FROM audit_log WHERE action = 'publish.run'") == [("nightly",)]
+
+
 def test_publish_command(run, db_path, tmp_path):
     result = run("publish", "--out", str(tmp_path / "out"), "--json")
     info = json.loads(result.output)
@@ -212,9 +238,9 @@ def test_publish_command(run, db_path, tmp_path):
     assert "hq.db" in text
 
 
-def test_publish_refuses_a_missing_database(tmp_path):
+def test_publish_refuses_a_missing_database(admin, tmp_path):
     with pytest.raises(BrokerCRMError):
-        publish_lib.publish(tmp_path / "nope.db", tmp_path / "out")
+        publish_lib.publish(tmp_path / "nope.db", tmp_path / "out", actor=admin)
     assert not os.path.exists(tmp_path / "nope.db")
 
 

@@ -14,7 +14,7 @@ import pytest
 from brokercrm.site import auth
 from brokercrm.site import serve as site
 
-from site_support import BRANCHES, ID_RE, MOBILE_RE, Server, publish_book, sign_in, site_env
+from site_support import BRANCHES, ID_RE, MOBILE_RE, Server, book_admin, publish_book, sign_in, site_env
 
 ACTORS = {"anonymous": None, "ty": "TY01", "bj": "BJ01", "hq": "*"}
 DATABASES = ["hq", "TY01", "BJ01", "SH01"]
@@ -272,7 +272,9 @@ def test_demo_site_publishes_and_serves_with_demo_sign_ins(live, tmp_path, monke
     monkeypatch.delenv("BROKERCRM_SITE_SECRET", raising=False)
     served, printed = [], []
     monkeypatch.setattr(site, "serve", lambda out, host, port: served.append((out, host, port)))
-    assert site.demo_site(live["tmp"] / "crm.db", 8765, out_dir=tmp_path / "demo_site", echo=printed.append) == 0
+    book = live["tmp"] / "crm.db"
+    assert site.demo_site(book, 8765, actor=book_admin(book), out_dir=tmp_path / "demo_site",
+                          echo=printed.append) == 0
     assert served == [(tmp_path / "demo_site", "127.0.0.1", 8765)]
     assert (tmp_path / "demo_site" / "hq.db").exists()
     users = auth.parse_users(os.environ["BROKERCRM_SITE_USERS"])

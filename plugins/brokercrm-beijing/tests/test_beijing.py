@@ -1,5 +1,9 @@
 """Tests of the 北京营业部 plugin, through brokercrm's documented API only.
 
+The impact preview runs the installed plugin as the engine does: discovered
+by a ``Host`` (nothing imported) and run in its own worker process. The
+hooks themselves are also checked by calling them directly.
+
 Run: .venv/bin/python -m pytest plugins/brokercrm-beijing/tests -q
 """
 
@@ -12,9 +16,10 @@ import brokercrm_beijing
 from brokercrm.approvals import impact
 from brokercrm.kernel.db import connect
 from brokercrm.imports import import_clients
-from brokercrm.plugins import Plugins
+from brokercrm.plugins import ENV_LOAD, Host
 from brokercrm.policy.sets import default_policy_dir, load_file, publish_defaults
 from brokercrm.kernel.validate import uscc_check_char
+from brokercrm.trust import keys, operators
 
 TODAY = dt.date(2026, 6, 30)
 
@@ -35,8 +40,11 @@ def institution(cid, serial, **over):
 @pytest.fixture
 def db(tmp_path, monkeypatch):
     monkeypatch.setenv("BROKERCRM_NOW", "2026-06-30T10:00:00+08:00")
+    monkeypatch.delenv("BROKERCRM_TRUST_ROOT", raising=False)
     database = connect(tmp_path / "crm.db")
-    publish_defaults(database)
+    # What `brokercrm init` does: the root head-office operator, its public key as the trust root.
+    admin = operators.bootstrap(database, "admin", tmp_path / "crm.db.trust-root", keys.generate())
+    publish_defaults(database, admin)
     database.execute("INSERT INTO branches (code, name, created_at) VALUES ('BJ01', '北京营业部', '2026-01-01')")
     rows = [
         institution("ACTIVE", 1),                                   # 2.0 ≥ 1.5: B → A
@@ -45,18 +53,19 @@ def db(tmp_path, monkeypatch):
         institution("TINY", 4, total_assets=5_000),                 # G has no high/low pair
     ]
     (tmp_path / "clients.json").write_text(json.dumps(rows, ensure_ascii=False), encoding="utf-8")
-    import_clients(database, tmp_path / "clients.json")
+    import_clients(database, tmp_path / "clients.json", actor=admin)
     return database
 
 
-def plugins():
-    p = Plugins()
-    p.register(brokercrm_beijing, "brokercrm-beijing")
-    return p
+def preview(db, branch):
+    with Host(env={ENV_LOAD: "brokercrm-beijing"}) as host:
+        assert [i.name for i in host] == ["brokercrm-beijing"], (
+            "not installed: .venv/bin/pip install -e plugins/brokercrm-beijing")
+        return impact(db, host, "brokercrm-beijing", branch, today=TODAY)
 
 
 def test_institutions_use_their_own_turnover_threshold(db):
-    result = impact(db, plugins(), "brokercrm-beijing", "BJ01", today=TODAY)
+    result = preview(db, "BJ01")
     assert result["moves"] == {"B+ → A+": 1, "B → A": 1}
     assert {e["client_id"] for e in result["examples"]} == {"ACTIVE", "BIG"}
     assert all("1.5" in e["reason"] for e in result["examples"])

@@ -1,5 +1,9 @@
 """Tests of the 太原营业部 plugin, through brokercrm's documented API only.
 
+The impact preview runs the installed plugin as the engine does: discovered
+by a ``Host`` (nothing imported) and run in its own worker process. The
+rule itself is also checked by calling the hook directly.
+
 Run: .venv/bin/python -m pytest plugins/brokercrm-taiyuan/tests -q
 """
 
@@ -12,9 +16,10 @@ import brokercrm_taiyuan
 from brokercrm.governance.approvals import impact
 from brokercrm.kernel.db import connect
 from brokercrm.imports import import_assessments, import_clients
-from brokercrm.plugins import Plugins
+from brokercrm.plugins import ENV_LOAD, Host
 from brokercrm.policy.sets import default_policy_dir, load_file, publish_defaults
 from brokercrm.kernel.validate import id_check_char
+from brokercrm.trust import keys, operators
 
 TODAY = dt.date(2026, 6, 30)
 
@@ -35,8 +40,11 @@ def client(cid, **over):
 @pytest.fixture
 def db(tmp_path, monkeypatch):
     monkeypatch.setenv("BROKERCRM_NOW", "2026-06-30T10:00:00+08:00")
+    monkeypatch.delenv("BROKERCRM_TRUST_ROOT", raising=False)
     database = connect(tmp_path / "crm.db")
-    publish_defaults(database)
+    # What `brokercrm init` does: the root head-office operator, its public key as the trust root.
+    admin = operators.bootstrap(database, "admin", tmp_path / "crm.db.trust-root", keys.generate())
+    publish_defaults(database, admin)
     for code, name in (("TY01", "太原营业部"), ("BJ01", "北京营业部")):
         database.execute("INSERT INTO branches (code, name, created_at) VALUES (?, ?, '2026-01-01')", [code, name])
     rows = [
@@ -50,18 +58,19 @@ def db(tmp_path, monkeypatch):
         client("ELSEWHERE", branch_id="BJ01"),                 # another branch
     ]
     (tmp_path / "clients.json").write_text(json.dumps(rows, ensure_ascii=False), encoding="utf-8")
-    import_clients(database, tmp_path / "clients.json")
+    import_clients(database, tmp_path / "clients.json", actor=admin)
     answers = [{"client_id": r["client_id"], "answered_at": "2026-01-10", **{f"q{i}": "C" for i in range(1, 13)}}
                for r in rows if r["client_id"] != "UNASSESSED"]
     (tmp_path / "answers.json").write_text(json.dumps(answers), encoding="utf-8")
-    import_assessments(database, tmp_path / "answers.json")
+    import_assessments(database, tmp_path / "answers.json", actor=admin)
     return database
 
 
 def preview(db, branch="TY01"):
-    plugins = Plugins()
-    plugins.register(brokercrm_taiyuan, "brokercrm-taiyuan")
-    return impact(db, plugins, "brokercrm-taiyuan", branch, today=TODAY)
+    with Host(env={ENV_LOAD: "brokercrm-taiyuan"}) as host:
+        assert [i.name for i in host] == ["brokercrm-taiyuan"], (
+            "not installed: .venv/bin/pip install -e plugins/brokercrm-taiyuan")
+        return impact(db, host, "brokercrm-taiyuan", branch, today=TODAY)
 
 
 def test_steady_long_term_holders_move_up_one_class(db):
