@@ -5,15 +5,21 @@ Each case is one defence; removing the defence makes its case import (exit 0) or
 """
 
 import codecs
+import functools
 import json
 
 import pytest
-from click.testing import CliRunner
-
-from brokercrm.cli import cli
-from brokercrm.importers import import_clients
+from brokercrm import imports
+from brokercrm.imports import import_clients  # noqa: F401  (acting as admin: _as_admin)
 
 from conftest import make_id
+
+
+@pytest.fixture(autouse=True)
+def _as_admin(admin, monkeypatch):
+    """Every import in this module acts as the root head-office operator (the trust model's actor)."""
+    monkeypatch.setitem(globals(), "import_clients", functools.partial(imports.import_clients, actor=admin))
+
 
 HEADER = ["client_id", "kind", "name", "id_number", "phone", "birth_date", "branch_id", "total_assets"]
 
@@ -43,12 +49,11 @@ def dump(db_path):
         conn.close()
 
 
-def refused(db_path, path, *extra):
+def refused(db_path, run, path, *extra):
     """Run the import CLI on ``path``: it must fail cleanly and change nothing. Returns stderr."""
     before = dump(db_path)
-    result = CliRunner().invoke(cli, ["import", "clients", str(path), "--db", str(db_path), *extra])
+    result = run("import", "clients", str(path), *extra, ok=False)  # an exception here fails the test
     assert result.exit_code == 1, result.output
-    assert result.exception is None or isinstance(result.exception, SystemExit), repr(result.exception)
     assert "Traceback" not in result.output
     assert dump(db_path) == before
     return result.stderr
@@ -89,20 +94,20 @@ BAD_CSV = {
 
 
 @pytest.mark.parametrize("case", sorted(BAD_CSV))
-def test_bad_csv_is_refused_whole(db_path, tmp_path, case):
+def test_bad_csv_is_refused_whole(db_path, run, tmp_path, case):
     data, where, word = BAD_CSV[case]
     path = tmp_path / f"{case}.csv"
     path.write_bytes(data())
-    err = refused(db_path, path)
+    err = refused(db_path, run, path)
     first = err.splitlines()[0]
     assert first.startswith(str(path)) or first.startswith(f"Error: {path}"), err
     assert where in first and word in err, err
 
 
-def test_a_cell_of_10_mb_names_its_row(db_path, tmp_path):
+def test_a_cell_of_10_mb_names_its_row(db_path, run, tmp_path):
     path = tmp_path / "huge.csv"
     path.write_bytes(csv_text(person(), person("C2", name="x" * (10 << 20))).encode())
-    assert f"{path}:3:" in refused(db_path, path)
+    assert f"{path}:3:" in refused(db_path, run, path)
 
 
 BAD_JSON = {
@@ -120,37 +125,37 @@ BAD_JSON = {
 
 
 @pytest.mark.parametrize("name", sorted(BAD_JSON))
-def test_bad_json_is_refused_whole(db_path, tmp_path, name):
+def test_bad_json_is_refused_whole(db_path, run, tmp_path, name):
     text, where, word = BAD_JSON[name]
     path = tmp_path / name
     path.write_text(text(), encoding="utf-8")
-    err = refused(db_path, path)
+    err = refused(db_path, run, path)
     assert where in err.splitlines()[0] and word in err, err
 
 
-def test_ndjson_with_invalid_utf8_names_the_line(db_path, tmp_path):
+def test_ndjson_with_invalid_utf8_names_the_line(db_path, run, tmp_path):
     path = tmp_path / "bad.ndjson"
     path.write_bytes(json.dumps(person(), ensure_ascii=False).encode() + b"\n"
                      + json.dumps(person("C2"), ensure_ascii=False).encode().replace("测".encode(), b"\xff") + b"\n")
-    assert f"{path}:2:" in refused(db_path, path)
+    assert f"{path}:2:" in refused(db_path, run, path)
 
 
-def test_json_over_the_size_limit_is_refused(db_path, tmp_path, monkeypatch):
-    from brokercrm import read_json
+def test_json_over_the_size_limit_is_refused(db, tmp_path, monkeypatch):
+    from brokercrm.imports import read_json
 
     monkeypatch.setattr(read_json, "MAX_JSON_BYTES", 1000)
     path = tmp_path / "big.json"
     path.write_text(json.dumps([person(f"C{i}") for i in range(20)]), encoding="utf-8")
     with pytest.raises(Exception, match="NDJSON"):
-        import_clients(__import__("brokercrm.db", fromlist=["connect"]).connect(db_path), path)
+        import_clients(db, path)
 
 
-def test_a_gbk_file_with_one_utf8_line_is_refused_however_late(db_path, tmp_path):
+def test_a_gbk_file_with_one_utf8_line_is_refused_however_late(db_path, run, tmp_path):
     # The old check looked at the first MiB only.
     rows = "".join(line(person(f"C{i:06}", name="张三")) for i in range(30_000))
     path = tmp_path / "late.csv"
     path.write_bytes((",".join(HEADER) + "\n" + rows).encode("gbk") + line(person("Z1", name="李四")).encode())
-    assert f"{path}:30002:" in refused(db_path, path)
+    assert f"{path}:30002:" in refused(db_path, run, path)
 
 
 # --- valid but awkward: stored exactly ------------------------------------------------------------
@@ -234,9 +239,9 @@ def test_rows_the_reader_refused_go_to_rejects_with_skip_invalid(db, tmp_path):
 
 
 def test_strict_numbers_in_the_other_importers(db, tmp_path):
-    from brokercrm.behaviour import _pct, _share
-    from brokercrm.interactions import normal_satisfaction
-    from brokercrm.errors import BrokerCRMError
+    from brokercrm.kernel.errors import BrokerCRMError
+    from brokercrm.service.interactions import normal_satisfaction
+    from brokercrm.suitability.behaviour import _pct, _share
 
     assert _pct("250")[0] == 250.0 and _share("60%")[0] == 0.6
     for value in ("1_0", "١٠", "1e2", "1.2.3"):

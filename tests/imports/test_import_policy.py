@@ -1,15 +1,23 @@
 """Issue 13 §2: header synonyms come from head-office policy; a firm adds names without code."""
 
 import csv
+import functools
 
 import pytest
 
-from brokercrm import policy
-from brokercrm.errors import PolicyError, ValidationFailed
-from brokercrm.importers import import_clients
-from brokercrm.products import import_products
+from brokercrm import imports, policy
+from brokercrm.imports import import_clients  # noqa: F401  (acting as admin: _as_admin)
+from brokercrm.kernel.errors import PolicyError, ValidationFailed
+from brokercrm.suitability.products import import_products
 
 from conftest import make_id
+
+
+@pytest.fixture(autouse=True)
+def _as_admin(admin, monkeypatch):
+    """Every import in this module acts as the root head-office operator (the trust model's actor)."""
+    monkeypatch.setitem(globals(), "import_clients", functools.partial(imports.import_clients, actor=admin))
+
 
 ID = make_id("1980-01-01")
 
@@ -30,7 +38,7 @@ def test_common_trading_system_headers_are_known(db, tmp_path):
     assert row == ("C1", "张三", "13800000000", 2.5, None)  # 序号 is ignored by the policy, not kept as extra
 
 
-def test_a_firm_publishes_its_own_synonym(db, tmp_path):
+def test_a_firm_publishes_its_own_synonym(db, admin, tmp_path):
     path = write(tmp_path / "c.csv", ["柜台客户号", "客户类型", "姓名", "身份证号", "手机号", "营业部"],
                  [["C1", "个人", "张三", ID, "13800000000", "TY01"]])
     with pytest.raises(ValidationFailed) as e:
@@ -41,7 +49,7 @@ def test_a_firm_publishes_its_own_synonym(db, tmp_path):
         'client_id = ["资金账号",', 'client_id = ["柜台客户号", "资金账号",', 1)
     mine = tmp_path / "import.toml"
     mine.write_text(body, encoding="utf-8")
-    policy.publish(db, mine, "hq")
+    policy.publish(db, mine, admin)
     assert import_clients(db, path).inserted == 1
 
 
@@ -63,8 +71,8 @@ def test_the_import_policy_is_validated(tmp_path, text, where):
     assert f"{path}: {where}" in str(e.value)
 
 
-def test_unknown_columns_refused_where_no_extra_data_is_kept(db, tmp_path):
+def test_unknown_columns_refused_where_no_extra_data_is_kept(db, admin, tmp_path):
     path = write(tmp_path / "p.csv", ["产品代码", "产品名称", "产品类型", "备用字段"], [["F1", "基金", "债券型", "x"]])
     with pytest.raises(ValidationFailed) as e:
-        import_products(db, path)
+        import_products(db, path, actor=admin)
     assert e.value.problems[0].startswith(f"{path}:1:备用字段: 未知列")

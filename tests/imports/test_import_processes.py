@@ -21,8 +21,8 @@ import time
 
 import pytest
 
-from brokercrm import synth
-from brokercrm.db import connect
+from brokercrm.demo import synth
+from brokercrm.kernel.db import connect
 
 NOW = "2026-06-30T10:00:00+08:00"
 
@@ -30,8 +30,10 @@ NOW = "2026-06-30T10:00:00+08:00"
 # fills the pipe and blocks sending), or its producer sleeps (so the worker is busy, not sending).
 SCRIPT = textwrap.dedent("""
     import sys, time
-    from brokercrm import import_clients, import_clients_fast, import_pipeline
     from brokercrm.cli import cli
+    from brokercrm.imports import clients as import_clients
+    from brokercrm.imports import clients_fast as import_clients_fast
+    from brokercrm.imports import pipeline as import_pipeline
 
     import_pipeline.PARALLEL_MIN_BYTES = 0
     import_clients_fast.BATCH_SIZE = 20
@@ -50,7 +52,7 @@ SCRIPT = textwrap.dedent("""
                     time.sleep(120)
                 yield payload
         import_clients.produce = sleepy
-    cli.main(["import", "clients", sys.argv[2], "--db", sys.argv[3]])
+    cli.main(["import", "clients", sys.argv[2], "--db", sys.argv[3], "--as", "admin", "--key", sys.argv[4]])
 """)
 
 
@@ -93,11 +95,12 @@ def wait_for(condition, seconds=30):
     return condition()
 
 
-def start_import(tmp_path, db_path, mode, rows=2000):
+def start_import(tmp_path, db_path, actors, mode, rows=2000):
     script = tmp_path / "slow_import.py"
     script.write_text(SCRIPT)
     csv_path = book(tmp_path / "book.csv", rows)
-    proc = subprocess.Popen([sys.executable, str(script), mode, str(csv_path), str(db_path)], env=env(),
+    proc = subprocess.Popen([sys.executable, str(script), mode, str(csv_path), str(db_path),
+                             str(actors.key_file("admin"))], env=env(),
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     assert wait_for(lambda: children(proc.pid)), "the importer never forked its worker"
     return proc, children(proc.pid)[0]
@@ -112,8 +115,8 @@ def clients(db_path):
 
 
 @pytest.mark.parametrize("mode", ["slow-writer", "busy-worker"])
-def test_killing_the_importer_takes_its_worker(tmp_path, db_path, mode):
-    proc, worker = start_import(tmp_path, db_path, mode)
+def test_killing_the_importer_takes_its_worker(tmp_path, db_path, actors, mode):
+    proc, worker = start_import(tmp_path, db_path, actors, mode)
     time.sleep(0.5)  # let batches flow: the worker is mid-file
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait(timeout=30)
@@ -122,8 +125,8 @@ def test_killing_the_importer_takes_its_worker(tmp_path, db_path, mode):
     connect(db_path).close()  # the database opens cleanly afterwards
 
 
-def test_killing_the_worker_fails_the_import_cleanly(tmp_path, db_path):
-    proc, worker = start_import(tmp_path, db_path, "busy-worker")
+def test_killing_the_worker_fails_the_import_cleanly(tmp_path, db_path, actors):
+    proc, worker = start_import(tmp_path, db_path, actors, "busy-worker")
     os.kill(worker, signal.SIGKILL)
     out, err = proc.communicate(timeout=60)
     assert proc.returncode == 1, (out, err)
@@ -138,7 +141,7 @@ LOGGER = textwrap.dedent("""
     failures = 0
     for i in range(int(sys.argv[2])):
         r = CliRunner().invoke(cli, ["interactions", "log", "L1", "--kind", "call", "--channel", "phone",
-                                     "--note", f"n{i}", "--db", sys.argv[1]])
+                                     "--note", f"n{i}", "--db", sys.argv[1], "--as", "admin", "--key", sys.argv[3]])
         if r.exit_code != 0:
             failures += 1
             print(r.output, file=sys.stderr)
@@ -146,7 +149,7 @@ LOGGER = textwrap.dedent("""
 """)
 
 
-def test_two_importers_and_interaction_logging_at_once(tmp_path, db_path):
+def test_two_importers_and_interaction_logging_at_once(tmp_path, db_path, actors):
     from conftest import add_client
 
     db = connect(db_path)
@@ -155,10 +158,12 @@ def test_two_importers_and_interaction_logging_at_once(tmp_path, db_path):
     files = [book(tmp_path / f"part{i}.csv", 1500, start=i * 1500) for i in range(4)]
     logger = tmp_path / "logger.py"
     logger.write_text(LOGGER)
-    procs = [subprocess.Popen([sys.executable, str(logger), str(db_path), "120"], env=env(),
+    key = actors.key_file("admin")
+    procs = [subprocess.Popen([sys.executable, str(logger), str(db_path), "120", str(key)], env=env(),
                               stderr=subprocess.PIPE, text=True)]
     for pair in (files[:2], files[2:]):
-        cmd = " && ".join(f"{sys.executable} -m brokercrm.cli_main import clients {f} --db {db_path}" for f in pair)
+        cmd = " && ".join(f"{sys.executable} -m brokercrm.cli import clients {f} --db {db_path} --as admin --key {key}"
+                          for f in pair)
         procs.append(subprocess.Popen(["sh", "-c", cmd], env=env(), stderr=subprocess.PIPE, text=True))
     errors = [p.communicate(timeout=600)[1] for p in procs]
     assert [p.returncode for p in procs] == [0, 0, 0], errors
@@ -168,7 +173,7 @@ def test_two_importers_and_interaction_logging_at_once(tmp_path, db_path):
     conn.close()
 
 
-def test_a_lock_held_past_the_bound_is_a_clear_error(tmp_path, db_path):
+def test_a_lock_held_past_the_bound_is_a_clear_error(tmp_path, db_path, actors):
     from conftest import add_client
 
     db = connect(db_path)
@@ -176,8 +181,9 @@ def test_a_lock_held_past_the_bound_is_a_clear_error(tmp_path, db_path):
     db.conn.execute("BEGIN IMMEDIATE")  # another writer, holding the lock
     try:
         result = subprocess.run(
-            [sys.executable, "-m", "brokercrm.cli_main", "interactions", "log", "L1", "--kind", "call",
-             "--channel", "phone", "--note", "x", "--db", str(db_path), "--json"],
+            [sys.executable, "-m", "brokercrm.cli", "interactions", "log", "L1", "--kind", "call",
+             "--channel", "phone", "--note", "x", "--db", str(db_path), "--json", "--as", "admin", "--key",
+             str(actors.key_file("admin"))],
             env={**env(), "BROKERCRM_BUSY_TIMEOUT": "0.5"}, capture_output=True, text=True, timeout=120)
     finally:
         db.conn.rollback()

@@ -1,16 +1,25 @@
 """Issue 13 §2: workbooks as branches have them — .xlsx, .xls, .ods, sheets, title blocks,
 numbers Excel could not hold, and hostile workbooks that must cost the importer nothing."""
 
+import functools
 import zipfile
 
 import pytest
 from openpyxl import Workbook
 
-from brokercrm import read_rules, read_workbook
-from brokercrm.errors import BrokerCRMError, ValidationFailed
-from brokercrm.importers import import_clients
+from brokercrm import imports
+from brokercrm.imports import import_clients  # noqa: F401  (acting as admin: _as_admin)
+from brokercrm.imports import read_rules, read_workbook
+from brokercrm.kernel.errors import BrokerCRMError, ValidationFailed
 
 from conftest import make_id
+
+
+@pytest.fixture(autouse=True)
+def _as_admin(admin, monkeypatch):
+    """Every import in this module acts as the root head-office operator (the trust model's actor)."""
+    monkeypatch.setitem(globals(), "import_clients", functools.partial(imports.import_clients, actor=admin))
+
 
 HEADER = ["客户号", "客户类型", "客户姓名", "身份证号", "手机", "营业部", "总资产"]
 ID = make_id("1980-01-01")
@@ -70,7 +79,7 @@ def test_id_number_stored_as_a_number_is_explained(db, tmp_path):
 
 
 def read_workbook_lost():
-    from brokercrm.tables import LOST_DIGITS
+    from brokercrm.imports.tables import LOST_DIGITS
 
     return LOST_DIGITS
 

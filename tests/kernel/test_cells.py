@@ -4,8 +4,8 @@ import csv
 
 import pytest
 
-from brokercrm.cells import neutralise
-from brokercrm.importers import import_clients
+from brokercrm.imports import import_clients
+from brokercrm.kernel.cells import neutralise
 
 from conftest import make_id
 
@@ -19,7 +19,7 @@ def test_neutralise(value, expected):
     assert neutralise(value) == expected
 
 
-def test_rejects_file_neutralises_formula_cells(db, tmp_path):
+def test_rejects_file_neutralises_formula_cells(db, admin, tmp_path):
     header = ["client_id", "kind", "name", "id_number", "phone", "branch_id", "=cmd"]
     path = tmp_path / "c.csv"
     with open(path, "w", newline="", encoding="utf-8") as f:
@@ -28,7 +28,7 @@ def test_rejects_file_neutralises_formula_cells(db, tmp_path):
         w.writerow(["C1", "individual", "=HYPERLINK(\"x\")", make_id("1980-01-01"), "13800000000", "TY01", "@x"])
         w.writerow(["C2", "individual", "-李", make_id("1980-01-01"), "1", "TY01", "+1"])
     rejects = tmp_path / "rej.csv"
-    result = import_clients(db, path, skip_invalid=True, rejects=rejects)
+    result = import_clients(db, path, actor=admin, skip_invalid=True, rejects=rejects)
     assert (result.inserted, result.rejected) == (1, 1)
     assert db.execute("SELECT name FROM clients").fetchone()[0] == "=HYPERLINK(\"x\")"  # stored exactly
     got = list(csv.reader(rejects.read_text(encoding="utf-8-sig").splitlines()))
