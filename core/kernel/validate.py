@@ -102,7 +102,10 @@ def parse_datetime(value):
 # (float() takes Arabic-Indic and full-width digits), no sign but a leading minus.
 _PLAIN_NUMBER = re.compile(r"(?:\d+(?:\.\d*)?|\.\d+)", re.ASCII)
 _GROUPED_NUMBER = re.compile(r"\d{1,3}(?:,\d{3})+(?:\.\d*)?", re.ASCII)
-EXCEL_SCIENTIFIC = re.compile(r"\d+(?:\.\d+)?[eE]\+?\d+", re.ASCII)
+# Any exponent is refused in a number; Excel's own display of a long number is one digit, maybe
+# decimals, "E+" and the exponent (1.40105E+17) -- a credit code such as 91140105903670E470 is not.
+EXPONENT = re.compile(r"(?:\d+(?:\.\d*)?|\.\d+)[eE][+-]?\d+", re.ASCII)
+EXCEL_SCIENTIFIC = re.compile(r"\d(?:\.\d+)?E\+\d{1,3}", re.ASCII | re.IGNORECASE)
 NUMBER_RULE = "只能用 ASCII 数字与一个小数点, 千分位用逗号 (ASCII digits and one decimal point only, commas between thousands)"
 
 
@@ -115,7 +118,7 @@ def strict_number(value):
         if number == float("inf"):
             return None, f"{value!r} 超出范围 (too large)"
         return (-number if text[:1] == "-" else number), None
-    if EXCEL_SCIENTIFIC.fullmatch(body):
+    if EXPONENT.fullmatch(body):
         return None, (f"{value!r} 是科学计数法, Excel 显示长数字时会这样并丢失位数; 请把该列设为数值或文本格式后重新导出 "
                       "(scientific notation, as Excel shows long numbers, losing digits)")
     return None, f"{value!r} 不是数字: {NUMBER_RULE}"

@@ -250,3 +250,10 @@ def test_strict_numbers_in_the_other_importers(db, tmp_path):
     for value in ("٥", "５", "+5"):
         with pytest.raises(BrokerCRMError):
             normal_satisfaction(value)
+
+
+def test_a_credit_code_with_an_e_is_not_excel_notation():
+    from brokercrm.kernel.validate import excel_scientific
+
+    assert excel_scientific("91140105903670E470") is None  # a real credit code shape, found by the 1M bench
+    assert excel_scientific("1.40105E+17") and excel_scientific("1E+17") and excel_scientific("1.38e+10")
