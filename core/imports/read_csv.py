@@ -31,19 +31,16 @@ def _delimiter(path, f):
     return "\t" if head.count("\t") > head.count(",") else ","
 
 
-def _numbered(path, reader):
-    number = 0
-    try:
-        for number, cells in enumerate(reader, start=1):
-            yield number, cells
-    except csv.Error as e:
-        at = number + 1
+def _csv_error(path):
+    def error(e, at):
         if "field larger" in str(e):
             reason = (f"单元格超过 {MAX_CELL_CHARS:,} 个字符, 可能缺了一个右引号 (a cell longer than"
                       f" {MAX_CELL_CHARS:,} characters: a missing closing quote?)")
         else:
             reason = f"CSV 格式错误, 多半是引号不配对 (malformed CSV, probably a stray quote): {e}"
-        raise ValidationFailed(f"{path}:{at}: {reason}", [f"{path}:{at}: {reason}"]) from None
+        return ValidationFailed(f"{path}:{at}: {reason}", [f"{path}:{at}: {reason}"])
+
+    return error
 
 
 def open_csv(path, spec, header_row=None):
@@ -52,7 +49,8 @@ def open_csv(path, spec, header_row=None):
     f = open(path, newline="", encoding=encoding.codec)
     try:
         reader = csv.reader(f, delimiter=_delimiter(path, f), strict=True)
-        table = build(str(path), spec, _numbered(path, reader), header_row=header_row)
+        table = build(str(path), spec, enumerate(reader, start=1), header_row=header_row, errors=(csv.Error,),
+                      on_error=_csv_error(path))
     except BaseException:
         f.close()
         raise

@@ -78,6 +78,24 @@ def _newlines_before(block, offset, codec):
     return block[:offset].count(b"\n")
 
 
+def _utf8_scan(path):
+    """(first line that is not UTF-8 or None, whether the file holds NUL bytes), in one pass."""
+    decoder = codecs.getincrementaldecoder("utf-8")(errors="strict")
+    lines, nul, bad = 1, False, None
+    with open(path, "rb") as f:
+        while True:
+            block = f.read(BLOCK)
+            nul = nul or b"\0" in block
+            try:
+                text = decoder.decode(block, final=not block)
+            except UnicodeDecodeError as e:
+                bad = lines + _newlines_before(block, e.start, "utf-8")
+                return bad, nul or _has_nul(path)
+            lines += text.count("\n")
+            if not block:
+                return None, nul
+
+
 def _has_nul(path):
     with open(path, "rb") as f:
         while block := f.read(BLOCK):
@@ -144,11 +162,11 @@ def detect(path, *, unicode_only=False):
     ``unicode_only``: only UTF-8/16/32 (JSON and NDJSON, RFC 8259), no detector.
     """
     codec = _bom(path)
-    if codec is None and not _has_nul(path):
-        bad = _first_bad_line(path, "utf-8")
-        if bad is None:
+    if codec is None:
+        bad, nul = _utf8_scan(path)
+        if bad is None and not nul:
             return Encoding("utf-8", LABELS["utf-8"])
-        if unicode_only:
+        if bad is not None and unicode_only:
             raise _not_utf8(path, bad)
     found = []
     if codec is None:
