@@ -146,13 +146,13 @@ def step_bare_keyed_import(db_path, csv_path):
 
 
 def step_import(db_path, csv_path):
-    from brokercrm.kernel import events
     from brokercrm.imports import import_clients
+    from brokercrm.kernel.registry import registry
 
     db = _fresh_db(db_path)
     started = clock()
     result = import_clients(db, csv_path, actor=actor_for(db, db_path))
-    return {**since(started), "rows": result.inserted, "listeners": list(events.LISTENERS)}
+    return {**since(started), "rows": result.inserted, "listeners": [f"{f.__module__}:{f.__name__}" for f in registry().event_listeners]}
 
 
 def step_assessments(db_path, csv_path):

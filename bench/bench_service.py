@@ -42,37 +42,40 @@ def main():
     args = parser.parse_args()
 
     from brokercrm.service import care
-    from brokercrm.kernel import events
+    from brokercrm.kernel.registry import registry
     from brokercrm.demo import synth
-    from brokercrm.service import tasks
     from brokercrm.imports import import_clients
-    from brokercrm.plugins import Plugins
+    from brokercrm import plugins
+    from benchtrust import actor_for
 
-    tasks.use_plugins(Plugins())  # the engine alone, no installed plugins
+    plugins.use(plugins.load(path=[]))  # the engine alone, no installed plugins
     work = Path(tempfile.mkdtemp(prefix="bench-service-"))
     clients_csv, assess_csv = work / "clients.csv", work / "assessments.csv"
     synth.write_book(clients_csv, assess_csv, args.clients, seed=args.seed, today=dt.date(2026, 6, 30))
 
-    saved = list(events.LISTENERS)
-    events.LISTENERS[:] = []
+    contributed = registry()
+    saved = contributed.event_listeners
+    contributed.event_listeners = []
     db = fresh(work / "plain.db")
+    actor = actor_for(db, work / "plain.db")
     started = time.perf_counter()
-    import_clients(db, clients_csv)
+    import_clients(db, clients_csv, actor=actor)
     plain = time.perf_counter() - started
     db.close()
 
-    events.LISTENERS[:] = saved
+    contributed.event_listeners = saved
     db = fresh(work / "tasks.db")
+    actor = actor_for(db, work / "tasks.db")
     started = time.perf_counter()
-    import_clients(db, clients_csv)
+    import_clients(db, clients_csv, actor=actor)
     with_tasks = time.perf_counter() - started
     opened = db.execute("SELECT count(*) FROM tasks").fetchone()[0]
 
     started = time.perf_counter()
-    first = care.generate(db, days=30)
+    first = care.generate(db, actor, days=30)
     care_first = time.perf_counter() - started
     started = time.perf_counter()
-    again = care.generate(db, days=30)
+    again = care.generate(db, actor, days=30)
     care_rerun = time.perf_counter() - started
     started = time.perf_counter()
     db.execute("SELECT count(*) FROM clients WHERE kind = 'individual'"

@@ -19,10 +19,9 @@ and sets Datasette's own signed ``ds_actor`` cookie with an expiry.
 import html
 import re
 import time
+from urllib.parse import parse_qsl
 
-from datasette import hookimpl
-from datasette.utils import baseconv
-from datasette.utils.asgi import Request, Response
+import pluggy
 
 from brokercrm.site import auth
 from brokercrm.site.specs import SUMMARIES, TABLES
@@ -31,6 +30,12 @@ PUBLIC_PATHS = ("/-/login", "/-/logout", "/favicon.ico", "/robots.txt")
 PUBLIC_PREFIXES = ("/-/static/", "/-/static-plugins/")
 HQ_SPECIAL = ("/-/metadata", "/-/databases", "/-/versions", "/-/plugins", "/-/settings", "/-/actor")
 BRANCH_SPECIAL = ("/-/actor",)
+
+# Datasette's own marker (datasette.hookspecs defines hookimpl exactly so). Made here so
+# that importing this module, which brokercrm.site.serve does at the top, does not load
+# the web stack on every CLI start; datasette itself is imported where a hook runs,
+# by which time Datasette is running anyway.
+hookimpl = pluggy.HookimplMarker("datasette")
 
 
 def _config(datasette):
@@ -89,6 +94,9 @@ def permission_allowed(datasette, actor, action, resource):
 # ---- the path gate ------------------------------------------------------------------------
 
 def _actor_from_scope(datasette, scope):
+    from datasette.utils import baseconv
+    from datasette.utils.asgi import Request
+
     request = Request(scope, None)
     cookie = request.cookies.get("ds_actor")
     if not cookie:
@@ -128,8 +136,6 @@ def filters_allowed(datasette, path, query_string):
     big = _config(datasette).get("databases", {}).get(database, {}).get("big", {}).get(table)
     if big is None:
         return True
-    from urllib.parse import parse_qsl
-
     for key, value in parse_qsl(query_string, keep_blank_values=True):
         if key in ("_sort", "_sort_desc"):
             if value not in big["sort"]:
@@ -192,6 +198,9 @@ def asgi_wrapper(datasette):
 # ---- sign-in ------------------------------------------------------------------------------
 
 async def login(request, datasette):
+    from datasette.utils import baseconv
+    from datasette.utils.asgi import Response
+
     error = None
     username = ""
     if request.method == "POST":
@@ -219,6 +228,8 @@ def _site_metadata(datasette):
 
 async def landing(request, datasette):
     """The home page: what this user may see, from the site config alone (no SQL)."""
+    from datasette.utils.asgi import Response
+
     actor = valid_actor(datasette, request.actor)
     if not actor:
         return Response.redirect("/-/login")
@@ -230,6 +241,8 @@ async def landing(request, datasette):
 
 async def database_page(request, datasette):
     """One database's views and tables (Datasette's own page queries every table: too slow at scale)."""
+    from datasette.utils.asgi import Response
+
     name = request.url_vars["database"]
     actor = valid_actor(datasette, request.actor)
     if name not in _config(datasette).get("databases", {}):

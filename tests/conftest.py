@@ -60,6 +60,14 @@ class Actors:
         return self.made[operator_id]
 
 
+@pytest.fixture(autouse=True)
+def fresh_plugins():
+    """Each test starts with no plugins chosen for the process: the first use discovers them."""
+    plugins_lib.use(None)
+    yield
+    plugins_lib.use(None)
+
+
 @pytest.fixture
 def db_path(tmp_path, monkeypatch):
     monkeypatch.setenv("BROKERCRM_NOW", NOW)

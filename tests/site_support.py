@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 
 import httpx
+import pytest
 
 from brokercrm.site import auth
 from brokercrm.classify.engine import classify
@@ -75,7 +76,6 @@ def build_book(path, clients=24):
     Initialised as ``brokercrm init`` would: a root head-office operator
     (``book_admin``) whose key file sits beside the database.
     """
-    os.environ["BROKERCRM_NOW"] = NOW
     db = connect(path)
     key = keys.generate()
     keys.save_private(key, admin_key_file(path))
@@ -169,7 +169,10 @@ def sign_in(base_url, user, password=PASSWORD):
 
 
 def publish_book(tmp_dir, clients=24):
+    """Build a book and publish it, with the clock pinned to NOW (the environment is restored after)."""
     tmp_dir = Path(tmp_dir)
-    raw = build_book(tmp_dir / "crm.db", clients)
-    result = publish(tmp_dir / "crm.db", tmp_dir / "site", actor=book_admin(tmp_dir / "crm.db"))
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("BROKERCRM_NOW", NOW)
+        raw = build_book(tmp_dir / "crm.db", clients)
+        result = publish(tmp_dir / "crm.db", tmp_dir / "site", actor=book_admin(tmp_dir / "crm.db"))
     return raw, result

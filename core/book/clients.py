@@ -3,38 +3,17 @@
 import json
 
 from ..trust import audit, authz
+from ..classify.compile import DIMENSIONS
 from ..classify.engine import CURRENT_ROW_SQL
-from ..kernel.errors import BrokerCRMError
-from ..kernel.masking import mask_record
+from ..kernel import rows
+from ..kernel.masking import mask_field, mask_record
+from ..kernel.registry import registry
 from ..kernel.sql_filters import where_equal
 
-CLASSIFIED = ["class", "risk_level", "lowest_category", "habit", "tier", "value_segment"]
 
-# Extension point for `clients show`: feature modules (interactions, suitability, …)
-# append "module:function" refs. show() calls each as fn(db, client_id, reveal=…)
-# and merges the dict it returns into the result; each may also offer
-# ``fn.lines(show_result) -> [str]`` for the text output (see section_lines).
-SECTIONS = [
-    "brokercrm.service.view:section",
-    "brokercrm.suitability.view:client_section",
-]
-
-
-def _resolve(ref):
-    import importlib
-
-    module, _, attr = ref.partition(":")
-    return getattr(importlib.import_module(module), attr)
-
-
-def section_lines(obj):
-    """Text lines for `clients show` from every registered section that can render."""
-    lines = []
-    for ref in SECTIONS:
-        render = getattr(_resolve(ref), "lines", None)
-        if render is not None:
-            lines.extend(render(obj))
-    return lines
+# Extension point for `clients show`: features contribute sections through
+# brokercrm.kernel.registry. show() calls each as fn(db, client_id, reveal=…, actor=…)
+# and merges the dict it returns into the result (the CLI renders it as text).
 
 
 def _client_obj(row):
@@ -53,7 +32,7 @@ def list_clients(db, actor, *, branch=None, class_=None, limit=None, offset=0):
     where, params = where_equal({"c.branch_id": branch, "k.class": class_})
     sql = (
         "SELECT c.client_id, c.branch_id, c.kind, c.name, "
-        + ", ".join(f"k.[{d}]" for d in CLASSIFIED)
+        + ", ".join(f"k.[{d}]" for d in DIMENSIONS)
         + " FROM clients c LEFT JOIN classifications k ON k.client_key = c.id"
         + where
         + " ORDER BY c.client_id"
@@ -61,21 +40,15 @@ def list_clients(db, actor, *, branch=None, class_=None, limit=None, offset=0):
     if limit is not None:
         sql += " LIMIT ? OFFSET ?"
         params += [limit, offset]
-    cursor = db.execute(sql, params)
-    names = [d[0] for d in cursor.description]
-    for row in cursor:
-        yield _client_obj(zip(names, row))
+    for row in db.query(sql, params):
+        yield _client_obj(row)
 
 
 INTERNAL_COLUMNS = ("id", "assessment_id", "assessment_level", "assessment_lowest", "assessment_expires_at")
 
 
 def get(db, client_id):
-    cursor = db.execute("SELECT * FROM clients WHERE client_id = ?", [client_id])
-    row = cursor.fetchone()
-    if row is None:
-        raise BrokerCRMError(f"客户 {client_id} 不存在 (no such client)")
-    return dict(zip([d[0] for d in cursor.description], row))
+    return rows.client(db, client_id, "*")
 
 
 def reasons_for(db, policy_version, values):
@@ -87,7 +60,7 @@ def reasons_for(db, policy_version, values):
         )
     }
     return {d: texts.get((d, str(int(values[d]) if d == "lowest_category" else values[d])), "")
-            for d in CLASSIFIED}
+            for d in DIMENSIONS}
 
 
 def history(db, client_id):
@@ -97,27 +70,23 @@ def history(db, client_id):
     run, so it is rebuilt here from the earliest change's old values (or the
     current row when nothing has changed since).
     """
-    cursor = db.execute(
+    changes = list(db.query(
         "SELECT * FROM classification_history WHERE client_id = ? ORDER BY id DESC", [client_id]
-    )
-    names = [d[0] for d in cursor.description]
-    rows = [dict(zip(names, r)) for r in cursor]
+    ))
     out = []
-    for h in rows:
-        new = {d: h[f"new_{d}"] for d in CLASSIFIED}
-        old = None if h["old_class"] is None else {d: h[f"old_{d}"] for d in CLASSIFIED}
+    for h in changes:
+        new = {d: h[f"new_{d}"] for d in DIMENSIONS}
+        old = None if h["old_class"] is None else {d: h[f"old_{d}"] for d in DIMENSIONS}
         out.append(_entry(db, h["run_id"], h["created_at"], old, new, h["reason"], h["policy_version"],
                           h["policy_digest"]))
-    if rows and rows[-1]["old_run_id"] is not None:
-        first = {d: rows[-1][f"old_{d}"] for d in CLASSIFIED}
-        first_run = rows[-1]["old_run_id"]
+    if changes and changes[-1]["old_run_id"] is not None:
+        first = {d: changes[-1][f"old_{d}"] for d in DIMENSIONS}
+        first_run = changes[-1]["old_run_id"]
     else:
-        cursor = db.execute(CURRENT_ROW_SQL, [client_id])
-        current = cursor.fetchone()
-        if current is None or rows:
+        current = rows.one(db, CURRENT_ROW_SQL, [client_id])
+        if current is None or changes:
             return out
-        current = dict(zip([d[0] for d in cursor.description], current))
-        first = {d: current[d] for d in CLASSIFIED}
+        first = {d: current[d] for d in DIMENSIONS}
         first_run = current["run_id"]
     run = db.execute("SELECT finished_at, policy_version, policy_digest FROM runs WHERE id = ?",
                      [first_run]).fetchone() or (None, None, None)
@@ -126,7 +95,7 @@ def history(db, client_id):
 
 
 def _entry(db, run_id, at, old, new, plugin_reason, policy_version, policy_digest):
-    changed = [d for d in CLASSIFIED if old is None or old[d] != new[d]]
+    changed = [d for d in DIMENSIONS if old is None or old[d] != new[d]]
     texts = reasons_for(db, policy_version, new)
     if plugin_reason:
         # A plugin moved the class: its reason (naming the grid's class) replaces the grid's.
@@ -155,12 +124,10 @@ def show(db, actor, client_id, *, reveal=False):
     else:
         client = mask_record(client)
     client["extra"] = json.loads(client["extra"]) if client.get("extra") else {}
-    cursor = db.execute(CURRENT_ROW_SQL, [client_id])
-    current = cursor.fetchone()
+    current = rows.one(db, CURRENT_ROW_SQL, [client_id])
     obj = {"client_id": client_id, "branch_id": client["branch_id"]}
     if current:
-        current = dict(zip([d[0] for d in cursor.description], current))
-        for d in CLASSIFIED:
+        for d in DIMENSIONS:
             obj[d] = current[d]
         obj["lowest_category"] = bool(current["lowest_category"])
         obj["reasons"] = reasons_for(db, current["policy_version"], obj)
@@ -170,7 +137,7 @@ def show(db, actor, client_id, *, reveal=False):
         obj["classified_by_run"] = current["run_id"]
         obj["policy_version"] = current["policy_version"]
     else:
-        for d in CLASSIFIED:
+        for d in DIMENSIONS:
             obj[d] = None
         obj["reasons"] = {}
     # Keys and copies the database keeps for itself; the assessments are listed below.
@@ -194,12 +161,10 @@ def show(db, actor, client_id, *, reveal=False):
             [client_id],
         )
     ]
-    for ref in SECTIONS:
-        obj.update(_resolve(ref)(db, client_id, reveal=reveal, actor=actor))
+    for section in registry().client_sections:
+        obj.update(section(db, client_id, reveal=reveal, actor=actor))
     return obj
 
 
 def _mask_field(field, value, reveal):
-    if reveal:
-        return value
-    return mask_record({field: value})[field]
+    return value if reveal else mask_field(field, value)

@@ -13,10 +13,10 @@ import re
 
 from ..trust import audit, authz
 from ..kernel import validate as v
-from ..kernel.errors import BrokerCRMError
-from ..kernel.masking import mask_id, mask_name, mask_phone
-from ..service.policy import iso
-from ..kernel.timeutil import now
+from ..kernel import rows
+from ..kernel.errors import BrokerCRMError, Conflict, Forbidden
+from ..kernel.masking import mask_account, mask_field
+from ..kernel.timeutil import iso, now
 from ..kernel.sql_filters import where_equal
 
 IMPORTANT = {
@@ -29,27 +29,6 @@ ORDINARY = {
 }
 NUMERIC = {"annual_income", "investment_years", "net_assets"}
 BANK_RE = re.compile(r"^\d{10,30}$")
-
-
-def mask_account(value):
-    if not value:
-        return value
-    return value[:4] + "*" * max(len(value) - 8, 0) + value[-4:] if len(value) > 8 else "*" * len(value)
-
-
-MASK = {"name": mask_name, "legal_representative": mask_name, "id_number": mask_id, "phone": mask_phone,
-        "bank_account": mask_account}
-
-
-def masked(field, value):
-    return MASK[field](value) if field in MASK and value is not None else value
-
-
-def _client(db, client_id):
-    row = db.execute("SELECT kind, branch_id FROM clients WHERE client_id = ?", [client_id]).fetchone()
-    if row is None:
-        raise BrokerCRMError(f"客户 {client_id} 不存在 (no such client)")
-    return row
 
 
 def _clean(field, value, kind):
@@ -96,7 +75,7 @@ def _apply(db, client_id, field, value, actor, source, at):
     else:
         db.execute(f"UPDATE clients SET [{field}] = ?, updated_at = ? WHERE client_id = ?", [value, at, client_id])
         trail = [(field, old, value)]
-        if field == "id_number" and _client(db, client_id)[0] == "individual":
+        if field == "id_number" and rows.client(db, client_id, "kind")["kind"] == "individual":
             birth = v.id_birth_date(value)
             old_birth = _current(db, client_id, "birth_date")
             if birth != old_birth:
@@ -118,7 +97,8 @@ def request(db, actor, client_id, field, value, *, note=None):
             f"不能修改字段 {field!r} (cannot change this field); 重要资料 important: {', '.join(IMPORTANT)};"
             f" 普通资料 ordinary: {', '.join(ORDINARY)}"
         )
-    kind, branch = _client(db, client_id)
+    client = rows.client(db, client_id, "kind, branch_id")
+    kind, branch = client["kind"], client["branch_id"]
     authz.require(actor, "client.change.request", branch=branch)
     value = _clean(field, value, kind)
     old = _current(db, client_id, field)
@@ -133,7 +113,7 @@ def request(db, actor, client_id, field, value, *, note=None):
             return {"client_id": client_id, "field": field, "state": "applied", "old": old, "new": value}
         if db.execute("SELECT 1 FROM data_changes WHERE client_id = ? AND field = ? AND state = 'pending'",
                       [client_id, field]).fetchone():
-            raise BrokerCRMError(
+            raise Conflict(
                 f"客户 {client_id} 的 {field} 已有待复核的修改, 请先复核或驳回 (a change of this field is already pending)"
             )
         change_id = db.execute(
@@ -142,30 +122,27 @@ def request(db, actor, client_id, field, value, *, note=None):
             [client_id, field, old, value, actor.id, at, note],
         ).lastrowid
         audit.record(db, "client.change.request", actor=actor, target=client_id,
-                     detail={"change": change_id, "field": field, "old": masked(field, old),
-                             "new": masked(field, value)})
+                     detail={"change": change_id, "field": field, "old": mask_field(field, old),
+                             "new": mask_field(field, value)})
     return get(db, change_id)
 
 
 def get(db, change_id, *, reveal=False):
-    cursor = db.execute("SELECT * FROM data_changes WHERE id = ?", [change_id])
-    row = cursor.fetchone()
-    if row is None:
-        raise BrokerCRMError(f"资料修改 #{change_id} 不存在 (no such change)")
-    change = dict(zip([d[0] for d in cursor.description], row))
+    change = rows.one(db, "SELECT * FROM data_changes WHERE id = ?", [change_id],
+                      missing=f"资料修改 #{change_id} 不存在 (no such change)")
     if not reveal:
-        change["old_value"] = masked(change["field"], change["old_value"])
-        change["new_value"] = masked(change["field"], change["new_value"])
+        change["old_value"] = mask_field(change["field"], change["old_value"])
+        change["new_value"] = mask_field(change["field"], change["new_value"])
     return change
 
 
 def _decide(db, actor, change_id, state, reason=None):
     change = get(db, change_id, reveal=True)
-    authz.require(actor, "client.change.review", branch=_client(db, change["client_id"])[1])
+    authz.require(actor, "client.change.review", branch=rows.client(db, change["client_id"])["branch_id"])
     if change["state"] != "pending":
-        raise BrokerCRMError(f"资料修改 #{change_id} 已{change['state']} (already decided: {change['state']})")
+        raise Conflict(f"资料修改 #{change_id} 已{change['state']} (already decided: {change['state']})")
     if actor.id == change["maker"]:
-        raise authz.Forbidden(
+        raise Forbidden(
             f"{actor.id} 录入了修改 #{change_id}, 不能复核自己的修改 (maker–checker: another operator must review it)"
         )
     at = iso(now())
@@ -174,7 +151,7 @@ def _decide(db, actor, change_id, state, reason=None):
             current = _current(db, change["client_id"], change["field"])
             if (current is None) != (change["old_value"] is None) or (
                     current is not None and str(current) != str(change["old_value"])):
-                raise BrokerCRMError(
+                raise Conflict(
                     f"资料修改 #{change_id}: 录入后该字段已被改动, 请驳回并重新录入"
                     " (the field changed since the request; reject it and enter it again)"
                 )
@@ -185,8 +162,8 @@ def _decide(db, actor, change_id, state, reason=None):
         audit.record(db, f"client.change.{'approve' if state == 'approved' else 'reject'}", actor=actor,
                      target=change["client_id"],
                      detail={"change": change_id, "field": change["field"], "maker": change["maker"],
-                             "old": masked(change["field"], change["old_value"]),
-                             "new": masked(change["field"], change["new_value"])})
+                             "old": mask_field(change["field"], change["old_value"]),
+                             "new": mask_field(change["field"], change["new_value"])})
     return get(db, change_id)
 
 
@@ -204,7 +181,7 @@ def list_changes(db, actor, *, state="pending", client_id=None, branch=None, rev
     """Changes a reviewer sees: their branch's (a branch operator), unmasked only as an audited reveal."""
     act = "client.reveal" if reveal else "client.read"
     if client_id is not None:
-        authz.require(actor, act, branch=_client(db, client_id)[1])
+        authz.require(actor, act, branch=rows.client(db, client_id)["branch_id"])
     branch = authz.branch_filter(actor, act, branch)
     if reveal:
         with db.atomic():

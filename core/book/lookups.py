@@ -8,6 +8,7 @@ before it calls the library.
 """
 
 from ..kernel.errors import NotFound
+from ..policy import current as current_policy
 
 SHOWN = 12
 
@@ -32,11 +33,9 @@ def client_class(db, label):
     """A classification class label (A+, B, …) of the policy in force or of any stored classification."""
     if label is None:
         return None
-    from .. import policy
-
     labels = set()
     try:
-        for band in policy.current(db)["classification"]["grid"]["bands"]:
+        for band in current_policy(db)["classification"]["grid"]["bands"]:
             labels.update((band.get("high"), band.get("low")))
     except Exception:  # no policy yet: the stored classes still count
         pass

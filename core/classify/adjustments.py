@@ -26,13 +26,13 @@ import math
 import re
 from dataclasses import dataclass, field
 
-from .compile import AgeField
+from .compile import DIMENSIONS
+from ..kernel.client_fields import AgeField
 from ..kernel.errors import PolicyError
 from ..plugins import PluginError, gate
 from ..trust import root as trust_root
 from ..kernel.rules import compile_condition
 
-PROPOSED = ("class", "risk_level", "lowest_category", "habit", "tier", "value_segment")
 RULE_KEYS = {"when", "shift", "set_class", "reason"}
 
 
@@ -77,7 +77,7 @@ def rule_fields(comp):
     fields = dict(comp.fields)
     fields["account_years"] = AgeField(comp.today, "c.opened_at")  # whole years, compared as one date
     for name, sql, params in comp.columns():
-        if name in PROPOSED:
+        if name in DIMENSIONS:
             fields[name] = f"({inline(sql, params)})"
     return fields
 

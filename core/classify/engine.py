@@ -28,13 +28,13 @@ from dataclasses import dataclass, field
 from . import adjustments
 from ..plugins import Limits, load as load_plugins
 from ..trust import audit, authz
-from .compile import Compiled
-from ..kernel.errors import BrokerCRMError
+from .compile import DIMENSIONS, Compiled
+from ..kernel import rows
+from ..kernel.errors import NotFound
 from ..policy.sets import current as current_policy
 from ..kernel.side_query import SideQuery
 from ..kernel.timeutil import now_iso, today as local_today
 
-DIMENSIONS = ["class", "risk_level", "lowest_category", "habit", "tier", "value_segment"]
 # One client's current classification row: classifications is keyed by clients.id.
 CURRENT_ROW_SQL = "SELECT k.* FROM clients c JOIN classifications k ON k.client_key = c.id WHERE c.client_id = ?"
 
@@ -74,13 +74,12 @@ class RunResult:
 
 def last_full_run(db):
     """The last successful whole-book run: the baseline an incremental run builds on."""
-    cursor = db.execute(
+    return rows.one(
+        db,
         "SELECT id, as_of, policy_version, fingerprint, client_mark, assessment_mark FROM runs"
         " WHERE kind = 'classify' AND status = 'ok' AND branch IS NULL AND dry_run = 0"
-        " ORDER BY id DESC LIMIT 1"
+        " ORDER BY id DESC LIMIT 1",
     )
-    row = cursor.fetchone()
-    return dict(zip([d[0] for d in cursor.description], row)) if row else None
 
 
 def why_full(last, policy, today, fingerprint, branch, force):
@@ -254,7 +253,7 @@ def _write(db, run_id, policy):
     names = ", ".join(f"[{d}]" for d in DIMENSIONS)
     updates = ", ".join(
         f"[{d}] = excluded.[{d}]"
-        for d in DIMENSIONS + ["branch_id", "adjustment", "policy_version", "run_id"]
+        for d in [*DIMENSIONS, "branch_id", "adjustment", "policy_version", "run_id"]
     )
     db.execute(
         f"""INSERT INTO classifications (client_key, client_id, branch_id, {names}, adjustment, policy_version, run_id)
@@ -317,7 +316,7 @@ def classify(db, *, actor, branch=None, dry_run=False, today=None, plugins=None,
     policy = current_policy(db)
     comp = Compiled(policy, today)
     if branch and not db.execute("SELECT 1 FROM branches WHERE code = ?", [branch]).fetchone():
-        raise BrokerCRMError(f"营业部 {branch} 不存在 (no such branch)")
+        raise NotFound(f"营业部 {branch} 不存在 (no such branch)")
     scope_sql = "SELECT count(*) FROM clients" + (" WHERE branch_id = ?" if branch else "")
     scope = db.execute(scope_sql, [branch] if branch else []).fetchone()[0]
     branches = [branch] if branch else [r[0] for r in db.execute("SELECT code FROM branches ORDER BY code")]

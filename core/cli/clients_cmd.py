@@ -5,6 +5,7 @@ import click
 from ..book import clients as clients_lib
 from ..book import lookups
 from . import cli
+from .clients_text import SECTION_LINES
 from .common import acting, db_option, echo_stream, emit_json, emit_json_stream, json_option, operator_option
 
 
@@ -71,5 +72,6 @@ def clients_show(client_id, reveal, db_path, operator, as_json):
         click.echo("风险测评 (assessments):")
         for a in obj["assessments"]:
             click.echo(f"  {a['answered_at']} 得分 {a['score']} → {a['level']} 有效至 {a['expires_at']}")
-    for line in clients_lib.section_lines(obj):  # sections registered in clients.SECTIONS
-        click.echo(line)
+    for render in SECTION_LINES:
+        for line in render(obj):
+            click.echo(line)

@@ -10,6 +10,8 @@ import click
 from tabulate import tabulate
 
 from ..kernel.db import connect
+from ..kernel.db import db_path as resolve_db_path
+from ..kernel.errors import NotFound
 from ..trust import identity, keys
 from ..trust import root as trust_root
 from . import failures
@@ -139,10 +141,7 @@ def open_db(db_path):
 
 def require_db(db_path):
     """Refuse a missing database before a command that opens it its own way (publish)."""
-    from ..kernel.db import db_path as resolve
-    from ..kernel.errors import NotFound
-
-    path = resolve(db_path)
+    path = resolve_db_path(db_path)
     if not path.is_file():
         raise NotFound(f"{path}: 数据库不存在; 新建数据库请用 `brokercrm init --db {path}` "
                        "(no database here; only `brokercrm init` creates one)")

@@ -7,7 +7,7 @@ lines); with ``--json`` stderr carries one JSON object of a stable shape::
     {"error": {"code": "invalid_input", "message": "…", "problems": ["file:2:phone: …"], "total": 1}}
 
 ``problems`` and ``total`` appear only for rejected input. The codes (see
-docs/cli.md): usage, invalid_input, invalid_policy, not_found,
+docs/cli-errors.md): usage, invalid_input, invalid_policy, not_found,
 not_a_database, busy, refused (any other domain error), io_error,
 database_error, internal. Exit status: 2 for usage errors, 1 for the rest.
 An unexpected error prints its type and message; BROKERCRM_DEBUG=1 shows the

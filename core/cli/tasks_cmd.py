@@ -2,6 +2,7 @@
 
 import click
 
+from ..service import orders as orders_lib
 from ..service import tasks as tasks_lib
 from ..book import lookups
 from . import cli
@@ -90,9 +91,9 @@ def orders():
 def orders_flag(client_id, note, order_id, at, db_path, operator, as_json):
     """标记异常委托, 10 分钟内须人工复核 (flag an abnormal order for human review)."""
     db, actor = acting(db_path, operator)
-    event, created = tasks_lib.flag_order(db, actor, client_id, note=note, order_id=order_id, at=at)
+    flagged = orders_lib.flag(db, actor, client_id, note=note, order_id=order_id, at=at)
     if as_json:
-        emit_json({"event": event, "tasks": created})
+        emit_json(flagged)
         return
-    for t in created:
+    for t in flagged["tasks"]:
         click.echo(f"已开任务 #{t['id']} (task opened): {t['title']} 截止 {t['due_at']}")

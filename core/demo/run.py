@@ -12,6 +12,7 @@ other existing file at the path is refused with a message, untouched.
 """
 
 import socket
+import sqlite3
 import sys
 import time
 from dataclasses import dataclass, field
@@ -26,10 +27,12 @@ from ..trust import root as trust_root
 from ..book import branches as branches_lib
 from . import synth
 from ..classify.engine import classify
+from ..imports import import_assessments, import_clients
 from ..kernel.db import connect, readonly_uri
 from ..kernel.errors import BrokerCRMError
 from ..policy.sets import publish_defaults
 from ..kernel.timeutil import today as local_today
+from ..site.serve import demo_site
 
 DEFAULT_DB = "demo.db"
 DEFAULT_PORT = 8001
@@ -70,8 +73,6 @@ class DemoResult:
 
 def is_demo_database(path):
     """True if ``path`` is a SQLite file this command built (its header carries the demo id)."""
-    import sqlite3
-
     try:
         conn = sqlite3.connect(readonly_uri(path), uri=True)
         try:
@@ -189,8 +190,6 @@ def build(db_path=DEFAULT_DB, *, clients=DEFAULT_CLIENTS, seed=synth.DEFAULT_SEE
     ``echo`` (a function taking one line) narrates the steps; ``progress``
     draws bars on stderr for the long ones.
     """
-    from ..imports import import_assessments, import_clients
-
     if clients < 1:
         raise BrokerCRMError("--clients 须 ≥ 1 (need at least one client)")
     say = echo or (lambda line: None)
@@ -272,7 +271,5 @@ def serve_demo(db_path, port=DEFAULT_PORT):
     """
     if not port_free(port):
         raise BrokerCRMError(f"端口 {port} 已被占用 (port in use); 请用 --port 换一个 (choose another with --port)")
-    from ..site.serve import demo_site
-
     return demo_site(db_path, port, actor=demo_actor(db_path), echo=click.echo)
 

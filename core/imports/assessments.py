@@ -19,7 +19,8 @@ from functools import lru_cache
 
 from ..policy import sets as policy
 from ..kernel import validate
-from .report import chunks
+from ..kernel.errors import NO_SUCH_CLIENT
+from ..kernel.rows import chunks
 from .runner import run_import
 from ..policy.questionnaire import Questionnaire
 from ..kernel.timeutil import add_months, now_iso, today
@@ -130,7 +131,7 @@ def import_assessments(db, path, *, actor, skip_invalid=False, rejects=None, pro
         known = _known_clients(db, list({rec["client_id"] for rec, _ in checked if rec["client_id"]}))
         for rec, errors in checked:
             if rec["client_id"] and rec["client_id"] not in known:
-                errors.insert(0, ("client_id", f"客户 {rec['client_id']} 不存在 (no such client)"))
+                errors.insert(0, ("client_id", NO_SUCH_CLIENT.format(rec["client_id"])))
         return checked
 
     def key(rec):
@@ -155,13 +156,8 @@ def _write(db, records, version, stamp, result):
     for r in records:
         answers = json.dumps(r["answers"], separators=(",", ":"))
         previous = stored.get((r["client_id"], r["answered_at"]))
-        if previous is not None and json.loads(previous) == r["answers"]:
-            result.unchanged += 1
+        if not result.tally(None if previous is None else json.loads(previous), r["answers"]):
             continue
-        if previous is None:
-            result.inserted += 1
-        else:
-            result.updated += 1
         inserts.append((r["client_id"], answers, r["score"], r["level"], r["lowest_category"], version,
                         r["answered_at"], r["expires_at"], stamp))
     db.conn.executemany(

@@ -26,7 +26,7 @@ COLUMNS = ("client_id",) + FIELDS
 KNOWN = frozenset(("client_id",) + FIELDS) - {"extra"}
 # Seed 004's 重要资料 among the imported fields: a change to one of them on re-import becomes a
 # reviewed change (data_changes) instead of being applied.
-IMPORTANT_FIELDS = ("name", "id_number", "phone")
+IMPORTANT_FIELDS = ("name", "id_number", "phone", "legal_representative")
 REQUIRED = ("client_id", "kind", "name", "id_number", "branch_id")
 
 ALIASES = {

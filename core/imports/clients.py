@@ -18,7 +18,6 @@ the value already held (an export that lacks a column does not erase it).
 
 import bisect
 import datetime as dt
-import importlib
 from array import array
 import json
 
@@ -26,10 +25,12 @@ from ..trust import audit, authz
 from ..kernel import events
 from . import pipeline as import_pipeline
 from . import policy as import_policy
-from .client_rows import COLUMNS, FIELDS, IMPORTANT_FIELDS, KNOWN, Branches
+from .client_rows import ALIASES, COLUMNS, FIELDS, IMPORTANT_FIELDS, KNOWN, Branches
 from .clients_fast import produce
 from ..kernel.errors import BrokerCRMError
-from .report import ImportResult, Problems, Progress, Rejects, SeenKeys, chunks
+from ..kernel.registry import registry
+from .report import ImportResult, Problems, Progress, Rejects, SeenKeys
+from ..kernel.rows import chunks
 from .readers import WORKBOOK_SUFFIXES, check_file
 from ..kernel.timeutil import now_iso, today
 
@@ -137,7 +138,7 @@ class _ClientWriter:
         self.insert = (f"INSERT INTO clients (client_id, {', '.join(FIELDS)}, created_at, updated_at)"
                        f" VALUES ({', '.join('?' * (len(FIELDS) + 1))}, {quoted}, {quoted})"
                        " ON CONFLICT (client_id) DO NOTHING")
-        self.listeners = _resolve(events.LISTENERS)
+        self.listeners = registry().event_listeners
         self.news_since = (today() - dt.timedelta(days=events.OPENING_NEWS_DAYS)).isoformat()
         self.start = None           # max rowid before the import: older rows are re-imported clients
         self.numbers = _RowNumbers()
@@ -282,15 +283,6 @@ class _ClientWriter:
                     listener(self.db, event)
 
 
-def _resolve(refs):
-    """The listener functions behind "module:function" references (as events.emit resolves them)."""
-    found = []
-    for ref in refs:
-        module, _, attr = ref.partition(":")
-        found.append(getattr(importlib.import_module(module), attr))
-    return found
-
-
 def import_clients(db, path, *, actor, skip_invalid=False, rejects=None, progress=False,
                    row_validators=None, row_enrichers=None, sheet=None, header_row=None):
     """Import clients from a CSV/XLSX/JSON/NDJSON file; returns an ImportResult.
@@ -324,7 +316,7 @@ def import_clients(db, path, *, actor, skip_invalid=False, rejects=None, progres
         for code in known - {own}})
     validators = list(row_validators or [])
     enrichers = list(row_enrichers or [])
-    spec = import_policy.spec(db, "clients")
+    spec = import_policy.spec(db, "clients", extra_aliases=ALIASES)
     bar = Progress(path, progress, f"导入客户 {source}")
     writer = _ClientWriter(db, source, actor, result)
     # The rows as read travel with the checked ones only when a rejects file or a

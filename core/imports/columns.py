@@ -1,14 +1,13 @@
 """What each import reads: its columns, the ones it needs, what it does with others.
 
-One entry per import kind. ``builtin`` names the spellings the code always
-accepts (module:attribute); head-office synonyms come on top from the import
-policy (``import_policy``). ``unknown`` says what happens to a column the
+One entry per import kind. Each importer passes its own built-in spellings
+when it runs; head-office synonyms come on top from the import policy
+(``imports.policy``). ``unknown`` says what happens to a column the
 import does not know: "keep" stores it as extra data (clients, behaviour),
 "refuse" names it as a header problem, unless the policy lists it under
 ``ignore``.
 """
 
-import importlib
 import re
 from dataclasses import dataclass
 
@@ -18,12 +17,7 @@ class Kind:
     known: tuple
     required: tuple
     unknown: str
-    builtin: str
     pattern: str = ""  # other columns matching this regex are known too (assessments: q1 … q12)
-
-    def builtin_aliases(self):
-        module, _, attr = self.builtin.partition(":")
-        return dict(getattr(importlib.import_module(module), attr))
 
     def knows(self, column):
         return column in self.known or bool(self.pattern and re.fullmatch(self.pattern, column))
@@ -35,22 +29,18 @@ KINDS = {
                "total_assets", "turnover_rate", "avg_holding_days", "annual_income", "occupation", "education",
                "investment_years", "legal_representative", "business_scope", "net_assets"),
         required=("client_id", "kind", "name", "id_number", "branch_id"),
-        unknown="keep", builtin="brokercrm.imports.client_rows:ALIASES"),
+        unknown="keep"),
     "assessments": Kind(
-        known=("client_id", "answered_at"), required=("client_id", "answered_at"), unknown="refuse",
-        builtin="brokercrm.imports.assessments:BASE_ALIASES", pattern=r"q\d+"),
+        known=("client_id", "answered_at"), required=("client_id", "answered_at"), unknown="refuse", pattern=r"q\d+"),
     "products": Kind(
-        known=("code", "name", "type", "risk_level"), required=("code", "name"), unknown="refuse",
-        builtin="brokercrm.suitability.products:PRODUCT_ALIASES"),
+        known=("code", "name", "type", "risk_level"), required=("code", "name"), unknown="refuse"),
     "holdings": Kind(
         known=("client_id", "product_code", "amount", "since"), required=("client_id", "product_code", "amount"),
-        unknown="refuse", builtin="brokercrm.suitability.products:HOLDING_ALIASES"),
+        unknown="refuse"),
     "behaviour": Kind(
         known=("client_id", "date", "turnover_pct", "st_share"),
-        required=("client_id", "date", "turnover_pct", "st_share"), unknown="keep",
-        builtin="brokercrm.suitability.behaviour:ALIASES"),
+        required=("client_id", "date", "turnover_pct", "st_share"), unknown="keep"),
     "interactions": Kind(
         known=("client_id", "kind", "channel", "note", "satisfaction", "at", "manager"),
-        required=("client_id", "kind", "channel", "note"), unknown="refuse",
-        builtin="brokercrm.service.interactions:IMPORT_ALIASES"),
+        required=("client_id", "kind", "channel", "note"), unknown="refuse"),
 }

@@ -21,8 +21,10 @@ with a clear message and rolls back.
 """
 
 import ctypes
+import faulthandler
 import multiprocessing
 import os
+import resource
 import signal
 
 from ..kernel.errors import BrokerCRMError
@@ -47,8 +49,6 @@ def die_with_parent(parent_pid):
 
 def _limit_memory(extra_bytes):
     """Cap this process's data segment at its current size plus ``extra_bytes`` (RLIMIT_DATA)."""
-    import resource
-
     try:
         with open("/proc/self/statm") as f:
             pages = int(f.read().split()[5])  # data + stack, in pages
@@ -59,8 +59,6 @@ def _limit_memory(extra_bytes):
 
 
 def _worker(producer, args, out, receive, parent_pid, memory):
-    import faulthandler
-
     faulthandler.disable()  # a worker that runs out of memory aborts: the parent reports it, no dump
     die_with_parent(parent_pid)
     receive.close()  # only the parent reads: with our copy closed, a dead parent means EPIPE here

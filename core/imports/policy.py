@@ -15,6 +15,9 @@ from functools import lru_cache
 
 from ..kernel.errors import PolicyError
 from .headers import ColumnSpec, header_key
+from ..policy import current as current_policy
+from ..policy import default_policy_dir, load_file
+from .client_rows import ALIASES as CLIENT_ALIASES
 from .columns import KINDS
 
 
@@ -41,7 +44,9 @@ def _strings(value, where):
 
 def _check_kind(kind, body):
     spec = KINDS[kind]
-    builtin = {_alias(k): v for k, v in spec.builtin_aliases().items()}
+    # The client import's own spellings are checked too; the other importers' live above this
+    # package and come in only when they import (spec's extra_aliases), where the policy's win.
+    builtin = {_alias(k): v for k, v in (CLIENT_ALIASES if kind == "clients" else {}).items()}
     seen = {}
     synonyms = body.get("synonyms", {})
     if not isinstance(synonyms, dict):
@@ -63,9 +68,7 @@ def _check_kind(kind, body):
 
 
 def _document(db):
-    from .. import policy
-
-    found = policy.current(db).files.get("import")
+    found = current_policy(db).files.get("import")
     if found is not None:
         return found.doc
     return _default()
@@ -73,9 +76,7 @@ def _document(db):
 
 @lru_cache(maxsize=1)
 def _default():
-    from .. import policy
-
-    return policy.load_file(policy.default_policy_dir() / "import.toml").doc
+    return load_file(default_policy_dir() / "import.toml").doc
 
 
 def spec(db, kind, extra_aliases=None, extra_known=()):
@@ -91,8 +92,7 @@ def _alias(spelling):
 def spec_from(doc, kind, extra_aliases=None, extra_known=()):
     """The ColumnSpec of ``kind`` under a parsed import policy ``doc``."""
     base = KINDS[kind]
-    aliases = {_alias(k): v for k, v in base.builtin_aliases().items()}
-    aliases.update({_alias(k): v for k, v in (extra_aliases or {}).items()})
+    aliases = {_alias(k): v for k, v in (extra_aliases or {}).items()}
     body = doc.get(kind, {})
     for column, spellings in body.get("synonyms", {}).items():
         for spelling in spellings:

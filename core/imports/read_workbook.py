@@ -23,6 +23,8 @@ import datetime as dt
 import zipfile
 from decimal import Decimal
 
+from python_calamine import CalamineWorkbook
+
 from . import pipeline as import_pipeline
 from ..kernel.errors import BrokerCRMError, ValidationFailed
 from .read_rules import MAX_UNZIPPED_BYTES, MAX_ZIP_RATIO, WORKBOOK_MEMORY_BYTES
@@ -97,8 +99,6 @@ def _pick(names, sheet):
 
 def _sheet_rows(path, sheet):
     """Producer, run in the worker: first ("sheets", names, chosen), then batches of (row_number, [text])."""
-    from python_calamine import CalamineWorkbook
-
     try:
         workbook = CalamineWorkbook.from_path(path)
     except Exception as e:  # calamine raises its own types for broken, encrypted or mislabelled files

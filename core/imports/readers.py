@@ -105,7 +105,3 @@ def _stripped(rows):
             yield number, row
         else:
             yield number, {k: v.strip() for k, v in row.items()}
-
-
-def file_size(path):
-    return Path(path).stat().st_size

@@ -23,6 +23,7 @@ import click
 
 from ..kernel.cells import neutralise_row
 from ..kernel.errors import BrokerCRMError, ValidationFailed
+from ..kernel.rows import chunks
 
 BATCH_SIZE = 2000
 SHOWN_PROBLEMS = 50
@@ -41,6 +42,17 @@ class ImportResult:
     rejected: int = 0
     rejects_file: str | None = None
     extra: dict = field(default_factory=dict)
+
+    def tally(self, before, after):
+        """Count one record as unchanged, new (``before`` None) or updated; True when it must be written."""
+        if before == after:
+            self.unchanged += 1
+            return False
+        if before is None:
+            self.inserted += 1
+        else:
+            self.updated += 1
+        return True
 
     def as_dict(self):
         data = asdict(self)
@@ -161,11 +173,6 @@ class SeenKeys:
 
     def drop(self):
         self.db.execute(f"DROP TABLE IF EXISTS temp.[{self.table}]")
-
-
-def chunks(items, size):
-    for i in range(0, len(items), size):
-        yield items[i:i + size]
 
 
 def batched(iterable, size=BATCH_SIZE):

@@ -23,6 +23,8 @@ Everything is streamed in blocks, so a file of any size costs little memory.
 import codecs
 from dataclasses import dataclass
 
+from charset_normalizer import from_bytes
+
 from ..kernel.errors import BrokerCRMError
 
 BLOCK = 1 << 20
@@ -118,8 +120,6 @@ def _non_ascii_sample(path):
 
 
 def _detect(path, fallback_sample=False):
-    from charset_normalizer import from_bytes
-
     # UTF-16 text has NUL bytes and no byte-aligned lines: the detector gets the file's head instead.
     sample = b"" if _has_nul(path) else _non_ascii_sample(path)
     if not sample and fallback_sample:

@@ -31,3 +31,15 @@ def array(doc, key, where, *, nonempty=True):
     if not isinstance(value, list) or (nonempty and not value):
         raise PolicyError(f"{where}{'.' if where else ''}{key}: 须为非空列表 (must be a non-empty list)")
     return value
+
+
+def unique_text(doc, key, where, seen, what):
+    """``text(doc, key, where)``, refused when ``seen`` has it already (then added to ``seen``).
+
+    ``what`` is (Chinese, English) for the message, e.g. ("题号", "question id").
+    """
+    value = text(doc, key, where)
+    if value in seen:
+        raise PolicyError(f"{where}.{key}: 重复的{what[0]} {value!r} (duplicate {what[1]})")
+    seen.add(value)
+    return value

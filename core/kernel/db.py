@@ -6,6 +6,7 @@ from pathlib import Path
 
 from .errors import BrokerCRMError, NotFound
 from .locking import Database, busy, busy_timeout_seconds, is_busy
+from .migrations import apply_all
 
 DEFAULT_DB = "brokercrm.db"
 BUSY_TIMEOUT_MS = 5000  # read-only side connections; writers use locking.busy_timeout_seconds()
@@ -53,8 +54,6 @@ def connect(path=None, *, migrate=True, create=True):
         # lose the last commit but never corrupts the file.
         db.execute("PRAGMA synchronous = NORMAL")
         if migrate:
-            from .migrations import apply_all
-
             apply_all(db)
     except sqlite3.DatabaseError as e:
         if is_busy(e):

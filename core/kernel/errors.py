@@ -1,7 +1,7 @@
 """Errors that the CLI prints as one clear message instead of a traceback.
 
 Each class carries a stable ``code`` that ``--json`` error output reports
-(docs/cli.md lists them).
+(docs/cli-errors.md lists them).
 """
 
 
@@ -32,12 +32,28 @@ class PolicyError(BrokerCRMError):
 
 
 class NotFound(BrokerCRMError):
-    """A value names nothing that exists: a branch, class, client, product, operator, database."""
+    """The record or value a command names does not exist (no such client, branch, task, database, …)."""
 
     code = "not_found"
+
+
+class Forbidden(BrokerCRMError):
+    """This operator may not do this: no operator given, wrong branch, or their own request to decide."""
+
+    code = "forbidden"
+
+
+class Conflict(BrokerCRMError):
+    """The record is not in a state that allows this (already decided, already closed, …)."""
+
+    code = "conflict"
 
 
 class Busy(BrokerCRMError):
     """The database stayed locked by another writer for longer than the busy timeout."""
 
     code = "busy"
+
+
+# The one wording of a missing client, for NotFound and for a row's problem in an import.
+NO_SUCH_CLIENT = "客户 {} 不存在 (no such client)"

@@ -10,7 +10,7 @@ a spec here may add an argument, never remove or rename one
 The engine calls a plugin for a branch only while head office's approval of
 exactly (plugin, version, code digest, branch) stands; ``branch`` is always
 the branch code the call is for. Every hook is documented in
-``docs/plugins.md`` (a test fails when one is not).
+``docs/plugins.md`` with its exact argument list (a test fails when not).
 
 Hot hooks take a batch (``rows``) or return declarative rules that compile
 to SQL: a plugin is never called once per client per run.

@@ -2,10 +2,11 @@
 
 ID number 110101********1234, phone 138****5678, name 张*. Used by
 ``clients show`` unless the full record is deliberately requested (which is
-audited), and by the published Datasette snapshots.
-"""
+audited), by the audit trail of reviewed changes, and by the published
+Datasette snapshots (which mask the same kinds in SQL, checked against these).
 
-PERSONAL_FIELDS = ("name", "id_number", "phone", "birth_date", "legal_representative")
+``PERSONAL`` is the one map of which field holds which kind of personal data.
+"""
 
 
 def mask_id(value):
@@ -40,14 +41,33 @@ def mask_birth_date(value):
     return f"{str(value)[:4]}-**-**" if value else value
 
 
-MASKERS = {
-    "name": mask_name,
-    "legal_representative": mask_name,
-    "id_number": mask_id,
-    "phone": mask_phone,
-    "birth_date": mask_birth_date,
+def mask_account(value):
+    if not value:
+        return value
+    value = str(value)
+    return value[:4] + "*" * max(len(value) - 8, 0) + value[-4:] if len(value) > 8 else "*" * len(value)
+
+
+# Kind of personal data -> its masker.
+KINDS = {"name": mask_name, "id": mask_id, "phone": mask_phone, "birth": mask_birth_date, "account": mask_account}
+
+# Field (column) names that hold personal data, whatever the table -> kind.
+PERSONAL = {
+    "name": "name", "legal_representative": "name", "client_name": "name",
+    "id_number": "id",
+    "phone": "phone", "mobile": "phone", "contact_phone": "phone",
+    "birth_date": "birth",
+    "bank_account": "account",
 }
+
+MASKERS = {name: KINDS[kind] for name, kind in PERSONAL.items()}
+
+
+def mask_field(name, value):
+    """``value`` masked as field ``name`` holds it; a field without personal data unchanged."""
+    masker = MASKERS.get(name)
+    return masker(value) if masker else value
 
 
 def mask_record(record):
-    return {k: (MASKERS[k](v) if k in MASKERS else v) for k, v in record.items()}
+    return {k: mask_field(k, v) for k, v in record.items()}

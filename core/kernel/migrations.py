@@ -1,32 +1,20 @@
 """The schema, as sqlite-utils Migrations.
 
-One named set for the core. Feature modules (suitability, interactions, …)
-keep their own named set and add it to ``SETS`` so ``apply_all`` runs it
-after the core.
+One named set for the core. Feature packages (suitability, service, …) keep
+their own named set and contribute it through ``brokercrm.kernel.registry``;
+``apply_all`` runs every set, the core's first.
 """
-
-import importlib
 
 from sqlite_utils.migrations import Migrations
 
-core = Migrations("brokercrm")
+from .registry import registry
 
-# "module:attribute" of each migration set, applied in this order.
-SETS = [
-    "brokercrm.kernel.migrations:core",
-    "brokercrm.trust.schema:operators",
-    "brokercrm.trust.schema:migrations",
-    "brokercrm.plugins.schema:migrations",
-    "brokercrm.governance.schema:migrations",
-    "brokercrm.suitability.schema:migrations",
-    "brokercrm.service.schema:service",
-]
+core = Migrations("brokercrm")
 
 
 def apply_all(db):
-    for ref in SETS:
-        module, _, attr = ref.partition(":")
-        getattr(importlib.import_module(module), attr).apply(db)
+    for migrations in registry().migrations:
+        migrations.apply(db)
 
 
 def append_only(db, table):

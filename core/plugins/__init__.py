@@ -8,6 +8,7 @@
 - ``gate``: whether head office's signed decision stands for a plugin's
   exact code, rules and branch;
 - ``dispatch``: calling the approved plugins' hooks for a branch.
+- ``process``: this process's plugins, discovered once (``current``) or handed over (``use``).
 
 The names below are the public API.
 """
@@ -26,8 +27,6 @@ from .host import discover as discover
 from .host import normalize as normalize
 from .isolation import Limits as Limits
 from .isolation import PluginError as PluginError
-
-
-def load(env=None, path=None, limits=None):
-    """The plugins installed for this command (nothing imported); close it when done."""
-    return Host(env=env, path=path, limits=limits)
+from .process import current as current
+from .process import load as load
+from .process import use as use

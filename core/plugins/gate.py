@@ -143,18 +143,41 @@ def _unrequested(db, row, detail, decider, root):
     return None
 
 
+def _broken_after(db, rows):
+    """Refuse every decision if the log lost rows after the oldest of them (a deleted revocation).
+
+    A cheap SQL look at ids and chain links, not signatures: it catches a
+    row deleted from the middle of the log, with or without renumbering; a
+    rewrite of every later hash, or a cut tail, is ``audit verify``'s to find
+    (with the signatures and the recorded chain heads).
+    """
+    if not rows:
+        return None
+    broken = audit.first_break(db, min(r["id"] for r in rows))
+    if broken is None:
+        return None
+    return f"审计日志在第 {broken} 行断开, 请运行 brokercrm audit verify (the audit log is broken at row {broken})"
+
+
+def _checked(db, rows, root):
+    broken = _broken_after(db, rows)
+    out = []
+    for row in rows:
+        checked = _check(db, row, root)
+        if broken:
+            checked = Refused(checked.plugin, checked.branch, row["id"], broken)
+        out.append(checked)
+    return out
+
+
 def decisions(db, root):
     """Every (plugin, branch)'s latest decision, verified: {(plugin, branch): Decision | Refused}."""
-    out = {}
-    for row in _latest_rows(db):
-        checked = _check(db, row, root)
-        out[(checked.plugin, checked.branch)] = checked
-    return out
+    return {(c.plugin, c.branch): c for c in _checked(db, _latest_rows(db), root)}
 
 
 def decision(db, root, plugin, branch):
     rows = _latest_rows(db, plugin, branch)
-    return _check(db, rows[0], root) if rows else None
+    return _checked(db, rows, root)[0] if rows else None
 
 
 def in_force(db, root, branch=None):

@@ -9,6 +9,7 @@ dies becomes a ``PluginError`` for that plugin alone; the worker is killed
 and the engine goes on with the other branches.
 """
 
+import ctypes
 import json
 import os
 import resource
@@ -52,10 +53,45 @@ class PluginError(BrokerCRMError):
         self.plugin, self.branch, self.detail = plugin, branch, message
 
 
-def _limit_memory(mb):
+def _shield_engine():
+    """Make the engine's /proc files (environ, mem) unreadable to its own user's other processes.
+
+    The passphrase of an operator's key may sit in the environment
+    (BROKERCRM_KEY_PASSPHRASE); a plugin worker of the same user must not
+    read it there. Linux only; elsewhere a no-op.
+    """
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(4, 0, 0, 0, 0)  # PR_SET_DUMPABLE = 4, 0: not dumpable
+    except (OSError, AttributeError):
+        pass
+
+
+def _drop_capabilities():
+    """A worker started by root keeps root's uid but none of its capabilities.
+
+    Without CAP_SYS_PTRACE it cannot read a non-dumpable engine's /proc
+    files (where a key's passphrase may sit); without CAP_DAC_OVERRIDE it
+    reads only what root owns. Linux only; elsewhere a no-op.
+    """
+    if os.geteuid() != 0:
+        return
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        for cap in range(64):  # the bounding set, so nothing exec'd later gets them back
+            libc.prctl(24, cap, 0, 0, 0)  # PR_CAPBSET_DROP
+        header = (ctypes.c_uint32 * 2)(0x20080522, 0)  # _LINUX_CAPABILITY_VERSION_3, this process
+        data = (ctypes.c_uint32 * 6)()  # effective, permitted, inheritable × 2: all empty
+        libc.capset(header, data)
+    except (OSError, AttributeError):
+        pass
+
+
+def _confine(mb):
     def apply():
         resource.setrlimit(resource.RLIMIT_AS, (mb << 20, mb << 20))
         os.setsid()  # its own process group: killing it takes any child it made
+        _drop_capabilities()
     return apply
 
 
@@ -76,11 +112,12 @@ class PluginProcess:
     def start(self):
         if self.proc is not None:
             return self
+        _shield_engine()
         self.proc = subprocess.Popen(
             [sys.executable, "-I", "-m", "brokercrm.kernel.plugin_runtime"],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-            env={"LC_ALL": "C.UTF-8", "PYTHONHASHSEED": "0"}, close_fds=True,
-            preexec_fn=_limit_memory(self.limits.memory_mb),
+            env={"LC_ALL": "C.UTF-8", "PYTHONHASHSEED": "0"}, close_fds=True, cwd="/",
+            preexec_fn=_confine(self.limits.memory_mb),
         )
         return self
 
@@ -89,7 +126,9 @@ class PluginProcess:
         if self.hooks is None:
             self.start()
             reply = self._exchange({"load": {"name": self.name, "entry": self.entry,
-                                             "files": self.snapshot.as_wire()}}, "加载 (load)")
+                                             "files": self.snapshot.as_wire()}}, "加载 (load)", "hooks")
+            if not isinstance(reply["hooks"], list) or not all(isinstance(h, str) for h in reply["hooks"]):
+                self._fail("加载 (load)", "插件进程的回复格式错误 (malformed reply)")
             self.hooks = set(reply["hooks"])
         return self.hooks
 
@@ -97,7 +136,7 @@ class PluginProcess:
         """The plugin's result for ``hook`` (None when it does not implement it)."""
         if hook not in self.load():
             return None
-        return self._exchange({"call": hook, "kwargs": kwargs}, hook)["result"]
+        return self._exchange({"call": hook, "kwargs": kwargs}, hook, "result")["result"]
 
     def close(self):
         """End the worker now: it holds nothing worth flushing, and waiting would cost every run."""
@@ -122,7 +161,7 @@ class PluginProcess:
         self.hooks = None
         raise PluginError(self.name, None, f"{what}: {message}")
 
-    def _exchange(self, request, what):
+    def _exchange(self, request, what, expect):
         if self.proc is None or self.proc.poll() is not None:
             self._fail(what, "插件进程已退出 (plugin process is gone)")
         data = json.dumps(request, ensure_ascii=False, default=str).encode("utf-8")
@@ -136,9 +175,17 @@ class PluginProcess:
         (size,) = struct.unpack(">I", header)
         if size > self.limits.output_bytes:
             self._fail(what, f"输出超过上限 {self.limits.output_bytes} 字节 (output over the limit: {size} bytes)")
-        reply = json.loads(self._read(size, deadline, what).decode("utf-8"))
+        # The plugin can write into this channel too: anything but a well-formed reply is its failure.
+        try:
+            reply = json.loads(self._read(size, deadline, what).decode("utf-8"))
+        except ValueError as e:  # UnicodeDecodeError and JSONDecodeError alike
+            self._fail(what, f"插件进程的回复无法解析 (malformed reply): {type(e).__name__}")
+        if not isinstance(reply, dict):
+            self._fail(what, "插件进程的回复格式错误 (malformed reply)")
         if not reply.get("ok"):
-            raise PluginError(self.name, None, f"{what} 出错 (raised) {reply.get('error')}")
+            raise PluginError(self.name, None, f"{what} 出错 (raised) {str(reply.get('error'))[:2000]}")
+        if expect not in reply:
+            self._fail(what, "插件进程的回复格式错误 (malformed reply)")
         return reply
 
     def _read(self, n, deadline, what):

@@ -6,7 +6,7 @@ scores; scores and level cut-offs are head-office policy.
 
 from dataclasses import dataclass
 
-from ..kernel.checks import array, number, table, text
+from ..kernel.checks import array, number, table, text, unique_text
 from ..kernel.errors import PolicyError
 
 
@@ -15,10 +15,7 @@ def validate(doc):
     seen = set()
     for i, q in enumerate(questions):
         where = f"questions[{i}]"
-        qid = text(q, "id", where)
-        if qid in seen:
-            raise PolicyError(f"{where}.id: 题号重复 (duplicate question id) {qid!r}")
-        seen.add(qid)
+        unique_text(q, "id", where, seen, ("题号", "question id"))
         text(q, "text", where)
         options = array(q, "options", where)
         if len(options) > 26:

@@ -7,26 +7,19 @@ the SHA-256 over each file's name and SHA-256, so a run that records
 """
 
 import hashlib
-import importlib
 import tomllib
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 
 from ..trust import audit, authz
-from ..kernel.errors import BrokerCRMError, PolicyError
+from ..kernel.errors import BrokerCRMError, Conflict, NotFound, PolicyError
+from ..kernel.registry import registry
 from ..kernel.timeutil import now_iso
 
-# Policy name -> "module:function" that validates a parsed document and raises
-# PolicyError naming the key. Feature modules add theirs here.
-VALIDATORS = {
-    "classification": "brokercrm.classify.compile:validate",
-    "questionnaire": "brokercrm.policy.questionnaire:validate",
-    "suitability": "brokercrm.suitability.policy:validate",
-    "service": "brokercrm.service.policy:validate",
-    "packages": "brokercrm.service.packages:validate",
-    "import": "brokercrm.imports.policy:validate",
-}
+# Each policy's validator (policy name -> validate(doc), raising PolicyError
+# naming the key) is contributed by the feature that uses the policy, through
+# brokercrm.kernel.registry.
 
 
 def default_policy_dir():
@@ -71,12 +64,12 @@ def parse(body, filename):
     name = doc.get("policy", {}).get("name") if isinstance(doc.get("policy"), dict) else None
     if not isinstance(name, str) or not name:
         raise PolicyError(f"{filename}: policy.name: 缺少策略名称 (missing [policy] name)")
-    if name not in VALIDATORS:
+    validators = registry().policy_validators
+    if name not in validators:
         raise PolicyError(
-            f"{filename}: policy.name: 未知策略 {name!r} (unknown policy; known: {', '.join(sorted(VALIDATORS))})"
+            f"{filename}: policy.name: 未知策略 {name!r} (unknown policy; known: {', '.join(sorted(validators))})"
         )
-    module, _, func = VALIDATORS[name].partition(":")
-    validate = getattr(importlib.import_module(module), func)
+    validate = validators[name]
     try:
         validate(doc)
     except PolicyError as e:
@@ -109,7 +102,7 @@ def current(db):
 def load_version(db, version):
     row = db.execute("SELECT digest FROM policy_versions WHERE version = ?", [version]).fetchone()
     if row is None:
-        raise BrokerCRMError(f"策略版本 v{version} 不存在 (no such policy version)")
+        raise NotFound(f"策略版本 v{version} 不存在 (no such policy version)")
     files = {}
     for name, filename, body, sha in db.execute(
         "SELECT name, filename, body, sha256 FROM policy_files WHERE version = ?", [version]
@@ -161,7 +154,7 @@ def publish(db, path, actor, note=None):
     pf = load_file(path)
     base = current(db)
     if pf.name in base.files and base.files[pf.name].sha256 == pf.sha256:
-        raise BrokerCRMError(f"{path}: 与现行 {pf.name} 策略相同, 无需发布 (identical to the policy in force)")
+        raise Conflict(f"{path}: 与现行 {pf.name} 策略相同, 无需发布 (identical to the policy in force)")
     files = dict(base.files)
     files[pf.name] = pf
     return _publish(db, files, actor, note or f"发布 {pf.filename}")

@@ -9,9 +9,10 @@ and day) and runs as a few INSERT … SELECT statements, not a loop over clients
 import datetime as dt
 
 from ..trust import audit, authz
+from ..kernel import rows
 from . import policy as sp
 from ..kernel.errors import BrokerCRMError
-from ..kernel.timeutil import CST, now, today
+from ..kernel.timeutil import CST, iso, now, today
 from ..kernel.validate import parse_date
 
 MOMENT_KINDS = {
@@ -29,10 +30,7 @@ def _due(day, lead, first):
 
 
 def record_moment(db, actor, client_id, *, kind, on_date, note=None, yearly=False):
-    row = db.execute("SELECT branch_id FROM clients WHERE client_id = ?", [client_id]).fetchone()
-    if row is None:
-        raise BrokerCRMError(f"客户 {client_id} 不存在 (no such client)")
-    authz.require(actor, "care.record", branch=row[0])
+    authz.require(actor, "care.record", branch=rows.client(db, client_id)["branch_id"])
     kind = MOMENT_ALIASES.get(kind, kind)
     if kind not in MOMENT_KINDS:
         raise BrokerCRMError(
@@ -45,7 +43,7 @@ def record_moment(db, actor, client_id, *, kind, on_date, note=None, yearly=Fals
         moment_id = db.execute(
             "INSERT INTO care_moments (client_id, kind, on_date, yearly, note, recorded_by, recorded_at)"
             " VALUES (?, ?, ?, ?, ?, ?, ?)",
-            [client_id, kind, day.isoformat(), int(bool(yearly)), note, actor.id, sp.iso(now())],
+            [client_id, kind, day.isoformat(), int(bool(yearly)), note, actor.id, iso(now())],
         ).lastrowid
         audit.record(db, "care.moment", actor=actor, target=client_id,
                      detail={"moment": moment_id, "kind": kind, "yearly": bool(yearly)})
@@ -90,7 +88,7 @@ def generate(db, actor, *, days=None):
     if days < 0 or days > 366:
         raise BrokerCRMError("--days 须在 0–366 之间 (must be 0–366)")
     first = today()
-    created_at = sp.iso(now())
+    created_at = iso(now())
     window = [first + dt.timedelta(days=i) for i in range(days + 1)]
     counts = {"birthday": 0, "holiday": 0, "moment": 0}
     with db.atomic():

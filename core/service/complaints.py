@@ -11,11 +11,11 @@ and in the audit log. The deadline is the ``complaint_received`` touchpoint
 """
 
 from ..trust import audit, authz
-from ..kernel import events
+from ..kernel import events, rows
 from . import tasks
 from . import policy as sp
-from ..kernel.errors import BrokerCRMError
-from ..kernel.timeutil import now
+from ..kernel.errors import BrokerCRMError, Conflict, Forbidden, NotFound
+from ..kernel.timeutil import iso, now, parse_moment
 
 STATES = ["received", "investigating", "proposed", "approved", "resolved", "informed"]
 LABELS = {
@@ -26,11 +26,10 @@ DEFAULT_WITHIN = "48h"
 
 
 def _get_row(db, complaint_id):
-    cursor = db.execute("SELECT * FROM complaints WHERE id = ?", [complaint_id])
-    row = cursor.fetchone()
-    if row is None:
-        raise BrokerCRMError(f"投诉 #{complaint_id} 不存在 (no such complaint)")
-    return dict(zip([d[0] for d in cursor.description], row))
+    complaint = rows.one(db, "SELECT * FROM complaints WHERE id = ?", [complaint_id])
+    if complaint is None:
+        raise NotFound(f"投诉 #{complaint_id} 不存在 (no such complaint)")
+    return complaint
 
 
 def _flag(c, moment):
@@ -44,7 +43,7 @@ def _flag(c, moment):
 
 
 def get(db, complaint_id):
-    c = _flag(_get_row(db, complaint_id), sp.iso(now()))
+    c = _flag(_get_row(db, complaint_id), iso(now()))
     c["steps"] = [
         {"from": r[0], "to": r[1], "at": r[2], "operator": r[3], "note": r[4]}
         for r in db.execute(
@@ -63,7 +62,7 @@ def show(db, actor, complaint_id):
 
 def list_complaints(db, actor, *, branch=None, state=None, overdue=False, client_id=None):
     branch = authz.branch_filter(actor, "complaint.read", branch)
-    moment = sp.iso(now())
+    moment = iso(now())
     where, params = [], []
     for column, value in (("branch_id", branch), ("state", state), ("client_id", client_id)):
         if value:
@@ -72,12 +71,10 @@ def list_complaints(db, actor, *, branch=None, state=None, overdue=False, client
     if overdue:
         where.append("((state != 'informed' AND due_at < ?) OR (state = 'informed' AND informed_at > due_at))")
         params.append(moment)
-    cursor = db.execute(
+    return [_flag(c, moment) for c in db.query(
         "SELECT * FROM complaints" + (" WHERE " + " AND ".join(where) if where else "") + " ORDER BY due_at, id",
         params,
-    )
-    names = [d[0] for d in cursor.description]
-    return [_flag(dict(zip(names, r)), moment) for r in cursor.fetchall()]
+    )]
 
 
 def _step(db, complaint_id, from_state, to_state, actor, note, at):
@@ -91,23 +88,21 @@ def _step(db, complaint_id, from_state, to_state, actor, note, at):
 
 def open_case(db, actor, client_id, *, summary, interaction_id=None, at=None):
     """A received complaint; emits ``complaint_received`` so the deadline task opens. Call inside a transaction."""
-    row = db.execute("SELECT branch_id FROM clients WHERE client_id = ?", [client_id]).fetchone()
-    if row is None:
-        raise BrokerCRMError(f"客户 {client_id} 不存在 (no such client)")
-    authz.require(actor, "complaint.handle", branch=row[0])
-    moment = sp.parse_moment(at or now())
-    at_iso = sp.iso(moment)
+    branch_id = rows.client(db, client_id)["branch_id"]
+    authz.require(actor, "complaint.handle", branch=branch_id)
+    moment = parse_moment(at or now())
+    at_iso = iso(moment)
     policy = sp.load(db)
     within = next((tp["within"] for tp in policy.touchpoints("complaint_received")), DEFAULT_WITHIN)
-    due = sp.iso(policy.due(moment, within))
+    due = iso(policy.due(moment, within))
     complaint_id = db.execute(
         "INSERT INTO complaints (client_id, branch_id, interaction_id, summary, state, received_at, due_at,"
         " updated_at) VALUES (?, ?, ?, ?, 'received', ?, ?, ?)",
-        [client_id, row[0], interaction_id, summary, at_iso, due, at_iso],
+        [client_id, branch_id, interaction_id, summary, at_iso, due, at_iso],
     ).lastrowid
     _step(db, complaint_id, None, "received", actor, None, at_iso)
     event = events.emit(db, "complaint_received", client_id, at=at_iso,
-                        detail={"complaint_id": complaint_id, "branch_id": row[0]}, operator=actor.id)
+                        detail={"complaint_id": complaint_id, "branch_id": branch_id}, operator=actor.id)
     task = db.execute(
         "SELECT id FROM tasks WHERE event_id = ? AND origin = 'touchpoint:complaint_received' ORDER BY id LIMIT 1",
         [event["id"]],
@@ -123,15 +118,15 @@ def _advance(db, actor, complaint_id, to_state, note, *, updates=None, check=Non
     expected_from = STATES[STATES.index(to_state) - 1]
     if c["state"] != expected_from:
         if c["state"] == "informed":
-            raise BrokerCRMError(f"投诉 #{complaint_id} 已办结 (already closed: client informed)")
-        raise BrokerCRMError(
+            raise Conflict(f"投诉 #{complaint_id} 已办结 (already closed: client informed)")
+        raise Conflict(
             f"投诉 #{complaint_id} 当前为 {LABELS[c['state']]} {c['state']}, 不能跳到 {LABELS[to_state]} {to_state};"
             f" 下一步应为 {STATES[STATES.index(c['state']) + 1]} (no skipping: the next step is"
             f" {STATES[STATES.index(c['state']) + 1]})"
         )
     if check:
         check(c)
-    at = sp.iso(now())
+    at = iso(now())
     with db.atomic():
         sets = {"state": to_state, "updated_at": at, **(updates or {})}
         db.execute(
@@ -168,7 +163,7 @@ def approve(db, actor, complaint_id, *, note=None):
             " ORDER BY id DESC LIMIT 1", [complaint_id],
         ).fetchone()
         if actor.id == c["handler"] or (proposer and actor.id == proposer[0]):
-            raise authz.Forbidden(
+            raise Forbidden(
                 f"{actor.id} 是投诉 #{complaint_id} 的经办人, 不能批准自己的方案"
                 " (the handler cannot approve their own proposal; a supervisor must)"
             )
@@ -183,11 +178,11 @@ def reject(db, actor, complaint_id, *, reason):
         raise BrokerCRMError("退回方案须说明理由 --reason (a reason is required)")
     c = _get_row(db, complaint_id)
     if c["state"] != "proposed":
-        raise BrokerCRMError(f"投诉 #{complaint_id} 当前为 {c['state']}, 只有已提方案可退回 (only a proposal can be sent back)")
+        raise Conflict(f"投诉 #{complaint_id} 当前为 {c['state']}, 只有已提方案可退回 (only a proposal can be sent back)")
     authz.require(actor, "complaint.handle", branch=c["branch_id"])
     if actor.id == c["handler"]:
-        raise authz.Forbidden("退回方案须由经办人以外的主管操作 (only a supervisor other than the handler may send it back)")
-    at = sp.iso(now())
+        raise Forbidden("退回方案须由经办人以外的主管操作 (only a supervisor other than the handler may send it back)")
+    at = iso(now())
     with db.atomic():
         db.execute("UPDATE complaints SET state = 'investigating', proposal = NULL, updated_at = ? WHERE id = ?",
                    [at, complaint_id])
@@ -205,5 +200,5 @@ def inform(db, actor, complaint_id, *, note):
     """The client has been told the solution: the complaint closes and its deadline task is done."""
     if not note or not note.strip():
         raise BrokerCRMError("须写明告知方式与客户反馈 --note (how the client was informed)")
-    result = _advance(db, actor, complaint_id, "informed", note, updates={"informed_at": sp.iso(now())})
+    result = _advance(db, actor, complaint_id, "informed", note, updates={"informed_at": iso(now())})
     return result

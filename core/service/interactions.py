@@ -9,13 +9,13 @@ callback. Satisfaction scores (1–5) give per-branch and per-manager averages.
 from pathlib import Path
 
 from ..trust import audit, authz
-from ..kernel import events
-from . import tasks
+from ..kernel import events, rows
+from . import complaints, retention, tasks
 from . import policy as sp
-from ..kernel.errors import BrokerCRMError
-from ..imports.report import chunks
+from ..kernel.errors import NO_SUCH_CLIENT, BrokerCRMError
+from ..kernel.rows import chunks
 from ..imports.runner import run_import
-from ..kernel.timeutil import now
+from ..kernel.timeutil import iso, now, parse_moment
 from ..kernel.sql_filters import where_equal
 
 KINDS = {
@@ -72,15 +72,13 @@ def normal_satisfaction(value):
 
 
 def _check(db, client_id, kind, channel, note, satisfaction, at):
-    row = db.execute("SELECT branch_id FROM clients WHERE client_id = ?", [client_id]).fetchone()
-    if row is None:
-        raise BrokerCRMError(f"客户 {client_id} 不存在 (no such client)")
+    branch_id = rows.client(db, client_id)["branch_id"]
     if not note or not str(note).strip():
         raise BrokerCRMError("须填写接触内容 --note (a note is required)")
-    moment = sp.parse_moment(at) if at else now()
+    moment = parse_moment(at) if at else now()
     if moment > now():
-        raise BrokerCRMError(f"接触时间 {sp.iso(moment)} 在未来 (the contact time is in the future)")
-    return row[0], normal_kind(kind), normal_channel(channel), normal_satisfaction(satisfaction), moment
+        raise BrokerCRMError(f"接触时间 {iso(moment)} 在未来 (the contact time is in the future)")
+    return branch_id, normal_kind(kind), normal_channel(channel), normal_satisfaction(satisfaction), moment
 
 
 def log(db, actor, client_id, *, kind, channel, note, satisfaction=None, manager=None, at=None,
@@ -98,11 +96,11 @@ def log(db, actor, client_id, *, kind, channel, note, satisfaction=None, manager
 
 
 def _write(db, client_id, branch_id, kind, channel, note, score, manager, actor, moment, task_id, source):
-    at = sp.iso(moment)
+    at = iso(moment)
     interaction_id = db.execute(
         "INSERT INTO interactions (client_id, branch_id, kind, channel, note, satisfaction, manager, operator,"
         " at, recorded_at, source) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        [client_id, branch_id, kind, channel, note, score, manager, actor.id, at, sp.iso(now()), source],
+        [client_id, branch_id, kind, channel, note, score, manager, actor.id, at, iso(now()), source],
     ).lastrowid
     audit.record(db, "interaction.log", actor=actor, target=client_id,
                  detail={"interaction": interaction_id, "kind": kind, "channel": channel, "satisfaction": score})
@@ -112,13 +110,9 @@ def _write(db, client_id, branch_id, kind, channel, note, score, manager, actor,
         tasks.done(db, actor, task_id, note=f"接触记录 #{interaction_id}: {note}", at=moment)
         result["task_done"] = task_id
     if kind == "complaint":
-        from . import complaints
-
         result["complaint"] = complaints.open_case(db, actor, client_id, summary=note, interaction_id=interaction_id,
                                                    at=moment)["id"]
     elif kind in ("transfer", "closure"):
-        from . import retention
-
         result["retention_case"] = retention.open_case(db, actor, client_id, request=kind,
                                                        interaction_id=interaction_id, at=moment)["id"]
     detail = {"interaction_id": interaction_id, "kind": kind, "channel": channel, "branch_id": branch_id,
@@ -142,13 +136,13 @@ def _check_row(row, branches, moment_now):
     if not client_id:
         problems.append(("client_id", "缺少客户号 (missing client_id)"))
     elif client_id not in branches:
-        problems.append(("client_id", f"客户 {client_id} 不存在 (no such client)"))
+        problems.append(("client_id", NO_SUCH_CLIENT.format(client_id)))
     if not (row.get("note") or "").strip():
         problems.append(("note", "须填写接触内容 (a note is required)"))
     values["at"] = moment_now
     if (row.get("at") or "").strip():
         try:
-            values["at"] = sp.parse_moment(row["at"])
+            values["at"] = parse_moment(row["at"])
             if values["at"] > moment_now:
                 problems.append(("at", "接触时间在未来 (in the future)"))
         except BrokerCRMError as e:
@@ -161,13 +155,11 @@ def list_interactions(db, actor, *, client_id=None, branch=None, kind=None, limi
     branch = authz.branch_filter(actor, "interaction.read", branch)
     where, params = where_equal({"client_id": client_id, "branch_id": branch,
                                  "kind": normal_kind(kind) if kind else None})
-    cursor = db.execute(
+    return list(db.query(
         "SELECT id, client_id, branch_id, at, kind, channel, satisfaction, manager, note FROM interactions"
         + where + " ORDER BY at DESC, id DESC LIMIT ?",
         [*params, limit],
-    )
-    names = [d[0] for d in cursor.description]
-    return [dict(zip(names, r)) for r in cursor.fetchall()]
+    ))
 
 
 def import_file(db, actor, path, *, skip_invalid=False, rejects=None, progress=False, sheet=None, header_row=None):
@@ -210,9 +202,7 @@ def list_for_client(db, client_id, limit=None):
            " ORDER BY at DESC, id DESC")
     if limit:
         sql += f" LIMIT {int(limit)}"
-    cursor = db.execute(sql, [client_id])
-    names = [d[0] for d in cursor.description]
-    return [dict(zip(names, r)) for r in cursor.fetchall()]
+    return list(db.query(sql, [client_id]))
 
 
 def satisfaction_report(db, actor, *, branch=None):

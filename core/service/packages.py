@@ -10,20 +10,23 @@ the last interaction of its kind, at once if there has been none.
 
 import datetime as dt
 
-from . import policy as sp
-from . import tasks
 from .. import plugins as plugins_lib
 from ..book import clients as clients_lib
+from . import policy as sp
+from .interactions import KINDS
 from ..kernel.masking import mask_record
+from ..kernel import rows
 from ..trust import authz
-from ..kernel.checks import array, number, text
+from ..kernel.checks import array, number, text, unique_text
 from ..classify.engine import CURRENT_ROW_SQL
-from ..classify.compile import client_fields
-from ..kernel.errors import BrokerCRMError, PolicyError
+from ..classify.compile import DIMENSIONS
+from ..kernel.client_fields import client_fields
+from ..kernel.errors import NO_SUCH_CLIENT, NotFound, PolicyError
 from ..kernel.rules import compile_condition
 from ..kernel.timeutil import today
 
-CLASSIFIED_FIELDS = ("class", "risk_level", "habit", "tier", "value_segment")
+# The classification values package rules may name (lowest_category is a flag the rules do not use).
+CLASSIFIED_FIELDS = tuple(d for d in DIMENSIONS if d != "lowest_category")
 
 
 def fields(day):
@@ -33,17 +36,12 @@ def fields(day):
 
 
 def validate(doc):
-    from .interactions import KINDS
-
     packages = array(doc, "packages", "")
     codes = set()
     probe = fields(dt.date(2000, 1, 1))
     for i, p in enumerate(packages):
         where = f"packages[{i}]"
-        code = text(p, "code", where)
-        if code in codes:
-            raise PolicyError(f"{where}.code: 重复的服务包代码 {code!r} (duplicate package code)")
-        codes.add(code)
+        unique_text(p, "code", where, codes, ("服务包代码", "package code"))
         text(p, "name", where)
         services = array(p, "services", where)
         if not all(isinstance(s, str) and s for s in services):
@@ -87,7 +85,7 @@ def package_code(db, client_id, doc=None):
     case, params = _case(doc, today())
     row = db.execute(f"SELECT {case}{FROM} WHERE c.client_id = ?", [*params, client_id]).fetchone()
     if row is None:
-        raise BrokerCRMError(f"客户 {client_id} 不存在 (no such client)")
+        raise NotFound(NO_SUCH_CLIENT.format(client_id))
     return row[0]
 
 
@@ -96,13 +94,13 @@ def _plugin_choice(db, client_id, codes, current):
     client = mask_record(clients_lib.get(db, client_id))
     if client["branch_id"] not in plugins_lib.dispatch.branches_with_plugins(db, [client["branch_id"]]):
         return None
-    row = db.execute(CURRENT_ROW_SQL, [client_id])
-    found = row.fetchone()
+    found = rows.one(db, CURRENT_ROW_SQL, [client_id])
     if found:
-        client.update({k: v for k, v in zip([d[0] for d in row.description], found) if k in CLASSIFIED_FIELDS})
+        client.update({k: v for k, v in found.items() if k in CLASSIFIED_FIELDS})
     client["package"] = current
     client.pop("extra", None)
-    for info, choice in plugins_lib.call_for_branch(db, tasks._host(), client["branch_id"], "choose_service_package",
+    host = plugins_lib.current()
+    for info, choice in plugins_lib.call_for_branch(db, host, client["branch_id"], "choose_service_package",
                                                     client=client, packages=list(codes)):
         if choice is None:
             continue

@@ -14,10 +14,8 @@ from functools import lru_cache
 from ..policy import sets as policy_lib
 from ..kernel.checks import array, number, table, text
 from ..kernel.errors import BrokerCRMError, PolicyError
-from ..kernel.timeutil import CST
 
 DURATION_RE = re.compile(r"^\s*(\d+)\s*(m|h|d|wd)\s*$")
-UNITS = {"m": "分钟 minutes", "h": "小时 hours", "d": "天 days", "wd": "个工作日 working days"}
 
 
 def parse_duration(value, where="within"):
@@ -178,24 +176,3 @@ def load(db):
     if key not in _CACHE:
         _CACHE[key] = build(doc, source)
     return _CACHE[key]
-
-
-def parse_moment(value):
-    """An event or user time as an aware datetime in CST; a bare date is midnight."""
-    if isinstance(value, dt.datetime):
-        moment = value
-    elif isinstance(value, str) and len(value) == 25 and value.endswith("+08:00"):
-        return dt.datetime.fromisoformat(value)  # already the stored form (the common case)
-    else:
-        try:
-            moment = dt.datetime.fromisoformat(str(value).strip().replace(" ", "T", 1))
-        except ValueError:
-            raise BrokerCRMError(f"{value!r} 不是有效时间 (not an ISO date/time)") from None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=CST)
-    return moment.astimezone(CST)
-
-
-def iso(moment):
-    """Stored form: seconds, +08:00 — one offset everywhere so text order is time order."""
-    return parse_moment(moment).isoformat(timespec="seconds")

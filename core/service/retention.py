@@ -4,11 +4,10 @@ case; the manager records retention attempts; the case closes with an outcome
 a follow-up callback is due (the ``retention_closed`` touchpoint)."""
 
 from ..trust import audit, authz
-from ..kernel import events
+from ..kernel import events, rows
 from . import tasks
-from . import policy as sp
-from ..kernel.errors import BrokerCRMError
-from ..kernel.timeutil import now
+from ..kernel.errors import BrokerCRMError, Conflict
+from ..kernel.timeutil import iso, now
 from ..kernel.sql_filters import where_equal
 
 OUTCOMES = {"retained": "挽留成功", "transferred": "已转户", "closed": "已销户"}
@@ -16,11 +15,8 @@ REQUESTS = {"transfer": "转户", "closure": "销户"}
 
 
 def _row(db, case_id):
-    cursor = db.execute("SELECT * FROM retention_cases WHERE id = ?", [case_id])
-    row = cursor.fetchone()
-    if row is None:
-        raise BrokerCRMError(f"挽留案例 #{case_id} 不存在 (no such retention case)")
-    return dict(zip([d[0] for d in cursor.description], row))
+    return rows.one(db, "SELECT * FROM retention_cases WHERE id = ?", [case_id],
+                    missing=f"挽留案例 #{case_id} 不存在 (no such retention case)")
 
 
 def get(db, case_id):
@@ -37,23 +33,21 @@ def open_case(db, actor, client_id, *, request, interaction_id=None, at=None):
     """Open a case for a request (inside the caller's transaction); an open case is reused."""
     if request not in REQUESTS:
         raise BrokerCRMError(f"未知申请 {request!r} (request must be transfer or closure)")
-    row = db.execute("SELECT branch_id FROM clients WHERE client_id = ?", [client_id]).fetchone()
-    if row is None:
-        raise BrokerCRMError(f"客户 {client_id} 不存在 (no such client)")
-    authz.require(actor, "retention.handle", branch=row[0])
+    branch_id = rows.client(db, client_id)["branch_id"]
+    authz.require(actor, "retention.handle", branch=branch_id)
     existing = db.execute("SELECT id FROM retention_cases WHERE client_id = ? AND state = 'open'",
                           [client_id]).fetchone()
     if existing:
         return _row(db, existing[0])
-    at_iso = sp.iso(at or now())
+    at_iso = iso(at or now())
     case_id = db.execute(
         "INSERT INTO retention_cases (client_id, branch_id, request, interaction_id, opened_at) VALUES (?, ?, ?, ?, ?)",
-        [client_id, row[0], request, interaction_id, at_iso],
+        [client_id, branch_id, request, interaction_id, at_iso],
     ).lastrowid
     audit.record(db, "retention.open", actor=actor, target=client_id,
                  detail={"case": case_id, "request": request})
     events.emit(db, "retention_requested", client_id, at=at_iso,
-                detail={"case_id": case_id, "request": request, "branch_id": row[0]}, operator=actor.id)
+                detail={"case_id": case_id, "request": request, "branch_id": branch_id}, operator=actor.id)
     return _row(db, case_id)
 
 
@@ -64,8 +58,8 @@ def attempt(db, actor, case_id, *, note):
     case = _row(db, case_id)
     authz.require(actor, "retention.handle", branch=case["branch_id"])
     if case["state"] != "open":
-        raise BrokerCRMError(f"挽留案例 #{case_id} 已结案 (case already closed)")
-    at = sp.iso(now())
+        raise Conflict(f"挽留案例 #{case_id} 已结案 (case already closed)")
+    at = iso(now())
     with db.atomic():
         db.execute("INSERT INTO retention_attempts (case_id, at, operator, note) VALUES (?, ?, ?, ?)",
                    [case_id, at, actor.id, note])
@@ -82,12 +76,12 @@ def close(db, actor, case_id, *, outcome, note=None):
     case = _row(db, case_id)
     authz.require(actor, "retention.handle", branch=case["branch_id"])
     if case["state"] != "open":
-        raise BrokerCRMError(f"挽留案例 #{case_id} 已结案 (case already closed)")
+        raise Conflict(f"挽留案例 #{case_id} 已结案 (case already closed)")
     if not db.execute("SELECT 1 FROM retention_attempts WHERE case_id = ?", [case_id]).fetchone():
-        raise BrokerCRMError(
+        raise Conflict(
             f"挽留案例 #{case_id} 尚无挽留记录, 请先 `retention attempt` (record a retention attempt before closing)"
         )
-    at = sp.iso(now())
+    at = iso(now())
     with db.atomic():
         db.execute(
             "UPDATE retention_cases SET state = 'closed', outcome = ?, closed_at = ?, closed_by = ?, note = ? WHERE id = ?",
@@ -104,9 +98,7 @@ def close(db, actor, case_id, *, outcome, note=None):
 def list_cases(db, actor, *, branch=None, state=None, client_id=None):
     branch = authz.branch_filter(actor, "retention.read", branch)
     where, params = where_equal({"client_id": client_id, "branch_id": branch, "state": state})
-    cursor = db.execute("SELECT * FROM retention_cases" + where + " ORDER BY id", params)
-    names = [d[0] for d in cursor.description]
-    return [dict(zip(names, r)) for r in cursor.fetchall()]
+    return list(db.query("SELECT * FROM retention_cases" + where + " ORDER BY id", params))
 
 
 def summary(db, actor):

@@ -1,6 +1,6 @@
 """The task engine: every promise to a client becomes a task with a due time.
 
-``on_event`` is an events listener (``brokercrm.kernel.events.LISTENERS``): an event
+``on_event`` is an events listener (contributed through ``brokercrm.kernel.registry``): an event
 matching a touchpoint of the service policy opens a task due ``within`` after
 the event (minutes, hours, days or working days), and approved branch plugins
 may add their own follow-ups through the interaction hooks. Tasks are done by
@@ -8,25 +8,21 @@ may add their own follow-ups through the interaction hooks. Tasks are done by
 is still open past its due time.
 """
 
-import atexit
 import datetime as dt
 
 from .. import plugins as plugins_lib
-from ..kernel import events
 from ..trust import audit, authz
 from . import policy as sp
-from ..kernel.errors import BrokerCRMError
-from ..kernel.timeutil import now
+from ..kernel import rows
+from ..kernel.errors import NO_SUCH_CLIENT, BrokerCRMError, Conflict, NotFound
+from ..kernel.timeutil import CST, iso, now, parse_moment
 from ..kernel.sql_filters import where_equal
 
 STATUSES = ("open", "done")
 
 
 def _branch_of(db, client_id):
-    row = db.execute("SELECT branch_id FROM clients WHERE client_id = ?", [client_id]).fetchone()
-    if row is None:
-        raise BrokerCRMError(f"客户 {client_id} 不存在 (no such client)")
-    return row[0]
+    return rows.client(db, client_id)["branch_id"]
 
 
 def create(db, client_id, *, kind, title, origin, due_at, event_id=None, dedupe_key=None,
@@ -37,7 +33,7 @@ def create(db, client_id, *, kind, title, origin, due_at, event_id=None, dedupe_
         "INSERT OR IGNORE INTO tasks (client_id, branch_id, kind, title, origin, event_id, dedupe_key,"
         " created_at, due_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
         [client_id, branch_id, kind, title, origin, event_id, dedupe_key,
-         sp.iso(created_at or now()), sp.iso(due_at)],
+         iso(created_at or now()), iso(due_at)],
     )
     return cursor.lastrowid if cursor.rowcount else None
 
@@ -59,7 +55,7 @@ def on_events(db, batch):
     policy = sp.load(db)
     moment = now()
     branches = _branches(db, batch)
-    rows, by_kind = [], {}
+    new_tasks, by_kind = [], {}
     for event in batch:
         kind = event["kind"]
         if kind not in by_kind:
@@ -73,28 +69,28 @@ def on_events(db, batch):
             if cutoff is not None and canonical and text < cutoff:
                 continue  # historic (an old book being loaded): decided on the text, nothing parsed
             if at is None:
-                at = sp.parse_moment(text)
+                at = parse_moment(text)
                 created_at = at.isoformat(timespec="seconds")
             if "ignore_after" in tp and policy.due(at, tp["ignore_after"]) < moment:
                 continue  # a historic event: no promise to keep
-            rows.append((event["client_id"], branches[event["client_id"]], tp["task"], tp["title"],
+            new_tasks.append((event["client_id"], branches[event["client_id"]], tp["task"], tp["title"],
                          f"touchpoint:{kind}", event["id"], f"event:{event['id']}:{tp['task']}", created_at,
                          policy.due(at, tp["within"]).isoformat(timespec="seconds")))
     before = db.execute("SELECT COALESCE(max(id), 0) FROM tasks").fetchone()[0]
-    if rows:
+    if new_tasks:
         with db.atomic():  # inside the emitter's transaction a savepoint; alone, its own commit
             db.conn.executemany(
                 "INSERT OR IGNORE INTO tasks (client_id, branch_id, kind, title, origin, event_id, dedupe_key,"
-                " created_at, due_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", rows,
+                " created_at, due_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", new_tasks,
             )
     created = [r[0] for r in db.execute("SELECT id FROM tasks WHERE id > ? ORDER BY id", [before])]
     asking = plugins_lib.dispatch.branches_with_plugins(db, {branches[e["client_id"]] for e in batch})
     if asking:
-        host = _host()
+        host = plugins_lib.current()
         for event in batch:
             branch_id = branches[event["client_id"]]
             if branch_id in asking:
-                created.extend(_plugin_followups(db, event, sp.parse_moment(event["at"]), branch_id, host))
+                created.extend(_plugin_followups(db, event, parse_moment(event["at"]), branch_id, host))
     return created
 
 
@@ -108,7 +104,7 @@ def _cutoff(policy, tp, moment):
     _, unit = sp.parse_duration(tp["ignore_after"])
     if unit == "wd":
         return None  # depends on the event's date; decided per event
-    return (moment - (policy.due(moment, tp["ignore_after"]) - moment)).astimezone(sp.CST).isoformat(
+    return (moment - (policy.due(moment, tp["ignore_after"]) - moment)).astimezone(CST).isoformat(
         timespec="seconds")
 
 
@@ -122,34 +118,14 @@ def _branches(db, batch):
         elif e["client_id"] not in found:
             missing.add(e["client_id"])
     missing -= set(found)
-    ids = list(missing)
-    for i in range(0, len(ids), 500):
-        chunk = ids[i:i + 500]
+    for chunk in rows.chunks(list(missing), 500):
         found.update(db.execute(
             f"SELECT client_id, branch_id FROM clients WHERE client_id IN ({', '.join('?' * len(chunk))})", chunk
         ).fetchall())
     unknown = missing - set(found)
     if unknown:
-        raise BrokerCRMError(f"客户 {sorted(unknown)[0]} 不存在 (no such client)")
+        raise NotFound(NO_SUCH_CLIENT.format(sorted(unknown)[0]))
     return found
-
-
-_HOST = {}
-
-
-def use_plugins(host):
-    """Set the plugin host follow-ups run in (tests point it at their plugins); None = discover."""
-    _HOST.clear()
-    if host is not None:
-        _HOST["host"] = host
-
-
-def _host():
-    """The installed plugins, discovered once per process: an import may emit an event per client."""
-    if "host" not in _HOST:
-        _HOST["host"] = plugins_lib.load()
-        atexit.register(_HOST["host"].close)
-    return _HOST["host"]
 
 
 def _plugin_followups(db, event, at, branch_id, host):
@@ -177,10 +153,6 @@ def _plugin_followups(db, event, at, branch_id, host):
     return created
 
 
-def _row(cursor, row):
-    return dict(zip([d[0] for d in cursor.description], row))
-
-
 def _decorate(task, moment):
     due = task["due_at"]
     if task["status"] == "open":
@@ -194,7 +166,7 @@ def _decorate(task, moment):
 
 def list_tasks(db, actor, *, branch=None, client_id=None, overdue=False, status=None, limit=None):
     branch = authz.branch_filter(actor, "task.read", branch)
-    moment = sp.iso(now())
+    moment = iso(now())
     where, params = where_equal(
         {"branch_id": branch, "client_id": client_id, "status": None if overdue else status},
         extra=[("status = 'open' AND due_at < ?", [moment])] if overdue else (),
@@ -203,16 +175,13 @@ def list_tasks(db, actor, *, branch=None, client_id=None, overdue=False, status=
     sql += " ORDER BY status = 'done', due_at, id"
     if limit:
         sql += f" LIMIT {int(limit)}"
-    cursor = db.execute(sql, params)
-    return [_decorate(_row(cursor, r), moment) for r in cursor.fetchall()]
+    return [_decorate(task, moment) for task in db.query(sql, params)]
 
 
 def get(db, task_id):
-    cursor = db.execute("SELECT * FROM tasks WHERE id = ?", [task_id])
-    row = cursor.fetchone()
-    if row is None:
-        raise BrokerCRMError(f"任务 #{task_id} 不存在 (no such task)")
-    return _decorate(_row(cursor, row), sp.iso(now()))
+    task = rows.one(db, "SELECT * FROM tasks WHERE id = ?", [task_id],
+                    missing=f"任务 #{task_id} 不存在 (no such task)")
+    return _decorate(task, iso(now()))
 
 
 def done(db, actor, task_id, *, note, at=None):
@@ -222,8 +191,8 @@ def done(db, actor, task_id, *, note, at=None):
     task = get(db, task_id)
     authz.require(actor, "task.done", branch=task["branch_id"])
     if task["status"] == "done":
-        raise BrokerCRMError(f"任务 #{task_id} 已于 {task['done_at']} 完成 (already done)")
-    at = sp.iso(at or now())
+        raise Conflict(f"任务 #{task_id} 已于 {task['done_at']} 完成 (already done)")
+    at = iso(at or now())
     with db.atomic():
         db.execute(
             "UPDATE tasks SET status = 'done', done_at = ?, done_by = ?, done_note = ? WHERE id = ?",
@@ -246,24 +215,10 @@ def close_open(db, actor, client_id, kind, *, note, at=None, origin_prefix=None)
     return done(db, actor, row[0], note=note, at=at) if row else None
 
 
-def flag_order(db, actor, client_id, *, note, order_id=None, at=None):
-    """An abnormal order, flagged for a person's review within the touchpoint's limit; (event, tasks)."""
-    row = db.execute("SELECT branch_id FROM clients WHERE client_id = ?", [client_id]).fetchone()
-    if row is None:
-        raise BrokerCRMError(f"客户 {client_id} 不存在 (no such client)")
-    authz.require(actor, "order.flag", branch=row[0])
-    with db.atomic():
-        event = events.emit(db, "abnormal_order", client_id, at=sp.iso(at) if at else None,
-                            detail={"note": note, "order_id": order_id, "branch_id": row[0]}, operator=actor.id)
-        audit.record(db, "order.flag", actor=actor, target=client_id, detail={"order_id": order_id, "event": event["id"]})
-    created = [t for t in list_tasks(db, actor, client_id=client_id) if t["event_id"] == event["id"]]
-    return event, created
-
-
 def report(db, actor, *, branch=None):
     """Per branch: done on time, done late, open past due, open within time."""
     branch = authz.branch_filter(actor, "task.read", branch)
-    moment = sp.iso(now())
+    moment = iso(now())
     params = [moment, moment]
     sql = (
         "SELECT branch_id,"
@@ -278,15 +233,15 @@ def report(db, actor, *, branch=None):
         sql += " WHERE branch_id = ?"
         params.append(branch)
     sql += " GROUP BY branch_id ORDER BY branch_id"
-    rows = []
+    per_branch = []
     for b, on_time, late, past_due, open_, total in db.execute(sql, params):
         closed = on_time + late
-        rows.append({
+        per_branch.append({
             "branch_id": b, "on_time": on_time, "late": late, "open_past_due": past_due,
             "open": open_, "total": total,
             "on_time_rate": round(on_time / closed, 4) if closed else None,
         })
-    return {"as_of": moment, "branches": rows}
+    return {"as_of": moment, "branches": per_branch}
 
 
 def due_label(task):

@@ -1,4 +1,4 @@
-"""The service part of `clients show` (registered in ``brokercrm.book.clients.SECTIONS``):
+"""The service part of `clients show` (contributed through ``brokercrm.kernel.registry``):
 interactions newest first, tasks, complaints, retention cases, care moments,
 the service package and its due actions, and pending important-data changes."""
 
@@ -34,47 +34,3 @@ def section(db, client_id, *, reveal=False, actor):
             for c in data_changes.changes(db, state="pending", client_id=client_id, reveal=reveal)
         ],
     }
-
-
-def lines(obj):
-    out = []
-    package = obj.get("service_package")
-    if package:
-        out.append(f"服务包 (service package): {package['name']} [{package['code']}] · {package['chosen_by']}")
-        out.append("  服务 (services): " + "; ".join(package["services"]))
-        for a in package["actions"]:
-            mark = "到期 DUE" if a["due"] else "下次"
-            out.append(f"  {mark} {a['due_on']}  {a['title']}  (上次 last: {(a['last'] or '无 never')[:10]})")
-    if obj.get("pending_changes"):
-        out.append("待复核资料修改 (pending changes, maker–checker):")
-        for c in obj["pending_changes"]:
-            out.append(f"  #{c['id']} {c['field']}: {c['old_value']} → {c['new_value']}  录入 {c['maker']}"
-                       f" {c['requested_at']}")
-    if obj.get("tasks"):
-        out.append("任务 (tasks):")
-        for t in obj["tasks"]:
-            out.append(f"  #{t['id']} [{t['state']}] 截止 {t['due_at']}  {t['title']}  ({t['origin']})")
-    if obj.get("complaints"):
-        out.append("投诉 (complaints):")
-        for c in obj["complaints"]:
-            flag = f"  ⚠ {c['flag']}" if c["flag"] else ""
-            out.append(f"  #{c['id']} {complaints.LABELS[c['state']]} {c['state']} 截止 {c['due_at']}{flag}")
-    if obj.get("retention_cases"):
-        out.append("转销户挽留 (retention):")
-        for r in obj["retention_cases"]:
-            out.append(f"  #{r['id']} {r['request']} {r['state']} {r['outcome'] or ''} 开立 {r['opened_at']}")
-    if obj.get("care_moments"):
-        out.append("重要时刻 (care moments):")
-        for m in obj["care_moments"]:
-            out.append(f"  {m['on_date']} {care.MOMENT_KINDS.get(m['kind'], m['kind'])}"
-                       f"{' 每年 yearly' if m['yearly'] else ''} {m['note'] or ''}")
-    if obj.get("interactions"):
-        out.append("接触记录 (interactions, newest first):")
-        for i in obj["interactions"]:
-            score = f" 满意度 {i['satisfaction']}" if i["satisfaction"] else ""
-            out.append(f"  {i['at']} {interactions.label(i['kind'])} · {interactions.CHANNELS.get(i['channel'], i['channel'])}"
-                       f"{score} · {i['manager'] or '-'}: {i['note']}")
-    return out
-
-
-section.lines = lines

@@ -32,7 +32,7 @@ from pathlib import Path
 from ..kernel import masking
 from ..kernel.db import connect, db_path as resolve_db_path, readonly_uri
 from ..kernel.errors import BrokerCRMError
-from .specs import NEVER, PERSONAL, SMALL_TABLE_ROWS, SUMMARIES, TABLES
+from .specs import NEVER, SMALL_TABLE_ROWS, SUMMARIES, TABLES
 from ..kernel.timeutil import now
 from ..trust import audit, authz
 
@@ -42,13 +42,6 @@ INSPECT = "inspect-data.json"
 
 _ID_RE = re.compile(r"(?<![0-9A-Za-z])[0-9]{17}[0-9Xx](?![0-9A-Za-z])")
 _MOBILE_RE = re.compile(r"(?<![0-9])1[3-9][0-9]{9}(?![0-9])")
-FIELD_MASKERS = {
-    "name": masking.mask_name, "id_number": masking.mask_id, "phone": masking.mask_phone,
-    "mobile": masking.mask_phone, "birth_date": masking.mask_birth_date,
-    "legal_representative": masking.mask_name,
-}
-KIND_MASKERS = {"name": masking.mask_name, "id": masking.mask_id, "phone": masking.mask_phone,
-                "birth": masking.mask_birth_date}
 
 
 def scrub(value):
@@ -61,9 +54,8 @@ def scrub(value):
 
 def mask_field(field_name, value):
     """Mask an old/new value by the field it belongs to; other fields are scrubbed."""
-    masker = FIELD_MASKERS.get(field_name)
-    if masker:
-        return masker(value)
+    if field_name in masking.PERSONAL:
+        return masking.mask_field(field_name, value)
     return scrub(value)
 
 
@@ -87,11 +79,13 @@ SQL_MASKERS = {
     "name": lambda x: (f"CASE WHEN {x} IS NULL OR {x} = '' THEN {x} WHEN length({x}) = 1 THEN '*'"
                        f" ELSE substr({x}, 1, 1) || {_stars(f'length({x}) - 1')} END"),
     "birth": lambda x: f"CASE WHEN {x} IS NULL OR {x} = '' THEN {x} ELSE substr({x}, 1, 4) || '-**-**' END",
+    "account": lambda x: (f"CASE WHEN {x} IS NULL OR {x} = '' THEN {x} WHEN length({x}) <= 8 THEN {_stars(f'length({x})')}"
+                          f" ELSE substr({x}, 1, 4) || {_stars(f'length({x}) - 8')} || substr({x}, -4) END"),
 }
 
 
 def register_functions(conn):
-    for kind, fn in KIND_MASKERS.items():
+    for kind, fn in masking.KINDS.items():
         conn.create_function(f"bcrm_mask_{kind}", 1, fn, deterministic=True)
     conn.create_function("bcrm_mask_field", 2, mask_field, deterministic=True)
     conn.create_function("bcrm_scrub", 1, scrub, deterministic=True)
@@ -163,7 +157,7 @@ def _source_tables(conn, schema="src"):
 
 
 def _column_expr(spec, col, decl):
-    kind = spec.mask.get(col) or (PERSONAL.get(col) if col not in spec.not_personal else None)
+    kind = spec.mask.get(col) or (masking.PERSONAL.get(col) if col not in spec.not_personal else None)
     if kind:
         # Values are cast to text first, as the Python maskers do with str().
         return SQL_MASKERS[kind](f"CAST(s.[{col}] AS TEXT)")

@@ -21,14 +21,17 @@ Configuration comes from the environment, never from files in the repo:
 import json
 import os
 import secrets
+import sqlite3
 from importlib import resources
 from pathlib import Path
+from urllib.parse import quote
 
 import yaml
 
 from ..kernel.errors import BrokerCRMError
 from .auth import PLUGIN_NAME, ROLES, parse_users, user_entry
-from .publish import HQ, INSPECT, read_manifest
+from ..datasette_config import site_plugin
+from .publish import HQ, INSPECT, publish, read_manifest
 from . import specs as publish_specs
 from .specs import BY_NAME, SUMMARIES
 
@@ -70,8 +73,6 @@ def load_base_metadata():
 
 
 def chart_fragment(chart):
-    from urllib.parse import quote
-
     parts = [("mark", chart.get("mark", "bar")), ("x_column", chart["x"]), ("x_type", chart.get("x_type", "ordinal")),
              ("y_column", chart["y"]), ("y_type", chart.get("y_type", "quantitative"))]
     if chart.get("color"):
@@ -184,8 +185,6 @@ def build_metadata(site_dir, manifest=None, branch_names=None):
 
 
 def _branch_names(site_dir, manifest):
-    import sqlite3
-
     hq_file = Path(site_dir) / manifest["databases"][manifest.get("hq", HQ)]["file"]
     conn = sqlite3.connect(f"file:{hq_file}?immutable=1", uri=True)
     try:
@@ -200,8 +199,6 @@ def _branch_names(site_dir, manifest):
 
 def register_site_plugin():
     from datasette.plugins import pm
-
-    from ..datasette_config import site_plugin
 
     if pm.get_plugin("brokercrm_site") is None:
         pm.register(site_plugin, name="brokercrm_site")
@@ -276,8 +273,6 @@ def demo_site(db_path, port, *, actor, out_dir=None, echo=print):
     without BROKERCRM_SITE_SECRET / BROKERCRM_SITE_USERS in the environment a
     random secret and demo sign-ins (printed) are used for this run only.
     """
-    from .publish import publish
-
     db_path = Path(db_path)
     out = Path(out_dir) if out_dir else db_path.with_name(db_path.stem + "_site")
     result = publish(db_path, out, actor=actor)

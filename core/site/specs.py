@@ -25,11 +25,6 @@ their columns as trusted so publishing a million clients stays fast.
 
 from dataclasses import dataclass, field
 
-# Column names that always hold personal data, whatever the table.
-PERSONAL = {
-    "name": "name", "id_number": "id", "phone": "phone", "mobile": "phone", "birth_date": "birth",
-    "legal_representative": "name", "client_name": "name", "contact_phone": "phone",
-}
 # A table with more rows than this in a snapshot is "big": no facets and no
 # facet indexes there (the site offers only indexed filters and sorts, and the
 # summary views give the breakdowns); smaller tables get both.

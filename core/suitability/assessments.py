@@ -10,6 +10,7 @@ importer needs no knowledge of suitability.
 
 import datetime as dt
 
+from ..kernel.client_fields import age_sql
 from .policy import load as load_policy
 from ..kernel.timeutil import today as local_today
 
@@ -59,12 +60,6 @@ def _band_sql(expr, bands):
     return "(" + " + ".join(f"({expr} >= {float(b)!r})" for b in bands) + ")"
 
 
-def _age_sql(expr, today):
-    d = today.isoformat()
-    return (f"(CAST(substr('{d}',1,4) AS INTEGER) - CAST(substr({expr},1,4) AS INTEGER)"
-            f" - (substr('{d}',6,5) < substr({expr},6,5)))")
-
-
 def _band_label(index, bands):
     if index is None:
         return "空 (blank)"
@@ -87,7 +82,7 @@ def renewal_flags(db, *, branch=None, client_ids=None, today=None):
     for field_, key in RENEWAL_FIELDS.items():
         bands = renewal[key]
         if field_ == "birth_date":
-            old, new = _age_sql("x.old_value", today), _age_sql("x.new_value", today)
+            old, new = age_sql(today, "x.old_value"), age_sql(today, "x.new_value")
         else:
             old, new = "CAST(x.old_value AS REAL)", "CAST(x.new_value AS REAL)"
         cases_old.append(f"WHEN '{field_}' THEN {_band_sql(old, bands)}")

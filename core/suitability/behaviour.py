@@ -18,9 +18,9 @@ import json
 from .. import plugins as plugins_mod
 from ..trust import audit, authz
 from ..kernel import events
-from ..kernel.errors import PolicyError
+from ..kernel.errors import NO_SUCH_CLIENT, PolicyError
 from ..imports.runner import run_import
-from .products import existing
+from ..kernel.rows import existing
 from ..kernel.rules import compile_condition
 from .policy import DAY_FIELDS, condition, load as load_policy, validate_rules
 from ..kernel.timeutil import now_iso, today as local_today
@@ -68,7 +68,7 @@ def _check(db):
             if not cid:
                 errors.append(("client_id", "缺少客户号 (missing client_id)"))
             elif cid not in clients:
-                errors.append(("client_id", f"客户 {cid} 不存在 (no such client)"))
+                errors.append(("client_id", NO_SUCH_CLIENT.format(cid)))
             day = parse_date(row.get("date", ""))
             if day is None:
                 errors.append(("date", f"{row.get('date', '')!r} 不是有效日期 (not a date)"))
@@ -126,20 +126,16 @@ def plugin_rules(db, plugins=None):
     branches = sorted(plugins_mod.dispatch.branches_with_plugins(db))
     if not branches:
         return []
-    host = plugins if plugins is not None else plugins_mod.load()
+    host = plugins if plugins is not None else plugins_mod.current()
     out = []
-    try:
-        for branch in branches:
-            for info, result in plugins_mod.call_for_branch(db, host, branch, "behaviour_rules"):
-                items = list(result or ())
-                try:
-                    validate_rules(items, f"插件 {info.name} behaviour_rules")
-                except PolicyError as e:
-                    raise plugins_mod.PluginError(info.name, branch, f"behaviour_rules 返回格式错误 (malformed): {e}")
-                out += [{**rule, "name": f"{info.name}:{rule['name']}", "_branch": branch} for rule in items]
-    finally:
-        if plugins is None:
-            host.close()
+    for branch in branches:
+        for info, result in plugins_mod.call_for_branch(db, host, branch, "behaviour_rules"):
+            items = list(result or ())
+            try:
+                validate_rules(items, f"插件 {info.name} behaviour_rules")
+            except PolicyError as e:
+                raise plugins_mod.PluginError(info.name, branch, f"behaviour_rules 返回格式错误 (malformed): {e}")
+            out += [{**rule, "name": f"{info.name}:{rule['name']}", "_branch": branch} for rule in items]
     return out
 
 

@@ -32,13 +32,14 @@ from dataclasses import dataclass, field
 from .. import plugins as plugins_mod
 from ..trust import audit, authz
 from ..kernel import events
-from ..kernel.errors import BrokerCRMError, PolicyError
-from ..classify.compile import age_sql
+from ..kernel import rows
+from ..kernel.errors import BrokerCRMError, Conflict, NotFound, PolicyError
+from ..kernel.client_fields import age_sql
 from ..kernel.rules import compile_condition
+from .assessments import renewal_flags
 from .policy import CLIENT_LEVELS, condition, load as load_policy, pair_fields, rank
 from ..kernel.timeutil import now_iso, today as local_today
 
-VERDICTS = ("match", "mismatch", "forbidden")
 RULE_VERDICTS = ("forbidden", "mismatch", "warning")
 SEP = "\n"  # joins reason texts inside SQL; no reason contains a newline
 
@@ -230,18 +231,14 @@ def plugin_rules(db, branches, plugins=None):
     wanted = sorted(plugins_mod.dispatch.branches_with_plugins(db, branches))
     if not wanted:
         return []
-    host = plugins if plugins is not None else plugins_mod.load()
+    host = plugins if plugins is not None else plugins_mod.current()
     out = []
-    try:
-        for branch in wanted:
-            for info, result in plugins_mod.call_for_branch(db, host, branch, "suitability_checks"):
-                try:
-                    out += rules_from_items(result, f"插件 {info.name}", [branch])
-                except PolicyError as e:
-                    raise plugins_mod.PluginError(info.name, branch, f"suitability_checks 返回格式错误 (malformed): {e}")
-    finally:
-        if plugins is None:
-            host.close()
+    for branch in wanted:
+        for info, result in plugins_mod.call_for_branch(db, host, branch, "suitability_checks"):
+            try:
+                out += rules_from_items(result, f"插件 {info.name}", [branch])
+            except PolicyError as e:
+                raise plugins_mod.PluginError(info.name, branch, f"suitability_checks 返回格式错误 (malformed): {e}")
     return out
 
 
@@ -272,26 +269,22 @@ def evaluate_pair(db, comp, client_id, product_code):
 def _product_code(db, product_code):
     code = product_code.strip().upper()
     if not db.execute("SELECT 1 FROM products WHERE code = ?", [code]).fetchone():
-        raise BrokerCRMError(f"产品 {code} 不存在 (no such product)")
+        raise NotFound(f"产品 {code} 不存在 (no such product)")
     return code
 
 
 def check(db, actor, client_id, product_code, *, today=None, rules=None, plugins=None, record=True):
     """Check one client against one product; the result is stored (who, when, policy, reasons)."""
-    branch = db.execute("SELECT branch_id FROM clients WHERE client_id = ?", [client_id]).fetchone()
-    if branch is None:
-        raise BrokerCRMError(f"客户 {client_id} 不存在 (no such client)")
-    authz.require(actor, "suitability.check", branch=branch[0])
+    branch = rows.client(db, client_id)["branch_id"]
+    authz.require(actor, "suitability.check", branch=branch)
     code = _product_code(db, product_code)
-    comp = compiled(db, today=today, rules=rules, branches=[branch[0]], plugins=plugins)
+    comp = compiled(db, today=today, rules=rules, branches=[branch], plugins=plugins)
     (cid, branch_id, code, name, risk, level, itype, flag, expires, verdict, reasons) = evaluate_pair(
         db, comp, client_id, code)
     reasons = reasons.split(SEP)
     notes = []
     if flag:
         notes.append(f"交易行为标记 {flag}: 近期交易行为与风险等级存在偏差 (behaviour flag; informs, never blocks)")
-    from .assessments import renewal_flags
-
     if renewal_flags(db, client_ids=[cid]):
         notes.append("客户信息已变化, 风险测评须更新 (information changed: assessment due for renewal, Art. 21)")
     result = {
@@ -346,7 +339,7 @@ def confirm(db, actor, client_id, product_code, evidence, *, today=None, rules=N
             f"{client_id} / {result['product_code']}: 禁止销售, 任何确认均不能解除 (forbidden; no confirmation lifts it): "
             + "; ".join(result["reasons"]))
     if result["verdict"] == "match":
-        raise BrokerCRMError(f"{client_id} / {result['product_code']}: 适当, 无需确认 (a match needs no confirmation)")
+        raise Conflict(f"{client_id} / {result['product_code']}: 适当, 无需确认 (a match needs no confirmation)")
     with db.atomic():
         stamp = now_iso()
         conf_id = db.execute(

@@ -12,7 +12,8 @@ the rules — the suitability SQL reads the same table.
 import json
 
 from ..trust import audit, authz
-from ..kernel.errors import BrokerCRMError
+from ..kernel import rows
+from ..kernel.errors import BrokerCRMError, Conflict, Forbidden, NotFound
 from ..kernel.rules import compile_condition
 from .policy import client_rule_fields, condition, load as load_policy
 from ..kernel.timeutil import now_iso, today as local_today
@@ -32,14 +33,9 @@ def _matching_rules(db, client_id, rules, where):
     return met
 
 
-def _client(db, client_id):
-    if not db.execute("SELECT 1 FROM clients WHERE client_id = ?", [client_id]).fetchone():
-        raise BrokerCRMError(f"客户 {client_id} 不存在 (no such client)")
-
-
 def investor_type(db, client_id):
     """{"type", "label", "reason", "source"} for one client."""
-    _client(db, client_id)
+    rows.client(db, client_id)
     policy = load_policy(db)
     decided = db.execute(
         "SELECT id, target, decided_by, decided_at FROM investor_type_requests WHERE client_id = ?"
@@ -56,13 +52,12 @@ def investor_type(db, client_id):
 
 
 def _branch(db, client_id):
-    row = db.execute("SELECT branch_id FROM clients WHERE client_id = ?", [client_id]).fetchone()
-    return row[0] if row else None
+    """The client's branch; NotFound if there is no such client."""
+    return rows.client(db, client_id)["branch_id"]
 
 
 def request(db, actor, client_id, *, evidence, target="professional", note=None):
     """Record a conversion request with its evidence and the eligibility found under the policy."""
-    _client(db, client_id)
     authz.require(actor, "investor_type.request", branch=_branch(db, client_id))
     evidence = (evidence or "").strip()
     if not evidence:
@@ -71,10 +66,10 @@ def request(db, actor, client_id, *, evidence, target="professional", note=None)
         raise BrokerCRMError(f"目标类型须为 professional 或 ordinary (target must be professional|ordinary), got {target!r}")
     current = investor_type(db, client_id)
     if current["type"] == target:
-        raise BrokerCRMError(f"客户 {client_id} 已是{LABELS[target]} ({target} already)")
+        raise Conflict(f"客户 {client_id} 已是{LABELS[target]} ({target} already)")
     if db.execute("SELECT 1 FROM investor_type_requests WHERE client_id = ? AND status = 'pending'",
                   [client_id]).fetchone():
-        raise BrokerCRMError(f"客户 {client_id} 已有待决的转换申请 (a request is already pending)")
+        raise Conflict(f"客户 {client_id} 已有待决的转换申请 (a request is already pending)")
     policy = load_policy(db)
     if target == "professional":
         met = _matching_rules(db, client_id, policy.doc["investor_type"]["conversion"], "investor_type.conversion")
@@ -99,13 +94,13 @@ def decide(db, actor, request_id, *, approve, note=None):
     req = get(db, request_id)
     authz.require(actor, "investor_type.decide", branch=_branch(db, req["client_id"]))
     if req["status"] != "pending":
-        raise BrokerCRMError(f"申请 #{request_id} 已{req['status']} (already decided)")
+        raise Conflict(f"申请 #{request_id} 已{req['status']} (already decided)")
     if actor.id == req["requested_by"]:
-        raise authz.Forbidden(f"申请人 {actor.id} 不能决定自己的申请 (nobody decides their own request)")
+        raise Forbidden(f"申请人 {actor.id} 不能决定自己的申请 (nobody decides their own request)")
     if not approve and not (note or "").strip():
         raise BrokerCRMError("驳回须说明理由 --reason TEXT (a rejection needs a reason)")
     if approve and not req["eligible"]:
-        raise BrokerCRMError(f"申请 #{request_id} 未达转换条件, 不能批准 (not eligible): " + "; ".join(req["eligibility"]))
+        raise Conflict(f"申请 #{request_id} 未达转换条件, 不能批准 (not eligible): " + "; ".join(req["eligibility"]))
     status = "approved" if approve else "rejected"
     with db.atomic():
         db.execute(
@@ -130,13 +125,12 @@ def _row(row):
 def get(db, request_id):
     row = db.execute(f"SELECT {', '.join(COLUMNS)} FROM investor_type_requests WHERE id = ?", [request_id]).fetchone()
     if row is None:
-        raise BrokerCRMError(f"转换申请 #{request_id} 不存在 (no such request)")
+        raise NotFound(f"转换申请 #{request_id} 不存在 (no such request)")
     return _row(row)
 
 
 def show(db, actor, client_id):
     """A client's investor type, for someone allowed to read the client."""
-    _client(db, client_id)
     authz.require(actor, "client.read", branch=_branch(db, client_id))
     return investor_type(db, client_id)
 

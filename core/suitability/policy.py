@@ -4,7 +4,7 @@ import datetime as dt
 from dataclasses import dataclass
 
 from ..kernel.checks import array, number, table, text
-from ..classify.compile import client_fields
+from ..kernel.client_fields import client_fields
 from ..kernel.errors import BrokerCRMError, PolicyError
 from ..policy.sets import current as current_policy
 from ..policy.sets import default_policy_dir, load_file

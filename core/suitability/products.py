@@ -10,7 +10,8 @@ Both go through the shared all-or-nothing loop, ``brokercrm.imports.runner.run_i
 
 import json
 
-from ..imports.report import chunks
+from ..kernel.errors import NO_SUCH_CLIENT
+from ..kernel.rows import chunks, existing
 from ..imports.runner import run_import
 from .policy import PRODUCT_LEVELS, load as load_policy, rank
 from ..kernel.timeutil import now_iso, today
@@ -27,16 +28,6 @@ HOLDING_ALIASES = {
     "code": "product_code", "持有金额": "amount", "金额": "amount", "市值": "amount",
     "持有起始日": "since", "持有日期": "since", "起始日期": "since",
 }
-
-
-def existing(db, table, column, values):
-    """The subset of ``values`` present in ``table.column`` (looked up in chunks)."""
-    found = set()
-    values = list({v for v in values if v})
-    for chunk in chunks(values, 500):
-        found.update(r[0] for r in db.execute(
-            f"SELECT [{column}] FROM [{table}] WHERE [{column}] IN ({', '.join('?' * len(chunk))})", chunk))
-    return found
 
 
 # -- products ---------------------------------------------------------------
@@ -91,14 +82,8 @@ def _write_products(db):
                 old[row[0]] = row[1:]
         rows = []
         for r in records:
-            before = old.get(r["code"])
-            if before == (r["name"], r["type"], r["risk_level"]):
-                result.unchanged += 1
+            if not result.tally(old.get(r["code"]), (r["name"], r["type"], r["risk_level"])):
                 continue
-            if before is None:
-                result.inserted += 1
-            else:
-                result.updated += 1
             rows.append([r["code"], r["name"], r["type"], r["risk_level"], rank(r["risk_level"]),
                          r["level_source"], stamp, stamp])
         db.conn.executemany(
@@ -136,7 +121,7 @@ def _check_holdings(db):
             if not cid:
                 errors.append(("client_id", "缺少客户号 (missing client_id)"))
             elif cid not in clients:
-                errors.append(("client_id", f"客户 {cid} 不存在 (no such client)"))
+                errors.append(("client_id", NO_SUCH_CLIENT.format(cid)))
             if not code:
                 errors.append(("product_code", "缺少产品代码 (missing product code)"))
             elif code not in products:
@@ -184,13 +169,8 @@ def import_holdings(db, path, *, replace=False, **options):
         for r in records:
             old = held.get((r["client_id"], r["product_code"]))
             since = r["since"] or (old[1] if old else None)
-            if old == (r["amount"], since):
-                result.unchanged += 1
+            if not result.tally(old, (r["amount"], since)):
                 continue
-            if old is None:
-                result.inserted += 1
-            else:
-                result.updated += 1
             rows.append([r["client_id"], r["product_code"], r["amount"], since, stamp])
         db.conn.executemany(
             "INSERT INTO holdings (client_id, product_code, amount, since, imported_at) VALUES (?, ?, ?, ?, ?)"

@@ -13,7 +13,7 @@ import re
 import time
 
 from ..trust import audit, authz
-from ..kernel.errors import BrokerCRMError
+from ..kernel.errors import NotFound
 from .engine import SEP, compiled
 from ..kernel.timeutil import now_iso
 
@@ -48,7 +48,7 @@ def scan(db, actor, *, branch=None, today=None, rules=None, plugins=None, limit=
     branch = authz.branch_filter(actor, "suitability.scan", branch)
     started = time.perf_counter()
     if branch and not db.execute("SELECT 1 FROM branches WHERE code = ?", [branch]).fetchone():
-        raise BrokerCRMError(f"营业部 {branch} 不存在 (no such branch)")
+        raise NotFound(f"营业部 {branch} 不存在 (no such branch)")
     branches = [branch] if branch else [r[0] for r in db.execute("SELECT code FROM branches ORDER BY code")]
     comp = compiled(db, today=today, rules=rules, branches=branches, plugins=plugins)
     verdict, vparams = comp.verdict_sql()

@@ -1,7 +1,7 @@
 """Schema of the suitability feature: products, holdings, checks, confirmations,
 investor-type conversions, trading behaviour and its flags.
 
-Its own named Migrations set, listed in ``brokercrm.kernel.migrations.SETS`` after the core.
+Its own named Migrations set, contributed through ``brokercrm.kernel.registry``.
 """
 
 from sqlite_utils.migrations import Migrations

@@ -63,6 +63,20 @@ def record(db, action, *, actor, target=None, detail=None, digest=None, at=None)
     return row["id"]
 
 
+def first_break(db, from_id=1):
+    """The first id at or after ``from_id`` where ids stop being consecutive or a chain link
+    does not hold, by SQL alone (no signatures); None when both hold."""
+    gap = db.execute(
+        "SELECT a.id + 1 FROM audit_log a WHERE a.id >= ? AND a.id < (SELECT max(id) FROM audit_log)"
+        " AND NOT EXISTS (SELECT 1 FROM audit_log b WHERE b.id = a.id + 1) ORDER BY a.id LIMIT 1",
+        [from_id]).fetchone()
+    link = db.execute(
+        "SELECT b.id FROM audit_log a JOIN audit_log b ON b.id = a.id + 1"
+        " WHERE a.id >= ? AND b.prev_hash IS NOT a.row_hash ORDER BY b.id LIMIT 1", [from_id]).fetchone()
+    found = [r[0] for r in (gap, link) if r]
+    return min(found) if found else None
+
+
 def verify(db, root_pub, *, heads=()):
     """Check the whole chain, every signature and each recorded head.
 

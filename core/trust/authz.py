@@ -17,7 +17,7 @@ scheduled work (nightly classification, scans, publishing) but never
 decides, reveals or changes client data.
 """
 
-from ..kernel.errors import BrokerCRMError
+from ..kernel.errors import Forbidden
 
 FIRM, OWN = "firm", "own"
 HEADOFFICE, BRANCH, SERVICE = "headoffice", "branch", "service"
@@ -78,10 +78,6 @@ ACTS = {
     # publishing
     "publish.run": ("发布只读站点快照", _SCHEDULED),
 }
-
-
-class Forbidden(BrokerCRMError):
-    """The actor may not do this act (here)."""
 
 
 def _role_label(role):

@@ -5,10 +5,10 @@ import json
 import pytest
 
 from brokercrm.book import data_changes
-from brokercrm.service import tasks
 from brokercrm.kernel.errors import BrokerCRMError
 from brokercrm.trust import authz, identity, keys
 from brokercrm.trust import root as trust_root
+from brokercrm.plugins import use as use_plugins
 
 from conftest import add_client, make_id
 
@@ -21,11 +21,11 @@ def setup(db, actors, plugin_site):
     for op, branch in (("clerk", "TY01"), ("reviewer", "TY01"), ("bjreviewer", "BJ01")):
         actors(op, branch=branch)
     with plugin_site.host() as host:
-        tasks.use_plugins(host)
+        use_plugins(host)
         try:
             yield
         finally:
-            tasks.use_plugins(None)
+            use_plugins(None)
 
 
 @pytest.fixture

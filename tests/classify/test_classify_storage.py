@@ -8,7 +8,7 @@ import pytest
 import sqlite_utils
 
 from brokercrm.classify.engine import classify
-from brokercrm.classify.compile import age_sql, client_fields
+from brokercrm.kernel.client_fields import age_sql, client_fields
 from brokercrm.kernel.db import connect
 from brokercrm.kernel.errors import PolicyError
 from brokercrm.imports import import_assessments, import_clients

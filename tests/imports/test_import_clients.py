@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-from brokercrm.kernel import events
+from brokercrm.kernel.registry import registry
 from brokercrm.imports import clients_fast as import_clients_fast
 from brokercrm.imports import pipeline as import_pipeline
 from brokercrm.kernel.errors import BrokerCRMError, ValidationFailed
@@ -331,7 +331,7 @@ def listener(db, event):
 
 
 def test_listeners_called_per_new_client(db, admin, tmp_path, monkeypatch):
-    monkeypatch.setattr(events, "LISTENERS", ["test_import_clients:listener"])
+    monkeypatch.setattr(registry(), "event_listeners", [listener])
     CALLS.clear()
     recent = {"opened_at": "2026-06-29"}
     import_clients(db, write_csv(tmp_path / "c.csv", [person("C001", **recent), person("C002", **recent)]),
@@ -341,7 +341,7 @@ def test_listeners_called_per_new_client(db, admin, tmp_path, monkeypatch):
 
 
 def test_failing_listener_rolls_back_everything(db, admin, tmp_path, monkeypatch):
-    monkeypatch.setattr(events, "LISTENERS", ["test_import_clients:boom"])
+    monkeypatch.setattr(registry(), "event_listeners", [boom])
     with pytest.raises(RuntimeError):
         import_clients(db, write_csv(tmp_path / "c.csv", [person("C001", opened_at="2026-06-29")]), actor=admin)
     assert count(db, "clients") == 0 and count(db, "events") == 0
@@ -455,7 +455,7 @@ def test_worker_errors_reach_the_caller(db, admin, tmp_path, monkeypatch):
 
 
 def test_batch_listener_gets_each_batch_once(db, admin, tmp_path, monkeypatch):
-    monkeypatch.setattr(events, "LISTENERS", ["test_import_clients:batch_listener"])
+    monkeypatch.setattr(registry(), "event_listeners", [batch_listener])
     monkeypatch.setattr(import_clients_fast, "BATCH_SIZE", 2)
     BATCHES.clear()
     import_clients(db, write_csv(tmp_path / "c.csv", [person(f"C{i}", opened_at="2026-06-29") for i in range(5)]),

@@ -4,7 +4,8 @@ import pytest
 import sqlite_utils
 
 from brokercrm.kernel.db import connect
-from brokercrm.kernel.migrations import SETS, apply_all, core
+from brokercrm.kernel.migrations import apply_all, core
+from brokercrm.kernel.registry import registry
 
 CORE_TABLES = {"branches", "clients", "client_changes", "assessments", "classifications",
                "classification_history", "runs", "audit_log", "policy_versions", "policy_files", "events"}
@@ -49,4 +50,10 @@ def test_reapplying_is_a_no_op(tmp_path):
     before = schema(db)
     apply_all(db)
     assert schema(db) == before
-    assert len(SETS) >= 1
+
+
+def test_migration_set_names_never_change():
+    # Every database records the sets applied to it by name: a renamed set would run again.
+    assert [m.name for m in registry().migrations] == [
+        "brokercrm", "brokercrm.operators", "brokercrm.trust", "brokercrm.plugins", "brokercrm.approvals",
+        "brokercrm.service", "brokercrm.suitability"]

@@ -271,15 +271,32 @@ def test_an_approved_plugin_runs_only_in_its_worker(plugin_site, approve_plugin,
 
 # -- the hook specs ---------------------------------------------------------------------------
 
-def test_every_hook_is_documented():
+def documented_hooks():
+    """{hook: [argument, …]} from the ``#### `name(a, b)` `` headings of docs/plugins.md."""
     doc = (ROOT / "docs" / "plugins.md").read_text(encoding="utf-8")
-    specs = [name for name, fn in inspect.getmembers(hookspecs, inspect.isfunction)
-             if getattr(fn, "brokercrm_spec", None) is not None]
+    return {m.group(1): [a.strip() for a in m.group(2).split(",") if a.strip()]
+            for m in re.finditer(r"^#+ `(\w+)\(([^)]*)\)`", doc, re.M)}
+
+
+def test_every_hook_is_documented_with_its_arguments():
+    # As datasette's tests/test_docs.py: the docs name each hook with the spec's exact argument list.
+    specs = {name: list(inspect.signature(fn).parameters)
+             for name, fn in inspect.getmembers(hookspecs, inspect.isfunction)
+             if getattr(fn, "brokercrm_spec", None) is not None}
     assert specs, "no hook specs found"
-    for name in specs:
-        assert re.search(rf"^#+ .*`{name}\(", doc, re.M), f"hook {name} has no section in docs/plugins.md"
+    documented = documented_hooks()
+    for name, args in specs.items():
+        assert name in documented, f"hook {name} has no section in docs/plugins.md"
+        assert documented[name] == args, f"docs/plugins.md shows {name}({', '.join(documented[name])}), the spec takes ({', '.join(args)})"
         assert inspect.getdoc(getattr(hookspecs, name)), f"hook {name} has no docstring"
+    assert set(documented) == set(specs), f"documented but no such hook: {set(documented) - set(specs)}"
     assert sorted(specs) == sorted(n for names in hookspecs.FAMILIES.values() for n in names)
+
+
+def test_the_docs_check_reads_argument_lists():
+    # A heading the check cannot parse would make the test above pass on nothing.
+    assert documented_hooks()["classification_adjustments"] == ["branch", "policy", "today"]
+    assert documented_hooks()["register_commands"] == ["cli"]
 
 
 # Hook specs may gain arguments, never lose or rename them: plugins written

@@ -52,6 +52,16 @@ def test_only_head_office_publishes(db, actors, tmp_path):
     assert policy.publish(db, write(tmp_path, body), actors("hq2")).version == 2
 
 
+def test_only_head_office_publishes_policy(db, actors, tmp_path):
+    # The library refuses, whoever calls it (the CLI used to be the only place that checked):
+    # no operator, a bare id that is not an authenticated actor, a branch operator.
+    path = write(tmp_path, default_text("classification").replace("turnover_threshold = 3.0", "turnover_threshold = 2.5"))
+    for who in (None, "admin", actors("ty", branch="TY01")):
+        with pytest.raises(Forbidden):
+            policy.publish(db, path, who)
+    assert policy.current(db).version == 1
+
+
 @pytest.mark.parametrize(
     "old, new, key",
     [
@@ -83,6 +93,19 @@ def test_questionnaire_levels_must_ascend(tmp_path):
     body = default_text("questionnaire").replace("min = 27", "min = 19")
     with pytest.raises(PolicyError, match=r"levels\[2\].min"):
         policy.load_file(write(tmp_path, body, "questionnaire.toml"))
+
+
+@pytest.mark.parametrize("name, old, new, key, message", [
+    ("questionnaire", 'id = "q2"', 'id = "q1"', "questions[1].id", "重复的题号 'q1' (duplicate question id)"),
+    ("packages", 'code = "hnw_entrepreneur"', 'code = "institution"', "packages[1].code",
+     "重复的服务包代码 'institution' (duplicate package code)"),
+])
+def test_duplicate_ids_are_refused(tmp_path, name, old, new, key, message):
+    body = default_text(name)
+    assert old in body
+    with pytest.raises(PolicyError) as e:
+        policy.load_file(write(tmp_path, body.replace(old, new, 1), f"{name}.toml"))
+    assert f"{key}: {message}" in str(e.value)
 
 
 def test_policy_check_cli(run, tmp_path):

@@ -10,6 +10,7 @@ from brokercrm.service import tasks
 from brokercrm.kernel.errors import BrokerCRMError
 from brokercrm.trust import identity, keys
 from brokercrm.trust import root as trust_root
+from brokercrm.plugins import use as use_plugins
 
 from conftest import add_client
 
@@ -21,11 +22,11 @@ def setup(db, actors, plugin_site):
     for op, branch in (("handler", "TY01"), ("boss", "TY01"), ("bjboss", "BJ01")):
         actors(op, branch=branch)
     with plugin_site.host() as host:
-        tasks.use_plugins(host)
+        use_plugins(host)
         try:
             yield
         finally:
-            tasks.use_plugins(None)
+            use_plugins(None)
 
 
 @pytest.fixture

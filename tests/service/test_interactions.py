@@ -7,6 +7,7 @@ import pytest
 from brokercrm.service import interactions
 from brokercrm.service import tasks
 from brokercrm.kernel.errors import BrokerCRMError, ValidationFailed
+from brokercrm.plugins import use as use_plugins
 
 from conftest import add_client
 
@@ -15,11 +16,11 @@ from conftest import add_client
 def no_installed_plugins(plugin_site):
     """Tests decide which plugins exist: none, here (an empty site-packages)."""
     with plugin_site.host() as host:
-        tasks.use_plugins(host)
+        use_plugins(host)
         try:
             yield host
         finally:
-            tasks.use_plugins(None)
+            use_plugins(None)
 
 
 @pytest.fixture

@@ -9,6 +9,7 @@ from brokercrm.service import retention
 from brokercrm.service import packages as service_packages
 from brokercrm.service import tasks
 from brokercrm.kernel.errors import BrokerCRMError
+from brokercrm.plugins import use as use_plugins
 from brokercrm.policy.sets import PolicyError, parse
 
 from conftest import add_client
@@ -18,11 +19,11 @@ from conftest import add_client
 def no_installed_plugins(plugin_site):
     """Tests decide which plugins exist: none unless a test installs one."""
     with plugin_site.host() as host:
-        tasks.use_plugins(host)
+        use_plugins(host)
         try:
             yield host
         finally:
-            tasks.use_plugins(None)
+            use_plugins(None)
 
 
 def test_transfer_request_opens_case_attempt_outcome_and_follow_up(db, run, monkeypatch, actors, admin):
@@ -108,7 +109,7 @@ def test_approved_plugin_may_choose_another_package(db, plugin_site, approve_plu
     add_client(db, "C1", investment_years=0)
     plugin_site.install("ty-senior", PREFER_SENIOR, version="1.0")
     with plugin_site.host() as host:
-        tasks.use_plugins(host)
+        use_plugins(host)
         assert service_packages.for_client(db, "C1")["code"] == "novice"  # installed, not approved
         approve_plugin(host, "ty-senior", "TY01")
         p = service_packages.for_client(db, "C1")

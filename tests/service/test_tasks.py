@@ -8,6 +8,8 @@ from brokercrm.kernel import events
 from brokercrm.service import tasks
 from brokercrm.service import policy as sp
 from brokercrm.kernel.errors import BrokerCRMError
+from brokercrm.plugins import use as use_plugins
+from brokercrm.kernel.timeutil import iso, parse_moment
 
 from conftest import add_client
 
@@ -16,11 +18,11 @@ from conftest import add_client
 def no_installed_plugins(plugin_site):
     """Tests decide which plugins exist; none unless a test installs one."""
     with plugin_site.host() as host:
-        tasks.use_plugins(host)
+        use_plugins(host)
         try:
             yield host
         finally:
-            tasks.use_plugins(None)
+            use_plugins(None)
 
 
 def at(monkeypatch, moment):
@@ -71,15 +73,15 @@ def test_24h_callback_edges_23h59_and_24h01(db, monkeypatch, admin):
 
 def test_working_days_skip_weekends_holidays_and_count_make_up_days(db):
     policy = sp.load(db)
-    friday = sp.parse_moment("2026-07-03T16:30:00")
-    assert sp.iso(policy.due(friday, "5wd")) == "2026-07-10T16:30:00+08:00"
-    saturday = sp.parse_moment("2026-07-04T10:00:00")
-    assert sp.iso(policy.due(saturday, "1wd")) == "2026-07-06T10:00:00+08:00"
+    friday = parse_moment("2026-07-03T16:30:00")
+    assert iso(policy.due(friday, "5wd")) == "2026-07-10T16:30:00+08:00"
+    saturday = parse_moment("2026-07-04T10:00:00")
+    assert iso(policy.due(saturday, "1wd")) == "2026-07-06T10:00:00+08:00"
     # National Day: 1–7 Oct off, Sat 10 Oct is a make-up working day.
-    before = sp.parse_moment("2026-09-30T10:00:00")
-    assert sp.iso(policy.due(before, "1wd")) == "2026-10-08T10:00:00+08:00"
-    assert sp.iso(policy.due(before, "3wd")) == "2026-10-10T10:00:00+08:00"
-    assert sp.iso(policy.due(before, "5wd")) == "2026-10-13T10:00:00+08:00"
+    before = parse_moment("2026-09-30T10:00:00")
+    assert iso(policy.due(before, "1wd")) == "2026-10-08T10:00:00+08:00"
+    assert iso(policy.due(before, "3wd")) == "2026-10-10T10:00:00+08:00"
+    assert iso(policy.due(before, "5wd")) == "2026-10-13T10:00:00+08:00"
 
 
 def test_high_risk_sale_over_a_holiday_edge(db, monkeypatch, admin):
@@ -176,7 +178,7 @@ def test_approved_plugin_adds_a_follow_up_task_only_for_its_branch(db, plugin_si
     add_client(db, "B1", branch="BJ01")
     plugin_site.install("ty-followups", VIP_FOLLOW_UPS, version="1.0")
     host = plugin_site.host()
-    tasks.use_plugins(host)
+    use_plugins(host)
     try:
         events.emit(db, "abnormal_order", "T1", at="2026-06-30T10:00:00+08:00")
         assert [t["origin"] for t in tasks.list_tasks(db, admin)] == ["touchpoint:abnormal_order"], "not approved yet"
@@ -207,7 +209,7 @@ def test_failing_plugin_is_recorded_and_does_not_lose_the_event(db, plugin_site,
     add_client(db, "T1", branch="TY01")
     plugin_site.install("ty-broken", BROKEN_FOLLOW_UPS, version="1.0")
     with plugin_site.host() as host:
-        tasks.use_plugins(host)
+        use_plugins(host)
         approve_plugin(host, "ty-broken", "TY01")
         events.emit(db, "account_opened", "T1", at="2026-06-30T10:00:00+08:00")
     assert [t["origin"] for t in tasks.list_tasks(db, admin)] == ["touchpoint:account_opened"]

@@ -29,9 +29,7 @@ sync_api = pytest.importorskip("playwright.sync_api", reason="playwright not ins
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("browser")
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("BROKERCRM_NOW", "2026-06-30T10:00:00+08:00")
-        publish_book(tmp, clients=60)
+    publish_book(tmp, clients=60)
     srv = Server(tmp / "site", site_env())
     yield srv
     srv.close()

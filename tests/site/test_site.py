@@ -23,9 +23,7 @@ DATABASES = ["hq", "TY01", "BJ01", "SH01"]
 @pytest.fixture(scope="module")
 def live(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("site")
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("BROKERCRM_NOW", "2026-06-30T10:00:00+08:00")
-        raw, result = publish_book(tmp)
+    raw, result = publish_book(tmp)
     server = Server(tmp / "site", site_env())
     clients = {"anonymous": httpx.Client(base_url=server.url, timeout=30)}
     for user in ("ty", "bj", "hq"):

@@ -156,9 +156,6 @@ def test_an_import_that_changes_an_important_field_waits_for_review(book, run, t
     assert own.exit_code == 1 and client(book, "T3")[field] == before[field]
 
 
-@pytest.mark.xfail(strict=True, reason="ATTACK SUCCEEDS: an import changes an institution's legal_representative "
-                                       "(seed 004 重要资料, data_changes.IMPORTANT) at once; core/imports/client_rows."
-                                       "IMPORTANT_FIELDS lists only name, id_number, phone")
 def test_an_import_that_changes_the_legal_representative_waits_for_review(book, run, tmp_path):
     # defence: every field seed 004 calls important (data_changes.IMPORTANT) is reviewed on import too
     org = dict(kind="institution", id_number="91110000100000000R", birth_date="", legal_representative="王五",

@@ -370,8 +370,20 @@ def test_rules_driven_by_an_environment_variable_do_not_change(book, plugin_site
     assert "D" not in dict(book.execute("SELECT client_id, class FROM classifications")).values()
 
 
+def test_rules_driven_by_the_engines_environment_read_through_proc_do_not_change(book, plugin_site, approve_plugin,
+                                                                                 db_path, actors):
+    # defence: the engine is not dumpable (isolation._shield_engine), so its worker cannot read
+    # /proc/<engine>/environ: the rules stay the approved ones and nothing moves
+    plugin_site.install("brokercrm-env", PARENT_ENV_RULES)
+    with plugin_site.host() as host:
+        row = approve_plugin(host, "brokercrm-env", "TY01")
+    assert row["impact"]["moved"] == 0
+    code, result, err = classify_cli(db_path, actors, [plugin_site.path], TY_BOOST="1")
+    assert code == 0 and result["status"] == "ok" and adjustments(book) == {}
+    assert "D" not in dict(book.execute("SELECT client_id, class FROM classifications")).values()
+
+
 @pytest.mark.parametrize("source, trigger_env", [
-    (PARENT_ENV_RULES, True),                       # reads the engine's environment through /proc
     ("import os\n" + EVIL.replace("def classification_adjustments(branch, policy):\n",
                                   "def classification_adjustments(branch, policy):\n"
                                   "    if not os.path.exists(TRIGGER):\n        return []\n"), False),  # a file

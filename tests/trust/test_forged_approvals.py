@@ -322,3 +322,16 @@ def test_the_root_cannot_approve_its_own_request_through_a_puppet_it_holds_the_k
             pass
     result, _ = run_classify(book, admin, plugin_site)
     applied_nowhere(book, result)
+
+
+def test_deleting_a_revocation_does_not_bring_an_approval_back(genuine, book, db_path, plugin_site, admin, run):
+    # defence wanted: the engine does not act on a decision whose chain has lost rows after it
+    approvals.revoke(book, admin, genuine["id"], reason="withdrawn")
+    run("clients", "show", "T1", "--reveal")                 # a later row, as in real use
+    conn = raw(db_path)
+    revoke = decision_row(conn, "approval.revoke")["id"]
+    drop_triggers(conn, "audit_log")
+    conn.execute("DELETE FROM audit_log WHERE id = ?", [revoke])
+    assert audit.verify(book, admin.root)["failure"]["id"] == revoke     # what does see it
+    result, _ = run_classify(book, admin, plugin_site)
+    applied_nowhere(book, result)

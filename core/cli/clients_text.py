@@ -1,0 +1,74 @@
+"""The text form of `clients show` for the sections features contribute.
+
+The library returns data (``brokercrm.book.clients.show``, with each
+feature's section merged in); how it reads on a terminal is the CLI's.
+"""
+
+from ..service import care, complaints, interactions
+
+
+def service_lines(obj):
+    """The service section (brokercrm.service.view)."""
+    out = []
+    package = obj.get("service_package")
+    if package:
+        out.append(f"服务包 (service package): {package['name']} [{package['code']}] · {package['chosen_by']}")
+        out.append("  服务 (services): " + "; ".join(package["services"]))
+        for a in package["actions"]:
+            mark = "到期 DUE" if a["due"] else "下次"
+            out.append(f"  {mark} {a['due_on']}  {a['title']}  (上次 last: {(a['last'] or '无 never')[:10]})")
+    if obj.get("pending_changes"):
+        out.append("待复核资料修改 (pending changes, maker–checker):")
+        for c in obj["pending_changes"]:
+            out.append(f"  #{c['id']} {c['field']}: {c['old_value']} → {c['new_value']}  录入 {c['maker']}"
+                       f" {c['requested_at']}")
+    if obj.get("tasks"):
+        out.append("任务 (tasks):")
+        for t in obj["tasks"]:
+            out.append(f"  #{t['id']} [{t['state']}] 截止 {t['due_at']}  {t['title']}  ({t['origin']})")
+    if obj.get("complaints"):
+        out.append("投诉 (complaints):")
+        for c in obj["complaints"]:
+            flag = f"  ⚠ {c['flag']}" if c["flag"] else ""
+            out.append(f"  #{c['id']} {complaints.LABELS[c['state']]} {c['state']} 截止 {c['due_at']}{flag}")
+    if obj.get("retention_cases"):
+        out.append("转销户挽留 (retention):")
+        for r in obj["retention_cases"]:
+            out.append(f"  #{r['id']} {r['request']} {r['state']} {r['outcome'] or ''} 开立 {r['opened_at']}")
+    if obj.get("care_moments"):
+        out.append("重要时刻 (care moments):")
+        for m in obj["care_moments"]:
+            out.append(f"  {m['on_date']} {care.MOMENT_KINDS.get(m['kind'], m['kind'])}"
+                       f"{' 每年 yearly' if m['yearly'] else ''} {m['note'] or ''}")
+    if obj.get("interactions"):
+        out.append("接触记录 (interactions, newest first):")
+        for i in obj["interactions"]:
+            score = f" 满意度 {i['satisfaction']}" if i["satisfaction"] else ""
+            out.append(f"  {i['at']} {interactions.label(i['kind'])} · {interactions.CHANNELS.get(i['channel'], i['channel'])}"
+                       f"{score} · {i['manager'] or '-'}: {i['note']}")
+    return out
+
+
+def suitability_lines(obj):
+    """The suitability section (brokercrm.suitability.view)."""
+    s = obj.get("suitability")
+    if not s:
+        return []
+    it = s["investor_type"]
+    lines = [f"适当性 (suitability): {it['label']} {it['type']} — {it['reason']}"]
+    if s["behaviour_flag"]:
+        f = s["behaviour_flag"]
+        lines.append(f"  行为标记 (behaviour flag) {f['label']} {f['flag']} 自 {f['since']}: {f['reason']}")
+    for h in s["holdings"]:
+        lines.append(f"  持仓 {h['product_code']} {h['product_name']} {h['risk_level']} 金额 {h['amount']:,.2f}")
+    for c in s["checks"][:10]:
+        lines.append(f"  检查 #{c['id']} {c['checked_at']} {c['product_code']} {c['product_risk']} vs {c['client_level']}"
+                     f" → {c['verdict']} (by {c['checked_by'] or '-'}, 策略 v{c['policy_version']})")
+    for c in s["confirmations"]:
+        lines.append(f"  确认 #{c['id']} {c['confirmed_at']} {c['product_code']} 凭证 {c['evidence']}"
+                     f" (by {c['confirmed_by'] or '-'})")
+    return lines
+
+
+# In the order `clients show` prints them.
+SECTION_LINES = (service_lines, suitability_lines)

@@ -1,0 +1,15 @@
+"""What client service contributes to the registry.
+
+Its schema; the service and packages policies' validators; the task engine,
+which listens to every event; and its part of `clients show`.
+"""
+
+from ..kernel.registry import Contributions
+from . import packages, policy, schema, tasks, view
+
+CONTRIBUTES = Contributions(
+    migrations=[schema.service],
+    policy_validators={"service": policy.validate, "packages": packages.validate},
+    event_listeners=[tasks.on_event],
+    client_sections=[view.section],
+)
