@@ -135,7 +135,7 @@ def test_json_errors_have_one_shape_on_stderr(db_path, run, tmp_path):
         (["clients", "list", "--json", "--limit", "many"], "usage", 2),
         (["import", "clients", "--json"], "usage", 2),
         (["import", "clients", str(tmp_path / "none.csv"), "--json"], "not_found", 1),
-        (["tasks", "done", "12345", "--note", "x", "--json"], "refused", 1),
+        (["tasks", "done", "12345", "--note", "x", "--json"], "not_found", 1),
     ]
     for args, code, status in cases:
         result = run(*args, ok=False)
