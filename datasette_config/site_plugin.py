@@ -1,35 +1,47 @@
-"""The site's own Datasette plugin: sign-in, deny-by-default access, landing page.
+"""The site's own Datasette plugin: access, sign-in, pages, cells.
 
 Two independent gates, both closed unless a rule opens them:
 
 1. ``asgi_wrapper``: before Datasette sees a request, the path must be on a
    short list for the visitor — anonymous: the sign-in page and static files;
-   a branch user: its own branch database; head office: the databases and a
-   few read-only ``/-/`` pages. Everything else is 403.
+   a branch user: its own branch database, the client pages and exports of
+   it; head office: the databases and a few read-only ``/-/`` pages.
+   Everything else is 403. Big tables answer only indexed filters and sorts
+   (``limits``). Every response gets the security headers (``signin``).
 2. ``permission_allowed`` (runs last, so its answer wins): True only for
    viewing the instance, a database in the actor's scope, a published table
    or stored view of such a database; False for every other action
    (downloads, arbitrary SQL and ``_where=``, debug pages, and any action a
    later Datasette adds).
 
-Sign-in (``/-/login``) checks the password hash from ``BROKERCRM_SITE_USERS``
-and sets Datasette's own signed ``ds_actor`` cookie with an expiry.
+Pages of its own: the dashboard (``/`` and ``/<database>``), 客户360
+(``/-/client/<id>``), exports (``/-/export/…``) and the sign-in form; what
+they show is built in ``dashboard``, ``client_page``, ``export`` and
+``signin``; ``render`` and ``labels`` put every cell in Chinese.
 """
 
-import html
 import re
+import sys
 import time
-from urllib.parse import parse_qsl
+import traceback
+from pathlib import Path
+from urllib.parse import quote
 
 import pluggy
 
+
 from brokercrm.site import auth
+
 from brokercrm.site.specs import SUMMARIES, TABLES
 
+from . import client_page, dashboard, export, labels, limits, render, signin, template_vars
+
 PUBLIC_PATHS = ("/-/login", "/-/logout", "/favicon.ico", "/robots.txt")
-PUBLIC_PREFIXES = ("/-/static/", "/-/static-plugins/")
+PUBLIC_PREFIXES = ("/-/static/", "/-/bc-static/")
 HQ_SPECIAL = ("/-/metadata", "/-/databases", "/-/versions", "/-/plugins", "/-/settings", "/-/actor")
 BRANCH_SPECIAL = ("/-/actor",)
+SIGNED_IN_PAGES = ("/-/client",)
+STATIC_DIR = Path(__file__).resolve().parent / "static"
 
 # Datasette's own marker (datasette.hookspecs defines hookimpl exactly so). Made here so
 # that importing this module, which brokercrm.site.serve does at the top, does not load
@@ -50,6 +62,8 @@ def _config(datasette):
 
 def _users(config):
     users = config.get("users")
+    if isinstance(users, dict):
+        return auth.load(users)
     return auth.parse_users(users if isinstance(users, str) else "")
 
 
@@ -72,6 +86,15 @@ def visible_databases(datasette, actor):
     if actor["role"] == "headoffice":
         return list(dbs)
     return [name for name, db in dbs.items() if db.get("branch") and db["branch"] == actor.get("branch")]
+
+
+def home_database(datasette, actor):
+    """The snapshot a user reads first: head office's own, or the user's branch."""
+    names = visible_databases(datasette, actor)
+    hq = _config(datasette).get("hq")
+    if hq in names:
+        return hq
+    return names[0] if names else None
 
 
 @hookimpl(trylast=True)
@@ -119,6 +142,11 @@ def path_allowed(datasette, actor, path):
         return False
     if path in ("/", "/.json"):
         return True
+    if path in SIGNED_IN_PAGES or path.startswith("/-/client/"):
+        return True  # the client page reads only the user's own snapshot
+    if path.startswith("/-/export/"):
+        parts = path.split("/")
+        return len(parts) == 5 and parts[3] in visible_databases(datasette, actor)
     special = HQ_SPECIAL if actor["role"] == "headoffice" else BRANCH_SPECIAL
     if path.startswith("/-/"):
         return any(path == p or path == p + ".json" for p in special)
@@ -127,35 +155,41 @@ def path_allowed(datasette, actor, path):
     return name in visible_databases(datasette, actor)
 
 
-def filters_allowed(datasette, path, query_string):
-    """On a big table, filters only on indexed columns: every page stays an index lookup."""
+def big_table_verdict(datasette, path, query_string):
+    """None, or (reason, redirect query) for a big table's page asked for more than its indexes answer."""
     parts = path.strip("/").split("/")
     if len(parts) != 2 or not query_string:
-        return True
+        return None
     database, table = parts[0], re.sub(r"\.(json|csv)$", "", parts[1])
-    big = _config(datasette).get("databases", {}).get(database, {}).get("big", {}).get(table)
-    if big is None:
-        return True
-    for key, value in parse_qsl(query_string, keep_blank_values=True):
-        if key in ("_sort", "_sort_desc"):
-            if value not in big["sort"]:
-                return False
-        elif not key.startswith("_") and key.split("__", 1)[0] not in big["filter"]:
-            return False
-    return True
+    rules = limits.big_rules(_config(datasette), database, table)
+    if rules is None:
+        return None
+    return limits.check(rules, query_string)
 
 
-def _denied_page(signed_in):
-    if signed_in:
-        text = "您无权访问此页面。(You do not have access to this page.)"
-    else:
-        text = "请先登录。(Please sign in first.)"
-    body = (
-        "<!DOCTYPE html><html lang='zh'><head><meta charset='utf-8'><title>403 禁止访问</title></head>"
-        f"<body><h1>403 禁止访问 (Forbidden)</h1><p>{html.escape(text)}</p>"
-        "<p><a href='/-/login'>登录 (sign in)</a> · <a href='/'>首页 (home)</a></p></body></html>"
-    )
-    return body.encode("utf-8")
+def filters_allowed(datasette, path, query_string):
+    verdict = big_table_verdict(datasette, path, query_string)
+    return verdict is None or verdict[1] is not None
+
+
+async def _send_html(send, status, body, headers=()):
+    body = body.encode("utf-8") if isinstance(body, str) else body
+    await send({"type": "http.response.start", "status": status,
+                "headers": [(b"content-type", b"text/html; charset=utf-8"),
+                            (b"content-length", str(len(body)).encode())] + list(headers)})
+    await send({"type": "http.response.body", "body": body})
+
+
+def _gate_request(scope, receive, actor):
+    # The gate runs before Datasette's middleware: give the page what that middleware would.
+    from datasette.utils.asgi import Request
+
+    return Request({**scope, "csrftoken": lambda: "", "actor": actor}, receive)
+
+
+async def message_page(datasette, title, text, *, details="", back=None, request=None):
+    return await datasette.render_template(
+        "bc_message.html", {"title": title, "text": text, "details": details, "back": back}, request=request)
 
 
 @hookimpl
@@ -164,97 +198,194 @@ def asgi_wrapper(datasette):
         async def gate(scope, receive, send):
             if scope["type"] != "http":
                 return await app(scope, receive, send)
+            https = bool(_config(datasette).get("https"))
+
+            async def send_secured(message):
+                if message["type"] == "http.response.start":
+                    message = {**message, "headers": signin.response_headers(list(message.get("headers", [])), https)}
+                await send(message)
+
             path = scope.get("path", "/")
             actor = _actor_from_scope(datasette, scope)
             if path_allowed(datasette, actor, path):
                 query = scope.get("query_string", b"").decode("latin-1")
-                if actor and not filters_allowed(datasette, path, query):
-                    body = ("<!DOCTYPE html><html lang='zh'><head><meta charset='utf-8'><title>400</title></head>"
-                            "<body><h1>400</h1><p>大表只能按已建索引的列筛选和排序, 请改用报表。"
-                            "(On a big table, filter and sort by indexed columns, or use a stored view.)</p>"
-                            "<p><a href='/'>首页 (home)</a></p></body></html>").encode("utf-8")
-                    await send({"type": "http.response.start", "status": 400,
-                                "headers": [(b"content-type", b"text/html; charset=utf-8"),
-                                            (b"content-length", str(len(body)).encode())]})
-                    await send({"type": "http.response.body", "body": body})
+                parts = path.strip("/").split("/")
+                if actor and len(parts) == 2 and parts[1].endswith(".csv") and not path.startswith("/-/"):
+                    # Datasette's CSV is one page, without a BOM, with English headers and formula
+                    # cells as they are: every CSV link goes to the site's export instead.
+                    location = f"/-/export/{quote(parts[0])}/{quote(parts[1][:-4])}.csv" + (f"?{query}" if query else "")
+                    await send_secured({"type": "http.response.start", "status": 302,
+                                        "headers": [(b"location", location.encode("latin-1")),
+                                                    (b"content-length", b"0")]})
+                    await send_secured({"type": "http.response.body", "body": b""})
                     return
-                return await app(scope, receive, send)
+                verdict = big_table_verdict(datasette, path, query) if actor else None
+                if verdict is not None:
+                    reason, redirect = verdict
+                    if redirect is not None:
+                        location = (quote(path) + "?" + redirect).encode("latin-1")
+                        await send_secured({"type": "http.response.start", "status": 302,
+                                            "headers": [(b"location", location), (b"content-length", b"0")]})
+                        await send_secured({"type": "http.response.body", "body": b""})
+                        return
+                    rules = limits.big_rules(_config(datasette), *path.strip("/").split("/")[:1],
+                                             re.sub(r"\.(json|csv)$", "", path.strip("/").split("/")[1]))
+                    body = await message_page(
+                        datasette, "此表较大, 不能这样筛选 (400)",
+                        f"{reason}。大表只能按已建索引的列筛选 (等于或大小比较) 和排序; 分布与统计请看首页的报表。",
+                        details="可筛选的列: " + "、".join(rules["filter"]) + "; 可排序的列: " + "、".join(rules["sort"]),
+                        back=quote(path), request=_gate_request(scope, receive, actor))
+                    return await _send_html(send_secured, 400, body)
+                return await app(scope, receive, send_secured)
             if path == "/" and not actor:
-                headers = [(b"location", b"/-/login"), (b"content-type", b"text/plain")]
-                await send({"type": "http.response.start", "status": 302, "headers": headers})
-                await send({"type": "http.response.body", "body": b""})
+                await send_secured({"type": "http.response.start", "status": 302,
+                                    "headers": [(b"location", b"/-/login"), (b"content-type", b"text/plain")]})
+                await send_secured({"type": "http.response.body", "body": b""})
                 return
-            body = _denied_page(actor is not None)
-            await send({"type": "http.response.start", "status": 403,
-                        "headers": [(b"content-type", b"text/html; charset=utf-8"),
-                                    (b"content-length", str(len(body)).encode())]})
-            await send({"type": "http.response.body", "body": body})
+            text = ("您无权访问此页面。营业部用户只能查看本营业部的客户及记录。" if actor
+                    else "请先登录 (please sign in first)。")
+            body = await message_page(datasette, "禁止访问 (403)", text, request=_gate_request(scope, receive, actor))
+            await _send_html(send_secured, 403, body)
 
         return gate
 
     return wrap
 
 
-# ---- sign-in ------------------------------------------------------------------------------
+# ---- pages --------------------------------------------------------------------------------
 
 async def login(request, datasette):
-    from datasette.utils import baseconv
-    from datasette.utils.asgi import Response
-
-    error = None
-    username = ""
-    if request.method == "POST":
-        post = await request.post_vars()
-        username = (post.get("username") or "").strip()
-        password = post.get("password") or ""
-        user = _users(_config(datasette)).get(username)
-        ok = auth.verify_password(password, user["hash"] if user else auth.dummy_hash())
-        if user and ok:
-            actor = {"id": user["id"], "role": user["role"], "branch": user["branch"], "site": "brokercrm"}
-            expires = baseconv.base62.encode(int(time.time()) + auth.SESSION_HOURS * 3600)
-            response = Response.redirect("/")
-            response.set_cookie("ds_actor", datasette.sign({"a": actor, "e": expires}, "actor"),
-                                httponly=True, samesite="lax", max_age=auth.SESSION_HOURS * 3600)
-            return response
-        error = "用户名或密码错误 (wrong user name or password)"
-    page = await datasette.render_template(
-        "brokercrm_login.html", {"error": error, "username": username}, request=request)
-    return Response.html(page, status=401 if error else 200)
+    return await signin.login(request, datasette, _users, _config(datasette))
 
 
 def _site_metadata(datasette):
     return {"title": datasette.metadata("title"), "description": datasette.metadata("description")}
 
 
+async def _dashboard(datasette, actor, name):
+    config = _config(datasette)
+    counts = {t: v.get("count") for t, v in
+              (datasette.inspect_data or {}).get(name, {}).get("tables", {}).items()}
+    dash = await dashboard.numbers(datasette, name, config, counts)
+    meta = datasette.metadata(database=name, fallback=False) or {}
+    dash["title"] = meta.get("title") or name
+    dash["database"] = name
+    dash["branches"] = await dashboard.branch_rows(datasette, name, config) if name == config.get("hq") else []
+    return dash
+
+
 async def landing(request, datasette):
-    """The home page: what this user may see, from the site config alone (no SQL)."""
+    """The home page: the user's dashboard, then the reports and tables it may open."""
     from datasette.utils.asgi import Response
 
     actor = valid_actor(datasette, request.actor)
     if not actor:
         return Response.redirect("/-/login")
+    name = home_database(datasette, actor)
+    dash = await _dashboard(datasette, actor, name) if name else None
     page = await datasette.render_template(
-        "index.html", {"brokercrm_landing": _landing(datasette, actor), "metadata": _site_metadata(datasette)},
+        "index.html", {"brokercrm_landing": _landing(datasette, actor), "metadata": _site_metadata(datasette),
+                       "dash": dash},
         request=request, view_name="index")
     return Response.html(page)
 
 
 async def database_page(request, datasette):
-    """One database's views and tables (Datasette's own page queries every table: too slow at scale)."""
+    """One database's dashboard, reports and tables (Datasette's own page queries every table: too slow)."""
     from datasette.utils.asgi import Response
 
     name = request.url_vars["database"]
     actor = valid_actor(datasette, request.actor)
     if name not in _config(datasette).get("databases", {}):
-        return Response.html("Not found", status=404)
+        return await _error(datasette, request, 404, "页面不存在 (404)", "没有这个数据库。")
     # ?sql= on a database page is Datasette's arbitrary SQL: off for everyone.
     if name not in visible_databases(datasette, actor) or "sql" in request.args:
-        return Response.html(_denied_page(actor is not None).decode("utf-8"), status=403)
+        return await _error(datasette, request, 403, "禁止访问 (403)", "您无权访问此页面。")
+    dash = await _dashboard(datasette, actor, name)
     page = await datasette.render_template(
         "index.html", {"brokercrm_landing": _landing(datasette, actor, only=name), "database": name,
-                       "metadata": _site_metadata(datasette)},
+                       "metadata": _site_metadata(datasette), "dash": dash},
         request=request, view_name="database")
     return Response.html(page)
+
+
+async def _error(datasette, request, status, title, text):
+    from datasette.utils.asgi import Response
+
+    page = await message_page(datasette, title, text, request=request)
+    return Response.html(page, status=status)
+
+
+async def find_client(request, datasette):
+    from datasette.utils.asgi import Response
+
+    actor = valid_actor(datasette, request.actor)
+    q = (request.args.get("q") or "").strip()
+    if q:
+        return Response.redirect(render.client_url(q))
+    page = await datasette.render_template("bc_find_client.html", {"q": q, "actor": actor}, request=request)
+    return Response.html(page)
+
+
+async def client(request, datasette):
+    """客户360 for one client, from the snapshot this user reads (see client_page)."""
+    from datasette.utils.asgi import Response
+
+    actor = valid_actor(datasette, request.actor)
+    client_id = request.url_vars["client_id"]
+    name = home_database(datasette, actor)
+    page = await client_page.gather(datasette.get_database(name), client_id,
+                                    _config(datasette).get("published_at")) if name else None
+    if page is None:
+        if actor and actor["role"] == "branch":
+            # The same answer whether the client is another branch's or nobody's: no oracle.
+            return await _error(datasette, request, 403, "无权查看此客户 (403)",
+                                f"本营业部 ({actor['branch']}) 没有客户 {client_id}, 或您无权查看。营业部用户只能查看本营业部的客户。")
+        return await _error(datasette, request, 404, "客户不存在 (404)", f"没有客户号为 {client_id} 的客户。")
+    html = await datasette.render_template("bc_client.html", {"c": page, "database": name}, request=request)
+    return Response.html(html)
+
+
+async def export_view(request, datasette, send):
+    actor = valid_actor(datasette, request.actor)
+    database, name, fmt = (request.url_vars[k] for k in ("database", "name", "format"))
+    config = _config(datasette)
+    db_config = config.get("databases", {}).get(database)
+    if db_config is None or database not in visible_databases(datasette, actor):
+        return await _error(datasette, request, 403, "禁止访问 (403)", "您无权导出此数据。")
+    meta = datasette.metadata(database=database, fallback=False) or {}
+    path = datasette.get_database(database).path
+    try:
+        if name in db_config["tables"]:
+            title = (meta.get("tables", {}).get(name) or {}).get("title") or name
+            conn = export.open_snapshot(path)
+            try:
+                sql, params, _ = export.table_query(conn, name, request.query_string,
+                                                    limits.big_rules(config, database, name))
+            finally:
+                conn.close()
+            table = name
+        elif name in db_config["queries"]:
+            query = meta.get("queries", {}).get(name) or {}
+            title, sql, params, table = query.get("title") or name, query["sql"], {}, None
+        else:
+            return await _error(datasette, request, 404, "页面不存在 (404)", "没有这个表或报表。")
+        await export.stream(send, path=path, sql=sql, params=params, table=table, columns_hint=None,
+                            fmt=fmt, title=title)
+    except export.ExportError as e:
+        response = await _error(datasette, request, e.status, "无法导出 (export refused)", str(e))
+        await response.asgi_send(send)
+
+
+async def static(request, send):
+    from datasette.utils.asgi import Response, asgi_send_file
+
+    name = request.url_vars["path"]
+    target = (STATIC_DIR / name).resolve()
+    if target.parent != STATIC_DIR or not target.is_file():
+        await Response.text("Not found", status=404).asgi_send(send)
+        return
+    await asgi_send_file(send, str(target), headers={"cache-control": "max-age=3600"})
 
 
 @hookimpl
@@ -264,11 +395,15 @@ def register_routes():
     return [
         (r"^/-/login$", login),
         (r"^/$", landing),
+        (r"^/-/client$", find_client),
+        (r"^/-/client/(?P<client_id>[^/]+)$", client),
+        (r"^/-/export/(?P<database>[^/]+)/(?P<name>[^/]+)\.(?P<format>xlsx|csv)$", export_view),
+        (r"^/-/bc-static/(?P<path>[A-Za-z0-9_.-]+)$", static),
         (r"^/(?P<database>[^/.]+)$", database_page),
     ]
 
 
-# ---- landing page -------------------------------------------------------------------------
+# ---- reports and tables lists -------------------------------------------------------------
 
 def _table_order(name):
     order = [spec.table for spec in TABLES] + [summary.table for summary in SUMMARIES]
@@ -280,13 +415,15 @@ def _landing(datasette, actor, only=None):
     names = [n for n in visible_databases(datasette, actor) if only is None or n == only]
     hq = config.get("hq")
     names.sort(key=lambda n: (n != hq, n))
+    if only is None:
+        # The home page details the user's own snapshot; head office gets each branch's reports compactly.
+        names = names[:1] + (names[1:] if actor and actor.get("role") == "headoffice" else [])
     cache = getattr(datasette, "_brokercrm_landing", None)
     if cache is None:
         cache = datasette._brokercrm_landing = {}
     for name in names:
         if name not in cache:
             cache[name] = _database_entry(datasette, config, name)
-    # Head office's home page details its own database; each branch gets one compact block.
     compact = only is None and actor and actor.get("role") == "headoffice"
     return [{**cache[name], "compact": bool(compact and name != hq)} for name in names]
 
@@ -308,17 +445,63 @@ def _database_entry(datasette, config, name):
     queries = []
     for q in db["queries"]:
         qm = meta.get("queries", {}).get(q, {})
-        url = datasette.urls.table(name, q)
         queries.append({"name": q, "title": qm.get("title") or q, "description": qm.get("description", ""),
-                        "url": url, "chart_url": url + qm["chart"] if qm.get("chart") else None})
+                        "url": datasette.urls.table(name, q), "chart": bool(qm.get("bc_chart"))})
     return {"name": name, "title": meta.get("title") or name, "description": meta.get("description", ""),
             "url": datasette.urls.database(name), "tables": tables, "empty_tables": empty, "queries": queries}
 
 
+# ---- templates and cells ------------------------------------------------------------------
+
 @hookimpl
-def extra_template_vars(view_name, request, datasette):
+def extra_template_vars(template, database, table, view_name, request, datasette):
     actor = valid_actor(datasette, request.actor if request else None)
-    return {"brokercrm_actor": actor, "brokercrm_published_at": _config(datasette).get("published_at")}
+    config = _config(datasette)
+    return {"brokercrm_actor": actor, "brokercrm_published_at": config.get("published_at"),
+            "bc_text": lambda column, value: render_text(column, value),
+            "bc_list_url": dashboard.list_url,
+            **template_vars.make(datasette, database, table, config)}
+
+
+def render_text(column, value):
+    if value is None or value == "":
+        return "—"
+    text, _ = labels.display(column, value)
+    return text if text is not None else value
+
+
+@hookimpl
+def render_cell(value, column, table, database, datasette):
+    return render.cell(column, value)
+
+
+@hookimpl
+def handle_exception(datasette, request, exception):
+    """Datasette's error pages, in Chinese and with the site's chrome; never a traceback."""
+    from datasette.utils.asgi import Base400, Response
+    from datasette.views.base import DatasetteError
+
+    if isinstance(exception, Base400):
+        status = exception.status
+    elif isinstance(exception, DatasetteError):
+        status = exception.status
+    else:
+        status = 500
+        # Where it failed, for the operator; not the message, which may quote a value.
+        print(f"brokercrm site: 500 {type(exception).__name__} at {request.path}\n"
+              + "".join(traceback.format_tb(exception.__traceback__)), file=sys.stderr, flush=True)
+    title = template_vars.error_title(status)
+    text = template_vars.error_text(status)
+    # A 400's English reason names the filter at fault: shown small, beside the Chinese.
+    details = str(exception)[:300] if status == 400 else ""
+
+    async def inner():
+        if request.path.split("?")[0].endswith(".json"):
+            return Response.json({"ok": False, "status": status, "error": text, "title": title}, status=status)
+        page = await message_page(datasette, title, text, details=details, request=request)
+        return Response.html(page, status=status)
+
+    return inner
 
 
 @hookimpl

@@ -14,6 +14,7 @@ from brokercrm.governance import approvals
 from brokercrm.kernel.db import connect
 from brokercrm.policy.sets import publish_defaults
 from brokercrm.kernel.validate import id_check_char
+from brokercrm.staff import qualifications
 from brokercrm.trust import identity, keys, operators
 from brokercrm.trust import root as trust_root
 
@@ -22,6 +23,7 @@ NOW = "2026-06-30T10:00:00+08:00"
 
 
 ROOT = "admin"
+QUALIFIED_UNTIL = "2030-12-31"
 
 
 class Actors:
@@ -41,17 +43,22 @@ class Actors:
         key = keys.generate()
         keys.save_private(key, self.key_file(ROOT))
         self.made[ROOT] = operators.bootstrap(db, ROOT, trust_root.root_path(self.db_path), key)
+        qualifications.record(db, self.made[ROOT], ROOT, "S0000000001", QUALIFIED_UNTIL)
         return self.made[ROOT]
 
     def key_file(self, operator_id):
         return self.keys_dir / f"{operator_id}.key"
 
-    def __call__(self, operator_id=ROOT, *, branch=None, role=None):
+    def __call__(self, operator_id=ROOT, *, branch=None, role=None, qualified=True):
+        """``qualified``: record a valid 证券从业资格 for them (people at a brokerage usually hold one)."""
         if operator_id not in self.made:
             db = connect(self.db_path)
             try:
                 role = role or ("branch" if branch else "headoffice")
                 _, key = operators.add(db, self.made[ROOT], operator_id, role, branch=branch)
+                if qualified and role != "service":
+                    qualifications.record(db, self.made[ROOT], operator_id, f"S{len(self.made):010d}",
+                                          QUALIFIED_UNTIL)
                 keys.save_private(key, self.key_file(operator_id))
                 self.made[operator_id] = identity.authenticate(db, operator_id, key,
                                                                trust_root.for_db(db))

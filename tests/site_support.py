@@ -176,3 +176,40 @@ def publish_book(tmp_dir, clients=24):
         raw = build_book(tmp_dir / "crm.db", clients)
         result = publish(tmp_dir / "crm.db", tmp_dir / "site", actor=book_admin(tmp_dir / "crm.db"))
     return raw, result
+
+
+def publish_demo(tmp_dir, clients=300, formula=None):
+    """The demo's book (products, holdings, two runs, complaints, tasks, alerts), published.
+
+    ``formula``: a note logged for the first TY01 client (exports must neutralise it).
+    Returns facts about the book the site tests look for.
+    """
+    import datetime as dt
+
+    from brokercrm.demo import run as demo_lib
+    from brokercrm.service import interactions
+
+    tmp_dir = Path(tmp_dir)
+    demo_lib.build(tmp_dir / "crm.db", clients=clients, today=dt.date.fromisoformat(NOW[:10]))
+    actor = demo_lib.demo_actor(tmp_dir / "crm.db")
+    db = connect(tmp_dir / "crm.db")
+    one = lambda sql: (db.execute(sql).fetchone() or [None])[0]  # noqa: E731
+    first_ty = one("SELECT client_id FROM clients WHERE branch_id = 'TY01' ORDER BY client_id")
+    if formula:
+        interactions.log(db, actor, first_ty, kind="call", channel="phone", note=formula)
+    facts = {
+        "ty": first_ty,
+        "bj": one("SELECT client_id FROM clients WHERE branch_id = 'BJ01' ORDER BY client_id"),
+        "moved": one("SELECT h.client_id FROM classification_history h JOIN clients c USING (client_id)"
+                     " WHERE h.old_class IS NOT NULL AND h.old_class != h.new_class AND c.branch_id = 'TY01'"
+                     " ORDER BY h.id LIMIT 1"),
+        "complained": one("SELECT client_id FROM complaints WHERE state = 'investigating' LIMIT 1"),
+        "ty_complained": one("SELECT client_id FROM complaints WHERE branch_id = 'TY01' ORDER BY id LIMIT 1"),
+        "mismatch": one("SELECT client_id FROM suitability_exceptions WHERE verdict = 'mismatch'"
+                        " AND confirmation_id IS NULL LIMIT 1"),
+        "confirmed": one("SELECT client_id FROM suitability_exceptions WHERE confirmation_id IS NOT NULL LIMIT 1"),
+        "ty_clients": one("SELECT count(*) FROM clients WHERE branch_id = 'TY01'"),
+    }
+    db.close()
+    publish(tmp_dir / "crm.db", tmp_dir / "site", actor=actor)
+    return facts

@@ -17,7 +17,7 @@ ROOT = Path(__file__).resolve().parents[1]
 SOURCES = {"brokercrm": ROOT / "core", "brokercrm.datasette_config": ROOT / "datasette_config"}
 
 # Lowest first. docs/design.md gives the reason for each boundary.
-LAYERS = ["kernel", "trust", "policy", "plugins", "imports", "classify", "book", "suitability", "service",
+LAYERS = ["kernel", "trust", "policy", "staff", "plugins", "imports", "classify", "book", "suitability", "service",
           "governance", "site", "demo", "cli"]
 # brokercrm/__init__.py (the version) sits below everything; the plugin-facing re-exports
 # (brokercrm.hookspecs, .rules, .approvals) above everything they re-export.
@@ -31,6 +31,7 @@ DEFERRED = {
     "datasette": "the web stack (about 130 ms to import) loads only when a site is built or served",
     "uvicorn": "the web server loads only for `brokercrm serve` / `brokercrm demo`",
     "openpyxl": "the Excel reader loads only when an .xlsx file is imported",
+    "xlsxwriter": "the Excel writer loads only when a site user downloads an .xlsx export",
 }
 
 

@@ -3,7 +3,8 @@
 import click
 
 from ..demo import run as demo_lib
-from ..demo.synth import DEFAULT_SEED
+from ..demo.synth import BRANCHES, DEFAULT_SEED
+from ..site import serve as serve_lib
 from . import cli
 from .classify_cmd import print_summary
 from .common import emit_json, json_option, show_progress
@@ -43,6 +44,11 @@ def demo(n, no_serve, db_path, port, seed, as_json):
     else:
         print_summary(result.run)
         click.echo(f"完成 (done) 用时 {result.steps['total']:.1f}s · 数据库 {result.db}")
+        if no_serve:
+            for line in serve_lib.demo_signin_lines(list(BRANCHES)):
+                click.echo(line)
+            click.echo(f"启动只读站点 (to serve it): brokercrm demo --db {result.db} 会重建并启动; "
+                       "或 brokercrm publish 后 brokercrm serve (see docs/site.md)")
     if not no_serve:
         code = demo_lib.serve_demo(result.db, port)
         if code:

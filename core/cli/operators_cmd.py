@@ -4,6 +4,8 @@ from pathlib import Path
 
 import click
 
+from ..staff import positions as positions_lib
+from ..staff import qualifications as qualifications_lib
 from ..trust import authz, keys
 from ..trust import operators as operators_lib
 from . import cli
@@ -17,8 +19,9 @@ def operators():
 
 @operators.command("add")
 @click.argument("operator_id", metavar="ID")
-@click.option("--role", type=click.Choice(authz.ROLES), required=True,
-              help="headoffice (总部), branch (营业部) 或 service (系统服务: 定时分类、发布)")
+@click.option("--role", required=True,
+              help="headoffice (总部), branch (营业部), service (系统服务: 定时分类、发布), "
+                   "或总部岗位策略中的岗位 (or a position: `operators positions`)")
 @click.option("--branch", default=None, help="营业部代码, 营业部操作员必填 (branch code; required for --role branch)")
 @click.option("--key-out", type=click.Path(dir_okay=False), default=None, metavar="FILE",
               help="为其生成密钥并写入此文件 (generate the key pair; write the private key here)")
@@ -50,7 +53,8 @@ def operators_add(operator_id, role, branch, key_out, public_key, no_passphrase,
     if as_json:
         emit_json(info)
         return
-    click.echo(f"已签发操作员 (certified) {row['id']} · {authz.ROLE_LABELS.get(role, role)}"
+    label = authz.ROLE_LABELS.get(role) or positions_lib.catalogue(db).get(role, {}).get("name", role)
+    click.echo(f"已签发操作员 (certified) {row['id']} · {label}"
                + (f" · 营业部 {row['branch']}" if row["branch"] else "") + f" · {info['fingerprint']}")
     if key_out:
         click.echo(f"  私钥 (private key): {key_out} — 请交给本人妥善保管 (hand it to them)")
@@ -76,12 +80,52 @@ def operators_list(db_path, operator, as_json):
     """列出操作员及其证书是否可信 (list operators and whether each is trusted)."""
     db, actor = acting(db_path, operator)
     rows = operators_lib.list_all(db, actor)
+    for op in rows:
+        op["qualification"] = qualifications_lib.current(db, op["id"])
+        op["qualified"] = qualifications_lib.status(db, op["id"])
     if as_json:
         emit_json(rows)
         return
     for op in rows:
         mark = "可信" if op["trusted"] else "不可信"
-        click.echo(f"{op['id']:<16} {op['role']:<11} {op['branch'] or '-':<8} {mark:<4} {op['why']}")
+        click.echo(f"{op['id']:<16} {op['role']:<16} {op['branch'] or '-':<8} {mark:<4} "
+                   f"从业资格 {op['qualified']:<12} {op['why']}")
+
+
+@operators.command("qualify")
+@click.argument("operator_id", metavar="ID")
+@click.option("--certificate", "certificate_no", required=True, help="证券从业资格证书/登记编号 (registration number)")
+@click.option("--valid-until", required=True, metavar="YYYY-MM-DD", help="有效期至 (valid through)")
+@db_option
+@operator_option
+@json_option
+def operators_qualify(operator_id, certificate_no, valid_until, db_path, operator, as_json):
+    """总部登记操作员 ID 的证券从业资格及有效期 (head office records an operator's securities qualification)."""
+    db, actor = acting(db_path, operator)
+    row = qualifications_lib.record(db, actor, operator_id, certificate_no, valid_until)
+    if as_json:
+        emit_json(row)
+        return
+    click.echo(f"已登记从业资格 (qualification recorded) {operator_id} · {row['certificate_no']}"
+               f" · 有效期至 {row['valid_until']}")
+
+
+@operators.command("positions")
+@db_option
+@operator_option
+@json_option
+def operators_positions(db_path, operator, as_json):
+    """列出总部岗位策略: 各岗位可做的操作及范围 (the positions policy: each position's acts and scope)."""
+    db, actor = acting(db_path, operator)
+    data = positions_lib.listing(db, actor)
+    if as_json:
+        emit_json(data)
+        return
+    click.echo("需证券从业资格的操作 (acts needing a qualification): " + ", ".join(data["qualification_required_for"]))
+    for pid, p in data["positions"].items():
+        scope = "本营业部 (own branch)" if p["scope"] == authz.OWN else "全公司 (firm)"
+        click.echo(f"{pid:<18} {p['name']:<8} {scope:<16} {p['source']}")
+        click.echo(f"    {', '.join(p['acts'])}")
 
 
 @cli.group("keys")

@@ -48,8 +48,9 @@ def serve(site_dir, host, port):
     """以 Datasette 只读方式提供已发布的快照 (serve the snapshots, read-only).
 
     Needs BROKERCRM_SITE_SECRET (signs the sign-in cookie) and
-    BROKERCRM_SITE_USERS (USER:ROLE:BRANCH:HASH entries; make them with
-    `brokercrm site-password`). Restart after each publish.
+    BROKERCRM_SITE_USERS_FILE (a users file; `brokercrm site-password --file`)
+    or BROKERCRM_SITE_USERS (the same entries in the environment). Set
+    BROKERCRM_SITE_HTTPS=1 when served behind HTTPS.
     """
     site_dir = site_dir or publish_lib.default_out_dir()
     click.echo(f"Datasette (只读 read-only): http://{host}:{port}/  — Ctrl-C 停止 (stop)")
@@ -61,16 +62,24 @@ def serve(site_dir, host, port):
 @click.option("--role", type=click.Choice(serve_lib.ROLES), required=True, help="headoffice 或 branch")
 @click.option("--branch", default=None, help="营业部代码 (branch code, for --role branch)")
 @click.password_option("--password", help="密码 (password; prompted when omitted)")
+@click.option("--file", "users_file", type=click.Path(dir_okay=False), default=None,
+              help="写入用户文件 (add or replace the user in this users file; see BROKERCRM_SITE_USERS_FILE)")
 @json_option
-def site_password(user, role, branch, password, as_json):
-    """生成一条站点用户记录 USER:ROLE:BRANCH:HASH, 放进 BROKERCRM_SITE_USERS.
+def site_password(user, role, branch, password, users_file, as_json):
+    """生成一条站点用户记录 USER:ROLE:BRANCH:HASH (或写入用户文件).
 
-    Print one entry for BROKERCRM_SITE_USERS: the password is stored only as
-    a salted PBKDF2-SHA256 hash.
+    Print one USER:ROLE:BRANCH:HASH entry, or with --file add it to a users
+    file (replacing that user's line). The password is stored only as a
+    salted PBKDF2-SHA256 hash.
     """
     entry = auth.user_entry(user, role, branch, password)
-    auth.parse_users(entry)  # validates role/branch the same way serve will
+    auth.parse_entry(entry, "新用户 (new entry)")  # validates it the same way serve will
+    replaced = auth.write_entry(users_file, entry) if users_file else None
     if as_json:
-        emit_json({"user": user, "role": role, "branch": branch, "entry": entry})
+        emit_json({"user": user, "role": role, "branch": branch, "entry": entry, "file": users_file,
+                   "replaced": replaced})
+    elif users_file:
+        click.echo(f"{'已更新' if replaced else '已添加'}用户 {user} → {users_file} "
+                   f"({'replaced' if replaced else 'added'})")
     else:
         click.echo(entry)

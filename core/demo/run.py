@@ -26,6 +26,7 @@ from ..trust import audit, identity, keys, operators
 from ..trust import root as trust_root
 from ..book import branches as branches_lib
 from . import synth
+from . import story
 from ..classify.engine import classify
 from ..imports import import_assessments, import_clients
 from ..kernel.db import connect, readonly_uri
@@ -240,6 +241,11 @@ def build(db_path=DEFAULT_DB, *, clients=DEFAULT_CLIENTS, seed=synth.DEFAULT_SEE
         t = time.perf_counter()
         run = classify(db, actor=actor, today=today)
         steps["classify"] = time.perf_counter() - t
+
+        # Products, holdings, contacts, complaints, alerts and a second run (brokercrm.demo.story).
+        t = time.perf_counter()
+        story.tell(db, Path(files["assessments"]).parent, today=today, actor=actor, say=say)
+        steps["story"] = time.perf_counter() - t
 
         with db.atomic():
             audit.record(db, "demo.build", actor=actor, target=str(db_path.name),

@@ -20,7 +20,7 @@ from functools import cache
 
 # Packages with a ``contributions`` module. Their migration sets run, and their
 # profile sections show, in this order.
-FEATURES = ("kernel", "trust", "policy", "plugins", "classify", "governance", "service", "suitability")
+FEATURES = ("kernel", "trust", "policy", "staff", "plugins", "classify", "governance", "service", "suitability")
 
 
 @dataclass
@@ -33,6 +33,10 @@ class Contributions:
     event_listeners: list = field(default_factory=list)
     # fn(db, client_id, *, reveal, actor) -> dict merged into `clients show` (its text form is the CLI's).
     client_sections: list = field(default_factory=list)
+    # fn(db) -> {role: "branch" | "headoffice"}: roles beyond trust.authz's built-ins (positions).
+    role_catalogues: list = field(default_factory=list)
+    # fn(db, operator_id, role) -> {"grants": {act: scope}, "unqualified_for": acts}, asked at authentication.
+    actor_authorities: list = field(default_factory=list)
 
 
 @cache
@@ -48,4 +52,6 @@ def registry():
             merged.policy_validators[policy] = validate
         merged.event_listeners += feature.event_listeners
         merged.client_sections += feature.client_sections
+        merged.role_catalogues += feature.role_catalogues
+        merged.actor_authorities += feature.actor_authorities
     return merged

@@ -9,7 +9,6 @@ classification, publishing the site).
 from .errors import NO_SUCH_CLIENT, NotFound
 
 
-
 def one(db, sql, params=(), *, missing=None):
     """The first row of ``sql`` as a dict; None if there is none, or NotFound(``missing``) if that is given."""
     row = next(iter(db.query(sql, params)), None)

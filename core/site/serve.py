@@ -11,11 +11,11 @@ Configuration comes from the environment, never from files in the repo:
 
 - ``BROKERCRM_SITE_SECRET``  signs the sign-in cookie (required; keep it fixed
   so sessions survive a restart);
-- ``BROKERCRM_SITE_USERS``   who may sign in: entries ``USER:ROLE:BRANCH:HASH``
-  separated by newlines, ``;`` or spaces, ROLE ``headoffice`` (BRANCH empty)
-  or ``branch``; HASH from ``brokercrm site-password`` (PBKDF2-SHA256 in
-  the ``pbkdf2_sha256$iterations$salt$hash`` form datasette-auth-passwords
-  uses).
+- ``BROKERCRM_SITE_USERS_FILE`` who may sign in: a users file of
+  ``USER:ROLE:BRANCH:HASH`` lines (``brokercrm.site.auth``); or, for the demo,
+  ``BROKERCRM_SITE_USERS`` with the same entries in the environment;
+- ``BROKERCRM_SITE_HTTPS=1`` when served behind HTTPS: cookies are ``Secure``
+  and browsers are told to keep to HTTPS (HSTS).
 """
 
 import json
@@ -24,12 +24,12 @@ import secrets
 import sqlite3
 from importlib import resources
 from pathlib import Path
-from urllib.parse import quote
 
 import yaml
 
 from ..kernel.errors import BrokerCRMError
-from .auth import PLUGIN_NAME, ROLES, parse_users, user_entry
+from . import auth
+from .auth import PLUGIN_NAME, ROLES, parse_users, user_entry  # noqa: F401 (the site's names, kept here)
 from ..datasette_config import site_plugin
 from .publish import HQ, INSPECT, publish, read_manifest
 from . import specs as publish_specs
@@ -62,6 +62,18 @@ def config_dir():
     return Path(str(resources.files("brokercrm.datasette_config")))
 
 
+# ---- HTTPS --------------------------------------------------------------------------------
+
+def https_setting(environ=None):
+    """True when the site is served behind HTTPS (BROKERCRM_SITE_HTTPS=1): cookies get ``Secure``."""
+    value = (os.environ if environ is None else environ).get("BROKERCRM_SITE_HTTPS", "").strip().lower()
+    if value in ("", "0", "no", "false", "off"):
+        return False
+    if value in ("1", "yes", "true", "on"):
+        return True
+    raise BrokerCRMError(f"BROKERCRM_SITE_HTTPS={value!r}: 须为 1 或 0 (must be 1 or 0)")
+
+
 # ---- metadata -----------------------------------------------------------------------------
 
 def load_views():
@@ -70,14 +82,6 @@ def load_views():
 
 def load_base_metadata():
     return yaml.safe_load((config_dir() / "metadata.yml").read_text(encoding="utf-8")) or {}
-
-
-def chart_fragment(chart):
-    parts = [("mark", chart.get("mark", "bar")), ("x_column", chart["x"]), ("x_type", chart.get("x_type", "ordinal")),
-             ("y_column", chart["y"]), ("y_type", chart.get("y_type", "quantitative"))]
-    if chart.get("color"):
-        parts.append(("color_column", chart["color"]))
-    return "#" + "&".join(f"g.{k}={quote(str(v))}" for k, v in parts)
 
 
 def _table_metadata(table, tables_meta, rows, is_branch, indexed=None):
@@ -108,11 +112,9 @@ def _table_metadata(table, tables_meta, rows, is_branch, indexed=None):
         # A big table offers only what an index answers: its key and the
         # sortable columns the spec indexes. Breakdowns of big tables are the
         # summary views, computed at publish time.
+        # Every index ends in the key, so any indexed column sorts a page without a sort step.
         facets = []
-        sortable = set(info.get("pk", [])) | {c for c in getattr(spec, "sortable", ()) if c in indexed}
-        if sort_desc in indexed:
-            sortable.add(sort_desc)
-        meta["sortable_columns"] = sorted(sortable)
+        meta["sortable_columns"] = sorted(set(info.get("pk", [])) | (indexed & set(columns)))
     if facets:
         meta["facets"] = facets
     return meta
@@ -145,7 +147,8 @@ def build_metadata(site_dir, manifest=None, branch_names=None):
                 continue
             q = {"sql": view["sql"], "title": view["title"], "description": view.get("description", "")}
             if view.get("chart"):
-                q["chart"] = chart_fragment(view["chart"])
+                # Drawn by the site (datasette_config/charts.py) in the domain's order.
+                q["bc_chart"] = view["chart"]
             queries[view["name"]] = q
         databases[name] = {
             "title": title,
@@ -177,7 +180,9 @@ def build_metadata(site_dir, manifest=None, branch_names=None):
                 "hq": manifest.get("hq", HQ),
                 "published_at": manifest.get("published_at"),
                 "databases": access,
-                "users": {"$env": "BROKERCRM_SITE_USERS"},
+                # Where the users are read from, never the hashes themselves.
+                "users": auth.source_from_env(),
+                "https": https_setting(),
             }
         },
     }
@@ -208,6 +213,11 @@ def register_site_plugin():
     # page here. The allow blocks stay in the metadata for plain Datasette.
     if pm.get_plugin("datasette.default_permissions") is not None:
         pm.unregister(name="datasette.default_permissions")
+    # The site draws its charts itself (datasette_config/charts.py). datasette-vega, where an
+    # older install left it, would load scripts the Content-Security-Policy forbids.
+    for name in ("datasette_vega", "datasette-vega"):
+        if pm.get_plugin(name) is not None:
+            pm.unregister(name=name)
 
 
 def site_secret(secret=None):
@@ -243,9 +253,12 @@ def make_datasette(site_dir, *, secret=None):
 
 
 def check_users():
-    users = parse_users(os.environ.get("BROKERCRM_SITE_USERS", ""))
+    source = auth.source_from_env()
+    users = auth.load(source)
     if not users:
-        raise BrokerCRMError("BROKERCRM_SITE_USERS 为空: 无人可以登录 (no site users; see brokercrm site-password)")
+        where = source.get("file") or "BROKERCRM_SITE_USERS"
+        raise BrokerCRMError(f"{where} 为空: 无人可以登录 (no site users; see brokercrm site-password)")
+    https_setting()
     return users
 
 
@@ -266,6 +279,15 @@ def demo_users(branches):
     return [(user, role, branch, f"demo-{user}") for user, role, branch in users]
 
 
+def demo_signin_lines(branches):
+    """What `brokercrm demo` prints about signing in (also with --no-serve)."""
+    lines = ["演示登录 (demo sign-ins):"]
+    for user, role, branch, password in demo_users(branches):
+        scope = "总部, 全部营业部 (head office)" if role == "headoffice" else f"营业部 {branch}"
+        lines.append(f"  {user:<6} 密码 {password:<12} {scope}")
+    return lines
+
+
 def demo_site(db_path, port, *, actor, out_dir=None, echo=print):
     """Publish ``db_path`` and serve it on 127.0.0.1:``port`` until interrupted; returns 0.
 
@@ -283,10 +305,8 @@ def demo_site(db_path, port, *, actor, out_dir=None, echo=print):
         users = demo_users(branches)
         os.environ["BROKERCRM_SITE_USERS"] = "\n".join(
             user_entry(user, role, branch, password) for user, role, branch, password in users)
-        echo("演示登录 (demo sign-ins; this run only):")
-        for user, role, branch, password in users:
-            scope = "总部, 全部营业部 (head office)" if role == "headoffice" else f"营业部 {branch}"
-            echo(f"  {user:<6} 密码 {password:<12} {scope}")
+        for line in demo_signin_lines(branches):
+            echo(line)
     echo(f"Datasette (只读 read-only): http://127.0.0.1:{port}/  — Ctrl-C 停止 (stop)")
     try:
         serve(out, host="127.0.0.1", port=port)

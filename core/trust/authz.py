@@ -10,8 +10,12 @@ Scopes:
 - ``FIRM``: any branch, and firm-wide acts (head office, service accounts);
 - ``OWN``: only clients and records of the actor's own branch.
 
-Roles are open-ended (issue 14 adds positions as policy data): a role is a
-name that appears in the table. ``headoffice`` is 经纪业务管理总部,
+Roles are open-ended: a role is a name that appears in the table, or a
+position of head office's positions policy (``brokercrm.staff.positions``),
+whose acts and scope the actor carries from authentication (``Actor.grants``).
+A position only narrows its base role: the policy may grant only acts the
+table gives the base role. Acts the policy marks as needing a 证券从业资格
+are refused to a person without a valid one (``Actor.unqualified_for``). ``headoffice`` is 经纪业务管理总部,
 ``branch`` a branch's staff, ``service`` an automation account that runs
 scheduled work (nightly classification, scans, publishing) but never
 decides, reveals or changes client data.
@@ -35,6 +39,7 @@ ACTS = {
     "operator.add": ("新增操作员", _HQ),
     "operator.revoke": ("撤销操作员", _HQ),
     "operator.list": ("查看操作员", _READ),
+    "operator.qualify": ("登记操作员证券从业资格", _HQ),
     "branch.add": ("新增营业部", _HQ),
     "policy.publish": ("发布总部策略", _HQ),
     "approval.request": ("申请批准插件", _STAFF),
@@ -93,10 +98,14 @@ def scope(actor, act):
     label, rule = ACTS[act]
     # Only an authenticated Actor carries a verified role; anything else (a bare id) is nobody.
     role = getattr(actor, "role", None)
-    if not getattr(actor, "fingerprint", None) or role not in rule:
+    granted = rule.get(role) or getattr(actor, "grants", {}).get(act)
+    if not getattr(actor, "fingerprint", None) or not granted:
         who = f"{actor.id} ({_role_label(role)})" if getattr(actor, "id", None) else "未认证的操作员"
         raise Forbidden(f"{who} 无权{label} (not allowed: {act})")
-    return rule[role]
+    if act in getattr(actor, "unqualified_for", ()):
+        raise Forbidden(f"{actor.id} 没有有效的证券从业资格, 不能{label} (a valid securities qualification is "
+                        f"required: {act}; head office records it with `operators qualify`)")
+    return granted
 
 
 def require(actor, act, *, branch=None):

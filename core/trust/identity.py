@@ -11,6 +11,7 @@ import re
 from dataclasses import dataclass, field
 
 from ..kernel.errors import BrokerCRMError
+from ..kernel.registry import registry
 from . import certs, keys
 
 # Printable, no spaces or control characters, bounded: ids land in audit rows and terminals.
@@ -36,6 +37,10 @@ class Actor:
     fingerprint: str
     root: str  # the trust root this actor was verified against (base64 public key)
     _key: object = field(repr=False, compare=False)
+    # From the positions policy when the actor authenticated (brokercrm.staff): the acts the
+    # actor's position grants {act: scope}, and the acts refused for lack of a valid qualification.
+    grants: dict = field(default_factory=dict, repr=False, compare=False)
+    unqualified_for: frozenset = field(default_factory=frozenset, repr=False, compare=False)
 
     def sign(self, data):
         return keys.sign(self._key, data)
@@ -60,4 +65,10 @@ def authenticate(db, operator_id, private_key, root_pub):
     if keys.public_b64(private_key) != op.public_key:
         raise AuthenticationError(
             f"所给私钥不属于操作员 {operator_id} (the key given is not {operator_id}'s key; refused)")
-    return Actor(op.id, op.role, op.branch, op.fingerprint, root_pub, private_key)
+    grants, unqualified = {}, set()
+    # The policy is resolved per authentication: a command sees the positions and qualification in force.
+    for resolve in registry().actor_authorities:
+        found = resolve(db, op.id, op.role)
+        grants.update(found["grants"])
+        unqualified |= found["unqualified_for"]
+    return Actor(op.id, op.role, op.branch, op.fingerprint, root_pub, private_key, grants, frozenset(unqualified))

@@ -11,6 +11,7 @@ issuer handed the key file over).
 """
 
 from ..kernel.errors import BrokerCRMError
+from ..kernel.registry import registry
 from ..kernel.timeutil import now_iso
 from . import audit, authz, certs, keys, root
 from .identity import Actor, check_operator_id
@@ -62,18 +63,28 @@ def has_root(db, root_pub):
                       [root_pub]).fetchone() is not None
 
 
+def known_positions(db):
+    """{position: "branch" | "headoffice"} of the positions policy in force (via the registry)."""
+    found = {}
+    for catalogue in registry().role_catalogues:
+        found.update(catalogue(db))
+    return found
+
+
 def add(db, actor, operator_id, role, *, branch=None, public_key=None):
     """Certify a new operator; returns (row, private key or None when they brought their own)."""
     authz.require(actor, "operator.add")
     check_operator_id(operator_id)
-    if role not in authz.ROLES:
-        raise BrokerCRMError(f"角色 {role!r} 无效, 须为 {' / '.join(authz.ROLES)} (unknown role)")
+    positions = known_positions(db)
+    if role not in authz.ROLES and role not in positions:
+        raise BrokerCRMError(f"角色 {role!r} 无效, 须为 {' / '.join(authz.ROLES)} 或岗位 "
+                             f"{' / '.join(sorted(positions))} (unknown role or position)")
     if role == authz.HEADOFFICE and actor.public_key != actor.root:
         raise authz.Forbidden(
             f"只有根操作员可以新增总部操作员, {actor.id} 不是 (only the root operator certifies head office)")
-    if role in certs.FIRM_ROLES:
+    if role in certs.FIRM_ROLES or positions.get(role) == authz.HEADOFFICE:
         if branch:
-            raise BrokerCRMError(f"{authz.ROLE_LABELS[role]}操作员不属于营业部, 请去掉 --branch (no branch for this role)")
+            raise BrokerCRMError(f"{authz.ROLE_LABELS.get(role, role)}操作员不属于营业部, 请去掉 --branch (no branch for this role)")
     else:
         if not branch:
             raise BrokerCRMError("营业部操作员须指明 --branch CODE (a branch operator needs --branch)")

@@ -55,5 +55,5 @@ def test_reapplying_is_a_no_op(tmp_path):
 def test_migration_set_names_never_change():
     # Every database records the sets applied to it by name: a renamed set would run again.
     assert [m.name for m in registry().migrations] == [
-        "brokercrm", "brokercrm.operators", "brokercrm.trust", "brokercrm.plugins", "brokercrm.approvals",
+        "brokercrm", "brokercrm.operators", "brokercrm.trust", "brokercrm.staff", "brokercrm.plugins", "brokercrm.approvals",
         "brokercrm.service", "brokercrm.suitability"]

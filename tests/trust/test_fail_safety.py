@@ -87,10 +87,13 @@ def test_a_flooding_or_dying_plugin_takes_out_only_its_branch_quickly(book, plug
     trigger = tmp_path / "now"
     approve_bad(plugin_site, approve_plugin, misbehave(body, trigger))
     trigger.touch()
+    # Only the endless call needs a short time limit; the others must meet their own limit first,
+    # however loaded the machine is.
+    seconds = 3 if why == "timed out" else 60
     started = time.monotonic()
-    with plugin_site.host(limits=Limits(seconds=3, memory_mb=512, rules=1000)) as host:
+    with plugin_site.host(limits=Limits(seconds=seconds, memory_mb=512, rules=1000)) as host:
         result = classify(book, actor=admin, plugins=host)
-    assert time.monotonic() - started < 20
+    assert time.monotonic() - started < seconds + 30
     assert_only_ty01_out(book, result, why)
 
 
@@ -113,7 +116,7 @@ def test_a_plugin_that_writes_into_the_reply_channel_takes_out_only_its_branch(b
             "    return []")
     approve_bad(plugin_site, approve_plugin, misbehave(body, trigger))
     trigger.touch()
-    with plugin_site.host(limits=Limits(seconds=3, memory_mb=512, rules=1000)) as host:
+    with plugin_site.host(limits=Limits(seconds=60, memory_mb=512, rules=1000)) as host:
         result = classify(book, actor=admin, plugins=host)
     assert classes(book) == {"B1": "A"} and result.as_dict()["status"] == "partial"
     assert [(f["plugin"], f["branch"]) for f in result.failures] == [("brokercrm-bad", "TY01")]

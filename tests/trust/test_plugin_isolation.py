@@ -64,7 +64,8 @@ def test_a_misbehaving_plugin_takes_out_only_its_branch(book, plugin_site, appro
         approve_plugin(host, "brokercrm-good", "BJ01")
         approve_plugin(host, "brokercrm-bad", "TY01")
     trigger.touch()
-    with plugin_site.host(limits=Limits(seconds=3, memory_mb=512, rules=1000)) as host:
+    seconds = 3 if why == "timed out" else 60  # only the endless call needs a short limit
+    with plugin_site.host(limits=Limits(seconds=seconds, memory_mb=512, rules=1000)) as host:
         result = classify(book, actor=admin, plugins=host)
     assert classes(book) == {"B1": "A"}          # TY01 left out, BJ01 classified with its plugin
     assert result.as_dict()["status"] == "partial"

@@ -1,0 +1,8 @@
+"""What staff contributes to the registry: the qualifications schema, the positions policy's
+validator, and the positions and authority the authorisation table asks for."""
+
+from ..kernel.registry import Contributions
+from . import positions, schema
+
+CONTRIBUTES = Contributions(migrations=[schema.migrations], policy_validators={"positions": positions.validate},
+                            role_catalogues=[positions.roles], actor_authorities=[positions.authority])
