@@ -13,7 +13,9 @@ connections once its last request has finished. The set before the current
 one stays on disk until the next publish (``switch``), longer than any
 request takes.
 
-Sign-in survives the switch: sessions are cookies signed with the same secret.
+Sign-in survives the switch: sessions are cookies signed with the same secret,
+and the sign-in limiters (failed attempts, lockouts) move to the new instance,
+so a publish never unlocks an account under attack.
 """
 
 import asyncio
@@ -21,6 +23,16 @@ import sys
 from pathlib import Path
 
 from . import switch
+
+
+# State a Datasette instance keeps for the site that must outlive a switch of sets.
+CARRIED = ("_brokercrm_limiters",)
+
+
+def _carry_over(old, new):
+    for name in CARRIED:
+        if hasattr(old, name):
+            setattr(new, name, getattr(old, name))
 
 
 class _Instance:
@@ -78,6 +90,8 @@ class LiveSite:
                 print(f"brokercrm serve: 新发布的快照无法加载, 继续提供上一版 (new set not loaded, keeping the "
                       f"previous one): {e}", file=sys.stderr)
                 return instance
+            if instance is not None:
+                _carry_over(instance.datasette, datasette)
             self.instance = new
             if instance is not None:
                 self.switches += 1

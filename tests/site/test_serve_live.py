@@ -104,3 +104,15 @@ def test_retired_sets_release_their_files(live):
     assert snapshots and not [h for h in snapshots if "(deleted)" in h]
     current = os.path.realpath(live["site"] / "current")
     assert all(h.startswith(current) for h in snapshots), snapshots
+
+
+def test_a_publish_does_not_lift_a_sign_in_lockout(live):
+    for _ in range(6):  # more failures than a user name is allowed (signin.USER_FAILURES)
+        client, response = sign_in(live["server"].url, "bj", "not the password")
+        client.close()
+    assert response.status_code == 429
+    publish(live["db"], live["site"], actor=live["admin"])
+    assert generation(live["clients"]["hq"], "hq") != live["first"].generation   # the new set is served
+    client, response = sign_in(live["server"].url, "bj", PASSWORD)
+    client.close()
+    assert response.status_code == 429        # still locked, even with the right password
