@@ -3,12 +3,15 @@
 
     .venv/bin/python bench/bench_core.py                 # 1,000,000 clients (and 100,000 for the scaling check)
     .venv/bin/python bench/bench_core.py --clients 200000 --small 20000
+    .venv/bin/python bench/bench_core.py --only-import      # the import and its two bare baselines only
 
 For each size it writes a synthetic book (brokercrm.demo.synth; not timed) and runs
 every step in a fresh child process, so each step's peak RSS (VmHWM) is its own
 (plus the largest worker it forked, if any):
 
   baseline_import  csv.reader over the same file -> one bare executemany into clients, one transaction
+  bare_keyed_import csv.reader -> one executemany into a plain table keyed by client_id, nothing else
+                   (issue 16's bare: no schema of ours, no indexes but the key)
   import           brokercrm.imports.import_clients (full validation, events, audit)
   assessments      brokercrm.imports.import_assessments (not a target; the book needs it)
   bare             INSERT INTO bench_grid SELECT client_id, <the policy's grid CASE> FROM clients
@@ -115,6 +118,33 @@ def step_baseline_import(db_path, csv_path):
     return out
 
 
+def step_bare_keyed_import(db_path, csv_path):
+    """Issue 16's floor: the same rows into a plain table keyed by client_id, in a database of its own."""
+    import sqlite3
+
+    from brokercrm.demo.synth import CLIENT_COLUMNS
+
+    for p in (db_path, f"{db_path}-wal", f"{db_path}-shm"):
+        if os.path.exists(p):
+            os.unlink(p)
+    conn = sqlite3.connect(str(db_path))
+    conn.execute("PRAGMA journal_mode = WAL")
+    conn.execute("PRAGMA synchronous = NORMAL")
+    cols = ", ".join(f"[{c}]" + (" TEXT PRIMARY KEY" if c == "client_id" else "") for c in CLIENT_COLUMNS)
+    conn.execute(f"CREATE TABLE bare_clients ({cols})")
+    sql = f"INSERT INTO bare_clients VALUES ({', '.join('?' * len(CLIENT_COLUMNS))})"
+    started = clock()
+    with open(csv_path, newline="", encoding="utf-8") as f:
+        reader = csv.reader(f)
+        next(reader)
+        with conn:
+            conn.executemany(sql, reader)
+    out = since(started)
+    out["rows"] = conn.execute("SELECT count(*) FROM bare_clients").fetchone()[0]
+    conn.close()
+    return out
+
+
 def step_import(db_path, csv_path):
     from brokercrm.imports import import_clients
     from brokercrm.kernel.registry import registry
@@ -205,7 +235,8 @@ def step_change(db_path):
 
 
 STEPS = {
-    "baseline_import": step_baseline_import, "import": step_import, "assessments": step_assessments,
+    "baseline_import": step_baseline_import, "bare_keyed_import": step_bare_keyed_import, "import": step_import,
+    "assessments": step_assessments,
     "bare": step_bare, "classify": step_classify, "change": step_change,
 }
 
@@ -265,13 +296,17 @@ def write_books(sizes, workdir, seed, log):
     return paths
 
 
-def measure(n, paths, log):
+IMPORT_STEPS = ("baseline_import", "bare_keyed_import", "import")
+
+
+def measure(n, paths, log, only_import=False):
     clients_csv, assess_csv = paths
     d = clients_csv.parent
     r = {"n": n}
-    base_db, db = d / "bare.db", d / "crm.db"
+    base_db, keyed_db, db = d / "bare.db", d / "bare_keyed.db", d / "crm.db"
     for key, args in [
         ("baseline_import", ("baseline_import", base_db, clients_csv)),
+        ("bare_keyed_import", ("bare_keyed_import", keyed_db, clients_csv)),
         ("import", ("import", db, clients_csv)),
         ("assessments", ("assessments", db, assess_csv)),
         ("bare_first", ("bare", db)),
@@ -282,6 +317,8 @@ def measure(n, paths, log):
         ("classify_nightly", ("classify", db)),
         ("classify_full", ("classify", db, "1")),
     ]:
+        if only_import and key not in IMPORT_STEPS:
+            continue
         r[key] = run_step(*args)
         extra = ""
         if r[key].get("mode"):
@@ -292,12 +329,12 @@ def measure(n, paths, log):
             f"  peak RSS {r[key]['peak_rss'] / MB:6.1f} MB{extra}")
     if r["import"].get("listeners"):
         log(f"[{n:,}] note: event listeners active during import: {r['import']['listeners']}")
-    for p in (base_db, clients_csv, assess_csv):
+    for p in (base_db, keyed_db, clients_csv, assess_csv):
         p.unlink(missing_ok=True)
     return r
 
 
-def report(small, large):
+def report(small, large, only_import=False):
     """The table: wall-clock ratios decide PASS/FAIL (the issue's measure); CPU ratios beside them
     show how much of a miss is the machine's load rather than the code."""
     rows = []
@@ -313,6 +350,14 @@ def report(small, large):
     bi, im = large["baseline_import"], large["import"]
     ratio(f"import rows/s vs bare executemany ({im['rows'] / im['seconds']:,.0f} vs "
           f"{bi['rows'] / bi['seconds']:,.0f} rows/s)", bi, im, "≥ 0.50×", lambda v: v >= 0.5)
+    bk = large["bare_keyed_import"]
+    ratio(f"import rows/s vs bare executemany into a table keyed by client_id (issue 16: "
+          f"{bk['rows'] / bk['seconds']:,.0f} rows/s)", bk, im, "≥ 0.50×", lambda v: v >= 0.5)
+    if only_import:
+        peak = max(small["import"]["peak_rss"], large["import"]["peak_rss"]) / MB
+        rows.append(("peak RSS import (max of both sizes)", f"{peak:.0f} MB", "", "≤ 200 MB",
+                     "PASS" if peak <= 200 else "FAIL"))
+        return _table(rows)
     ratio(f"classify first run vs bare INSERT…SELECT ({large['classify_first']['seconds']:.2f}s vs "
           f"{large['bare_first']['seconds']:.2f}s)", large["classify_first"], large["bare_first"], "≤ 4×",
           lambda v: v <= 4)
@@ -334,6 +379,10 @@ def report(small, large):
         ratio(f"cost per client {key}: {large[key]['seconds'] / n * 1e6:.1f} µs at {n:,} vs "
               f"{small[key]['seconds'] / m * 1e6:.1f} µs at {m:,}", large[key], small[key], "≤ 1.3×",
               lambda v: v <= 1.3, per=m / n)
+    return _table(rows)
+
+
+def _table(rows):
     width = max(len(r[0]) for r in rows)
     lines = [f"{'measure':<{width}}  {'wall':>8}  {'CPU':>7}  {'target':<9} result", "-" * (width + 40)]
     lines += [f"{a:<{width}}  {b:>8}  {c:>7}  {d:<9} {e}" for a, b, c, d, e in rows]
@@ -347,6 +396,8 @@ def main():
     parser.add_argument("--seed", type=int, default=2026)
     parser.add_argument("--workdir", default=None, help="where the temp databases go (default: a temp dir)")
     parser.add_argument("--keep", action="store_true", help="keep the databases")
+    parser.add_argument("--only-import", action="store_true",
+                        help="time only the import and its two bare baselines (issue 16 item 2)")
     parser.add_argument("--step", default=None, help=argparse.SUPPRESS)
     parser.add_argument("paths", nargs="*", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -360,12 +411,12 @@ def main():
     started = time.perf_counter()
     try:
         paths = write_books({args.small, args.clients}, workdir, args.seed, log)
-        small = measure(args.small, paths[args.small], log)
-        large = measure(args.clients, paths[args.clients], log)
+        small = measure(args.small, paths[args.small], log, args.only_import)
+        large = measure(args.clients, paths[args.clients], log, args.only_import)
     finally:
         if not args.keep:
             shutil.rmtree(workdir, ignore_errors=True)
-    table, ok = report(small, large)
+    table, ok = report(small, large, args.only_import)
     print(table)
     print(f"\n{'ALL PASS' if ok else 'SOME FAIL'} · total {time.perf_counter() - started:.0f}s")
     return 0 if ok else 1

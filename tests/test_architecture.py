@@ -30,7 +30,6 @@ PACKAGE_LAYER = {"datasette_config": "site", "default_policies": "kernel"}
 DEFERRED = {
     "datasette": "the web stack (about 130 ms to import) loads only when a site is built or served",
     "uvicorn": "the web server loads only for `brokercrm serve` / `brokercrm demo`",
-    "openpyxl": "the Excel reader loads only when an .xlsx file is imported",
     "xlsxwriter": "the Excel writer loads only when a site user downloads an .xlsx export",
 }
 

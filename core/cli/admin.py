@@ -7,12 +7,13 @@ import click
 from ..book import branches as branches_lib
 from ..trust import operators as operators_lib
 from ..policy import sets as policy_lib
+from ..kernel.db import connect
 from ..kernel.db import db_path as resolve_db_path
 from . import cli
 from ..kernel.errors import BrokerCRMError
 from ..trust import keys
 from ..trust import root as trust_root
-from .common import acting, db_option, emit_json, json_option, new_passphrase, open_db, operator_option
+from .common import acting, db_option, echo_table, emit_json, json_option, new_passphrase, open_db, operator_option
 
 
 @cli.command()
@@ -32,9 +33,10 @@ def init(admin_id, key_out, no_passphrase, db_path, as_json):
     --no-passphrase; the passphrase from BROKERCRM_KEY_PASSPHRASE or a prompt),
     the public key to the trust-root file outside the database
     (BROKERCRM_TRUST_ROOT, default <db>.trust-root), whose fingerprint is printed.
+    The only command that creates a database; every other one refuses a missing --db.
     """
     db_file = resolve_db_path(db_path)
-    db = open_db(db_path)
+    db = connect(db_path)
     root_file = trust_root.root_path(db_file)
     info = {"db": str(db_file), "trust_root": str(root_file)}
     if root_file.exists():
@@ -103,8 +105,8 @@ def branches_list(db_path, as_json):
     if as_json:
         emit_json(rows)
         return
-    for b in rows:
-        click.echo(f"{b['code']:<8} {b['name']}  客户 {b['clients']:,}")
+    echo_table([(b["code"], b["name"], f"{b['clients']:,}") for b in rows],
+               ["营业部 code", "名称 name", "客户 clients"], empty="没有营业部 (no branches)")
 
 
 @cli.group()

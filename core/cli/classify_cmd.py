@@ -4,6 +4,7 @@ import click
 
 from ..classify import engine as classify_lib
 from ..kernel.validate import parse_date
+from ..book import lookups
 from . import cli
 from .common import acting, db_option, emit_json, json_option, operator_option
 
@@ -58,6 +59,7 @@ def classify(branch, dry_run, as_of, db_path, operator, as_json):
         if today is None:
             raise click.BadParameter(f"{as_of!r} 不是有效日期 (not a date)", param_hint="--as-of")
     db, actor = acting(db_path, operator)
+    branch = lookups.branch(db, branch)
     result = classify_lib.classify(db, actor=actor, branch=branch, dry_run=dry_run, today=today)
     if as_json:
         emit_json(result.as_dict())

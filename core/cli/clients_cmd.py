@@ -3,9 +3,10 @@
 import click
 
 from ..book import clients as clients_lib
+from ..book import lookups
 from . import cli
 from .clients_text import SECTION_LINES
-from .common import acting, db_option, emit_json, emit_json_stream, json_option, operator_option
+from .common import acting, db_option, echo_stream, emit_json, emit_json_stream, json_option, operator_option
 
 
 @cli.group()
@@ -23,15 +24,16 @@ def clients():
 def clients_list(branch, class_, limit, db_path, operator, as_json):
     """列出客户及其分类 (list clients with their classification; a branch operator: own branch)."""
     db, actor = acting(db_path, operator)
+    branch, class_ = lookups.branch(db, branch), lookups.client_class(db, class_)
     rows = clients_lib.list_clients(db, actor, branch=branch, class_=class_, limit=limit)
     if as_json:
         emit_json_stream(rows)
         return
-    for c in rows:
-        click.echo(
-            f"{c['client_id']:<14} {c['branch_id']:<6} {c['class'] or '-':<3} {c['risk_level'] or '-':<10}"
-            f" {c['habit'] or '-':<7} {c['tier'] or '-':<8} {c['value_segment'] or '-'}"
-        )
+    # Streamed with fixed widths: a million clients never sit in memory to be aligned.
+    echo_stream(((c["client_id"], c["branch_id"], c["class"], c["risk_level"], c["habit"], c["tier"],
+                  c["value_segment"]) for c in rows),
+                [("客户号 client", 14), ("营业部", 6), ("类别", 5), ("风险 risk", 10), ("习惯 habit", 10),
+                 ("等级 tier", 10), ("价值 value", 10)])
 
 
 @clients.command("show")
@@ -43,6 +45,7 @@ def clients_list(branch, class_, limit, db_path, operator, as_json):
 def clients_show(client_id, reveal, db_path, operator, as_json):
     """显示客户详情: 分类理由, 历史, 测评 (one client in full)."""
     db, actor = acting(db_path, operator)
+    client_id = lookups.client(db, client_id)
     obj = clients_lib.show(db, actor, client_id, reveal=reveal)
     if as_json:
         emit_json(obj)

@@ -7,15 +7,20 @@ import sys
 
 import click
 
+from tabulate import tabulate
+
 from ..kernel.db import connect
-from ..kernel.errors import BrokerCRMError, ValidationFailed
+from ..kernel.db import db_path as resolve_db_path
+from ..kernel.errors import NotFound
 from ..trust import identity, keys
 from ..trust import root as trust_root
+from . import failures
 
 
 def main_group():
     class Group(click.Group):
-        """Prints domain errors as one message and exits 1, never a traceback.
+        """Ends every failure with one clear message (JSON on stderr with --json), never a traceback
+        (``failures``).
 
         Core commands are resolved first and never from plugin code; only a
         name that is no core command asks ``plugin_commands`` (set by
@@ -23,6 +28,10 @@ def main_group():
         """
 
         plugin_commands = None
+
+        def parse_args(self, ctx, args):
+            ctx.meta["brokercrm.argv"] = tuple(args)
+            return super().parse_args(ctx, args)
 
         def get_command(self, ctx, name):
             command = super().get_command(ctx, name)
@@ -33,14 +42,16 @@ def main_group():
         def invoke(self, ctx):
             try:
                 return super().invoke(ctx)
-            except ValidationFailed as e:
-                for line in e.problems:
-                    click.echo(line, err=True)
-                if e.total > len(e.problems):
-                    click.echo(f"… 另有 {e.total - len(e.problems)} 处问题 (and {e.total - len(e.problems)} more)", err=True)
-                raise click.ClickException(str(e)) from None
-            except BrokerCRMError as e:
-                raise click.ClickException(str(e)) from None
+            except (click.exceptions.Exit, click.exceptions.Abort):
+                raise
+            except click.UsageError as e:
+                if not failures.wants_json(ctx):
+                    raise
+                failures.fail(ctx, e)
+            except click.ClickException:
+                raise
+            except Exception as e:  # every other failure: a message, not a traceback (failures.py)
+                failures.fail(ctx, e)
 
     return Group
 
@@ -124,7 +135,34 @@ json_option = click.option("--json", "as_json", is_flag=True, help="输出 JSON 
 
 
 def open_db(db_path):
-    return connect(db_path)
+    """The existing database at ``db_path`` (only ``init`` creates one)."""
+    return connect(db_path, create=False)
+
+
+def require_db(db_path):
+    """Refuse a missing database before a command that opens it its own way (publish)."""
+    path = resolve_db_path(db_path)
+    if not path.is_file():
+        raise NotFound(f"{path}: 数据库不存在; 新建数据库请用 `brokercrm init --db {path}` "
+                       "(no database here; only `brokercrm init` creates one)")
+    return path
+
+
+def echo_stream(rows, columns):
+    """A long listing streamed row by row: ``columns`` is [(header, width)]; a header row, then the rows."""
+    line = "  ".join(f"{{:<{w}}}" for _, w in columns)
+    click.echo(line.format(*(h for h, _ in columns)).rstrip())
+    click.echo("  ".join("-" * w for _, w in columns))
+    for row in rows:
+        click.echo(line.format(*("-" if v is None else v for v in row)).rstrip())
+
+
+def echo_table(rows, headers, empty="没有记录 (none)"):
+    """A plain listing: one header row, then the rows, aligned (tabulate's "simple" format)."""
+    if not rows:
+        click.echo(empty)
+        return
+    click.echo(tabulate(rows, headers=headers, tablefmt="simple", disable_numparse=True))
 
 
 def emit_json(data):

@@ -3,8 +3,9 @@
 import click
 
 from ..service import complaints as complaints_lib
+from ..book import lookups
 from . import cli
-from .common import acting, db_option, emit_json, json_option, operator_option
+from .common import acting, db_option, echo_table, emit_json, json_option, operator_option
 
 
 @cli.group()
@@ -43,14 +44,15 @@ def _echo(c, as_json):
 def complaints_list(branch, state, overdue, db_path, operator, as_json):
     """列出投诉, 超时的标出 (list complaints; past-deadline ones flagged)."""
     db, actor = acting(db_path, operator)
+    branch = lookups.branch(db, branch)
     rows = complaints_lib.list_complaints(db, actor, branch=branch, state=state, overdue=overdue)
     if as_json:
         emit_json(rows)
         return
-    for c in rows:
-        flag = f"  ⚠ {c['flag']}" if c["flag"] else ""
-        click.echo(f"#{c['id']:<5} {c['client_id']:<14} {c['branch_id']:<6} {c['state']:<13} 截止 {c['due_at']}"
-                   f" 经办 {c['handler'] or '-'}{flag}")
+    echo_table([(f"#{c['id']}", c["client_id"], c["branch_id"], c["state"], c["due_at"], c["handler"] or "-",
+                 f"⚠ {c['flag']}" if c["flag"] else "") for c in rows],
+               ["投诉 id", "客户 client", "营业部", "状态 state", "截止 due", "经办 handler", ""],
+               empty="没有投诉 (no complaints)")
 
 
 @complaints.command("show")

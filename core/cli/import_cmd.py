@@ -1,10 +1,12 @@
 """import clients / import assessments."""
 
+from pathlib import Path
+
 import click
 
 from .. import imports as importers
 from .. import plugins
-from ..kernel.errors import BrokerCRMError
+from ..kernel.errors import BrokerCRMError, NotFound
 from . import cli
 from .common import acting, db_option, emit_json, json_option, operator_option, show_progress
 
@@ -13,12 +15,33 @@ from .common import acting, db_option, emit_json, json_option, operator_option, 
 def import_cmd():
     """导入客户与风险测评 (import clients and risk assessments).
 
-    文件可为 CSV (UTF-8 或 GBK)、.xlsx、JSON 或 NDJSON. 任一行有误则不导入任何数据,
-    并逐条列出 文件:行:列: 原因; 用 --skip-invalid --rejects FILE 只导入正确的行.
+    文件可为 CSV/TSV (UTF-8、GBK 或 UTF-16, 如 Excel 的"Unicode 文本")、.xlsx、.xls、.ods、JSON 或 NDJSON.
+    任一行有误则不导入任何数据, 并逐条列出 文件:行:列: 原因; 用 --skip-invalid --rejects FILE 只导入正确的行.
+    工作簿用 --sheet 选工作表; 表头上方有标题行时自动跳过, 或用 --header-row N 指定.
     """
 
 
+def read_options(f):
+    """--sheet and --header-row: which sheet of a workbook, which row is the header."""
+    f = click.option("--header-row", type=click.IntRange(min=1), default=None, metavar="N",
+                     help="表头所在行, 默认自动查找 (the header's row; found automatically by default)")(f)
+    f = click.option("--sheet", default=None, metavar="NAME|N",
+                     help="工作簿的工作表名或序号, 默认第一个 (the workbook's sheet; default the first)")(f)
+    return f
+
+
+def check_rejects(skip_invalid, rejects):
+    """The --skip-invalid/--rejects pair, checked before any work (a rejects file nowhere to go is refused now)."""
+    if skip_invalid and not rejects:
+        raise BrokerCRMError("--skip-invalid 须同时指定 --rejects FILE, 以免错误行无据可查 (needs --rejects FILE)")
+    if rejects and not skip_invalid:
+        raise BrokerCRMError("--rejects 仅与 --skip-invalid 同用 (--rejects needs --skip-invalid)")
+    if rejects and not Path(rejects).resolve().parent.is_dir():
+        raise NotFound(f"{rejects}: 目录不存在 (the rejects file's folder does not exist)")
+
+
 def _options(f):
+    f = read_options(f)
     f = click.option("--rejects", type=click.Path(dir_okay=False), default=None,
                      help="与 --skip-invalid 同用: 错误行及原因写入此 CSV (bad rows and reasons go here)")(f)
     f = click.option("--skip-invalid", is_flag=True,
@@ -26,14 +49,11 @@ def _options(f):
     return f
 
 
-def _run(kind, func, file, skip_invalid, rejects, db_path, operator, as_json):
-    if skip_invalid and not rejects:
-        raise BrokerCRMError("--skip-invalid 须同时指定 --rejects FILE, 以免错误行无据可查 (needs --rejects FILE)")
-    if rejects and not skip_invalid:
-        raise BrokerCRMError("--rejects 仅与 --skip-invalid 同用 (--rejects needs --skip-invalid)")
+def _run(kind, func, file, skip_invalid, rejects, db_path, operator, as_json, sheet=None, header_row=None):
+    check_rejects(skip_invalid, rejects)
     db, actor = acting(db_path, operator)
     result = func(db, file, actor=actor, skip_invalid=skip_invalid, rejects=rejects,
-                  progress=show_progress(as_json))
+                  progress=show_progress(as_json), sheet=sheet, header_row=header_row)
     if as_json:
         emit_json(result.as_dict())
         return
@@ -55,7 +75,7 @@ def _run(kind, func, file, skip_invalid, rejects, db_path, operator, as_json):
 @db_option
 @operator_option
 @json_option
-def import_clients(file, skip_invalid, rejects, db_path, operator, as_json):
+def import_clients(file, skip_invalid, rejects, sheet, header_row, db_path, operator, as_json):
     """导入客户 FILE (import clients).
 
     列 (columns): client_id, kind (individual|institution), name, id_number, phone,
@@ -66,7 +86,7 @@ def import_clients(file, skip_invalid, rejects, db_path, operator, as_json):
     """
     with plugins.load() as host:
         _run("客户 clients", plugins.with_client_checks(importers.import_clients, host), file, skip_invalid, rejects,
-             db_path, operator, as_json)
+             db_path, operator, as_json, sheet, header_row)
 
 
 @import_cmd.command("assessments")
@@ -75,11 +95,11 @@ def import_clients(file, skip_invalid, rejects, db_path, operator, as_json):
 @db_option
 @operator_option
 @json_option
-def import_assessments(file, skip_invalid, rejects, db_path, operator, as_json):
+def import_assessments(file, skip_invalid, rejects, sheet, header_row, db_path, operator, as_json):
     """导入风险测评 FILE (import risk assessments).
 
     列 (columns): client_id (客户号), answered_at (测评日期), q1 … q12; q9 可多选, 如 AC.
     按现行问卷策略计分, 定级, 计算有效期.
     """
     _run("测评 assessments", importers.import_assessments, file, skip_invalid, rejects, db_path, operator,
-         as_json)
+         as_json, sheet, header_row)

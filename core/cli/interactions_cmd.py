@@ -4,10 +4,10 @@ import click
 
 from ..service import care as care_lib
 from ..service import interactions as interactions_lib
-from ..kernel.errors import BrokerCRMError
+from ..book import lookups
 from . import cli
-from .common import acting, db_option, emit_json, json_option, operator_option
-from .import_cmd import import_cmd
+from .common import acting, db_option, echo_table, emit_json, json_option, operator_option
+from .import_cmd import check_rejects, import_cmd, read_options
 
 KIND_HELP = ", ".join(f"{k} {v}" for k, v in interactions_lib.KINDS.items())
 CHANNEL_HELP = ", ".join(f"{k} {v}" for k, v in interactions_lib.CHANNELS.items())
@@ -65,14 +65,15 @@ def interactions_log(client_id, kind, channel, note, satisfaction, manager, at, 
 def interactions_list(client_id, branch, kind, limit, db_path, operator, as_json):
     """列出接触记录, 新的在前 (list interactions, newest first)."""
     db, actor = acting(db_path, operator)
+    client_id, branch = lookups.client(db, client_id), lookups.branch(db, branch)
     rows = interactions_lib.list_interactions(db, actor, client_id=client_id, branch=branch, kind=kind, limit=limit)
     if as_json:
         emit_json(rows)
         return
-    for r in rows:
-        score = f" 满意度 {r['satisfaction']}" if r["satisfaction"] else ""
-        click.echo(f"#{r['id']:<6} {r['at']} {r['client_id']:<14} {r['branch_id']:<6}"
-                   f" {interactions_lib.label(r['kind'])} · {r['channel']}{score} · {r['manager'] or '-'}: {r['note']}")
+    echo_table([(f"#{r['id']}", r["at"], r["client_id"], r["branch_id"], interactions_lib.label(r["kind"]),
+                 r["channel"], r["satisfaction"] or "", r["manager"] or "-", r["note"]) for r in rows],
+               ["编号 id", "时间 at", "客户 client", "营业部", "类型 kind", "渠道", "满意度", "客户经理", "内容 note"],
+               empty="没有接触记录 (no interactions)")
 
 
 @interactions.command("satisfaction")
@@ -83,6 +84,7 @@ def interactions_list(client_id, branch, kind, limit, db_path, operator, as_json
 def interactions_satisfaction(branch, db_path, operator, as_json):
     """满意度平均分: 按营业部, 按客户经理 (average satisfaction per branch and per manager)."""
     db, actor = acting(db_path, operator)
+    branch = lookups.branch(db, branch)
     report = interactions_lib.satisfaction_report(db, actor, branch=branch)
     if as_json:
         emit_json(report)
@@ -100,20 +102,21 @@ def interactions_satisfaction(branch, db_path, operator, as_json):
 @click.option("--skip-invalid", is_flag=True, help="导入正确的行, 跳过错误行 (import the good rows, reject the bad ones)")
 @click.option("--rejects", type=click.Path(dir_okay=False), default=None,
               help="与 --skip-invalid 同用: 错误行及原因写入此 CSV (bad rows and reasons go here)")
+@read_options
 @db_option
 @operator_option
 @json_option
-def import_interactions(file, skip_invalid, rejects, db_path, operator, as_json):
+def import_interactions(file, skip_invalid, rejects, sheet, header_row, db_path, operator, as_json):
     """导入接触记录 FILE (import interactions).
 
     列 (columns): client_id (客户号), kind (类型), channel (渠道), note (内容), 可选 optional:
     satisfaction (满意度 1–5), at (时间), manager (客户经理). 任一行有误则不导入任何记录,
     除非 --skip-invalid --rejects FILE.
     """
-    if bool(skip_invalid) != bool(rejects):
-        raise BrokerCRMError("--skip-invalid 与 --rejects FILE 须同时使用 (use both or neither)")
+    check_rejects(skip_invalid, rejects)
     db, actor = acting(db_path, operator)
-    result = interactions_lib.import_file(db, actor, file, skip_invalid=skip_invalid, rejects=rejects)
+    result = interactions_lib.import_file(db, actor, file, skip_invalid=skip_invalid, rejects=rejects, sheet=sheet,
+                                          header_row=header_row)
     if as_json:
         emit_json(result.as_dict())
         return

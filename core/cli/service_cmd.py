@@ -5,8 +5,9 @@ import click
 from ..book import data_changes as changes_lib
 from ..service import retention as retention_lib
 from ..service import packages as packages_lib
+from ..book import lookups
 from . import cli
-from .common import acting, db_option, emit_json, json_option, operator_option
+from .common import acting, db_option, echo_table, emit_json, json_option, operator_option
 
 
 @cli.group()
@@ -22,6 +23,7 @@ def packages():
 def packages_show(client_id, db_path, operator, as_json):
     """客户的服务包及到期服务 (the package of CLIENT_ID and its due actions)."""
     db, actor = acting(db_path, operator)
+    client_id = lookups.client(db, client_id)
     p = packages_lib.show(db, actor, client_id)
     if as_json:
         emit_json(p)
@@ -42,12 +44,13 @@ def packages_show(client_id, db_path, operator, as_json):
 def packages_report(branch, db_path, operator, as_json):
     """各营业部各服务包客户数 (clients per package per branch, head-office rules)."""
     db, actor = acting(db_path, operator)
+    branch = lookups.branch(db, branch)
     report = packages_lib.distribution(db, actor, branch=branch)
     if as_json:
         emit_json(report)
         return
-    for r in report["rows"]:
-        click.echo(f"{r['branch_id']:<8} {r['package']:<22} {r['clients']:>9,}")
+    echo_table([(r["branch_id"], r["package"], f"{r['clients']:,}") for r in report["rows"]],
+               ["营业部 branch", "服务包 package", "客户 clients"])
 
 
 @cli.group()
@@ -74,13 +77,15 @@ def _echo_case(case, as_json):
 def retention_list(branch, state, db_path, operator, as_json):
     """列出挽留案例 (list retention cases)."""
     db, actor = acting(db_path, operator)
+    branch = lookups.branch(db, branch)
     rows = retention_lib.list_cases(db, actor, branch=branch, state=state)
     if as_json:
         emit_json(rows)
         return
-    for c in rows:
-        click.echo(f"#{c['id']:<5} {c['client_id']:<14} {c['branch_id']:<6} {c['request']:<9} {c['state']:<7}"
-                   f" {c['outcome'] or '':<12} {c['opened_at']}")
+    echo_table([(f"#{c['id']}", c["client_id"], c["branch_id"], c["request"], c["state"], c["outcome"] or "",
+                 c["opened_at"]) for c in rows],
+               ["案例 id", "客户 client", "营业部", "申请 request", "状态 state", "结果 outcome", "开立 opened"],
+               empty="没有挽留案例 (no retention cases)")
 
 
 @retention.command("attempt")
@@ -173,6 +178,7 @@ def changes_request(client_id, field, value, note, db_path, operator, as_json):
 def changes_list(state, client_id, branch, db_path, operator, as_json):
     """列出资料修改, 值已脱敏 (list changes; values masked)."""
     db, actor = acting(db_path, operator)
+    client_id, branch = lookups.client(db, client_id), lookups.branch(db, branch)
     rows = changes_lib.list_changes(db, actor, state=state, client_id=client_id, branch=branch)
     if as_json:
         emit_json(rows)

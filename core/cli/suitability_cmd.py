@@ -12,6 +12,7 @@ from ..suitability import products
 from ..suitability import engine as suitability
 from ..suitability import scan as suitability_scan
 from ..kernel.validate import parse_date
+from ..book import lookups
 from . import cli
 from ..trust import authz
 from .common import acting, db_option, emit_json, json_option, operator_option
@@ -65,6 +66,7 @@ def _print_result(r):
 def check_cmd(client_id, product_code, as_of, db_path, operator, as_json):
     """检查客户 CLIENT_ID 与产品 PRODUCT_CODE 是否适当 (check one client against one product; recorded)."""
     db, actor = acting(db_path, operator)
+    client_id, product_code = lookups.client(db, client_id), lookups.product(db, product_code)
     result = suitability.check(db, actor, client_id, product_code, today=_as_of(as_of))
     if as_json:
         emit_json(result)
@@ -104,6 +106,7 @@ def confirm_cmd(client_id, product_code, evidence, as_of, db_path, operator, as_
 def scan_cmd(branch, limit, as_of, db_path, operator, as_json):
     """检查全部持仓, 列出持有高于其等级产品的客户 (check every holding; list those above the client's level)."""
     db, actor = acting(db_path, operator)
+    branch = lookups.branch(db, branch)
     summary = suitability_scan.scan(db, actor, branch=branch, today=_as_of(as_of), limit=limit)
     if as_json:
         emit_json(summary)
@@ -132,6 +135,7 @@ def scan_cmd(branch, limit, as_of, db_path, operator, as_json):
 def assessments_cmd(branch, days, as_of, db_path, operator, as_json):
     """各营业部已过期、即将到期的风险测评, 及须重新测评的客户 (expired, expiring, renewal due)."""
     db, actor = acting(db_path, operator)
+    branch = lookups.branch(db, branch)
     branch = authz.branch_filter(actor, "client.read", branch)
     today = _as_of(as_of)
     report = assessment_reports.expiry_report(db, branch=branch, today=today, days=days)
@@ -277,13 +281,14 @@ def rerate_cmd(as_of, db_path, operator, as_json):
 @db_option
 @operator_option
 @json_option
-def import_products(file, skip_invalid, rejects, db_path, operator, as_json):
+def import_products(file, skip_invalid, rejects, sheet, header_row, db_path, operator, as_json):
     """导入产品 FILE (import products).
 
     列 (columns): code (产品代码), name (产品名称), type (产品类型), risk_level (风险等级 R1–R5).
     未填风险等级的产品按适当性策略由类型推定 (股票型 → R4, 债券型 → R3, 货币型 → R1 …).
     """
-    _run("产品 products", products.import_products, file, skip_invalid, rejects, db_path, operator, as_json)
+    _run("产品 products", products.import_products, file, skip_invalid, rejects, db_path, operator, as_json, sheet,
+         header_row)
 
 
 @import_cmd.command("holdings")
@@ -293,13 +298,13 @@ def import_products(file, skip_invalid, rejects, db_path, operator, as_json):
 @db_option
 @operator_option
 @json_option
-def import_holdings(file, replace, skip_invalid, rejects, db_path, operator, as_json):
+def import_holdings(file, replace, skip_invalid, rejects, sheet, header_row, db_path, operator, as_json):
     """导入持仓 FILE (import holdings).
 
     列 (columns): client_id (客户号), product_code (产品代码), amount (持有金额), since (持有起始日).
     """
     func = functools.partial(products.import_holdings, replace=replace)
-    _run("持仓 holdings", func, file, skip_invalid, rejects, db_path, operator, as_json)
+    _run("持仓 holdings", func, file, skip_invalid, rejects, db_path, operator, as_json, sheet, header_row)
 
 
 @import_cmd.command("behaviour")
@@ -308,10 +313,11 @@ def import_holdings(file, replace, skip_invalid, rejects, db_path, operator, as_
 @db_option
 @operator_option
 @json_option
-def import_behaviour(file, skip_invalid, rejects, db_path, operator, as_json):
+def import_behaviour(file, skip_invalid, rejects, sheet, header_row, db_path, operator, as_json):
     """导入每日交易行为 FILE 并重新评估 (import daily trading behaviour, then re-rate).
 
     列 (columns): client_id, date, turnover_pct (日换手率%, 250 即 250%), st_share (ST占比 0–1 或 60%).
     满足行为规则的客户标记为进取型并通知客户经理; 不限制交易 (never blocks trading).
     """
-    _run("交易行为 behaviour", behaviour.import_behaviour, file, skip_invalid, rejects, db_path, operator, as_json)
+    _run("交易行为 behaviour", behaviour.import_behaviour, file, skip_invalid, rejects, db_path, operator, as_json,
+         sheet, header_row)

@@ -4,8 +4,9 @@ import click
 
 from ..service import orders as orders_lib
 from ..service import tasks as tasks_lib
+from ..book import lookups
 from . import cli
-from .common import acting, db_option, emit_json, json_option, operator_option
+from .common import acting, db_option, echo_table, emit_json, json_option, operator_option
 
 
 @cli.group()
@@ -25,16 +26,15 @@ def tasks():
 def tasks_list(branch, client_id, overdue, status, limit, db_path, operator, as_json):
     """列出任务, 未办在前, 按截止时间 (list tasks, open first, by due time)."""
     db, actor = acting(db_path, operator)
+    branch, client_id = lookups.branch(db, branch), lookups.client(db, client_id)
     rows = tasks_lib.list_tasks(db, actor, branch=branch, client_id=client_id, overdue=overdue,
                                 status=status, limit=limit)
     if as_json:
         emit_json(rows)
         return
-    if not rows:
-        click.echo("没有任务 (no tasks)")
-    for t in rows:
-        click.echo(f"#{t['id']:<6} {t['client_id']:<14} {t['branch_id']:<6} 截止 {tasks_lib.due_label(t):<32}"
-                   f" {t['title']}  [{t['origin']}]")
+    echo_table([(f"#{t['id']}", t["client_id"], t["branch_id"], tasks_lib.due_label(t), t["title"], t["origin"])
+                for t in rows], ["任务 id", "客户 client", "营业部", "截止 due", "任务 title", "来源 origin"],
+               empty="没有任务 (no tasks)")
 
 
 @tasks.command("done")
@@ -61,6 +61,7 @@ def tasks_done(task_id, note, db_path, operator, as_json):
 def tasks_report(branch, db_path, operator, as_json):
     """按营业部统计: 按时完成, 超时完成, 逾期未办 (per branch: on time, late, open past due)."""
     db, actor = acting(db_path, operator)
+    branch = lookups.branch(db, branch)
     report = tasks_lib.report(db, actor, branch=branch)
     if as_json:
         emit_json(report)

@@ -1,6 +1,11 @@
 """Validated, all-or-nothing importers of the trading system's exports.
 
-- ``readers``: CSV (any encoding branches use), Excel, JSON, NDJSON → rows.
+- ``readers``: the one door to every file type → rows; it refuses what it cannot read
+  exactly (docs/imports.md). Behind it: ``text_files`` (one encoding per file),
+  ``read_csv``, ``read_workbook`` (python-calamine, in a worker with a memory ceiling),
+  ``read_json``, ``headers`` and ``tables`` (the header row, ragged and damaged rows),
+  ``read_rules`` (the limits), ``columns`` (each import's columns) and ``policy``
+  (the head-office header synonyms, policies/import.toml).
 - ``report``: the result, problems and rejects file every importer shares.
 - ``runner``: the generic check-then-write loop (products, holdings, behaviour, interactions).
 - ``pipeline``: reading and checking in a forked worker while the parent writes.

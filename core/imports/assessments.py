@@ -115,7 +115,8 @@ def _stored(db, ids):
     return found
 
 
-def import_assessments(db, path, *, actor, skip_invalid=False, rejects=None, progress=False):
+def import_assessments(db, path, *, actor, skip_invalid=False, rejects=None, progress=False, sheet=None,
+                       header_row=None):
     """Import risk assessments from a CSV/XLSX/JSON/NDJSON file; returns an ImportResult.
 
     All or nothing unless ``skip_invalid`` (bad rows then go to ``rejects``).
@@ -143,7 +144,7 @@ def import_assessments(db, path, *, actor, skip_invalid=False, rejects=None, pro
         db, path, "assessments", "测评 (assessments)", aliases(questionnaire.ids), check,
         lambda good, result: _write(db, good, policies.version, stamp, result), key,
         actor=actor, skip_invalid=skip_invalid, rejects=rejects, progress=progress,
-        repeat=repeat, extra={"policy_version": policies.version},
+        repeat=repeat, extra={"policy_version": policies.version}, sheet=sheet, header_row=header_row,
     )
 
 

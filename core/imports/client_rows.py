@@ -46,7 +46,6 @@ KINDS = {
 
 # An institution may give a landline: area code, then 7–8 digits.
 _LANDLINE_DIGITS = frozenset("0123456789-")
-_INF = float("inf")
 # GB 11643 check, inlined for the hot path; validate.resident_id explains failures.
 _ID_WEIGHTS = validate.ID_WEIGHTS
 _ID_CHECK = validate.ID_CHECK
@@ -129,7 +128,10 @@ def check_row(row, branches, today_iso):
         elif birth > today_iso:
             problems.append(("birth_date", "晚于今天 (in the future)"))
     if id_number:
-        if kind == "individual":
+        excel = validate.excel_scientific(id_number)
+        if excel:
+            problems.append(("id_number", excel))
+        elif kind == "individual":
             error = _resident_id(id_number)
             if error:
                 problems.append(("id_number", error))
@@ -146,10 +148,11 @@ def check_row(row, branches, today_iso):
 
     phone = get("phone", "")
     if phone:
-        if not (len(phone) == 11 and phone.isdigit() and phone[0] == "1" and phone[1] in "3456789"):
+        if not (len(phone) == 11 and phone.isascii() and phone.isdigit() and phone[0] == "1"
+                and phone[1] in "3456789"):
             phone, error = _phone(phone, kind)
             if error:
-                problems.append(("phone", error))
+                problems.append(("phone", validate.excel_scientific(get("phone")) or error))
     elif kind == "individual":
         problems.append(("phone", "个人客户必填 (required for individuals)"))
 
@@ -176,14 +179,9 @@ def check_row(row, branches, today_iso):
         value = get(column)
         number = None
         if value:
-            try:
-                number = float(value)
-                if not 0 <= number < _INF:  # negative, infinite or NaN: let validate say which
-                    raise ValueError
-            except ValueError:
-                number, error = validate.non_negative(value)
-                if error:
-                    problems.append((column, error))
+            number, error = validate.non_negative(value)  # strict: ASCII digits, one point (issue 13)
+            if error:
+                problems.append((column, error))
         record[column] = number
     extra = None
     columns = _extra_columns(tuple(row))

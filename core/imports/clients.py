@@ -20,18 +20,18 @@ import bisect
 import datetime as dt
 from array import array
 import json
-from pathlib import Path
 
 from ..trust import audit, authz
 from ..kernel import events
 from . import pipeline as import_pipeline
+from . import policy as import_policy
 from .client_rows import ALIASES, COLUMNS, FIELDS, IMPORTANT_FIELDS, KNOWN, Branches
 from .clients_fast import produce
 from ..kernel.errors import BrokerCRMError
 from ..kernel.registry import registry
 from .report import ImportResult, Problems, Progress, Rejects, SeenKeys
 from ..kernel.rows import chunks
-from .readers import read_rows
+from .readers import WORKBOOK_SUFFIXES, check_file
 from ..kernel.timeutil import now_iso, today
 
 IMPORT_CACHE_KIB = 64 * 1024
@@ -284,7 +284,7 @@ class _ClientWriter:
 
 
 def import_clients(db, path, *, actor, skip_invalid=False, rejects=None, progress=False,
-                   row_validators=None, row_enrichers=None):
+                   row_validators=None, row_enrichers=None, sheet=None, header_row=None):
     """Import clients from a CSV/XLSX/JSON/NDJSON file; returns an ImportResult.
 
     All or nothing: any bad row raises ValidationFailed listing
@@ -300,8 +300,11 @@ def import_clients(db, path, *, actor, skip_invalid=False, rejects=None, progres
     ``row_enrichers``: callables ``fn(rows) -> [(index, {column: value})]``
     called the same way after the validators; the values are kept in the
     client's extra columns. A standard column cannot be set this way.
+
+    ``sheet`` (name or 1-based number) and ``header_row`` pick the sheet of a
+    workbook and the header row of a table (``readers.table``).
     """
-    path = Path(path)
+    path = check_file(path)  # a missing file or an unknown type fails here, before any work
     source = path.name
     result = ImportResult("clients", str(path))
     problems = Problems(str(path))
@@ -313,14 +316,16 @@ def import_clients(db, path, *, actor, skip_invalid=False, rejects=None, progres
         for code in known - {own}})
     validators = list(row_validators or [])
     enrichers = list(row_enrichers or [])
-    read_rows(path, ALIASES)  # a missing file or an unknown type fails here, before any work
+    spec = import_policy.spec(db, "clients", extra_aliases=ALIASES)
     bar = Progress(path, progress, f"导入客户 {source}")
     writer = _ClientWriter(db, source, actor, result)
     # The rows as read travel with the checked ones only when a rejects file or a
     # validator may need them: a dict per row is a third of the reader's cost.
     keep_rows = bool(validators) or spool.enabled
-    payloads = import_pipeline.run(produce, (path, ALIASES, branches, today(), keep_rows),
-                                   size=path.stat().st_size if path.exists() else 0)
+    # A workbook is read in a worker of its own (read_workbook), so its rows are checked here.
+    size = 0 if path.suffix.lower() in WORKBOOK_SUFFIXES else path.stat().st_size
+    payloads = import_pipeline.run(produce, (path, spec, branches, today(), keep_rows, sheet, header_row),
+                                   size=size)
     # New clients' events land at random places in the events(kind, at) index; a larger page
     # cache for the import keeps those inserts in memory (64 MB, well inside the 200 MB budget).
     cache_size = db.execute("PRAGMA cache_size").fetchone()[0]

@@ -21,7 +21,7 @@ from operator import itemgetter, mul
 
 from .client_rows import FIELDS, KNOWN, check_row
 from .report import BATCH_SIZE, batched
-from .readers import csv_dict, csv_table, read_rows
+from .readers import BadRow, read_rows, row_dict, table
 from ..kernel.validate import ID_CHECK, ID_WEIGHTS
 
 # Raw columns read for the fast check, in this order.
@@ -73,7 +73,7 @@ class FastChecker:
 
     def list_checker(self, names):
         """``fast(cells)`` for CSV rows as lists under header ``names``: like ``fast_row``."""
-        index = {name: i for i, name in enumerate(names)}  # a repeated header: the last wins, as in a dict
+        index = {name: i for i, name in enumerate(names) if name}  # the reader refused repeated columns
         width = len(names)
         # A column the file lacks reads as blank: one "" appended past the row's end.
         pad = not all(c in index for c in STAGED)
@@ -120,7 +120,7 @@ class FastChecker:
         # Plain digits (and points) are non-negative and, under 300 of them, finite; anything
         # else (a sign, an exponent, inf, nan, spaces) goes to the full check.
         digits = (ta + tr + hold + income + years + net).replace(".", "")
-        if digits and not (digits.isdigit() and len(digits) < 300):
+        if digits and not (digits.isascii() and digits.isdigit() and len(digits) < 300):
             return None
         try:
             ta = float(ta) if ta else None
@@ -129,7 +129,7 @@ class FastChecker:
             income = float(income) if income else None
             years = float(years) if years else None
             net = float(net) if net else None
-        except ValueError:  # "1.2.3", or a digit float() does not read (e.g. superscripts)
+        except ValueError:  # "1.2.3": the full check says why
             return None
         return (client_id, "individual", name, id_number, phone, embedded, branch, opened or None,
                 ta, tr, hold, income, occupation.strip() or None, education.strip() or None, years,
@@ -144,7 +144,7 @@ def record_tuple(record, fields):
     return (record["client_id"], *(record[f] for f in fields[:-1]), extra)
 
 
-def produce(path, aliases, branches, today, keep_rows):
+def produce(path, spec, branches, today, keep_rows, sheet=None, header_row=None):
     """Yield one payload per batch: {"rows", "good": [tuple], "numbers", "good_rows", "bad", "size"}.
 
     ``numbers`` are the file row numbers of the good rows. ``keep_rows`` also
@@ -155,23 +155,26 @@ def produce(path, aliases, branches, today, keep_rows):
     """
     checker = FastChecker(branches, today, KNOWN)
     today_iso = today.isoformat()
-    table = csv_table(path, aliases)
-    if table is None:
-        records, fast = read_rows(path, aliases), checker.fast_row
+    found = table(path, spec, sheet=sheet, header_row=header_row)
+    if found is None:
+        records, fast = read_rows(path, spec), checker.fast_row
 
         def as_dict(row):
             return row
     else:
-        names, records = table
+        names, records = found.names, found.records
         fast = checker.list_checker(names)
 
         def as_dict(cells):
-            return csv_dict(names, cells)
+            return row_dict(names, cells)
 
     for batch in batched(records, BATCH_SIZE):
         good, numbers, good_rows, bad = [], [], [], []
         blank = 0
         for n, record in batch:
+            if type(record) is BadRow:
+                bad.append((n, dict(record), record.problems))
+                continue
             stored = fast(record)
             row = None
             if stored is None:
@@ -195,5 +198,6 @@ def produce(path, aliases, branches, today, keep_rows):
 def _bytes(batch):
     """Roughly how many bytes of the file a batch covered (for the progress bar)."""
     sample = [row.values() if isinstance(row, dict) else row for _, row in batch[:50]]
+    sample = [cells for cells in sample if cells] or [[""]]
     per_row = sum(len(",".join(map(str, cells)).encode("utf-8")) + 1 for cells in sample) / len(sample)
     return int(per_row * len(batch))

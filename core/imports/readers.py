@@ -1,177 +1,107 @@
-"""Reading rows from the files brokerage staff actually have.
+"""Reading rows from the files brokerage staff actually have: one door for every file type.
 
-CSV in UTF-8 (with or without BOM) or GBK/GB18030 as Chinese Excel writes it,
-.xlsx workbooks (first sheet), JSON (a list of objects) and NDJSON. Every
-reader streams: rows are yielded one at a time with their row number as a
-person would count it (the header is row 1 in CSV and Excel).
+CSV/TSV text in UTF-8, GBK or UTF-16 (``read_csv``), workbooks .xlsx .xlsm
+.xls .ods (``read_workbook``), JSON and NDJSON (``read_json``). Each reader
+refuses what it cannot read exactly; docs/imports.md lists the rules and
+limits. Rows come one at a time with their row number as a person counts
+them (the spreadsheet's row, the CSV record, the JSON record or NDJSON line):
+a readable row as cells, an unreadable one as a ``BadRow`` naming its
+problems, which the importers report like any other bad row.
 """
 
-import codecs
-import csv
-import datetime as dt
-import json
 from pathlib import Path
 
-from ..kernel.errors import BrokerCRMError
+from ..kernel.errors import BrokerCRMError, NotFound
+from .headers import ColumnSpec, normalise_header  # noqa: F401  (normalise_header: re-exported)
+from .read_csv import SUFFIXES as CSV_SUFFIXES
+from .read_csv import open_csv
+from .read_json import json_rows, ndjson_rows
+from .read_rules import BadRow  # noqa: F401  (re-exported for the importers)
+from .read_workbook import SUFFIXES as WORKBOOK_SUFFIXES
+from .read_workbook import open_workbook
 
-def detect_encoding(path, sample_size=1 << 20):
-    """UTF-8 if the first megabyte decodes as UTF-8, else GB18030 (a superset of GBK)."""
-    with open(path, "rb") as f:
-        sample = f.read(sample_size)
-    decoder = codecs.getincrementaldecoder("utf-8-sig")()
+JSON_SUFFIXES = (".json",)
+NDJSON_SUFFIXES = (".ndjson", ".jsonl")
+
+
+def as_spec(spec):
+    """A ColumnSpec from a spec or a plain {spelling: column} dict (every column then optional, extras kept)."""
+    if isinstance(spec, ColumnSpec):
+        return spec
+    aliases = dict(spec or {})
+    return ColumnSpec(aliases=aliases, known=frozenset(aliases.values()))
+
+
+def check_file(path):
+    """The path as a Path, or a BrokerCRMError when it is not a readable file of a known type."""
+    path = Path(path)
+    if not path.exists():
+        raise NotFound(f"{path}: 文件不存在 (no such file)")
+    if not path.is_file():
+        raise BrokerCRMError(f"{path}: 不是文件 (not a file)")
+    suffix = path.suffix.lower()
+    if suffix not in CSV_SUFFIXES + WORKBOOK_SUFFIXES + JSON_SUFFIXES + NDJSON_SUFFIXES:
+        raise BrokerCRMError(f"{path}: 不支持的文件类型 {suffix} (use .csv, .tsv, .txt, .xlsx, .xls, .ods, .json or"
+                             " .ndjson)")
     try:
-        decoder.decode(sample, final=False)
-        return "utf-8-sig"
-    except UnicodeDecodeError:
-        return "gb18030"
+        with open(path, "rb"):
+            pass
+    except OSError as e:
+        raise BrokerCRMError(f"{path}: 无法读取 (cannot read: {e.strerror})") from None
+    return path
 
 
-def normalise_header(name, aliases):
-    key = str(name or "").strip().lstrip("\ufeff")
-    return aliases.get(key, aliases.get(key.lower(), key.lower() if key.isascii() else key))
+def table(path, spec, *, sheet=None, header_row=None):
+    """For CSV and workbooks: a ``tables.Table`` (names, records of cell lists); None for JSON files."""
+    path = check_file(path)
+    spec = as_spec(spec)
+    suffix = path.suffix.lower()
+    if sheet is not None and suffix not in WORKBOOK_SUFFIXES:
+        raise BrokerCRMError(f"{path}: --sheet 只适用于工作簿 (--sheet applies to workbooks only)")
+    if suffix in WORKBOOK_SUFFIXES:
+        return open_workbook(path, spec, sheet=sheet, header_row=header_row)
+    if suffix in CSV_SUFFIXES:
+        return open_csv(path, spec, header_row=header_row)
+    if header_row is not None:
+        raise BrokerCRMError(f"{path}: --header-row 不适用于 JSON (--header-row does not apply to JSON)")
+    return None
 
 
-def _cell(value):
-    if value is None:
-        return ""
-    if isinstance(value, dt.datetime):
-        return value.date().isoformat() if value.time() == dt.time() else value.isoformat(sep=" ")
-    if isinstance(value, dt.date):
-        return value.isoformat()
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    return str(value).strip()
+def row_dict(names, cells):
+    """A row of a Table as {column: stripped text} (ignored and header-less columns left out)."""
+    return {n: v.strip() for n, v in zip(names, cells) if n}
 
 
-CSV_SUFFIXES = (".csv", ".txt", ".tsv", "")
+def read_rows(path, spec=None, *, sheet=None, header_row=None):
+    """Yield ``(row_number, {column: text})`` (or a BadRow) from any supported file.
+
+    ``spec`` is a ColumnSpec, or a {spelling: column} dict. Values are stripped
+    text; empty cells are "". Header problems are raised before the first row.
+    """
+    spec = as_spec(spec)
+    found = table(path, spec, sheet=sheet, header_row=header_row)
+    if found is not None:
+        return _dicts(found)
+    path = Path(path)
+    if path.suffix.lower() in NDJSON_SUFFIXES:
+        return _stripped(ndjson_rows(path, spec))
+    return _stripped(json_rows(path, spec))
 
 
-def _undecodable(path, error):
-    return BrokerCRMError(f"{path}: 文件编码无法识别, 请另存为 UTF-8 或 GBK (cannot decode: {error})")
-
-
-def _csv_rows(path, aliases):
-    # A generator, so the file is opened only once the rows are asked for.
-    names, records = csv_table(path, aliases)
-    for number, cells in records:
-        row = csv_dict(names, cells)
-        if any(row.values()):
+def _dicts(found):
+    names = found.names
+    for number, cells in found.records:
+        if type(cells) is BadRow:
+            yield number, cells
+            continue
+        row = row_dict(names, cells)
+        if any(row.values()):  # a row of blanks is no row
             yield number, row
 
 
-def csv_dict(names, cells):
-    """A CSV row of ``csv_table`` as ``read_rows`` gives it: {column: stripped text}."""
-    return {n: v.strip() for n, v in zip(names, cells)}
-
-
-def csv_table(path, aliases=None):
-    """For a CSV file: ``(column names, iterator of (row_number, [cells]))``; None for other files.
-
-    The fast path for large exports: cells come as read (not stripped) and rows
-    as lists, so a caller that checks the common case pays for neither a dict
-    nor sixteen strips per row. Rows whose cells are all empty are skipped; a
-    row of blanks is the caller's to skip after stripping.
-    """
-    path = Path(path)
-    if path.suffix.lower() not in CSV_SUFFIXES or not path.exists():
-        return None
-    f = open(path, newline="", encoding=detect_encoding(path))
-    try:
-        reader = csv.reader(f)
-        header = next(reader, None)
-    except UnicodeDecodeError as e:
-        f.close()
-        raise _undecodable(path, e) from None
-    except BaseException:
-        f.close()
-        raise
-    if header is None:
-        f.close()
-        return [], iter(())
-    return [normalise_header(h, aliases or {}) for h in header], _csv_records(path, f, reader)
-
-
-def _csv_records(path, f, reader):
-    with f:
-        try:
-            for number, values in enumerate(reader, start=2):
-                if any(values):
-                    yield number, values
-        except UnicodeDecodeError as e:
-            raise _undecodable(path, e) from None
-
-
-def _xlsx_rows(path, aliases):
-    from openpyxl import load_workbook
-
-    try:
-        wb = load_workbook(path, read_only=True, data_only=True)
-    except Exception as e:  # openpyxl raises many types for a broken file
-        raise BrokerCRMError(f"{path}: 无法打开 Excel 文件 (cannot open workbook): {e}") from None
-    try:
-        rows = wb.worksheets[0].iter_rows(values_only=True)
-        header = next(rows, None)
-        if header is None:
-            return
-        names = [normalise_header(h, aliases) for h in header]
-        for number, values in enumerate(rows, start=2):
-            cells = [_cell(v) for v in values]
-            if not any(cells):
-                continue
-            yield number, {n: v for n, v in zip(names, cells) if n}
-    finally:
-        wb.close()
-
-
-def _json_obj(path, number, obj, aliases):
-    if not isinstance(obj, dict):
-        raise BrokerCRMError(f"{path}:{number}: 须为 JSON 对象 (each record must be an object)")
-    return {normalise_header(k, aliases): _cell(v) for k, v in obj.items()}
-
-
-def _json_rows(path, aliases):
-    try:
-        with open(path, encoding="utf-8-sig") as f:
-            data = json.load(f)
-    except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        raise BrokerCRMError(f"{path}: JSON 格式错误 (invalid JSON): {e}") from None
-    if isinstance(data, dict):
-        data = next((v for v in data.values() if isinstance(v, list)), None)
-    if not isinstance(data, list):
-        raise BrokerCRMError(f"{path}: JSON 须为对象数组 (must be a list of objects)")
-    for number, obj in enumerate(data, start=1):
-        yield number, _json_obj(path, number, obj, aliases)
-
-
-def _ndjson_rows(path, aliases):
-    with open(path, encoding="utf-8-sig") as f:
-        for number, line in enumerate(f, start=1):
-            if not line.strip():
-                continue
-            try:
-                obj = json.loads(line)
-            except json.JSONDecodeError as e:
-                raise BrokerCRMError(f"{path}:{number}: JSON 格式错误 (invalid JSON line): {e}") from None
-            yield number, _json_obj(path, number, obj, aliases)
-
-
-def read_rows(path, aliases=None):
-    """Yield ``(row_number, {column: text})`` from a CSV, XLSX, JSON or NDJSON file.
-
-    ``aliases`` maps header spellings (e.g. Chinese 客户号) to column names.
-    Values are stripped text; empty cells are "".
-    """
-    path = Path(path)
-    aliases = aliases or {}
-    if not path.exists():
-        raise BrokerCRMError(f"{path}: 文件不存在 (no such file)")
-    suffix = path.suffix.lower()
-    if suffix in (".xlsx", ".xlsm"):
-        return _xlsx_rows(path, aliases)
-    if suffix == ".json":
-        return _json_rows(path, aliases)
-    if suffix in (".ndjson", ".jsonl"):
-        return _ndjson_rows(path, aliases)
-    if suffix in CSV_SUFFIXES:
-        return _csv_rows(path, aliases)
-    raise BrokerCRMError(f"{path}: 不支持的文件类型 {suffix} (use .csv, .xlsx, .json or .ndjson)")
+def _stripped(rows):
+    for number, row in rows:
+        if type(row) is BadRow:
+            yield number, row
+        else:
+            yield number, {k: v.strip() for k, v in row.items()}

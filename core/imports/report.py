@@ -21,6 +21,7 @@ from pathlib import Path
 
 import click
 
+from ..kernel.cells import neutralise_row
 from ..kernel.errors import BrokerCRMError, ValidationFailed
 from ..kernel.rows import chunks
 
@@ -113,7 +114,7 @@ class Rejects:
         self._spool.write(json.dumps([row, reason], ensure_ascii=False) + "\n")
 
     def write(self):
-        """Write the rejects CSV (UTF-8 with BOM: Excel then reads the Chinese)."""
+        """Write the rejects CSV (UTF-8 with BOM: Excel then reads the Chinese; formula-like cells neutralised)."""
         if self._spool is None:
             return None
         columns = [c for c in self._columns if c != "reason"]
@@ -121,10 +122,10 @@ class Rejects:
         try:
             with open(self.path, "w", newline="", encoding="utf-8-sig") as out:
                 writer = csv.writer(out)
-                writer.writerow(columns + ["reason"])
+                writer.writerow(neutralise_row(columns + ["reason"]))
                 for line in self._spool:
                     row, reason = json.loads(line)
-                    writer.writerow([row.get(c, "") for c in columns] + [reason])
+                    writer.writerow(neutralise_row([row.get(c, "") for c in columns] + [reason]))
         except OSError as e:
             raise BrokerCRMError(f"{self.path}: 无法写入拒收文件 (cannot write rejects): {e}") from None
         finally:

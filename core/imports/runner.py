@@ -7,11 +7,11 @@ transaction. (Clients have their own, two-process pipeline for speed:
 ``imports.clients``.)
 """
 
-from pathlib import Path
-
 from ..trust import audit, authz
+from . import columns as import_columns
+from . import policy as import_policy
 from .report import BATCH_SIZE, ImportResult, Problems, Progress, Rejects, SeenKeys, batched
-from .readers import read_rows
+from .readers import BadRow, as_spec, check_file, read_rows
 
 
 def repeated_row(first):
@@ -24,7 +24,8 @@ ACTS = {"products": "product.import", "holdings": "holding.import", "behaviour":
 
 
 def run_import(db, path, kind, label, aliases, check, write, key, *, actor, skip_invalid=False, rejects=None,
-               progress=False, finish=None, repeat=repeated_row, extra=None):
+               progress=False, finish=None, repeat=repeated_row, extra=None, sheet=None,
+               header_row=None):
     """Run one import; returns its ImportResult.
 
     ``check(batch) -> [(record, [(column, reason)])]`` validates one batch of
@@ -34,21 +35,35 @@ def run_import(db, path, kind, label, aliases, check, write, key, *, actor, skip
     ``finish(result)`` runs last, inside the transaction; ``extra`` goes into
     the result. ``actor`` must be allowed the kind's act (``ACTS``); an
     actor of one branch imports only rows about that branch's clients, and
-    every other row is a row error.
+    every other row is a row error. ``aliases`` are the importer's own
+    spellings; for a kind the import policy knows (``columns.KINDS``) the
+    policy's synonyms, the kind's required columns and its rule for unknown
+    columns apply too. ``sheet`` and ``header_row`` go to the reader.
     """
     own_branch = actor.branch if authz.scope(actor, ACTS[kind]) == authz.OWN else None
-    path = Path(path)
+    path = check_file(path)
+    if kind in import_columns.KINDS:
+        spec = import_policy.spec(db, kind, extra_aliases=aliases, extra_known=set(aliases.values()))
+    else:
+        spec = as_spec(aliases)
     source = path.name
     result = ImportResult(kind, str(path), extra=extra or {})
     problems = Problems(str(path))
     spool = Rejects(rejects if skip_invalid else None)
-    rows = read_rows(path, aliases)
+    rows = read_rows(path, spec, sheet=sheet, header_row=header_row)  # header problems are raised here
     bar = Progress(path, progress, f"导入{label} {source}")
     seen = SeenKeys(db)
     try:
         with db.atomic():
             for batch in batched(rows, BATCH_SIZE):
                 result.rows += len(batch)
+                unread = {n: row.problems for n, row in batch if type(row) is BadRow}
+                if unread:  # rows the reader refused: reported as they are, never checked
+                    for n, row in batch:
+                        if n in unread:
+                            problems.add_row(n, unread[n])
+                            spool.add(dict(row), unread[n])
+                    batch = [(n, row) for n, row in batch if n not in unread]
                 checked = check(batch)
                 if own_branch is not None:
                     _outside_branch(db, checked, own_branch)

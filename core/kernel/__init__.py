@@ -3,6 +3,8 @@
 - ``errors``: the exception types every layer raises.
 - ``timeutil``: the clock (``BROKERCRM_NOW``), China Standard Time, dates.
 - ``db``: opening the SQLite file (WAL, foreign keys, busy timeout), read-only URIs.
+- ``locking``: transactions that take the write lock when they begin; the busy timeout and its error.
+- ``cells``: cells written for people never start a formula (CSV injection).
 - ``side_query``: a second read-only connection for look-ups during a write.
 - ``wal``: a big write's WAL checkpoint moved off the caller's path (``deferred_checkpoint``).
 - ``sql_filters``: small WHERE-clause builders.

@@ -20,7 +20,8 @@ from functools import cache
 
 # Packages with a ``contributions`` module. Their migration sets run, and their
 # profile sections show, in this order.
-FEATURES = ("kernel", "trust", "policy", "staff", "plugins", "classify", "governance", "service", "suitability")
+FEATURES = ("kernel", "trust", "policy", "staff", "plugins", "imports", "classify", "governance", "service",
+            "suitability")
 
 
 @dataclass

@@ -5,6 +5,8 @@ import os
 
 from .errors import BrokerCRMError
 
+from .errors import BrokerCRMError
+
 CST = dt.timezone(dt.timedelta(hours=8), "CST")
 
 
@@ -12,7 +14,11 @@ def now():
     """Current time; $BROKERCRM_NOW (ISO) pins it for reproducible demos and tests."""
     pinned = os.environ.get("BROKERCRM_NOW")
     if pinned:
-        value = dt.datetime.fromisoformat(pinned)
+        try:
+            value = dt.datetime.fromisoformat(pinned.strip())
+        except ValueError:
+            raise BrokerCRMError(f"环境变量 BROKERCRM_NOW={pinned!r} 不是 ISO 时间, 如 2026-06-30T10:00:00+08:00 "
+                                 "(not an ISO date-time)") from None
         return value if value.tzinfo else value.replace(tzinfo=CST)
     return dt.datetime.now(CST)
 

@@ -97,15 +97,47 @@ def parse_datetime(value):
         return None
 
 
+# Strict numbers (issue 13): ASCII digits, at most one decimal point, thousands grouped by
+# commas in threes; no "_" (Python's float() takes 1_000), no exponent, no other scripts' digits
+# (float() takes Arabic-Indic and full-width digits), no sign but a leading minus.
+_PLAIN_NUMBER = re.compile(r"(?:\d+(?:\.\d*)?|\.\d+)", re.ASCII)
+_GROUPED_NUMBER = re.compile(r"\d{1,3}(?:,\d{3})+(?:\.\d*)?", re.ASCII)
+# Any exponent is refused in a number; Excel's own display of a long number is one digit, maybe
+# decimals, "E+" and the exponent (1.40105E+17) -- a credit code such as 91140105903670E470 is not.
+EXPONENT = re.compile(r"(?:\d+(?:\.\d*)?|\.\d+)[eE][+-]?\d+", re.ASCII)
+EXCEL_SCIENTIFIC = re.compile(r"\d(?:\.\d+)?E\+\d{1,3}", re.ASCII | re.IGNORECASE)
+NUMBER_RULE = "只能用 ASCII 数字与一个小数点, 千分位用逗号 (ASCII digits and one decimal point only, commas between thousands)"
+
+
+def strict_number(value):
+    """(float, None) for a number written plainly; (None, reason) otherwise. Negative numbers are numbers."""
+    text = str(value).strip().replace("，", ",")
+    body = text[1:] if text[:1] == "-" else text
+    if _PLAIN_NUMBER.fullmatch(body) or _GROUPED_NUMBER.fullmatch(body):
+        number = float(body.replace(",", ""))
+        if number == float("inf"):
+            return None, f"{value!r} 超出范围 (too large)"
+        return (-number if text[:1] == "-" else number), None
+    if EXPONENT.fullmatch(body):
+        return None, (f"{value!r} 是科学计数法, Excel 显示长数字时会这样并丢失位数; 请把该列设为数值或文本格式后重新导出 "
+                      "(scientific notation, as Excel shows long numbers, losing digits)")
+    return None, f"{value!r} 不是数字: {NUMBER_RULE}"
+
+
+def excel_scientific(value):
+    """Why a text column holds what Excel made of a long number ('1.40105E+17'), or None."""
+    if EXCEL_SCIENTIFIC.fullmatch(str(value).strip()):
+        return ("Excel 把它存成了数字并显示为科学计数法, 后几位已丢失; 请把该列设为文本格式, 重新录入后再导出 "
+                "(Excel stored this as a number and shows it in scientific notation: digits are lost;"
+                " format the column as text and enter it again)")
+    return None
+
+
 def non_negative(value):
-    """A number ≥ 0 (thousands separators allowed); returns (number, error)."""
-    text = str(value).strip().replace(",", "").replace("，", "")
-    try:
-        number = float(text)
-    except ValueError:
-        return None, f"{value!r} 不是数字 (not a number)"
-    if number != number or number in (float("inf"), float("-inf")):
-        return None, f"{value!r} 不是有限数字 (not a finite number)"
+    """A number ≥ 0 written plainly (see strict_number); returns (number, error)."""
+    number, error = strict_number(value)
+    if error:
+        return None, error
     if number < 0:
         return None, f"{value!r} 不能为负数 (must be ≥ 0)"
     return number, None

@@ -35,7 +35,18 @@ def validate(doc):
     months = number(table(doc, "validity", ""), "months", "validity", minimum=1)
     if int(months) != months:
         raise PolicyError("validity.months: 须为整数 (must be a whole number of months)")
-    number(table(doc, "lowest_category", ""), "max_score", "lowest_category", minimum=None)
+    lowest = table(doc, "lowest_category", "")
+    number(lowest, "max_score", "lowest_category", minimum=None)
+    by_id = {q["id"]: q for q in questions}
+    for i, item in enumerate(lowest.get("no_loss", [])):
+        where = f"lowest_category.no_loss[{i}]"
+        qid = text(item, "question", where)
+        if qid not in by_id:
+            raise PolicyError(f"{where}.question: 题号 {qid!r} 不存在 (no such question)")
+        options = array(item, "options", where)
+        allowed = {chr(ord("A") + k) for k in range(len(by_id[qid]["options"]))}
+        if not options or any(o not in allowed for o in options):
+            raise PolicyError(f"{where}.options: 须为本题选项字母 {'/'.join(sorted(allowed))} (option letters)")
 
 
 @dataclass
@@ -43,6 +54,7 @@ class Scored:
     score: int
     level: str
     lowest_category: bool
+    lowest_reasons: tuple = ()   # why lowest category: the score cut-off, a "bear no loss" answer
 
 
 class Questionnaire:
@@ -55,6 +67,7 @@ class Questionnaire:
         self.levels = doc["levels"]
         self.validity_months = int(doc["validity"]["months"])
         self.lowest_max = doc["lowest_category"]["max_score"]
+        self.no_loss = [(n["question"], set(n["options"])) for n in doc["lowest_category"].get("no_loss", [])]
 
     def check_answer(self, qid, raw):
         """Normalise one answer to upper-case letters; return (letters, error)."""
@@ -82,4 +95,12 @@ class Questionnaire:
         for lv in self.levels:
             if total >= lv["min"]:
                 level = lv["level"]
-        return Scored(total, level, total <= self.lowest_max)
+        reasons = []
+        if total <= self.lowest_max:
+            reasons.append(f"问卷总分 {total} ≤ 最低类别线 {self.lowest_max} (score at or below the lowest-category cut-off)")
+        for qid, options in self.no_loss:
+            chosen = set(answers.get(qid, "")) & options
+            if chosen:
+                reasons.append(f"问卷 {qid} 答 {''.join(sorted(chosen))}: 不愿或不能承受任何损失"
+                               " (unwilling or unable to bear any loss)")
+        return Scored(total, level, bool(reasons), tuple(reasons))

@@ -63,10 +63,9 @@ def normal_channel(value):
 def normal_satisfaction(value):
     if value is None or str(value).strip() == "":
         return None
-    try:
-        score = int(str(value).strip())
-    except ValueError:
-        score = None
+    text = str(value).strip()
+    # ASCII digits only (issue 13): int() also reads Arabic-Indic and full-width digits.
+    score = int(text) if text.isascii() and text.isdigit() else None
     if score is None or not 1 <= score <= 5:
         raise BrokerCRMError(f"满意度须为 1–5 的整数 (satisfaction must be an integer 1–5), got {value!r}")
     return score
@@ -163,7 +162,7 @@ def list_interactions(db, actor, *, client_id=None, branch=None, kind=None, limi
     ))
 
 
-def import_file(db, actor, path, *, skip_invalid=False, rejects=None, progress=False):
+def import_file(db, actor, path, *, skip_invalid=False, rejects=None, progress=False, sheet=None, header_row=None):
     """Import interactions from CSV/XLSX/JSON/NDJSON in one transaction, streamed in batches.
 
     All or nothing (problems as file:row:column: reason) unless ``skip_invalid``:
@@ -195,7 +194,7 @@ def import_file(db, actor, path, *, skip_invalid=False, rejects=None, progress=F
 
     return run_import(db, path, "interactions", "接触记录 (interactions)", IMPORT_ALIASES, check, write,
                       lambda v: None, actor=actor, skip_invalid=skip_invalid, rejects=rejects,
-                      progress=progress)
+                      progress=progress, sheet=sheet, header_row=header_row)
 
 
 def list_for_client(db, client_id, limit=None):

@@ -24,7 +24,7 @@ from ..kernel.rows import existing
 from ..kernel.rules import compile_condition
 from .policy import DAY_FIELDS, condition, load as load_policy, validate_rules
 from ..kernel.timeutil import now_iso, today as local_today
-from ..kernel.validate import parse_date
+from ..kernel.validate import parse_date, strict_number
 
 ALIASES = {
     "客户号": "client_id", "客户编号": "client_id", "日期": "date", "交易日期": "date", "trade_date": "date",
@@ -35,12 +35,11 @@ ALIASES = {
 
 def _share(raw):
     """ST share as a fraction 0–1; '60%' is accepted. Returns (value, error)."""
-    text_ = raw.strip().replace(",", "")
+    text_ = raw.strip()
     pct = text_.endswith("%")
-    try:
-        value = float(text_.rstrip("%"))
-    except ValueError:
-        return None, f"{raw!r} 不是数字 (not a number)"
+    value, error = strict_number(text_.rstrip("%"))  # issue 13: ASCII digits, one point, no "_"
+    if error:
+        return None, error
     if pct:
         value /= 100
     if not 0 <= value <= 1:
@@ -49,12 +48,10 @@ def _share(raw):
 
 
 def _pct(raw):
-    text_ = raw.strip().replace(",", "").rstrip("%")
-    try:
-        value = float(text_)
-    except ValueError:
-        return None, f"{raw!r} 不是数字 (not a number)"
-    if value != value or value < 0 or value == float("inf"):
+    value, error = strict_number(raw.strip().rstrip("%"))  # issue 13: ASCII digits, one point, no "_"
+    if error:
+        return None, error
+    if value < 0:
         return None, f"{raw!r} 须为 ≥ 0 的百分比数值, 如 250 表示 250% (a percentage ≥ 0)"
     return value, None
 

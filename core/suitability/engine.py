@@ -36,6 +36,7 @@ from ..kernel import rows
 from ..kernel.errors import BrokerCRMError, Conflict, NotFound, PolicyError
 from ..kernel.client_fields import age_sql
 from ..kernel.rules import compile_condition
+from . import lowest as lowest_mod
 from .assessments import renewal_flags
 from .policy import CLIENT_LEVELS, condition, load as load_policy, pair_fields, rank
 from ..kernel.timeutil import now_iso, today as local_today
@@ -88,6 +89,7 @@ class Compiled:
     today: object
     rules: list = field(default_factory=list)
     decisions: bool = True   # False when no investor-type decision exists: skip that look-up
+    marks: bool = True       # False when no capacity record or head-office flag exists: skip those look-ups
 
     def __post_init__(self):
         self.doc = self.policy.doc
@@ -126,6 +128,8 @@ class Compiled:
         decided = f"COALESCE({DECIDED_TYPE}, " if self.decisions else "("
         # Whom the assessment checks and special groups bind: ordinary investors, or everyone.
         careful = "NOT COALESCE(professional, 0)" if self.professional_exempt else "1"
+        # 最低类别 causes outside the questionnaire (issue 11): they bind everyone, assessed or not.
+        minor, incapable, hq_flag = lowest_mod.state_columns(self.policy, self.today, self.marks)
         sql = f"""WITH st AS MATERIALIZED (
             SELECT c.client_id, c.branch_id,
                 CASE WHEN a.id IS NULL THEN 'unassessed' WHEN a.expires_at <= '{t}' THEN 'expired'
@@ -135,22 +139,26 @@ class Compiled:
                     AS assess_state,
                 a.expires_at AS expires_at,
                 {decided}CASE WHEN {prof_sql} THEN 'professional' END) = 'professional' AS professional,
-                {age_sql(self.today)} AS age, fl.flag AS behaviour_flag
+                {age_sql(self.today)} AS age, fl.flag AS behaviour_flag,
+                {minor} AS minor, {incapable} AS incapable, {hq_flag} AS hq_flag
             FROM clients c
             LEFT JOIN assessments a ON a.id = ({LATEST_ASSESSMENT_ID})
             LEFT JOIN classifications k ON k.client_key = c.id
             LEFT JOIN runs kr ON kr.id = k.run_id
             LEFT JOIN behaviour_flags fl ON fl.client_id = c.client_id
             {{where}})
-        SELECT client_id, branch_id, level, lowest, assess_state, expires_at,
+        SELECT client_id, branch_id, level,
+            (COALESCE(lowest, 0) OR minor OR incapable OR hq_flag) AS lowest, assess_state, expires_at,
             CASE WHEN professional THEN 'professional' ELSE 'ordinary' END AS investor_type,
             NOT COALESCE(professional, 0) AS ordinary,
             CASE WHEN professional THEN {self.professional_max}
                  WHEN assess_state = 'valid' THEN COALESCE(CASE level {level_case} END, 0) ELSE 0 END AS max_rank,
-            CASE WHEN {careful} AND assess_state = 'valid' AND lowest = 1 THEN {self.lowest_max}
+            CASE WHEN minor OR incapable OR hq_flag THEN {self.lowest_max}
+                 WHEN {careful} AND assess_state = 'valid' AND lowest = 1 THEN {self.lowest_max}
                  ELSE 99 END AS forbid_above,
             {careful} AND assess_state != 'valid' AS blocked,
-            age, behaviour_flag, {careful} AS careful
+            age, behaviour_flag, {careful} AS careful,
+            {lowest_mod.cause_sql(lowest_mod.minor_age(self.policy))} AS lowest_cause
         FROM st"""
         return sql, prof_params
 
@@ -201,9 +209,10 @@ class Compiled:
              [f"{v}: 无风险测评记录, 不得销售或提供 (no risk assessment: forbidden)"]),
             ("s.blocked AND s.assess_state = 'expired'", [], "? || s.expires_at || ?",
              [f"{v}: 风险测评已于 ", " 过期, 须重新测评 (assessment expired: forbidden)"]),
-            ("p.risk_rank > s.forbid_above", [], "? || p.risk_level || ?",
-             [f"{v}: 最低类别客户只可购买 {'R1' if self.lowest_max == 1 else f'R1–R{self.lowest_max}'} 产品, 产品为 ",
-              " — 任何确认均不能解除 (lowest category: forbidden, no confirmation lifts it)"]),
+            ("p.risk_rank > s.forbid_above", [], "? || s.lowest_cause || ? || p.risk_level || ?",
+             [f"{v}: 最低类别 (", f") 客户只可购买 {'R1' if self.lowest_max == 1 else f'R1–R{self.lowest_max}'}"
+              " 产品, 产品为 ", " — 任何确认均不能解除 (lowest category: forbidden, no confirmation lifts it;"
+              " 办法 Art. 19, 22(5))"]),
             ("NOT s.blocked AND p.risk_rank > s.max_rank", [], "? || s.level || ? || s.max_rank || ? || p.risk_level || ?",
              [f"{v}: 客户等级 ", " 可购 R1–R", ", 产品 ", " 高于客户等级 (product above the client's level)"]),
         ]
@@ -248,7 +257,7 @@ def compiled(db, *, today=None, rules=None, branches=(), plugins=None):
     if rules is None:
         rules = plugin_rules(db, branches, plugins)
     decisions = db.execute("SELECT 1 FROM investor_type_requests WHERE status = 'approved' LIMIT 1").fetchone()
-    return Compiled(policy, today or local_today(), list(rules), decisions is not None)
+    return Compiled(policy, today or local_today(), list(rules), decisions is not None, lowest_mod.any_marks(db))
 
 
 def evaluate_pair(db, comp, client_id, product_code):
@@ -285,12 +294,15 @@ def check(db, actor, client_id, product_code, *, today=None, rules=None, plugins
     notes = []
     if flag:
         notes.append(f"交易行为标记 {flag}: 近期交易行为与风险等级存在偏差 (behaviour flag; informs, never blocks)")
+    low = lowest_mod.status(db, actor, cid, today=comp.today)
+    if low["guardian_required"]:
+        notes.append("须由监护人代理 (a guardian acts for this client: minor or lacking full civil capacity)")
     if renewal_flags(db, client_ids=[cid]):
         notes.append("客户信息已变化, 风险测评须更新 (information changed: assessment due for renewal, Art. 21)")
     result = {
         "client_id": cid, "branch_id": branch_id, "product_code": code, "product_name": name,
         "product_risk": risk, "client_level": level, "investor_type": itype, "verdict": verdict,
-        "reasons": reasons, "notes": notes,
+        "reasons": reasons, "notes": notes, "lowest_category": low["lowest"],
         "policy_version": comp.policy.version, "policy_digest": comp.policy.digest, "policy_source": comp.label,
         "checked_by": actor.id, "checked_at": now_iso(), "confirmation": None,
     }

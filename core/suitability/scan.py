@@ -26,7 +26,8 @@ def build_state(db, comp, branch=None):
     db.execute(
         "CREATE TEMP TABLE _suit_state (client_id TEXT PRIMARY KEY, branch_id TEXT, level TEXT, lowest INTEGER,"
         " assess_state TEXT, expires_at TEXT, investor_type TEXT, ordinary INTEGER, max_rank INTEGER,"
-        " forbid_above INTEGER, blocked INTEGER, age INTEGER, behaviour_flag TEXT, careful INTEGER) WITHOUT ROWID"
+        " forbid_above INTEGER, blocked INTEGER, age INTEGER, behaviour_flag TEXT, careful INTEGER,"
+        " lowest_cause TEXT) WITHOUT ROWID"
     )
     db.execute(f"INSERT INTO temp._suit_state {state_sql.replace('{where}', where)}",
                [*params, *([branch] if branch else [])])

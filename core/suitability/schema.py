@@ -137,3 +137,28 @@ def m001_suitability(db):
     )
     for table in ("suitability_checks", "suitability_confirmations", "behaviour_flag_history"):
         append_only(db, table)
+
+
+@migrations()
+def m002_lowest_category_marks(db):
+    # Issue 11: the causes of 最低类别 that are not in the questionnaire — a recorded lack of
+    # full civil capacity (with the guardian) and head office's manual flag. Append-only: the
+    # latest row per (client, kind) is in force, and the history is the evidence.
+    db.executescript(
+        """
+        CREATE TABLE lowest_category_marks (
+            id INTEGER PRIMARY KEY,
+            client_id TEXT NOT NULL REFERENCES clients(client_id),
+            kind TEXT NOT NULL CHECK (kind IN ('capacity', 'headoffice')),
+            active INTEGER NOT NULL CHECK (active IN (0, 1)),
+            capacity TEXT CHECK (capacity IN ('full', 'limited', 'none')),
+            guardian TEXT,
+            reason TEXT NOT NULL,
+            evidence TEXT,
+            recorded_by TEXT NOT NULL,
+            recorded_at TEXT NOT NULL
+        );
+        CREATE INDEX lowest_category_marks_client ON lowest_category_marks(client_id, kind, id);
+        """
+    )
+    append_only(db, "lowest_category_marks")

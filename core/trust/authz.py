@@ -65,6 +65,8 @@ ACTS = {
     "suitability.confirm": ("适当性确认 (风险警示)", _STAFF),
     "suitability.scan": ("适当性批量检查", {HEADOFFICE: FIRM, BRANCH: OWN, SERVICE: FIRM}),
     "suitability.read": ("查看适当性记录", _READ),
+    "suitability.capacity": ("登记民事行为能力及监护人", _STAFF),
+    "suitability.lowest_flag": ("最低类别人工标记 (总部)", _HQ),
     "investor_type.request": ("申请投资者类别转换", _STAFF),
     "investor_type.decide": ("审核投资者类别转换", _STAFF),
     # service

@@ -253,7 +253,9 @@ def test_clients_list_filters_and_streams_valid_json(run, db):
     for i, assets in enumerate([6_000_000, 2_000_000, 2_000_000]):
         add_client(db, f"L{i}", branch="TY01" if i < 2 else "BJ01", assets=assets)
     run("classify")
-    assert json.loads(run("clients", "list", "--json", "--branch", "XX01").output) == []
+    assert json.loads(run("clients", "list", "--json", "--branch", "SH01").output) == []
+    unknown = run("clients", "list", "--json", "--branch", "XX01", ok=False)  # an error, not an empty list
+    assert unknown.exit_code == 1 and json.loads(unknown.stderr)["error"]["code"] == "not_found"
     rows = json.loads(run("clients", "list", "--json", "--class", "B").output)
     assert [r["client_id"] for r in rows] == ["L1", "L2"]
     assert {r["name"] for r in rows} == {"测***"}  # masked: listing is not a deliberate read of personal data

@@ -44,7 +44,7 @@ def test_scores_levels_and_expiry(clients, actors, tmp_path):
     assert a["expires_at"] == "2027-01-15" and a["answered_at"] == "2025-01-15"
     assert (b["score"], b["level"], b["lowest_category"]) == (48, "C5", 0)
     assert b["expires_at"] == "2026-02-28"  # 24 months after a leap day
-    assert (c["score"], c["level"], c["lowest_category"]) == (17, "C1", 0)
+    assert (c["score"], c["level"], c["lowest_category"]) == (17, "C1", 1)   # above the cut-off, but q5 = A: bear no loss
     assert c["answered_at"] == "2025-03-01"
     assert json.loads(c["answers"])["q9"] == "AC"
     assert a["policy_version"] == 1 and a["imported_at"].startswith("2026-06-30")
@@ -62,7 +62,8 @@ def test_level_edges(clients, admin, tmp_path, total, level, lowest):
         left -= step
     import_assessments(clients, write_csv(tmp_path / "a.csv", [row]), actor=admin)
     got = stored(clients)[0]
-    assert (got["score"], got["level"], got["lowest_category"]) == (total, level, lowest)
+    # Issue 11: q5 = A ("bear no loss", questionnaire.toml) is lowest category whatever the total.
+    assert (got["score"], got["level"], got["lowest_category"]) == (total, level, int(lowest or row["q5"] == "A"))
 
 
 def test_chinese_headers(clients, admin, tmp_path):

@@ -172,4 +172,4 @@ def test_import_interactions_skip_invalid_writes_rejects(db, run, tmp_path):
     assert "C9" in rejects.read_text(encoding="utf-8-sig") and "no such client" in rejects.read_text(encoding="utf-8-sig")
     assert db.execute("SELECT count(*) FROM interactions").fetchone()[0] == 2
     half = run("import", "interactions", str(path), "--skip-invalid", ok=False)
-    assert half.exit_code == 1 and "both or neither" in half.output
+    assert half.exit_code == 1 and "--rejects" in half.output

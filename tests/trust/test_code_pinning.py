@@ -133,7 +133,7 @@ def test_a_copy_with_its_own_metadata_earlier_on_pythonpath_is_changed_code(appr
     assert cls(book, "T1") is None
 
 
-@pytest.mark.xfail(strict=True, reason="ATTACK SUCCEEDS: a sitecustomize.py (or a shadow `brokercrm` package) on "
+@pytest.mark.xfail(strict=True, reason="RESIDUAL (docs/security.md): a sitecustomize.py (or a shadow `brokercrm` package) on "
                                        "the engine's PYTHONPATH runs in the engine process before the gate: the "
                                        "console script does not start Python isolated (-I), so whoever sets the "
                                        "nightly job's environment can rebind the approval check")
@@ -297,7 +297,7 @@ def test_an_approved_plugin_cannot_pull_in_another_distributions_module(book, pl
     assert all(s["state"] == "none" for s in states["brokercrm-alias"].values())
 
 
-@pytest.mark.xfail(strict=True, reason="ATTACK SUCCEEDS: the import guard wraps only the `import` statement "
+@pytest.mark.xfail(strict=True, reason="RESIDUAL (docs/security.md): the import guard wraps only the `import` statement "
                                        "(builtins.__import__); importlib.import_module (or exec of a file) loads "
                                        "code that is not in the digest, and the non-declarative hooks "
                                        "(enrich_clients, validate_clients, interaction_follow_ups) have no "

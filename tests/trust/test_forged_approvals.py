@@ -302,7 +302,7 @@ def test_a_decision_written_around_the_workflow_is_never_applied(book, plugin_si
         ("TY01", "BJ01", "SH01"), "forged")
 
 
-@pytest.mark.xfail(strict=True, reason="ATTACK SUCCEEDS: the root operator generates a key pair itself, certifies a "
+@pytest.mark.xfail(strict=True, reason="RESIDUAL (docs/security.md): the root operator generates a key pair itself, certifies a "
                                        "head-office 'puppet' with --public-key (custody recorded as 'self', a lie "
                                        "nothing can check) and approves its own request through it; the custody "
                                        "check only catches keys the requester generated through operators add")
