@@ -44,6 +44,10 @@ def demo(n, no_serve, db_path, port, seed, as_json):
     else:
         print_summary(result.run)
         click.echo(f"完成 (done) 用时 {result.steps['total']:.1f}s · 数据库 {result.db}")
+        keys_dir = demo_lib.keys_dir_for(result.db)
+        click.echo(f"命令行操作员 (CLI operators): --as {demo_lib.ROOT} --key {keys_dir / (demo_lib.ROOT + '.key')}"
+                   f" (总部 head office) · --as {demo_lib.BRANCH_OPERATOR[0]}"
+                   f" --key {keys_dir / (demo_lib.BRANCH_OPERATOR[0] + '.key')} (营业部 {demo_lib.BRANCH_OPERATOR[1]})")
         if no_serve:
             for line in serve_lib.demo_signin_lines(list(BRANCHES)):
                 click.echo(line)

@@ -73,3 +73,17 @@ def brokercrm(*args, env, timeout=180, cwd=None):
 
 def as_json(text):
     return json.loads(text)
+
+
+def misbehave(body, trigger, hook="classification_adjustments(branch, policy)"):
+    """Approved while it behaves; misbehaves once ``trigger`` exists: same code, same digest."""
+    return f"""
+import os, sys, signal, time
+from brokercrm.hookspecs import hookimpl
+
+@hookimpl
+def {hook}:
+    if not os.path.exists({str(trigger)!r}):
+        return []
+{body}
+"""

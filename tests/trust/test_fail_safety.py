@@ -22,32 +22,7 @@ from brokercrm.plugins import Limits
 from brokercrm.plugins import use as use_plugins
 from brokercrm.service import interactions
 from tests.conftest import add_client
-from tests.trust.attacks import brokercrm, cli_env, rules
-
-
-def misbehave(body, trigger, hook="classification_adjustments(branch, policy)"):
-    """Approved while it behaves; misbehaves once ``trigger`` exists: same code, same digest."""
-    return f"""
-import os, sys, signal, time
-from brokercrm.hookspecs import hookimpl
-
-@hookimpl
-def {hook}:
-    if not os.path.exists({str(trigger)!r}):
-        return []
-{body}
-"""
-
-
-@pytest.fixture
-def book(db):
-    add_client(db, "T1", branch="TY01", assets=50_000)
-    add_client(db, "B1", branch="BJ01", assets=50_000)
-    return db
-
-
-def classes(db):
-    return dict(db.execute("SELECT client_id, class FROM classifications"))
+from tests.trust.attacks import brokercrm, classes, cli_env, misbehave, rules
 
 
 def approve_bad(plugin_site, approve_plugin, source, name="brokercrm-bad", branch="TY01"):

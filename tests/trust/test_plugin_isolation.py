@@ -9,7 +9,7 @@ import pytest
 
 from brokercrm.classify.engine import classify
 from brokercrm.plugins import Limits
-from tests.conftest import add_client
+from tests.trust.attacks import classes, misbehave
 
 GOOD = """
 from brokercrm.hookspecs import hookimpl
@@ -18,31 +18,6 @@ from brokercrm.hookspecs import hookimpl
 def classification_adjustments(branch, policy):
     return [{"when": {"field": "total_assets", "op": ">=", "value": 0}, "set_class": "A", "reason": "good"}]
 """
-
-
-def bad(body, trigger):
-    """Approved while it behaves; misbehaves once ``trigger`` exists: same code, same digest."""
-    return f"""
-import sys, os
-from brokercrm.hookspecs import hookimpl
-
-@hookimpl
-def classification_adjustments(branch, policy):
-    if not os.path.exists({str(trigger)!r}):
-        return []
-{body}
-"""
-
-
-@pytest.fixture
-def book(db):
-    add_client(db, "T1", branch="TY01", assets=50_000)
-    add_client(db, "B1", branch="BJ01", assets=50_000)
-    return db
-
-
-def classes(db):
-    return dict(db.execute("SELECT client_id, class FROM classifications"))
 
 
 @pytest.mark.parametrize("body, why", [
@@ -59,7 +34,7 @@ def test_a_misbehaving_plugin_takes_out_only_its_branch(book, plugin_site, appro
                                                         body, why):
     trigger = tmp_path / "misbehave-now"
     plugin_site.install("brokercrm-good", GOOD)
-    plugin_site.install("brokercrm-bad", bad(body, trigger))
+    plugin_site.install("brokercrm-bad", misbehave(body, trigger))
     with plugin_site.host() as host:
         approve_plugin(host, "brokercrm-good", "BJ01")
         approve_plugin(host, "brokercrm-bad", "TY01")
@@ -76,7 +51,7 @@ def test_a_misbehaving_plugin_takes_out_only_its_branch(book, plugin_site, appro
 
 def test_the_cli_names_plugin_branch_and_reason_and_exits_1(book, plugin_site, approve_plugin, run, tmp_path):
     trigger = tmp_path / "misbehave-now"
-    plugin_site.install("brokercrm-bad", bad("    sys.exit(3)", trigger))
+    plugin_site.install("brokercrm-bad", misbehave("    sys.exit(3)", trigger))
     with plugin_site.host() as host:
         approve_plugin(host, "brokercrm-bad", "TY01")
     trigger.touch()
