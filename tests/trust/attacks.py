@@ -11,6 +11,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
+from tests.conftest import add_client
+
 REPO = Path(__file__).resolve().parents[2]
 
 
@@ -87,3 +91,11 @@ def {hook}:
         return []
 {body}
 """
+
+
+@pytest.fixture
+def book(db):
+    """A TY01 and a BJ01 client: the two branches the plugin attacks compare."""
+    add_client(db, "T1", branch="TY01", assets=50_000)
+    add_client(db, "B1", branch="BJ01", assets=50_000)
+    return db

@@ -22,7 +22,7 @@ from brokercrm.plugins import Limits
 from brokercrm.plugins import use as use_plugins
 from brokercrm.service import interactions
 from tests.conftest import add_client
-from tests.trust.attacks import brokercrm, classes, cli_env, misbehave, rules
+from tests.trust.attacks import book, brokercrm, classes, cli_env, misbehave, rules  # noqa: F401  (book: a fixture)
 
 
 def approve_bad(plugin_site, approve_plugin, source, name="brokercrm-bad", branch="TY01"):

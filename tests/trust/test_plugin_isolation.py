@@ -9,7 +9,7 @@ import pytest
 
 from brokercrm.classify.engine import classify
 from brokercrm.plugins import Limits
-from tests.trust.attacks import classes, misbehave
+from tests.trust.attacks import book, classes, misbehave  # noqa: F401  (book: a fixture)
 
 GOOD = """
 from brokercrm.hookspecs import hookimpl
