@@ -217,6 +217,17 @@ def add_assessment(db, client_id, level, *, lowest=0, answered="2026-01-05", exp
     )
 
 
+def grant_professional(db, maker, checker, client_id, category="8.5"):
+    """Professional status the only way there is (issue 11): Art. 8 evidence recorded by one operator, approved by another."""
+    from brokercrm.suitability import investor_type
+
+    figures = ({"financial_assets": 6_000_000, "investment_years": 3} if category == "8.5"
+               else {"institution_type": "commercial_bank"})
+    rec = investor_type.record_evidence(db, maker, client_id, category=category, evidence_kind="资产证明",
+                                        document="DOC-1", period_end="2026-05-31", **figures)
+    return investor_type.review(db, checker, rec["id"], approve=True)
+
+
 # -- branch plugins as real installed distributions ----------------------------------------------
 
 class PluginSite:

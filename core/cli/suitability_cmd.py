@@ -1,4 +1,4 @@
-"""suitability check / confirm / scan / assessments / investor types / behaviour flags,
+"""suitability check / confirm / scan / assessments / behaviour flags,
 and `import products | holdings | behaviour`."""
 
 import functools
@@ -7,7 +7,6 @@ import click
 
 from ..suitability import assessments as assessment_reports
 from ..suitability import behaviour
-from ..suitability import investor_type
 from ..suitability import products
 from ..suitability import engine as suitability
 from ..suitability import scan as suitability_scan
@@ -162,82 +161,7 @@ def assessments_cmd(branch, days, as_of, db_path, operator, as_json):
             click.echo(f"  {r['branch_id']:<6} {r['client_id']:<14} 测评 {r['answered_at']}: {changes}")
 
 
-# -- investor types ------------------------------------------------------------
-
-@suitability_group.command("investor")
-@click.argument("client_id")
-@db_option
-@operator_option
-@json_option
-def investor_cmd(client_id, db_path, operator, as_json):
-    """客户的投资者类型: 专业或普通, 及理由 (a client's investor type and why)."""
-    db, actor = acting(db_path, operator)
-    info = investor_type.show(db, actor, client_id)
-    if as_json:
-        emit_json(info)
-    else:
-        click.echo(f"{client_id}: {info['label']} ({info['type']}) — {info['reason']}")
-
-
-def _print_request(r):
-    click.echo(f"申请 (request) #{r['id']} {r['client_id']} → {r['target']} · {r['status']}"
-               f" · 申请人 {r['requested_by']} {r['requested_at']} · 材料 {r['evidence']}")
-    click.echo(f"  {'符合条件 (eligible)' if r['eligible'] else '未达条件 (not eligible)'}: {'; '.join(r['eligibility'])}")
-    if r["decided_by"]:
-        click.echo(f"  决定 (decided) {r['decided_by']} {r['decided_at']}: {r['decision_note'] or ''}")
-
-
-@suitability_group.command("convert")
-@click.argument("client_id")
-@click.option("--evidence", required=True, metavar="REF", help="证明材料编号 (reference of the evidence)")
-@click.option("--to", "target", type=click.Choice(["professional", "ordinary"]), default="professional",
-              show_default=True, help="申请转为 (requested type)")
-@click.option("--note", default=None, help="说明 (note)")
-@db_option
-@operator_option
-@json_option
-def convert_cmd(client_id, evidence, target, note, db_path, operator, as_json):
-    """申请转换投资者类型 (request a conversion; Art. 11), 须他人批准."""
-    db, actor = acting(db_path, operator)
-    r = investor_type.request(db, actor, client_id, evidence=evidence, target=target,
-                              note=note)
-    if as_json:
-        emit_json(r)
-    else:
-        _print_request(r)
-
-
-@suitability_group.command("decide")
-@click.argument("request_id", type=int)
-@click.option("--approve/--reject", default=None, required=True, help="批准或驳回 (approve or reject)")
-@click.option("--reason", default=None, help="理由, 驳回时必填 (reason; required to reject)")
-@db_option
-@operator_option
-@json_option
-def decide_cmd(request_id, approve, reason, db_path, operator, as_json):
-    """决定转换申请 REQUEST_ID; 申请人不能决定自己的申请 (decide a request; never your own)."""
-    db, actor = acting(db_path, operator)
-    r = investor_type.decide(db, actor, request_id, approve=approve, note=reason)
-    if as_json:
-        emit_json(r)
-    else:
-        _print_request(r)
-
-
-@suitability_group.command("requests")
-@click.option("--status", type=click.Choice(["pending", "approved", "rejected"]), default=None)
-@db_option
-@operator_option
-@json_option
-def requests_cmd(status, db_path, operator, as_json):
-    """列出投资者类型转换申请 (list conversion requests)."""
-    db, actor = acting(db_path, operator)
-    rows = investor_type.list_requests(db, actor, status=status)
-    if as_json:
-        emit_json(rows)
-        return
-    for r in rows:
-        _print_request(r)
+# -- investor status: brokercrm.cli.investor_cmd (issue 11) ----------------------
 
 
 # -- behaviour -----------------------------------------------------------------

@@ -36,6 +36,7 @@ from ..kernel import rows
 from ..kernel.errors import BrokerCRMError, Conflict, NotFound, PolicyError
 from ..kernel.client_fields import age_sql
 from ..kernel.rules import compile_condition
+from . import investor_type
 from . import lowest as lowest_mod
 from .assessments import renewal_flags
 from .policy import CLIENT_LEVELS, condition, load as load_policy, pair_fields, rank
@@ -46,11 +47,6 @@ SEP = "\n"  # joins reason texts inside SQL; no reason contains a newline
 
 LATEST_ASSESSMENT_ID = (
     "SELECT x.id FROM assessments x WHERE x.client_id = c.client_id ORDER BY x.answered_at DESC, x.id DESC LIMIT 1"
-)
-# An approved Art. 11 conversion (or a professional's request to be treated as ordinary) wins over the rules.
-DECIDED_TYPE = (
-    "(SELECT r.target FROM investor_type_requests r WHERE r.client_id = c.client_id AND r.status = 'approved'"
-    " ORDER BY r.decided_at DESC, r.id DESC LIMIT 1)"
 )
 
 
@@ -88,7 +84,7 @@ class Compiled:
     policy: object
     today: object
     rules: list = field(default_factory=list)
-    decisions: bool = True   # False when no investor-type decision exists: skip that look-up
+    decisions: bool = True   # False when no investor status was ever approved: skip that look-up
     marks: bool = True       # False when no capacity record or head-office flag exists: skip those look-ups
 
     def __post_init__(self):
@@ -101,14 +97,6 @@ class Compiled:
         self.professional_exempt = m.get("professional_exempt", True)
 
     # -- the per-client state ------------------------------------------------
-    def _investor_rules(self):
-        sqls, params = [], []
-        for i, rule in enumerate(self.doc["investor_type"]["professional"]):
-            sql, p = compile_condition(condition(rule), self.fields, f"investor_type.professional[{i}]")
-            sqls.append(f"({sql})")
-            params += p
-        return " OR ".join(sqls) or "0", params
-
     def state_select(self):
         """SELECT of one state row per client; ``{where}`` in it takes a WHERE over ``c``.
 
@@ -117,7 +105,6 @@ class Compiled:
         once per client, so the per-holding verdict is a few integer compares.
         """
         t = self.today.isoformat()
-        prof_sql, prof_params = self._investor_rules()
         level_case = " ".join(f"WHEN '{lv}' THEN {rank(self.doc['matching'][lv])}" for lv in CLIENT_LEVELS)
         # A classification newer than the latest assessment carries the level (plugins may
         # refine it); otherwise the assessment itself does. Expiry is always judged today.
@@ -125,7 +112,8 @@ class Compiled:
         fresh = "k.risk_level GLOB 'C[0-9]*' AND kr.started_at >= a.imported_at"
         # MATERIALIZED: computed once per client, then read by the per-column CASEs below
         # (a flattened query would re-evaluate the investor-type rules at every reference).
-        decided = f"COALESCE({DECIDED_TYPE}, " if self.decisions else "("
+        # Investor status comes from reviewed evidence only (issue 11), never from client fields.
+        professional = investor_type.professional_sql(t) if self.decisions else "0"
         # Whom the assessment checks and special groups bind: ordinary investors, or everyone.
         careful = "NOT COALESCE(professional, 0)" if self.professional_exempt else "1"
         # 最低类别 causes outside the questionnaire (issue 11): they bind everyone, assessed or not.
@@ -138,7 +126,7 @@ class Compiled:
                 CASE WHEN a.id IS NULL THEN 'unassessed' WHEN a.expires_at <= '{t}' THEN 'expired' ELSE 'valid' END
                     AS assess_state,
                 a.expires_at AS expires_at,
-                {decided}CASE WHEN {prof_sql} THEN 'professional' END) = 'professional' AS professional,
+                {professional} AS professional,
                 {age_sql(self.today)} AS age, fl.flag AS behaviour_flag,
                 {minor} AS minor, {incapable} AS incapable, {hq_flag} AS hq_flag
             FROM clients c
@@ -160,7 +148,7 @@ class Compiled:
             age, behaviour_flag, {careful} AS careful,
             {lowest_mod.cause_sql(lowest_mod.minor_age(self.policy))} AS lowest_cause
         FROM st"""
-        return sql, prof_params
+        return sql, []
 
     # -- the verdict over (c, p, s) -------------------------------------------
     def _extra(self):
@@ -256,8 +244,7 @@ def compiled(db, *, today=None, rules=None, branches=(), plugins=None):
     policy = load_policy(db)
     if rules is None:
         rules = plugin_rules(db, branches, plugins)
-    decisions = db.execute("SELECT 1 FROM investor_type_requests WHERE status = 'approved' LIMIT 1").fetchone()
-    return Compiled(policy, today or local_today(), list(rules), decisions is not None, lowest_mod.any_marks(db))
+    return Compiled(policy, today or local_today(), list(rules), investor_type.any_status(db), lowest_mod.any_marks(db))
 
 
 def evaluate_pair(db, comp, client_id, product_code):

@@ -9,6 +9,7 @@ from ..kernel.errors import BrokerCRMError, PolicyError
 from ..policy.sets import current as current_policy
 from ..policy.sets import default_policy_dir, load_file
 from ..kernel.rules import compile_condition
+from . import investor_evidence
 
 PRODUCT_LEVELS = ("R1", "R2", "R3", "R4", "R5")
 CLIENT_LEVELS = ("C1", "C2", "C3", "C4", "C5")
@@ -112,10 +113,9 @@ def validate(doc):
     _rules(doc.get("special_groups", []), "special_groups", fields)
     for g in doc.get("special_groups", []):
         text(g, "name", "special_groups")
-    it = table(doc, "investor_type", "")
-    client_only = client_rule_fields(dt.date(2000, 1, 1))
-    _rules(array(it, "professional", "investor_type"), "investor_type.professional", client_only)
-    _rules(array(it, "conversion", "investor_type"), "investor_type.conversion", client_only)
+    # Investor status comes from reviewed evidence (issue 11): the old [investor_type] rules over
+    # client fields are no longer read; [investor_status] is validated by its own module.
+    investor_evidence.validate(doc)
     days = number(table(doc, "assessments", ""), "expiring_days", "assessments", minimum=1)
     if int(days) != days:
         raise PolicyError("assessments.expiring_days: 须为整数 (whole days)")

@@ -67,8 +67,11 @@ ACTS = {
     "suitability.read": ("查看适当性记录", _READ),
     "suitability.capacity": ("登记民事行为能力及监护人", _STAFF),
     "suitability.lowest_flag": ("最低类别人工标记 (总部)", _HQ),
-    "investor_type.request": ("申请投资者类别转换", _STAFF),
-    "investor_type.decide": ("审核投资者类别转换", _STAFF),
+    "investor_type.request": ("登记投资者类别证明或转换申请", _STAFF),
+    "investor_type.decide": ("复核投资者类别证明或转换", _STAFF),
+    "investor_type.recheck": ("专业投资者资格复核清单", {HEADOFFICE: FIRM, BRANCH: OWN, SERVICE: FIRM}),
+    "product.rate": ("提议产品风险等级 (总部)", _HQ),
+    "product.rate.review": ("复核产品风险等级 (总部)", _HQ),
     # service
     "interaction.log": ("记录服务接触", _STAFF),
     "interaction.read": ("查看服务记录", _READ),

@@ -10,6 +10,7 @@ from brokercrm.kernel.errors import BrokerCRMError, Forbidden
 from brokercrm.policy.questionnaire import Questionnaire, validate as validate_questionnaire
 from brokercrm.policy.sets import load_file, default_policy_dir
 from brokercrm.suitability import engine as suitability
+from brokercrm.suitability import investor_type
 from brokercrm.suitability import lowest
 from brokercrm.suitability import scan as suitability_scan
 from conftest import HIGHEST, add_assessment, add_client, add_product, answers, write_csv
@@ -114,9 +115,12 @@ def test_head_office_flag_with_reason(book, admin, actors):
     assert book.execute("SELECT count(*) FROM audit_log WHERE action = 'suitability.lowest_flag'").fetchone()[0] == 2
 
 
-def test_non_questionnaire_causes_bind_professionals_too(book, admin):
-    # a minor whose figures meet Art. 8(5) is still lowest category
-    add_client(book, "kid", birth="2010-01-01", assets=9_000_000, investment_years=3)
+def test_non_questionnaire_causes_bind_professionals_too(book, admin, actors):
+    # a minor with reviewed Art. 8(5) evidence is still lowest category
+    add_client(book, "kid", birth="2010-01-01")
+    rec = investor_type.record_evidence(book, admin, "kid", category="8.5", evidence_kind="资产证明", document="D-1",
+                                        period_end="2026-05-31", financial_assets=9_000_000, investment_years=3)
+    investor_type.review(book, actors("checker"), rec["id"], approve=True)
     assert suitability.check(book, admin, "kid", "PR5")["investor_type"] == "professional"
     assert verdicts(book, admin, "kid")["PR5"] == "forbidden"
 

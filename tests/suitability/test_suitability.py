@@ -7,13 +7,12 @@ import pytest
 
 from brokercrm.classify import engine as classify
 from brokercrm.book import clients
-from brokercrm.suitability import investor_type
 from brokercrm.suitability import engine as suitability
 from brokercrm.suitability import scan as suitability_scan
 from brokercrm.kernel.errors import BrokerCRMError
-from brokercrm.trust import authz, identity, keys, operators
+from brokercrm.trust import authz, keys, operators
 from brokercrm.trust import root as trust_root
-from conftest import add_assessment, add_client, add_product
+from conftest import add_assessment, add_client, add_product, grant_professional
 
 TODAY = "2026-06-30"  # conftest pins now to 2026-06-30 10:00 +08:00
 LEVELS = ["R1", "R2", "R3", "R4", "R5"]
@@ -160,59 +159,7 @@ def test_confirmation_lapses_when_level_changes(book, op1):
     assert suitability.check(book, op1, "c1", "PR4")["confirmation"] is None
 
 
-def test_professional_investor_matches_r5_without_assessment(book, op1):
-    add_client(book, "pro", assets=5_000_000, investment_years=2)
-    add_client(book, "almost", assets=4_999_999, investment_years=2)
-    add_client(book, "young", assets=5_000_000, investment_years=1.9)
-    result = suitability.check(book, op1, "pro", "PR5")
-    assert result["verdict"] == "match" and result["investor_type"] == "professional"
-    assert verdict(book, op1, "almost", "PR5") == "forbidden"
-    assert verdict(book, op1, "young", "PR5") == "forbidden"
-    assert investor_type.investor_type(book, "pro")["type"] == "professional"
-
-
-def test_professional_by_income_and_institutions(book):
-    add_client(book, "earner", income=500_000, investment_years=2)
-    add_client(book, "bank", kind="institution", extra=json.dumps({"institution_type": "licensed_financial_institution"}))
-    add_client(book, "corp", kind="institution", net_assets=20_000_000, assets=10_000_000, investment_years=2)
-    add_client(book, "small", kind="institution", net_assets=19_999_999, assets=10_000_000, investment_years=2)
-    for cid, expected in (("earner", "professional"), ("bank", "professional"), ("corp", "professional"),
-                          ("small", "ordinary")):
-        assert investor_type.investor_type(book, cid)["type"] == expected, cid
-
-
-def test_conversion_needs_another_decider_and_eligibility(book, actors, op1):
-    add_client(book, "c1", assets=3_000_000, investment_years=1)
-    add_client(book, "c2", assets=2_999_999, investment_years=1)
-    add_assessment(book, "c1", "C3")
-    assert verdict(book, op1, "c1", "PR5") == "mismatch"
-    clerk, checker, bj_boss = actors("clerk", branch="TY01"), actors("checker"), actors("bj-boss", branch="BJ01")
-    with pytest.raises(identity.AuthenticationError, match="unknown operator"):
-        identity.authenticate(book, "stranger", keys.generate(), trust_root.for_db(book))
-    req = investor_type.request(book, clerk, "c1", evidence="资产证明-001")
-    with pytest.raises(BrokerCRMError, match="own branch only"):
-        investor_type.decide(book, bj_boss, req["id"], approve=True)
-    assert req["eligible"] and req["status"] == "pending"
-    with pytest.raises(BrokerCRMError, match="own request"):
-        investor_type.decide(book, clerk, req["id"], approve=True)
-    with pytest.raises(BrokerCRMError, match="already pending"):
-        investor_type.request(book, clerk, "c1", evidence="again")
-    done = investor_type.decide(book, checker, req["id"], approve=True, note="材料齐全")
-    assert done["status"] == "approved" and done["decided_by"] == "checker"
-    assert investor_type.investor_type(book, "c1")["type"] == "professional"
-    assert verdict(book, op1, "c1", "PR5") == "match"
-    # Not eligible: recorded, cannot be approved, can be rejected with a reason.
-    bad = investor_type.request(book, clerk, "c2", evidence="x")
-    assert not bad["eligible"]
-    with pytest.raises(BrokerCRMError, match="not eligible"):
-        investor_type.decide(book, checker, bad["id"], approve=True)
-    with pytest.raises(BrokerCRMError, match="reason"):
-        investor_type.decide(book, checker, bad["id"], approve=False)
-    investor_type.decide(book, checker, bad["id"], approve=False, note="资产不足")
-    actions = [r[0] for r in book.execute("SELECT action FROM audit_log WHERE action LIKE 'investor_type.%'"
-                                          " ORDER BY id")]
-    assert actions == ["investor_type.request", "investor_type.approve", "investor_type.request",
-                       "investor_type.reject"]
+# Investor status (professional or ordinary) comes from reviewed evidence only: tests/suitability/test_investor_status.py.
 
 
 def test_extra_rule_forbids_and_is_branch_scoped(book, op1):
@@ -320,7 +267,8 @@ def _policy_variant(tmp_path, old, new):
 def test_professional_needs_assessment_when_policy_says_so(book, tmp_path, op1, admin):
     from brokercrm.policy import sets as policy
 
-    add_client(book, "pro", assets=6_000_000, investment_years=3, birth="1950-01-01")
+    add_client(book, "pro", birth="1950-01-01")
+    grant_professional(book, op1, admin, "pro")
     assert verdict(book, op1, "pro", "PR5") == "match"
     policy.publish(book, _policy_variant(tmp_path, "professional_exempt = true", "professional_exempt = false"),
                    admin)
@@ -405,14 +353,6 @@ def test_malformed_plugin_rule_fails_closed_naming_the_plugin(book, op1, plugin_
             suitability.check(book, op1, "c1", "PR1", plugins=plugins)
         with pytest.raises(PluginError, match="broken-branch"):
             suitability_scan.scan(book, op1, plugins=plugins)
-
-
-@pytest.mark.parametrize("income,years,expected", [
-    (500_000, 2, "professional"), (499_999, 2, "ordinary"), (500_000, 1.99, "ordinary"),
-])
-def test_professional_income_edges(book, income, years, expected):
-    add_client(book, "c1", income=income, investment_years=years)
-    assert investor_type.investor_type(book, "c1")["type"] == expected
 
 
 def test_branch_scan_after_a_client_moved_branch(book, op1):

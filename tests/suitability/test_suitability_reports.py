@@ -64,17 +64,25 @@ def test_cli_assessments_report(run, db):
 
 
 def test_cli_investor_conversion(run, db, actors):
-    add_client(db, "c1", assets=3_000_000, investment_years=1)
+    # Art. 11/12 through the command line (the library's every path: test_investor_status.py).
+    add_client(db, "c1")
     actors("boss")                    # head office
     actors("clerk", branch="TY01")
-    req = json.loads(run("suitability", "convert", "c1", "--evidence", "EV-1", "--as", "clerk", "--json").output)
-    self_ok = run("suitability", "decide", str(req["id"]), "--approve", "--as", "clerk", ok=False)
-    assert self_ok.exit_code == 1 and "own request" in self_ok.output
-    done = json.loads(run("suitability", "decide", str(req["id"]), "--approve", "--as", "boss", "--json").output)
-    assert done["status"] == "approved"
-    info = json.loads(run("suitability", "investor", "c1", "--json").output)
+    req = json.loads(run("suitability", "investor", "convert", "c1", "--category", "11.2", "--application", "APP-1",
+                         "--acknowledgement", "ACK-1", "--test-score", "85", "--kind", "资产证明", "--document", "EV-1",
+                         "--financial-assets", "3000000", "--investment-years", "1", "--period-end", "2026-06-01",
+                         "--as", "clerk", "--json").output)
+    self_ok = run("suitability", "investor", "review", str(req["id"]), "--approve", "--notice", "N-1", "--as", "clerk",
+                  ok=False)
+    assert self_ok.exit_code == 1 and "maker–checker" in self_ok.output
+    no_notice = run("suitability", "investor", "review", str(req["id"]), "--approve", "--as", "boss", ok=False)
+    assert no_notice.exit_code == 1 and "--notice" in no_notice.output
+    done = json.loads(run("suitability", "investor", "review", str(req["id"]), "--approve", "--notice", "N-1",
+                          "--as", "boss", "--json").output)
+    assert done["state"] == "approved" and done["notice_ref"] == "N-1"
+    info = json.loads(run("suitability", "investor", "status", "c1", "--json").output)
     assert info["type"] == "professional"
-    assert json.loads(run("suitability", "requests", "--json").output)[0]["decided_by"] == "boss"
+    assert json.loads(run("suitability", "investor", "list", "--json").output)[0]["reviewed_by"] == "boss"
 
 
 def test_renewal_band_edges(db):
