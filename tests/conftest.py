@@ -195,7 +195,8 @@ HIGHEST = dict(zip(QUESTIONS, "EDEDCDCCEDCE"))                            # 48 �
 
 
 def answers(client_id="C001", answered_at="2025-01-15", **over):
-    row = {"client_id": client_id, "answered_at": answered_at, **LOWEST}
+    # channel and the client's acknowledgement of the result: issue 11 item 3 (seed 001 appendix)
+    row = {"client_id": client_id, "answered_at": answered_at, **LOWEST, "channel": "柜台", "acknowledged": "是"}
     row.update(over)
     return row
 

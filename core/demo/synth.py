@@ -95,7 +95,8 @@ CHINESE_HEADERS = {
 # ... and how it spells the client kind.
 CHINESE_KINDS = {"individual": "个人", "institution": "机构"}
 QUESTIONS = 12
-ASSESSMENT_COLUMNS = ["client_id", "answered_at"] + [f"q{i}" for i in range(1, QUESTIONS + 1)]
+ASSESSMENT_COLUMNS = ["client_id", "answered_at"] + [f"q{i}" for i in range(1, QUESTIONS + 1)] + [
+    "channel", "acknowledged"]   # issue 11: how it was taken, and the client's signed acknowledgement
 # Option count of each question in the shipped questionnaire (seeds/001 appendix 1).
 DEFAULT_OPTION_COUNTS = [5, 4, 5, 4, 3, 4, 3, 3, 5, 4, 3, 5]
 MULTIPLE_CHOICE = {"q9"}
@@ -321,6 +322,8 @@ def assessment_for(person, rng, today):
     hour, minute = rng.randint(9, 16), rng.randint(0, 59)
     row = {"client_id": person.row["client_id"], "answered_at": f"{answered.isoformat()} {hour:02d}:{minute:02d}:00"}
     row.update(answers(rng, person.answer_position))
+    # Not drawn from rng, so the rest of the synthetic book stays as it was.
+    row.update(channel=("柜台", "网上", "手机")[answered.toordinal() % 3], acknowledged="是")
     return row
 
 
@@ -379,7 +382,7 @@ class AssessmentWriter:
         self.rows = 0
 
     def write(self, row):
-        self.writer.writerow([row[c] for c in ASSESSMENT_COLUMNS])
+        self.writer.writerow([row.get(c, "") for c in ASSESSMENT_COLUMNS])
         self.rows += 1
 
     def close(self):

@@ -11,6 +11,13 @@ reason``, ``skip_invalid`` with a rejects CSV, one transaction, batches.
 Re-importing the same answers for the same client and day changes nothing;
 different answers for that day add a new row that supersedes the old one
 (the latest row wins; the old one stays as history).
+
+Issue 11 item 3: every row names its ``channel`` (柜台/网上/手机/电话/视频) and
+whether the client acknowledged (signed) the result — ``acknowledged`` 是/否,
+or an ``ack_ref`` to the signed form. An unacknowledged result is stored but
+does not count for matching (``suitability.engine``): the client is treated as
+having no valid assessment until a row with the acknowledgement is imported.
+Only an operator allowed ``assessment.import`` for the client's branch imports.
 """
 
 import datetime as dt
@@ -28,7 +35,17 @@ from ..kernel.timeutil import add_months, now_iso, today
 BASE_ALIASES = {
     "客户号": "client_id", "客户编号": "client_id", "测评日期": "answered_at", "答题日期": "answered_at",
     "测评时间": "answered_at",
+    # Issue 11 item 3: how the assessment was taken and the client's acknowledgement of the result
+    # (seed 001 appendix: the client signs the result, 客户确认).
+    "测评渠道": "channel", "渠道": "channel", "客户确认": "acknowledged", "确认": "acknowledged",
+    "acknowledgement": "acknowledged", "确认书编号": "ack_ref", "确认编号": "ack_ref",
 }
+CHANNELS = {  # spelling → stored value
+    "柜台": "柜台", "counter": "柜台", "网上": "网上", "网上交易": "网上", "online": "网上", "手机": "手机",
+    "app": "手机", "移动端": "手机", "电话": "电话", "phone": "电话", "视频": "视频", "video": "视频",
+}
+YES = {"是", "已确认", "确认", "y", "yes", "true", "1", "已签字"}
+NO = {"否", "未确认", "n", "no", "false", "0", ""}
 
 
 def aliases(question_ids):
@@ -86,7 +103,24 @@ class _Checker:
                 problems.append((qid, error))
             else:
                 answers[qid] = letters
-        record = {"client_id": client_id, "answered_at": day, "answers": answers}
+        channel = row.get("channel", "").strip()
+        if not channel:
+            problems.append(("channel", f"必填: 测评渠道 {'/'.join(dict.fromkeys(CHANNELS.values()))} (required: how"
+                                        " the assessment was taken)"))
+        elif channel.lower() not in CHANNELS:
+            problems.append(("channel", f"{channel!r} 不是已知渠道 (unknown channel): "
+                                        f"{'/'.join(dict.fromkeys(CHANNELS.values()))}"))
+        ack = row.get("acknowledged", "").strip()
+        ack_ref = row.get("ack_ref", "").strip() or None
+        if ack.lower() in YES or (ack == "" and ack_ref):
+            ack_state = "acknowledged"
+        elif ack.lower() in NO:
+            ack_state = "unacknowledged"
+        else:
+            ack_state = None
+            problems.append(("acknowledged", f"{ack!r} 须为 是/否 (yes/no: did the client sign the result?)"))
+        record = {"client_id": client_id, "answered_at": day, "answers": answers,
+                  "channel": CHANNELS.get(channel.lower()), "ack_state": ack_state, "ack_ref": ack_ref}
         if not problems:
             scored = self.q.score(answers)
             record.update(score=scored.score, level=scored.level, lowest_category=int(scored.lowest_category),
@@ -103,15 +137,15 @@ def _known_clients(db, ids):
 
 
 def _stored(db, ids):
-    """{(client_id, answered_at): answers JSON of the latest row} for these clients."""
+    """{(client_id, answered_at): (answers JSON, channel, ack_state, ack_ref) of the latest row} for these clients."""
     found = {}
     for chunk in chunks(ids, 900):
-        for cid, day, answers in db.execute(
-            "SELECT client_id, answered_at, answers FROM assessments"
+        for cid, day, *rest in db.execute(
+            "SELECT client_id, answered_at, answers, channel, ack_state, ack_ref FROM assessments"
             f" WHERE client_id IN ({', '.join('?' * len(chunk))}) ORDER BY id",
             chunk,
         ):
-            found[(cid, day)] = answers
+            found[(cid, day)] = rest
     return found
 
 
@@ -156,12 +190,13 @@ def _write(db, records, version, stamp, result):
     for r in records:
         answers = json.dumps(r["answers"], separators=(",", ":"))
         previous = stored.get((r["client_id"], r["answered_at"]))
-        if not result.tally(None if previous is None else json.loads(previous), r["answers"]):
+        mine = [r["answers"], r["channel"], r["ack_state"], r["ack_ref"]]
+        if not result.tally(None if previous is None else [json.loads(previous[0]), *previous[1:]], mine):
             continue
         inserts.append((r["client_id"], answers, r["score"], r["level"], r["lowest_category"], version,
-                        r["answered_at"], r["expires_at"], stamp))
+                        r["answered_at"], r["expires_at"], stamp, r["channel"], r["ack_state"], r["ack_ref"]))
     db.conn.executemany(
         "INSERT INTO assessments (client_id, answers, score, level, lowest_category, policy_version,"
-        " answered_at, expires_at, imported_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        " answered_at, expires_at, imported_at, channel, ack_state, ack_ref) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         inserts,
     )

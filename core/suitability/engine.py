@@ -130,7 +130,7 @@ class Compiled:
                 {age_sql(self.today)} AS age, fl.flag AS behaviour_flag,
                 {minor} AS minor, {incapable} AS incapable, {hq_flag} AS hq_flag
             FROM clients c
-            LEFT JOIN assessments a ON a.id = ({LATEST_ASSESSMENT_ID})
+            LEFT JOIN assessments a ON a.id = ({LATEST_ASSESSMENT_ID}) AND a.ack_state != 'unacknowledged'
             LEFT JOIN classifications k ON k.client_key = c.id
             LEFT JOIN runs kr ON kr.id = k.run_id
             LEFT JOIN behaviour_flags fl ON fl.client_id = c.client_id
@@ -194,7 +194,8 @@ class Compiled:
         v = self.label
         items = [
             ("s.blocked AND s.assess_state = 'unassessed'", [], "?",
-             [f"{v}: 无风险测评记录, 不得销售或提供 (no risk assessment: forbidden)"]),
+             [f"{v}: 无有效风险测评记录 (或最新测评结果未经客户确认), 不得销售或提供"
+              " (no risk assessment, or the latest result is not acknowledged by the client: forbidden)"]),
             ("s.blocked AND s.assess_state = 'expired'", [], "? || s.expires_at || ?",
              [f"{v}: 风险测评已于 ", " 过期, 须重新测评 (assessment expired: forbidden)"]),
             ("p.risk_rank > s.forbid_above", [], "? || s.lowest_cause || ? || p.risk_level || ?",
@@ -284,6 +285,9 @@ def check(db, actor, client_id, product_code, *, today=None, rules=None, plugins
     low = lowest_mod.status(db, actor, cid, today=comp.today)
     if low["guardian_required"]:
         notes.append("须由监护人代理 (a guardian acts for this client: minor or lacking full civil capacity)")
+    if unacknowledged(db, cid):
+        notes.append("最新风险测评结果未经客户确认, 不计入匹配 (the latest assessment is not acknowledged by the"
+                     " client: it does not count; seed 001 appendix)")
     if renewal_flags(db, client_ids=[cid]):
         notes.append("客户信息已变化, 风险测评须更新 (information changed: assessment due for renewal, Art. 21)")
     result = {
@@ -309,6 +313,13 @@ def check(db, actor, client_id, product_code, *, today=None, rules=None, plugins
                          detail={"verdict": verdict, "check_id": result["id"], "policy_version": comp.policy.version},
                          digest=comp.policy.digest)
     return result
+
+
+def unacknowledged(db, client_id):
+    """True when the client's latest assessment was imported without the client's acknowledgement."""
+    row = db.execute("SELECT ack_state FROM assessments WHERE client_id = ? ORDER BY answered_at DESC, id DESC LIMIT 1",
+                     [client_id]).fetchone()
+    return bool(row and row[0] == "unacknowledged")
 
 
 def covering_confirmation(db, client_id, product_code, level):

@@ -91,6 +91,8 @@ def validate(doc):
             raise PolicyError(f"{where}.tier: {tier!r} 不在 [tiers] 中 (not a tier)")
         if "level" in t:
             _level(t, "level", where)
+        if "floor" in t:   # issue 11: the lowest level head office may rate this type (default: its level)
+            _level(t, "floor", where)
         names = t.get("names", [])
         if not isinstance(names, list) or not all(isinstance(n, str) and n for n in names):
             raise PolicyError(f"{where}.names: 须为文本列表 (must be a list of names)")

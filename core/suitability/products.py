@@ -13,6 +13,7 @@ import json
 from ..kernel.errors import NO_SUCH_CLIENT
 from ..kernel.rows import chunks, existing
 from ..imports.runner import run_import
+from . import ratings
 from .policy import PRODUCT_LEVELS, load as load_policy, rank
 from ..kernel.timeutil import now_iso, today
 from ..kernel.validate import non_negative, parse_date
@@ -32,8 +33,14 @@ HOLDING_ALIASES = {
 
 # -- products ---------------------------------------------------------------
 
-def _check_products(policy):
+def _check_products(db, policy):
     def check(batch):
+        # Levels already set: an import may list a product, never re-rate it (that is maker–checker's).
+        current = {}
+        codes = [row.get("code", "").strip().upper() for _, row in batch]
+        for chunk in chunks(codes, 500):
+            current.update(db.execute(f"SELECT code, risk_level FROM products WHERE code IN"
+                                      f" ({', '.join('?' * len(chunk))})", chunk).fetchall())
         out = []
         for _, row in batch:
             errors = []
@@ -61,6 +68,10 @@ def _check_products(policy):
             else:
                 ptype, level = mapped
                 source = f"{policy.source}: {ptype} → {level}"
+            given = row.get("risk_level", "").strip()
+            if code in current and not given:
+                level, source = current[code], "kept"   # a blank level never resets a decided rating
+            errors += _rating_errors(policy, ptype, level, given, current.get(code))
             out.append(({"code": code, "name": name, "type": ptype or None, "risk_level": level,
                          "level_source": source}, errors))
         return out
@@ -68,24 +79,43 @@ def _check_products(policy):
     return check
 
 
-def _write_products(db):
+def _rating_errors(policy, ptype, level, given, current):
+    """Issue 11 item 3: a level below the type's floor, or a change of an existing product's level."""
+    if level not in PRODUCT_LEVELS:
+        return []
+    refused = ratings.below_floor(policy, ptype, level)
+    if refused:
+        if given or current is None:
+            return [("risk_level", refused)]
+        return [("type", f"按该类型, 现有等级 {refused}; 请先经复核调整等级 (the type's floor is above the current level)")]
+    if current is not None and given and level != current:
+        return [("risk_level", f"产品现为 {current}; 风险等级变更须总部提议并经另一人复核 (a rating change goes through"
+                               " `brokercrm suitability ratings propose`, approved by a second head-office operator)")]
+    return []
+
+
+def _write_products(db, actor, policy):
     stamp = now_iso()
 
     def write(records, result):
         if not records:
             return
-        old = {}
+        old, sources = {}, {}
         codes = [r["code"] for r in records]
         for chunk in chunks(codes, 500):
-            for row in db.execute(f"SELECT code, name, type, risk_level FROM products WHERE code IN"
+            for row in db.execute(f"SELECT code, name, type, risk_level, level_source FROM products WHERE code IN"
                                   f" ({', '.join('?' * len(chunk))})", chunk):
-                old[row[0]] = row[1:]
-        rows = []
+                old[row[0]], sources[row[0]] = row[1:4], row[4]
+        rows, listed = [], []
         for r in records:
             if not result.tally(old.get(r["code"]), (r["name"], r["type"], r["risk_level"])):
                 continue
+            source = sources[r["code"]] if r["level_source"] == "kept" else r["level_source"]
             rows.append([r["code"], r["name"], r["type"], r["risk_level"], rank(r["risk_level"]),
-                         r["level_source"], stamp, stamp])
+                         source, stamp, stamp])
+            if r["code"] not in old:
+                listed.append([r["code"], r["risk_level"], ratings.floor(policy, r["type"])[0],
+                               f"首次导入评级 (first rating at import): {source}", actor.id, stamp, policy.version])
         db.conn.executemany(
             "INSERT INTO products (code, name, type, risk_level, risk_rank, level_source, imported_at, updated_at)"
             " VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(code) DO UPDATE SET name = excluded.name,"
@@ -93,15 +123,23 @@ def _write_products(db):
             " level_source = excluded.level_source, updated_at = excluded.updated_at",
             rows,
         )
+        # Every rating has its history row: a first rating at import is head office's (product.import).
+        db.conn.executemany(
+            "INSERT INTO product_ratings (product_code, new_level, floor_level, reason, proposed_by, proposed_at,"
+            " state, policy_version) VALUES (?, ?, ?, ?, ?, ?, 'imported', ?)", listed)
 
     return write
 
 
-def import_products(db, path, **options):
-    """Import products (code, name, type, risk_level); a blank level comes from the type by policy."""
+def import_products(db, path, *, actor, **options):
+    """Import products (code, name, type, risk_level); a blank level comes from the type by policy.
+
+    A level below the type's floor is refused for that row; an existing product's level is never
+    changed by an import (``ratings.propose`` / ``decide``); a blank level keeps it.
+    """
     policy = load_policy(db)
-    return run_import(db, path, "products", "产品 (products)", PRODUCT_ALIASES, _check_products(policy),
-                      _write_products(db), lambda r: r["code"], **options)
+    return run_import(db, path, "products", "产品 (products)", PRODUCT_ALIASES, _check_products(db, policy),
+                      _write_products(db, actor, policy), lambda r: r["code"], actor=actor, **options)
 
 
 # -- holdings ---------------------------------------------------------------

@@ -67,12 +67,12 @@ def test_level_edges(clients, admin, tmp_path, total, level, lowest):
 
 
 def test_chinese_headers(clients, admin, tmp_path):
-    header = ["客户号", "测评日期"] + [f"第{i}题" for i in range(1, 13)]
+    header = ["客户号", "测评日期"] + [f"第{i}题" for i in range(1, 13)] + ["测评渠道", "客户确认"]
     path = tmp_path / "a.csv"
     with open(path, "w", newline="", encoding="gbk") as f:
         w = csv.writer(f)
         w.writerow(header)
-        w.writerow(["C001", "2025-01-15"] + ["A"] * 12)
+        w.writerow(["C001", "2025-01-15"] + ["A"] * 12 + ["柜台", "是"])
     assert import_assessments(clients, path, actor=admin).inserted == 1
 
 

@@ -107,7 +107,8 @@ def test_approval_is_pinned_to_the_installed_code(site, tmp_path):
     }], ensure_ascii=False), encoding="utf-8")
     answers = tmp_path / "answers.json"
     answers.write_text(json.dumps([{"client_id": "T001", "answered_at": "2026-01-10",
-                                    **{f"q{i}": "C" for i in range(1, 13)}}]), encoding="utf-8")
+                                    **{f"q{i}": "C" for i in range(1, 13)}, "channel": "柜台",
+                                    "acknowledged": "是"}]), encoding="utf-8")
     admin, ty = tmp_path / "admin.key", tmp_path / "ty.key"
     ok(cli(site, db, "init", "--admin", "admin", "--key-out", str(admin), "--no-passphrase"))
     ok(cli(site, db, "branches", "add", "TY01", "太原营业部", "--as", "admin", key=admin))

@@ -58,7 +58,7 @@ def test_editing_a_76_year_olds_fields_never_makes_them_professional(book, run, 
     assert kind_of(book, "old") == "ordinary"
     r = suitability.check(book, clerk, "old", "OPT5")
     assert r["investor_type"] == "ordinary" and r["verdict"] == "forbidden"
-    assert any("无风险测评" in x for x in r["reasons"])
+    assert any("无有效风险测评" in x for x in r["reasons"])
     out = json.loads(run("suitability", "check", "old", "OPT5", "--json", "--as", "clerk").output)
     assert out["verdict"] == "forbidden" and out["investor_type"] == "ordinary"
 

@@ -28,11 +28,12 @@ def test_default_level_from_type(db, admin, tmp_path, ptype, level):
 
 
 def test_explicit_level_wins_and_gbk_chinese_headers(db, admin, tmp_path):
-    f = write(tmp_path / "p.csv", "产品代码,产品名称,产品类型,风险等级\n000001,华夏成长,股票型,R3\n",
+    # An explicit level above the type's default wins (below it is refused: test_ratings.py).
+    f = write(tmp_path / "p.csv", "产品代码,产品名称,产品类型,风险等级\n000001,华夏成长,股票型,R5\n",
               encoding="gbk")
     result = products.import_products(db, f, actor=admin)
     assert result.inserted == 1
-    assert db.execute("SELECT risk_level, type, level_source FROM products").fetchone() == ("R3", "equity", "file")
+    assert db.execute("SELECT risk_level, type, level_source FROM products").fetchone() == ("R5", "equity", "file")
     again = products.import_products(db, f, actor=admin)
     assert (again.inserted, again.unchanged) == (0, 1)
 

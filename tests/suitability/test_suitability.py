@@ -75,7 +75,7 @@ def test_no_assessment_is_forbidden(book, op1):
     add_client(book, "new")
     result = suitability.check(book, op1, "new", "PR1")
     assert result["verdict"] == "forbidden"
-    assert "无风险测评" in result["reasons"][0]
+    assert "无有效风险测评" in result["reasons"][0]
     assert result["client_level"] == "unassessed"
 
 
