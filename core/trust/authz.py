@@ -69,7 +69,7 @@ ACTS = {
     "suitability.lowest_flag": ("最低类别人工标记 (总部)", _HQ),
     "investor_type.request": ("登记投资者类别证明或转换申请", _STAFF),
     "investor_type.decide": ("复核投资者类别证明或转换", _STAFF),
-    "investor_type.recheck": ("专业投资者资格复核清单", {HEADOFFICE: FIRM, BRANCH: OWN, SERVICE: FIRM}),
+    "investor_type.recheck": ("专业投资者资格复核清单", _READ),
     "product.rate": ("提议产品风险等级 (总部)", _HQ),
     "product.rate.review": ("复核产品风险等级 (总部)", _HQ),
     # service

@@ -291,3 +291,32 @@ def test_cli_evidence_review_status_and_refusals(book, run, clerk, checker):
     assert [r["state"] for r in listed] == ["approved"]
     assert "re-check" in run("suitability", "investor", "recheck").output or "复核" in run(
         "suitability", "investor", "recheck").output
+
+
+# -- migration ------------------------------------------------------------------------------------------
+
+def test_migration_carries_old_approved_requests_as_lapsing_legacy_records(tmp_path):
+    """Before issue 11 an approved request (maker + another checker) decided the type; it is carried over."""
+    import sqlite_utils
+
+    from brokercrm.kernel.registry import registry
+    from brokercrm.suitability import schema
+
+    old = sqlite_utils.Database(tmp_path / "old.db")
+    for migrations in registry().migrations:
+        if migrations is schema.migrations:
+            migrations.apply(old, stop_before="m_k11a_investor_status")
+        else:
+            migrations.apply(old)
+    old.execute("INSERT INTO branches (code, name, created_at) VALUES ('TY01', '太原', '2024-01-01')")
+    old.execute("INSERT INTO clients (client_id, kind, name, branch_id, created_at, updated_at)"
+                " VALUES ('c1', 'individual', '张三', 'TY01', '2024-01-01', '2024-01-01')")
+    for status in ("approved", "rejected"):
+        old.execute("INSERT INTO investor_type_requests (client_id, target, evidence, eligible, eligibility,"
+                    " requested_by, requested_at, status, decided_by, decided_at)"
+                    " VALUES ('c1', 'professional', 'EV-1', 1, '[]', 'clerk', '2025-03-01T09:00:00+08:00', ?,"
+                    " 'boss', '2025-03-02T10:00:00+08:00')", [status])
+    schema.migrations.apply(old)
+    rows = old.execute("SELECT action, target, state, recorded_by, reviewed_by, valid_until, recheck_at"
+                       " FROM investor_status").fetchall()
+    assert rows == [("legacy", "professional", "approved", "clerk", "boss", "2027-03-02", "2027-01-31")]
