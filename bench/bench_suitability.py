@@ -94,6 +94,18 @@ def build(path, holdings):
             FROM clients c CROSS JOIN k LEFT JOIN assessments a ON a.client_id = c.client_id""",
             [NOW],
         )
+        # Issue 11: professional status only from reviewed evidence. The clients whose figures meet
+        # Art. 8 (about 11% of this book, as the old field rules found) get an approved record, so
+        # the verdict mix is what it was; the scan and the bare join both read investor_status.
+        conn.execute(
+            f"""INSERT INTO investor_status (client_id, action, category, target, evidence_kind, document_ref,
+                    eligible, eligibility, recorded_by, recorded_at, state, reviewed_by, reviewed_at,
+                    effective_at, valid_until, recheck_at)
+            SELECT c.client_id, 'grant', CASE c.kind WHEN 'individual' THEN '8.5' ELSE '8.4' END, 'professional',
+                   '资产证明', 'DOC', 1, '[]', 'maker', ?, 'approved', 'checker', ?, ?, '2028-06-30', '2028-05-31'
+            FROM clients c WHERE {PROF}""",
+            [NOW, NOW, NOW],
+        )
     db.execute("ANALYZE")
     db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     return db
@@ -111,6 +123,10 @@ PROF = """(c.kind = 'individual' AND (c.total_assets >= 5000000 OR c.annual_inco
              AND c.investment_years >= 2)
           OR (c.kind = 'institution' AND c.net_assets >= 20000000 AND c.total_assets >= 10000000
              AND c.investment_years >= 2)"""
+# What the bare join reads for the investor type: the approved record in force (issue 11).
+STATUS = f"""COALESCE((SELECT r.target = 'professional' AND r.valid_until > '{TODAY}' FROM investor_status r
+             WHERE r.client_id = c.client_id AND r.state = 'approved'
+             ORDER BY r.effective_at DESC, r.id DESC LIMIT 1), 0)"""
 LATEST = ("(SELECT x.id FROM assessments x WHERE x.client_id = c.client_id"
           " ORDER BY x.answered_at DESC, x.id DESC LIMIT 1)")
 
@@ -122,7 +138,7 @@ CREATE TEMP TABLE bare_out AS
 SELECT client_id, product_code, verdict FROM (
   SELECT h.client_id, h.product_code, {VERDICT} AS verdict
   FROM holdings h
-  JOIN (SELECT c.client_id, c.birth_date, {PROF} AS prof FROM clients c) c ON c.client_id = h.client_id
+  JOIN (SELECT c.client_id, c.birth_date, {STATUS} AS prof FROM clients c) c ON c.client_id = h.client_id
   JOIN products p ON p.code = h.product_code
   LEFT JOIN (SELECT id AS a_id, level, lowest_category, expires_at FROM assessments) a
     ON a.a_id = {LATEST.replace('c.client_id', 'h.client_id')}
@@ -132,7 +148,7 @@ SELECT client_id, product_code, verdict FROM (
     "bare_cte": f"""
 CREATE TEMP TABLE bare_out AS
 WITH la AS MATERIALIZED (
-  SELECT c.client_id, c.birth_date, {PROF} AS prof, a.id AS a_id, a.level, a.lowest_category, a.expires_at
+  SELECT c.client_id, c.birth_date, {STATUS} AS prof, a.id AS a_id, a.level, a.lowest_category, a.expires_at
   FROM clients c LEFT JOIN assessments a ON a.id = {LATEST})
 SELECT client_id, product_code, verdict FROM (
   SELECT h.client_id, h.product_code, {VERDICT} AS verdict
