@@ -12,9 +12,9 @@ Re-importing the same answers for the same client and day changes nothing;
 different answers for that day add a new row that supersedes the old one
 (the latest row wins; the old one stays as history).
 
-Issue 11 item 3: every row names its ``channel`` (柜台/网上/手机/电话/视频) and
-whether the client acknowledged (signed) the result — ``acknowledged`` 是/否,
-or an ``ack_ref`` to the signed form. An unacknowledged result is stored but
+Issue 11 item 3: a row records its ``channel`` (柜台/网上/手机/电话/视频; blank:
+not recorded) and whether the client acknowledged (signed) the result —
+``acknowledged`` 是/否 or the day signed, or an ``ack_ref`` to the signed form. An unacknowledged result is stored but
 does not count for matching (``suitability.engine``): the client is treated as
 having no valid assessment until a row with the acknowledgement is imported.
 Only an operator allowed ``assessment.import`` for the client's branch imports.
@@ -37,8 +37,11 @@ BASE_ALIASES = {
     "测评时间": "answered_at",
     # Issue 11 item 3: how the assessment was taken and the client's acknowledgement of the result
     # (seed 001 appendix: the client signs the result, 客户确认).
-    "测评渠道": "channel", "渠道": "channel", "客户确认": "acknowledged", "确认": "acknowledged",
-    "acknowledgement": "acknowledged", "确认书编号": "ack_ref", "确认编号": "ack_ref",
+    "测评渠道": "channel", "渠道": "channel", "测评方式": "channel", "客户确认": "acknowledged", "确认": "acknowledged",
+    "是否确认": "acknowledged", "客户签字确认": "acknowledged", "确认结果": "acknowledged",
+    "acknowledgement": "acknowledged", "acknowledged_at": "acknowledged", "confirmed": "acknowledged",
+    "client_acknowledged": "acknowledged", "确认日期": "acknowledged",
+    "确认书编号": "ack_ref", "确认编号": "ack_ref", "acknowledgement_ref": "ack_ref",
 }
 CHANNELS = {  # spelling → stored value
     "柜台": "柜台", "counter": "柜台", "网上": "网上", "网上交易": "网上", "online": "网上", "手机": "手机",
@@ -103,17 +106,17 @@ class _Checker:
                 problems.append((qid, error))
             else:
                 answers[qid] = letters
+        # A blank channel is stored as not recorded (files from before issue 11, branch plugins' own
+        # files); a named one must be known.
         channel = row.get("channel", "").strip()
-        if not channel:
-            problems.append(("channel", f"必填: 测评渠道 {'/'.join(dict.fromkeys(CHANNELS.values()))} (required: how"
-                                        " the assessment was taken)"))
-        elif channel.lower() not in CHANNELS:
+        if channel and channel.lower() not in CHANNELS:
             problems.append(("channel", f"{channel!r} 不是已知渠道 (unknown channel): "
                                         f"{'/'.join(dict.fromkeys(CHANNELS.values()))}"))
         ack = row.get("acknowledged", "").strip()
         ack_ref = row.get("ack_ref", "").strip() or None
-        if ack.lower() in YES or (ack == "" and ack_ref):
-            ack_state = "acknowledged"
+        if ack.lower() in YES or (ack == "" and ack_ref) or (ack and _day(ack)):
+            ack_state = "acknowledged"   # yes, a signed form's number, or the day it was signed
+            ack_ref = ack_ref or (_day(ack) if ack and ack.lower() not in YES else None)
         elif ack.lower() in NO:
             ack_state = "unacknowledged"
         else:

@@ -103,7 +103,7 @@ def find_category(section, code):
 
 # -- the figures of one piece of evidence --------------------------------------
 
-def _number(name, value):
+def parse_number(name, value):
     if value is None or value == "":
         return None
     try:
@@ -121,13 +121,13 @@ def figures(section, *, financial_assets=None, net_assets=None, income=None, inv
     out = {}
     for key, value in (("financial_assets", financial_assets), ("net_assets", net_assets),
                        ("investment_years", investment_years), ("work_years", work_years)):
-        parsed = _number(f"--{key.replace('_', '-')}", value)
+        parsed = parse_number(f"--{key.replace('_', '-')}", value)
         if parsed is not None:
             out[key] = parsed
     if income not in (None, "", [], ()):
         years = int(section["income_years"])
         parts = income if isinstance(income, (list, tuple)) else [x for x in str(income).replace("，", ",").split(",")]
-        values = [_number("--income", x.strip() if isinstance(x, str) else x) for x in parts]
+        values = [parse_number("--income", x.strip() if isinstance(x, str) else x) for x in parts]
         if len(values) != years or any(v is None for v in values):
             raise BrokerCRMError(f"--income: 须给出最近{years}年每年的收入, 逗号分隔 (the income of each of the last {years}"
                                  f" years, comma-separated; Art. 8(5) uses their AVERAGE), got {len(values)}")

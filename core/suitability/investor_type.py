@@ -167,14 +167,16 @@ def convert(db, actor, client_id, *, category, application, acknowledgement, evi
                                 "客户确认自主承担风险和后果的书面确认编号 (the client's risk acknowledgement; Art. 12)")
     evidence_kind = _required("--kind", evidence_kind, "证明材料种类 (evidence kind)")
     document = _required("--document", document, "证明材料编号 (the document's reference)")
-    if (test_score is None) == (not simulation):
+    test_score = None if test_score is None or str(test_score).strip() == "" else test_score
+    simulation = (simulation or "").strip() or None
+    if (test_score is None) == (simulation is None):
         raise BrokerCRMError("须且仅须给出一项谨慎评估: --test-score N (投资知识测试) 或 --simulation REF (模拟交易记录)"
                              " (exactly one prudent assessment: knowledge test or simulated trading; 办法 Art. 12)")
     start, end = ev.period(section, period_start, period_end, today or local_today())
     figs = ev.figures(section, **figure_args)
     eligible, why = ev.evaluate(section, cat, client["kind"], figs)
     if test_score is not None:
-        score = ev._number("--test-score", test_score)
+        score = ev.parse_number("--test-score", test_score)
         prudent = ("knowledge_test", None, score)
         passed = score >= section["knowledge_test_pass"]
         why = why + [f"办法 Art. 12: 投资知识测试 {'≥' if passed else '<'} 及格线 {section['knowledge_test_pass']:g}"
@@ -183,7 +185,7 @@ def convert(db, actor, client_id, *, category, application, acknowledgement, evi
             eligible = False
             why = [w for w in why if "Art. 12" in w] + [w for w in why if "Art. 12" not in w]
     else:
-        prudent = ("simulated_trading", simulation.strip(), None)
+        prudent = ("simulated_trading", simulation, None)
         why = why + ["办法 Art. 12: 已有模拟交易记录 (simulated-trading record)"]
     _pending(db, client_id)
     with db.atomic():
