@@ -320,3 +320,22 @@ def test_migration_carries_old_approved_requests_as_lapsing_legacy_records(tmp_p
     rows = old.execute("SELECT action, target, state, recorded_by, reviewed_by, valid_until, recheck_at"
                        " FROM investor_status").fetchall()
     assert rows == [("legacy", "professional", "approved", "clerk", "boss", "2027-03-02", "2027-01-31")]
+
+
+@pytest.mark.parametrize("args,message", [
+    (["evidence", "c1", "--category", "8.5", "--kind", "资产证明", "--period-end", "2026-05-31",
+      "--financial-assets", "6000000", "--investment-years", "3"], "--document"),
+    (["evidence", "c1", "--category", "7", "--kind", "k", "--document", "D", "--period-end", "2026-05-31"], "8.5"),
+    (["evidence", "nobody", "--category", "8.5", "--kind", "k", "--document", "D", "--period-end", "2026-05-31"],
+     "nobody"),
+    (["convert", "c1", "--category", "11.2", "--acknowledgement", "A", "--test-score", "90", "--kind", "k",
+      "--document", "D", "--period-end", "2026-05-31", "--financial-assets", "3000000"], "--application"),
+    (["review", "999", "--approve"], "999"),
+    (["opt-down", "c1", "--document", "L-1"], "already ordinary"),
+])
+def test_cli_refusals_name_what_and_why_and_change_nothing(book, run, clerk, args, message):
+    add_client(book, "c1")
+    before = book.execute("SELECT count(*) FROM investor_status").fetchone()[0]
+    out = run("suitability", "investor", *args, "--as", "clerk", ok=False)
+    assert out.exit_code != 0 and message in out.output and "Traceback" not in out.output, out.output
+    assert book.execute("SELECT count(*) FROM investor_status").fetchone()[0] == before
