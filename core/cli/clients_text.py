@@ -10,6 +10,11 @@ from ..service import care, complaints, interactions
 def service_lines(obj):
     """The service section (brokercrm.service.view)."""
     out = []
+    status = obj.get("status")
+    if status:
+        out.append(f"客户状态 (status): {status['label']} ({status['status']})"
+                   + (f" 自 {status['since']}" if status["since"] else "")
+                   + (f" · 离开原因 {status['exit_reason']['name']}" if status["exit_reason"] else ""))
     package = obj.get("service_package")
     if package:
         out.append(f"服务包 (service package): {package['name']} [{package['code']}] · {package['chosen_by']}")

@@ -82,6 +82,8 @@ ACTS = {
     "retention.read": ("查看挽留记录", _READ),
     "package.read": ("查看服务包", _READ),
     "order.flag": ("异常委托复核", _STAFF),
+    "client.status": ("变更客户状态 (转销户办结/撤回)", _STAFF),
+    "client.status.refresh": ("认定休眠客户", _SCHEDULED),
     # publishing
     "publish.run": ("发布只读站点快照", _SCHEDULED),
 }
