@@ -84,6 +84,12 @@ ACTS = {
     "order.flag": ("异常委托复核", _STAFF),
     "client.status": ("变更客户状态 (转销户办结/撤回)", _STAFF),
     "client.status.refresh": ("认定休眠客户", _SCHEDULED),
+    # programmes (issue 14 item 5)
+    "callback.sample": ("回访抽样", _SCHEDULED),
+    "callback.record": ("记录回访", _STAFF),
+    "callback.read": ("查看回访", _READ),
+    "prospect.manage": ("管理潜在客户", _STAFF),
+    "prospect.read": ("查看潜在客户", _READ),
     # publishing
     "publish.run": ("发布只读站点快照", _SCHEDULED),
 }

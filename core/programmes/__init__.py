@@ -1,0 +1,7 @@
+"""The branch's service programmes (issue 14 item 5), one module per programme, each policy + library.
+
+- ``policy``: ``policies/programmes.toml`` (validated and versioned like every head-office policy).
+- ``schema``: the ``brokercrm.programmes`` migration set.
+- ``callbacks``: 回访 scripts with required risk-disclosure items, random sampling, callback records.
+- ``prospects``: 潜在客户 with grades A–E, follow-ups and conversion into a client.
+"""

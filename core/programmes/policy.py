@@ -1,0 +1,73 @@
+"""The programmes policy (policies/programmes.toml): one table per programme, validated here.
+
+Loaded from the published policy set like every head-office policy; a database
+whose set predates this file uses the shipped default until head office
+publishes one (``source`` says which).
+"""
+
+from ..kernel.checks import array, number, table, text, unique_text
+from ..kernel.errors import PolicyError
+from ..service import policy as sp
+
+NAME, FILENAME = "programmes", "programmes.toml"
+GRADES = ("A", "B", "C", "D", "E")
+
+
+def _flag(doc, key, where):
+    value = doc.get(key, False)
+    if not isinstance(value, bool):
+        raise PolicyError(f"{where}.{key}: 须为 true 或 false (must be a boolean), got {value!r}")
+    return value
+
+
+def _callbacks(doc):
+    callbacks = table(doc, "callbacks", "")
+    codes = set()
+    for i, script in enumerate(array(callbacks, "scripts", "callbacks")):
+        where = f"callbacks.scripts[{i}]"
+        unique_text(script, "code", where, codes, ("回访脚本代码", "script code"))
+        for key in ("name", "version", "population"):
+            text(script, key, where)
+        rate = number(script, "sample_rate", where)
+        if not 0 < rate <= 1:
+            raise PolicyError(f"{where}.sample_rate: 须在 (0, 1] 之间 (must be > 0 and ≤ 1), got {rate!r}")
+        sp.parse_duration(script.get("within"), f"{where}.within")
+        items, disclosure = set(), False
+        for j, item in enumerate(array(script, "items", where)):
+            iw = f"{where}.items[{j}]"
+            unique_text(item, "code", iw, items, ("回访要点代码", "item code"))
+            text(item, "text", iw)
+            required, risk = _flag(item, "required", iw), _flag(item, "risk_disclosure", iw)
+            disclosure = disclosure or (required and risk)
+        if not disclosure:
+            raise PolicyError(f"{where}.items: 至少须有一项必答的风险揭示 (at least one item must be required = true"
+                              " and risk_disclosure = true; seed 001 part 7: 回访内容及风险提示)")
+
+
+def _prospects(doc):
+    prospects = table(doc, "prospects", "")
+    grades = array(prospects, "grades", "prospects")
+    seen = []
+    for i, grade in enumerate(grades):
+        where = f"prospects.grades[{i}]"
+        code = text(grade, "code", where)
+        if code not in GRADES or code in seen:
+            raise PolicyError(f"{where}.code: 须为 A–E 且不重复 (must be one of A–E, once each), got {code!r}")
+        seen.append(code)
+        text(grade, "name", where)
+        number(grade, "follow_up_days", where, minimum=1)
+    if seen != list(GRADES):
+        raise PolicyError(f"prospects.grades: 须依次为 A, B, C, D, E (must list A to E in order), got {seen}")
+    sources = array(prospects, "sources", "prospects")
+    if not all(isinstance(s, str) and s.strip() for s in sources) or len(set(sources)) != len(sources):
+        raise PolicyError("prospects.sources: 须为不重复的文本列表 (must be a list of distinct texts)")
+
+
+def validate(doc):
+    _callbacks(doc)
+    _prospects(doc)
+
+
+def load(db):
+    """(doc, source) of the programmes policy in force."""
+    return sp.load_named(db, NAME, FILENAME)
