@@ -1,10 +1,11 @@
-"""callbacks (回访 scripts, sampling, records) and prospects (潜在客户): the programmes of issue 14."""
+"""callbacks (回访 scripts, sampling, records), prospects (潜在客户), vip (贵宾客户): the programmes of issue 14."""
 
 import click
 
 from ..book import lookups
 from ..programmes import callbacks as callbacks_lib
 from ..programmes import prospects as prospects_lib
+from ..programmes import vip as vip_lib
 from . import cli
 from .common import acting, db_option, echo_table, emit_json, json_option, operator_option
 
@@ -246,3 +247,95 @@ def prospects_report(branch, db_path, operator, as_json):
         click.echo("按来源 (by source):")
         echo_table([(s["source"], s["prospects"], s["converted"]) for s in r["sources"]],
                    ["来源 source", "潜在客户", "转化 converted"])
+
+
+@cli.group()
+def vip():
+    """贵宾客户 (VIP clients: entry and exit criteria and benefits as head-office policy)."""
+
+
+@vip.command("refresh")
+@click.option("--as-of", default=None, metavar="DATE", help="认定日期 (as-of date for age rules, default today)")
+@db_option
+@operator_option
+@json_option
+def vip_refresh(as_of, db_path, operator, as_json):
+    """按策略重新认定贵宾等级 (recompute every client's VIP level; nightly, after classify)."""
+    db, actor = acting(db_path, operator)
+    r = vip_lib.refresh(db, actor, as_of=as_of)
+    if as_json:
+        emit_json(r)
+        return
+    click.echo(f"贵宾认定 (VIP) as of {r['as_of']}: 新进 entered {r['entered']} · 变更 changed {r['changed']}"
+               f" · 失去 lost {r['lost']} · 策略 {r['policy']}")
+
+
+@vip.command("list")
+@click.option("--branch", default=None, help="营业部代码 (branch code)")
+@click.option("--level", default=None, help="贵宾等级代码 (level code; `vip benefits`)")
+@db_option
+@operator_option
+@json_option
+def vip_list(branch, level, db_path, operator, as_json):
+    """现有贵宾客户 (who qualifies now, by level)."""
+    db, actor = acting(db_path, operator)
+    found = vip_lib.list_vips(db, actor, branch=lookups.branch(db, branch),
+                              level=vip_lib.level_of(db, level) if level else None)
+    if as_json:
+        emit_json(found)
+        return
+    echo_table([(v["client_id"], v["branch_id"], v["name"], v["since"]) for v in found],
+               ["客户 client", "营业部", "等级 level", "自 since"])
+
+
+@vip.command("lost")
+@click.option("--branch", default=None, help="营业部代码 (branch code)")
+@click.option("--since", default=None, metavar="DATE", help="自该日起 (since this date)")
+@db_option
+@operator_option
+@json_option
+def vip_lost(branch, since, db_path, operator, as_json):
+    """失去或降低贵宾等级的客户 (who lost their VIP level, or fell to a lower one)."""
+    db, actor = acting(db_path, operator)
+    found = vip_lib.lost(db, actor, branch=lookups.branch(db, branch), since=since)
+    if as_json:
+        emit_json(found)
+        return
+    echo_table([(v["client_id"], v["branch_id"], v["from"], v["to"] or "无 none", v["at"]) for v in found],
+               ["客户 client", "营业部", "原等级 from", "现等级 to", "时间 at"])
+
+
+@vip.command("show")
+@click.argument("client_id")
+@db_option
+@operator_option
+@json_option
+def vip_show(client_id, db_path, operator, as_json):
+    """客户的贵宾等级及权益 (the client's VIP level, its benefits and history)."""
+    db, actor = acting(db_path, operator)
+    v = vip_lib.show(db, actor, lookups.client(db, client_id))
+    if as_json:
+        emit_json(v)
+        return
+    click.echo(f"{v['client_id']}: {v['name'] or '非贵宾 (not a VIP)'}" + (f" 自 {v['since']}" if v["since"] else ""))
+    for b in v["benefits"]:
+        click.echo(f"  权益 {b}")
+    for h in v["history"]:
+        click.echo(f"  {h['at']}  {h['from'] or '-'} → {h['to'] or '-'}")
+
+
+@vip.command("benefits")
+@db_option
+@operator_option
+@json_option
+def vip_benefits(db_path, operator, as_json):
+    """贵宾等级及其权益 (the VIP levels in force and their benefits)."""
+    db, actor = acting(db_path, operator)
+    r = vip_lib.benefits(db, actor)
+    if as_json:
+        emit_json(r)
+        return
+    for lv in r["levels"]:
+        click.echo(f"{lv['code']}: {lv['name']}")
+        for b in lv["benefits"]:
+            click.echo(f"  {b}")

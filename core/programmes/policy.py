@@ -5,8 +5,12 @@ whose set predates this file uses the shipped default until head office
 publishes one (``source`` says which).
 """
 
+import datetime as dt
+
 from ..kernel.checks import array, number, table, text, unique_text
 from ..kernel.errors import PolicyError
+from ..kernel.rules import compile_condition
+from ..service import packages
 from ..service import policy as sp
 
 NAME, FILENAME = "programmes", "programmes.toml"
@@ -63,9 +67,27 @@ def _prospects(doc):
         raise PolicyError("prospects.sources: 须为不重复的文本列表 (must be a list of distinct texts)")
 
 
+def _vip(doc):
+    probe = packages.fields(dt.date(2000, 1, 1))
+    codes = set()
+    for i, level in enumerate(array(table(doc, "vip", ""), "levels", "vip")):
+        where = f"vip.levels[{i}]"
+        unique_text(level, "code", where, codes, ("贵宾等级代码", "VIP level code"))
+        text(level, "name", where)
+        if "when" not in level:
+            raise PolicyError(f"{where}.when: 须写明准入条件 (an entry condition is required)")
+        compile_condition(level["when"], probe, f"{where}.when")
+        if "keep_when" in level:
+            compile_condition(level["keep_when"], probe, f"{where}.keep_when")
+        benefits = array(level, "benefits", where)
+        if not all(isinstance(b, str) and b.strip() for b in benefits):
+            raise PolicyError(f"{where}.benefits: 须为文本列表 (must be a list of text)")
+
+
 def validate(doc):
     _callbacks(doc)
     _prospects(doc)
+    _vip(doc)
 
 
 def load(db):

@@ -101,3 +101,31 @@ def m002_k14b_prospects(db):
         """
     )
     append_only(db, "prospect_steps")
+
+
+@migrations()
+def m003_k14b_vip(db):
+    db.executescript(
+        """
+        CREATE TABLE vip_status (
+            client_id TEXT PRIMARY KEY REFERENCES clients(client_id),
+            branch_id TEXT NOT NULL,
+            level TEXT NOT NULL,
+            since TEXT NOT NULL
+        ) WITHOUT ROWID;
+        CREATE INDEX vip_status_level ON vip_status(branch_id, level);
+        CREATE TABLE vip_history (
+            id INTEGER PRIMARY KEY,
+            client_id TEXT NOT NULL,
+            branch_id TEXT NOT NULL,
+            old_level TEXT,            -- NULL: entered
+            new_level TEXT,            -- NULL: lost
+            at TEXT NOT NULL,
+            operator TEXT NOT NULL,
+            policy TEXT NOT NULL
+        );
+        CREATE INDEX vip_history_at ON vip_history(at);
+        CREATE INDEX vip_history_client ON vip_history(client_id, id);
+        """
+    )
+    append_only(db, "vip_history")

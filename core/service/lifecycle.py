@@ -297,9 +297,14 @@ def _emit_moves(db, at, operator):
         " SELECT CASE new WHEN 'dormant' THEN 'client_dormant' ELSE 'client_reactivated' END, client_id, ?,"
         " json_object('from', old, 'to', new, 'source', 'refresh', 'branch_id', branch_id), ?"
         " FROM temp.status_moves ORDER BY client_id", [at, operator])
+    notify_since(db, last)
+
+
+def notify_since(db, last_event):
+    """Hand the events recorded after ``last_event`` (by an INSERT … SELECT) to the listeners, in one batch."""
     batch = [{"id": i, "kind": k, "client_id": c, "at": a, "detail": json.loads(d), "operator": o}
-             for i, k, c, a, d, o in conn.execute(
-                 "SELECT id, kind, client_id, at, detail, operator FROM events WHERE id > ? ORDER BY id", [last])]
+             for i, k, c, a, d, o in db.conn.execute(
+                 "SELECT id, kind, client_id, at, detail, operator FROM events WHERE id > ? ORDER BY id", [last_event])]
     if not batch:
         return
     for listener in registry().event_listeners:

@@ -90,6 +90,8 @@ ACTS = {
     "callback.read": ("查看回访", _READ),
     "prospect.manage": ("管理潜在客户", _STAFF),
     "prospect.read": ("查看潜在客户", _READ),
+    "vip.refresh": ("认定贵宾客户", _SCHEDULED),
+    "vip.read": ("查看贵宾客户", _READ),
     # publishing
     "publish.run": ("发布只读站点快照", _SCHEDULED),
 }

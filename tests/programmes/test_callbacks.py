@@ -156,7 +156,13 @@ required = {required}
 risk_disclosure = true
 [prospects]
 sources = ["x"]
-""" + "".join(f'[[prospects.grades]]\ncode = "{g}"\nname = "{g}"\nfollow_up_days = 7\n' for g in "ABCDE")
+""" + "".join(f'[[prospects.grades]]\ncode = "{g}"\nname = "{g}"\nfollow_up_days = 7\n' for g in "ABCDE") + """
+[[vip.levels]]
+code = "v"
+name = "V"
+when = {{ field = "total_assets", op = ">=", value = 1 }}
+benefits = ["b"]
+"""
 
 
 @pytest.mark.parametrize("kwargs, error", [
