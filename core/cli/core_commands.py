@@ -8,3 +8,4 @@ from . import publish_cmd  # noqa: F401,E402  (issue 6: publish, serve, site-pas
 from . import audit_cmd  # noqa: F401,E402  (issue 10: audit verify)
 from . import status_cmd  # noqa: F401,E402  (issue 14: client status through exit)
 from . import programmes_cmd  # noqa: F401,E402  (issue 14: callbacks, prospects)
+from . import education_cmd  # noqa: F401,E402  (issue 14: investor education, client events)

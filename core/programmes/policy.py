@@ -62,9 +62,7 @@ def _prospects(doc):
         number(grade, "follow_up_days", where, minimum=1)
     if seen != list(GRADES):
         raise PolicyError(f"prospects.grades: 须依次为 A, B, C, D, E (must list A to E in order), got {seen}")
-    sources = array(prospects, "sources", "prospects")
-    if not all(isinstance(s, str) and s.strip() for s in sources) or len(set(sources)) != len(sources):
-        raise PolicyError("prospects.sources: 须为不重复的文本列表 (must be a list of distinct texts)")
+    _texts(prospects, "sources", "prospects")
 
 
 def _vip(doc):
@@ -84,10 +82,28 @@ def _vip(doc):
             raise PolicyError(f"{where}.benefits: 须为文本列表 (must be a list of text)")
 
 
+def _texts(doc, key, where):
+    values = array(doc, key, where)
+    if not all(isinstance(v, str) and v.strip() for v in values) or len(set(values)) != len(values):
+        raise PolicyError(f"{where}.{key}: 须为不重复的文本列表 (must be a list of distinct texts)")
+    return values
+
+
+def _education(doc):
+    education = table(doc, "education", "")
+    number(education, "sessions_per_year", "education", minimum=0)
+    target = number(education, "coverage_target", "education")
+    if target > 1:
+        raise PolicyError(f"education.coverage_target: 须在 0–1 之间 (a share, 0–1), got {target!r}")
+    _texts(education, "topics", "education")
+
+
 def validate(doc):
     _callbacks(doc)
     _prospects(doc)
     _vip(doc)
+    _education(doc)
+    _texts(table(doc, "events", ""), "kinds", "events")
 
 
 def load(db):

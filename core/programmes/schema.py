@@ -129,3 +129,43 @@ def m003_k14b_vip(db):
         """
     )
     append_only(db, "vip_history")
+
+
+@migrations()
+def m004_k14b_sessions(db):
+    # Investor-education sessions and client events share one shape: a session at a
+    # branch, clients invited, clients who came. Attendance is append-only (a record of fact).
+    db.executescript(
+        """
+        CREATE TABLE programme_sessions (
+            id INTEGER PRIMARY KEY,
+            kind TEXT NOT NULL CHECK (kind IN ('education', 'event')),
+            branch_id TEXT NOT NULL REFERENCES branches(code),
+            title TEXT NOT NULL,
+            topic TEXT NOT NULL,
+            held_on TEXT NOT NULL,
+            place TEXT,
+            capacity INTEGER,
+            created_by TEXT NOT NULL,
+            created_at TEXT NOT NULL
+        );
+        CREATE INDEX programme_sessions_branch ON programme_sessions(kind, branch_id, held_on);
+        CREATE TABLE programme_invitations (
+            session_id INTEGER NOT NULL REFERENCES programme_sessions(id),
+            client_id TEXT NOT NULL REFERENCES clients(client_id),
+            invited_at TEXT NOT NULL,
+            invited_by TEXT NOT NULL,
+            PRIMARY KEY (session_id, client_id)
+        ) WITHOUT ROWID;
+        CREATE TABLE programme_attendance (
+            session_id INTEGER NOT NULL REFERENCES programme_sessions(id),
+            client_id TEXT NOT NULL REFERENCES clients(client_id),
+            recorded_at TEXT NOT NULL,
+            recorded_by TEXT NOT NULL,
+            PRIMARY KEY (session_id, client_id)
+        ) WITHOUT ROWID;
+        CREATE INDEX programme_attendance_client ON programme_attendance(client_id);
+        """
+    )
+    for table in ("programme_invitations", "programme_attendance"):
+        append_only(db, table)

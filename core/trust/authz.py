@@ -92,6 +92,10 @@ ACTS = {
     "prospect.read": ("查看潜在客户", _READ),
     "vip.refresh": ("认定贵宾客户", _SCHEDULED),
     "vip.read": ("查看贵宾客户", _READ),
+    "education.manage": ("组织投资者教育活动", _STAFF),
+    "education.read": ("查看投资者教育", _READ),
+    "event.manage": ("组织客户活动", _STAFF),
+    "event.read": ("查看客户活动", _READ),
     # publishing
     "publish.run": ("发布只读站点快照", _SCHEDULED),
 }

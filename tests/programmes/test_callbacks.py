@@ -162,6 +162,12 @@ code = "v"
 name = "V"
 when = {{ field = "total_assets", op = ">=", value = 1 }}
 benefits = ["b"]
+[education]
+sessions_per_year = 1
+coverage_target = 0.5
+topics = ["t"]
+[events]
+kinds = ["k"]
 """
 
 

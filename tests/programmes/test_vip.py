@@ -106,6 +106,15 @@ sources = ["x"]
 """ + "".join(f'[[prospects.grades]]\ncode = "{g}"\nname = "{g}"\nfollow_up_days = 7\n' for g in "ABCDE")
 
 
+EXTRA = """[education]
+sessions_per_year = 1
+coverage_target = 0.5
+topics = ["t"]
+[events]
+kinds = ["k"]
+"""
+
+
 @pytest.mark.parametrize("level, error", [
     ('code = "v"\nname = "V"\nbenefits = ["b"]\n', "entry condition is required"),
     ('code = "v"\nname = "V"\nwhen = { field = "shoe_size", op = ">", value = 1 }\nbenefits = ["b"]\n', "unknown field"),
@@ -113,7 +122,7 @@ sources = ["x"]
 ])
 def test_vip_policy_validation(level, error):
     with pytest.raises(PolicyError, match=error):
-        parse(BASE + "[[vip.levels]]\n" + level, "programmes.toml")
+        parse(BASE + EXTRA + "[[vip.levels]]\n" + level, "programmes.toml")
 
 
 def test_moving_up_is_not_a_loss(db, admin):
