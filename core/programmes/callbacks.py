@@ -135,9 +135,10 @@ def record(db, actor, client_id, *, script, covered, note, channel="phone", sati
              json.dumps(got), json.dumps(missing), int(bool(missing)), actor.id, logged["at"]]).lastrowid
         audit.record(db, "callback.record", actor=actor, target=client_id, detail={
             "record": record_id, "script": script, "version": found["version"], "covered": got, "missing": missing})
-        if missing:
-            events.emit(db, "callback_incomplete", client_id, at=logged["at"], operator=actor.id, detail={
-                "record": record_id, "script": script, "missing": missing, "branch_id": client["branch_id"]})
+        # Either way an event: an incomplete one may ask for a second call, a complete one may earn points.
+        events.emit(db, "callback_incomplete" if missing else "callback_completed", client_id, at=logged["at"],
+                    operator=actor.id, detail={"record": record_id, "script": script, "missing": missing,
+                                               "branch_id": client["branch_id"]})
     return get(db, record_id)
 
 

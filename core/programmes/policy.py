@@ -98,12 +98,44 @@ def _education(doc):
     _texts(education, "topics", "education")
 
 
+def _points(doc):
+    points = table(doc, "points", "")
+    number(points, "assets_per_10k", "points")
+    months = number(points, "tier_window_months", "points", minimum=1)
+    if int(months) != months:
+        raise PolicyError(f"points.tier_window_months: 须为整数月 (whole months), got {months!r}")
+    events_ = set()
+    for i, rule in enumerate(points.get("earn", [])):
+        where = f"points.earn[{i}]"
+        unique_text(rule, "event", where, events_, ("事件", "event kind"))
+        text(rule, "name", where)
+        number(rule, "points", where, minimum=1)
+    codes, last = set(), None
+    for i, tier in enumerate(array(points, "tiers", "points")):
+        where = f"points.tiers[{i}]"
+        unique_text(tier, "code", where, codes, ("会员等级代码", "tier code"))
+        text(tier, "name", where)
+        low = number(tier, "min_points", where)
+        if (i == 0 and low != 0) or (last is not None and low <= last):
+            raise PolicyError(f"{where}.min_points: 首个等级须为 0, 其后逐级递增 (the first tier starts at 0 and each"
+                              f" next one is higher), got {low!r}")
+        last = low
+        _texts(tier, "benefits", where)
+    redeem = set()
+    for i, option in enumerate(array(points, "redeem", "points")):
+        where = f"points.redeem[{i}]"
+        unique_text(option, "code", where, redeem, ("兑换代码", "redemption code"))
+        text(option, "name", where)
+        number(option, "points_per_yuan", where, minimum=1)
+
+
 def validate(doc):
     _callbacks(doc)
     _prospects(doc)
     _vip(doc)
     _education(doc)
     _texts(table(doc, "events", ""), "kinds", "events")
+    _points(doc)
 
 
 def load(db):

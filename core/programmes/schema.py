@@ -169,3 +169,34 @@ def m004_k14b_sessions(db):
     )
     for table in ("programme_invitations", "programme_attendance"):
         append_only(db, table)
+
+
+@migrations()
+def m005_k14b_points(db):
+    # Append-only: a correction is a new row; the balance is the sum. `ref` makes accrual
+    # idempotent (one row per event, per client and month of assets).
+    db.executescript(
+        """
+        CREATE TABLE points_ledger (
+            id INTEGER PRIMARY KEY,
+            client_id TEXT NOT NULL REFERENCES clients(client_id),
+            branch_id TEXT NOT NULL,
+            points INTEGER NOT NULL CHECK (points <> 0),
+            kind TEXT NOT NULL CHECK (kind IN ('earn', 'redeem', 'adjust')),
+            rule TEXT NOT NULL,
+            ref TEXT UNIQUE,
+            at TEXT NOT NULL,
+            operator TEXT NOT NULL,
+            note TEXT
+        );
+        CREATE INDEX points_ledger_client ON points_ledger(client_id, at);
+        CREATE TABLE points_marks (
+            id INTEGER PRIMARY KEY,
+            last_event INTEGER NOT NULL,
+            at TEXT NOT NULL,
+            operator TEXT NOT NULL
+        );
+        """
+    )
+    for table in ("points_ledger", "points_marks"):
+        append_only(db, table)

@@ -96,6 +96,10 @@ ACTS = {
     "education.read": ("查看投资者教育", _READ),
     "event.manage": ("组织客户活动", _STAFF),
     "event.read": ("查看客户活动", _READ),
+    "points.accrue": ("积分累计", _SCHEDULED),
+    "points.redeem": ("积分兑换", _STAFF),
+    "points.adjust": ("积分调整 (总部)", _HQ),
+    "points.read": ("查看积分", _READ),
     # publishing
     "publish.run": ("发布只读站点快照", _SCHEDULED),
 }

@@ -112,6 +112,18 @@ coverage_target = 0.5
 topics = ["t"]
 [events]
 kinds = ["k"]
+[points]
+assets_per_10k = 1
+tier_window_months = 12
+[[points.tiers]]
+code = "m"
+name = "M"
+min_points = 0
+benefits = ["b"]
+[[points.redeem]]
+code = "r"
+name = "R"
+points_per_yuan = 100
 """
 
 
