@@ -21,7 +21,7 @@ def request(db, actor, client_id, kind, *, channel, note, reason=None, reason_no
     rows.client(db, client_id)
     status = lifecycle.current(db, client_id)
     if status in lifecycle.DEPARTED:
-        raise Conflict(f"客户 {client_id} 已{lifecycle.STATUSES[status]}, 不能再申请 (the client has left already)")
+        raise Conflict(f"客户 {client_id} 已离开 ({lifecycle.STATUSES[status]}), 不能再申请 (the client has left already)")
     with db.atomic():  # a bad reason rolls the request back with it
         logged = interactions.log(db, actor, client_id, kind=kind, channel=channel, note=note, at=at)
         if reason is not None:
