@@ -23,8 +23,6 @@ This module knows nothing of retention: retention calls it, never the other way,
 so a retention rule cannot stand in the way of a request (``exits`` ties the two).
 """
 
-import json
-
 from ..kernel import events, rows
 from ..kernel.checks import array, number, table, text, unique_text
 from ..kernel.errors import BrokerCRMError, Conflict, PolicyError
@@ -300,11 +298,17 @@ def _emit_moves(db, at, operator):
     notify_since(db, last)
 
 
-def notify_since(db, last_event):
-    """Hand the events recorded after ``last_event`` (by an INSERT … SELECT) to the listeners, in one batch."""
-    batch = [{"id": i, "kind": k, "client_id": c, "at": a, "detail": json.loads(d), "operator": o}
-             for i, k, c, a, d, o in db.conn.execute(
-                 "SELECT id, kind, client_id, at, detail, operator FROM events WHERE id > ? ORDER BY id", [last_event])]
+def notify_since(db, last_event, keys=("from", "to", "source", "branch_id")):
+    """Hand the events recorded after ``last_event`` (by an INSERT … SELECT) to the listeners, in one batch.
+
+    SQLite extracts the detail's ``keys``: parsing each detail's JSON in Python was a quarter
+    of a first dormancy run.
+    """
+    columns = "".join(f", json_extract(detail, '$.{k}')" for k in keys)
+    batch = [{"id": r[0], "kind": r[1], "client_id": r[2], "at": r[3], "operator": r[4],
+              "detail": {k: v for k, v in zip(keys, r[5:]) if v is not None}}
+             for r in db.conn.execute(f"SELECT id, kind, client_id, at, operator{columns} FROM events WHERE id > ?"
+                                      " ORDER BY id", [last_event])]
     if not batch:
         return
     for listener in registry().event_listeners:
