@@ -194,13 +194,14 @@ def prospects_lose(prospect_id, note, db_path, operator, as_json):
 
 @prospects.command("show")
 @click.argument("prospect_id", type=int)
+@click.option("--reveal", is_flag=True, help="显示姓名与手机号, 记入审计日志 (show name and phone; audited)")
 @db_option
 @operator_option
 @json_option
-def prospects_show(prospect_id, db_path, operator, as_json):
-    """潜在客户及其跟进记录 (one prospect and its steps; name and phone masked)."""
+def prospects_show(prospect_id, reveal, db_path, operator, as_json):
+    """潜在客户及其跟进记录 (one prospect and its steps; name and phone masked unless --reveal)."""
     db, actor = acting(db_path, operator)
-    p = prospects_lib.get(db, actor, prospect_id)
+    p = prospects_lib.get(db, actor, prospect_id, reveal=reveal)
     emit_json(p) if as_json else _echo_prospect(p)
 
 

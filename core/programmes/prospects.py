@@ -144,10 +144,14 @@ def _public(p, *, reveal=False):
     return p
 
 
-def get(db, actor, prospect_id):
+def get(db, actor, prospect_id, *, reveal=False):
+    """One prospect with its steps; ``reveal`` (the manager calling them) is ``prospect.reveal``, audited."""
     p = _row(db, prospect_id)
-    authz.require(actor, "prospect.read", branch=p["branch_id"])
-    out = _public(p)
+    authz.require(actor, "prospect.reveal" if reveal else "prospect.read", branch=p["branch_id"])
+    if reveal:
+        with db.atomic():
+            audit.record(db, "prospect.reveal", actor=actor, target=f"prospect {prospect_id}")
+    out = _public(p, reveal=reveal)
     out["steps"] = [
         {"kind": k, "old_grade": o, "new_grade": n, "note": note, "at": at, "operator": op}
         for k, o, n, note, at, op in db.execute(

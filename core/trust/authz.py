@@ -90,6 +90,7 @@ ACTS = {
     "callback.read": ("查看回访", _READ),
     "prospect.manage": ("管理潜在客户", _STAFF),
     "prospect.read": ("查看潜在客户", _READ),
+    "prospect.reveal": ("查看潜在客户联系方式", _STAFF),
     "vip.refresh": ("认定贵宾客户", _SCHEDULED),
     "vip.read": ("查看贵宾客户", _READ),
     "education.manage": ("组织投资者教育活动", _STAFF),

@@ -87,3 +87,15 @@ def test_report_is_the_funnel(db, run, actors):
         "转介绍 referral": (2, 1), "网上 online": (2, 0)}
     listed = run("prospects", "list", "--state", "open").output
     assert listed.index("客*") >= 0 and "客1" not in listed  # masked
+
+
+def test_reveal_is_a_staff_act_and_audited(db, run, actors):
+    m1 = actors("m1", branch="TY01")
+    svc = actors("svc", role="service")
+    p = prospects.add(db, m1, branch="TY01", name="李四", phone="13912345678", source="referral", grade="A")
+    shown = json.loads(run("prospects", "show", p["id"], "--reveal", "--json", "--as", "m1").output)
+    assert (shown["name"], shown["phone"]) == ("李四", "13912345678")
+    assert db.execute("SELECT count(*) FROM audit_log WHERE action = 'prospect.reveal'").fetchone()[0] == 1
+    assert prospects.get(db, svc, p["id"])["name"] == "李*"  # a service account reads, masked
+    with pytest.raises(Forbidden):
+        prospects.get(db, svc, p["id"], reveal=True)
