@@ -75,5 +75,24 @@ def suitability_lines(obj):
     return lines
 
 
+def programmes_lines(obj):
+    """The programmes section (brokercrm.programmes.view)."""
+    p = obj.get("programmes")
+    if not p:
+        return []
+    pts = p["points"]
+    lines = [f"积分 (points): {pts['balance']} · {pts['tier_name']}"]
+    if p["vip"]:
+        lines.append(f"贵宾 (VIP): {p['vip']['name']} 自 {p['vip']['since']} · 权益 " + "; ".join(p["vip"]["benefits"]))
+    if p["from_prospect"]:
+        lines.append(f"来自潜在客户 (from prospect) #{p['from_prospect']['id']} {p['from_prospect']['source']}")
+    for s in p["sessions"]:
+        lines.append(f"  参加 {s['held_on']} {s['title']} ({s['kind']})")
+    for c in p["callbacks"]:
+        lines.append(f"  回访 #{c['id']} {c['at']} {c['script']} v{c['version']}"
+                     + (f" 缺项 {', '.join(c['missing'])}" if c["missing"] else ""))
+    return lines
+
+
 # In the order `clients show` prints them.
-SECTION_LINES = (service_lines, suitability_lines)
+SECTION_LINES = (service_lines, suitability_lines, programmes_lines)

@@ -129,3 +129,15 @@ def test_points_policy_validation(kwargs, error):
     values = {"first": 0, "second": 100, "earn": "", **kwargs}
     with pytest.raises(PolicyError, match=error):
         parse(head + BASE_POINTS.format(**values), "programmes.toml")
+
+
+def test_clients_show_has_the_programmes(db, run, admin):
+    add_client(db, "C1", assets=6_000_000)
+    from brokercrm.programmes import vip
+
+    vip.refresh(db, admin)
+    points.accrue(db, admin)
+    shown = json.loads(run("clients", "show", "C1", "--json").output)["programmes"]
+    assert shown["vip"]["level"] == "diamond" and shown["points"]["balance"] == 600
+    text = run("clients", "show", "C1").output
+    assert "积分 (points): 600" in text and "钻石贵宾" in text
