@@ -23,13 +23,19 @@ def _client_obj(row):
     return obj
 
 
-def list_clients(db, actor, *, branch=None, class_=None, limit=None, offset=0):
+def list_clients(db, actor, *, branch=None, class_=None, limit=None, offset=0, status=None):
     """Clients with their current classification (None where not yet classified).
 
-    A branch operator sees only their own branch's clients.
+    A branch operator sees only their own branch's clients. ``status`` (issue 14:
+    active, dormant, …) reads ``client_status``, where a client without a row is active.
     """
     branch = authz.branch_filter(actor, "client.read", branch)
-    where, params = where_equal({"c.branch_id": branch, "k.class": class_})
+    extra = []
+    if status == "active":
+        extra.append(("c.client_id NOT IN (SELECT client_id FROM client_status WHERE status <> 'active')", []))
+    elif status:
+        extra.append(("c.client_id IN (SELECT client_id FROM client_status WHERE status = ?)", [status]))
+    where, params = where_equal({"c.branch_id": branch, "k.class": class_}, extra=extra)
     sql = (
         "SELECT c.client_id, c.branch_id, c.kind, c.name, "
         + ", ".join(f"k.[{d}]" for d in DIMENSIONS)

@@ -4,6 +4,7 @@ import click
 
 from ..book import clients as clients_lib
 from ..book import lookups
+from ..service import lifecycle
 from . import cli
 from .clients_text import SECTION_LINES
 from .common import acting, db_option, echo_stream, emit_json, emit_json_stream, json_option, operator_option
@@ -18,14 +19,17 @@ def clients():
 @click.option("--branch", default=None, help="营业部代码 (branch code)")
 @click.option("--class", "class_", default=None, help="客户类别, 如 A+ (class)")
 @click.option("--limit", type=int, default=None, help="最多显示条数 (at most N)")
+@click.option("--status", "status_", default=None,
+              help="客户状态 (active 正常, dormant 休眠, transfer_requested, closure_requested, closed, transferred)")
 @db_option
 @operator_option
 @json_option
-def clients_list(branch, class_, limit, db_path, operator, as_json):
+def clients_list(branch, class_, limit, status_, db_path, operator, as_json):
     """列出客户及其分类 (list clients with their classification; a branch operator: own branch)."""
     db, actor = acting(db_path, operator)
     branch, class_ = lookups.branch(db, branch), lookups.client_class(db, class_)
-    rows = clients_lib.list_clients(db, actor, branch=branch, class_=class_, limit=limit)
+    status_ = lifecycle.normal_status(status_) if status_ else None
+    rows = clients_lib.list_clients(db, actor, branch=branch, class_=class_, limit=limit, status=status_)
     if as_json:
         emit_json_stream(rows)
         return

@@ -10,6 +10,11 @@ from ..service import care, complaints, interactions
 def service_lines(obj):
     """The service section (brokercrm.service.view)."""
     out = []
+    status = obj.get("status")
+    if status:
+        out.append(f"客户状态 (status): {status['label']} ({status['status']})"
+                   + (f" 自 {status['since']}" if status["since"] else "")
+                   + (f" · 离开原因 {status['exit_reason']['name']}" if status["exit_reason"] else ""))
     package = obj.get("service_package")
     if package:
         out.append(f"服务包 (service package): {package['name']} [{package['code']}] · {package['chosen_by']}")
@@ -70,5 +75,24 @@ def suitability_lines(obj):
     return lines
 
 
+def programmes_lines(obj):
+    """The programmes section (brokercrm.programmes.view)."""
+    p = obj.get("programmes")
+    if not p:
+        return []
+    pts = p["points"]
+    lines = [f"积分 (points): {pts['balance']} · {pts['tier_name']}"]
+    if p["vip"]:
+        lines.append(f"贵宾 (VIP): {p['vip']['name']} 自 {p['vip']['since']} · 权益 " + "; ".join(p["vip"]["benefits"]))
+    if p["from_prospect"]:
+        lines.append(f"来自潜在客户 (from prospect) #{p['from_prospect']['id']} {p['from_prospect']['source']}")
+    for s in p["sessions"]:
+        lines.append(f"  参加 {s['held_on']} {s['title']} ({s['kind']})")
+    for c in p["callbacks"]:
+        lines.append(f"  回访 #{c['id']} {c['at']} {c['script']} v{c['version']}"
+                     + (f" 缺项 {', '.join(c['missing'])}" if c["missing"] else ""))
+    return lines
+
+
 # In the order `clients show` prints them.
-SECTION_LINES = (service_lines, suitability_lines)
+SECTION_LINES = (service_lines, suitability_lines, programmes_lines)

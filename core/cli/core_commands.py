@@ -7,3 +7,7 @@ from . import lowest_cmd  # noqa: F401,E402  (issue 11: lowest category by defin
 from . import investor_cmd, ratings_cmd  # noqa: F401,E402  (issue 11: investor status, product ratings)
 from . import publish_cmd  # noqa: F401,E402  (issue 6: publish, serve, site-password)
 from . import audit_cmd  # noqa: F401,E402  (issue 10: audit verify)
+from . import status_cmd  # noqa: F401,E402  (issue 14: client status through exit)
+from . import programmes_cmd  # noqa: F401,E402  (issue 14: callbacks, prospects)
+from . import education_cmd  # noqa: F401,E402  (issue 14: investor education, client events)
+from . import points_cmd  # noqa: F401,E402  (issue 14: points and membership)

@@ -26,7 +26,7 @@ from ..trust import audit, identity, keys, operators
 from ..trust import root as trust_root
 from ..book import branches as branches_lib
 from . import synth
-from . import story
+from . import programmes_story, story
 from ..classify.engine import classify
 from ..imports import import_assessments, import_clients
 from ..kernel.db import connect, readonly_uri
@@ -246,6 +246,7 @@ def build(db_path=DEFAULT_DB, *, clients=DEFAULT_CLIENTS, seed=synth.DEFAULT_SEE
         # Products, holdings, contacts, complaints, alerts and a second run (brokercrm.demo.story).
         t = time.perf_counter()
         story.tell(db, Path(files["assessments"]).parent, today=today, actor=actor, say=say)
+        programmes_story.tell(db, today=today, actor=actor, say=say)  # issue 14: status, programmes
         steps["story"] = time.perf_counter() - t
 
         with db.atomic():

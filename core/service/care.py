@@ -4,12 +4,15 @@
 the moment; ``generate`` opens a care task ahead of time, due the policy's
 lead time before the day. Generation is idempotent (one task per client, kind
 and day) and runs as a few INSERT … SELECT statements, not a loop over clients.
+Clients who have left (closed, transferred out) get no care tasks; their
+recorded moments stay.
 """
 
 import datetime as dt
 
 from ..trust import audit, authz
 from ..kernel import rows
+from . import lifecycle
 from . import policy as sp
 from ..kernel.errors import BrokerCRMError
 from ..kernel.timeutil import CST, iso, now, today
@@ -104,7 +107,7 @@ def generate(db, actor, *, days=None):
             "SELECT c.client_id, c.branch_id, 'care', d.title, 'care:birthday',"
             " 'care:birthday:' || c.client_id || ':' || d.day, ?, d.due"
             " FROM clients c CROSS JOIN temp.care_days d ON d.md = substr(c.birth_date, 6, 5)"
-            " WHERE c.kind = 'individual'",
+            " WHERE c.kind = 'individual' AND NOT c." + lifecycle.DEPARTED_SQL,
             [created_at],
         )
         db.execute("DROP TABLE temp.care_days")
@@ -114,7 +117,8 @@ def generate(db, actor, *, days=None):
                 "SELECT m.client_id, c.branch_id, 'care', '重要时刻关怀 (moment): ' || m.kind || ' ' || ? ||"
                 " COALESCE(' · ' || m.note, ''), 'care:moment', 'care:moment:' || m.id || ':' || ?, ?, ?"
                 " FROM care_moments m JOIN clients c ON c.client_id = m.client_id"
-                " WHERE m.on_date = ? OR (m.yearly AND m.on_date < ? AND substr(m.on_date, 6, 5) = ?)",
+                " WHERE (m.on_date = ? OR (m.yearly AND m.on_date < ? AND substr(m.on_date, 6, 5) = ?))"
+                " AND NOT " + lifecycle.departed_sql("m.client_id"),
                 [day.isoformat(), day.isoformat(), created_at, _due(day, care["moment_days_ahead"], first),
                  day.isoformat(), day.isoformat(), day.strftime("%m-%d")],
             )
@@ -129,7 +133,7 @@ def generate(db, actor, *, days=None):
             counts["holiday"] += _insert(
                 db,
                 "SELECT client_id, branch_id, 'care', ?, 'care:holiday', 'care:holiday:' || ? || ':' || client_id,"
-                " ?, ? FROM clients WHERE kind = 'individual'" + tier_sql,
+                " ?, ? FROM clients WHERE kind = 'individual' AND NOT " + lifecycle.DEPARTED_SQL + tier_sql,
                 [f"节日关怀 {name} {day.isoformat()} (holiday greeting)", day.isoformat(), created_at,
                  _due(day, care["holiday_days_ahead"], first), *tiers],
             )

@@ -5,11 +5,12 @@ which listens to every event; and its part of `clients show`.
 """
 
 from ..kernel.registry import Contributions
-from . import packages, policy, schema, tasks, view
+from . import lifecycle, lifecycle_schema, packages, policy, schema, tasks, view
 
 CONTRIBUTES = Contributions(
-    migrations=[schema.service],
-    policy_validators={"service": policy.validate, "packages": packages.validate},
-    event_listeners=[tasks.on_event],
+    migrations=[schema.service, lifecycle_schema.lifecycle],
+    policy_validators={"service": policy.validate, "packages": packages.validate,
+                       "lifecycle": lifecycle.validate},
+    event_listeners=[tasks.on_event, lifecycle.on_event],
     client_sections=[view.section],
 )

@@ -5,13 +5,15 @@ The first package whose condition matches wins, evaluated in SQL over the
 client and its classification (so a whole branch is one statement); an
 approved branch plugin may then pick another of head office's packages for a
 client (hook ``choose_service_package``). An action is due ``every_days`` after
-the last interaction of its kind, at once if there has been none.
+the last interaction of its kind, at once if there has been none. A client who
+has left (closed, transferred out) has no package and is counted in none.
 """
 
 import datetime as dt
 
 from .. import plugins as plugins_lib
 from ..book import clients as clients_lib
+from . import lifecycle
 from . import policy as sp
 from .interactions import KINDS
 from ..kernel.masking import mask_record
@@ -120,6 +122,10 @@ def show(db, actor, client_id):
 def for_client(db, client_id):
     """The client's package with its services and each action's last and next due date."""
     doc, source = load(db)
+    status = lifecycle.current(db, client_id)
+    if status in lifecycle.DEPARTED:
+        return {"code": None, "name": f"无 (客户{lifecycle.STATUSES[status]}, left: no package)", "services": [],
+                "actions": [], "chosen_by": f"客户状态 client status {status}", "policy": source}
     by_code = {p["code"]: p for p in doc["packages"]}
     code = package_code(db, client_id, doc)
     chosen_by = "总部策略 head-office policy"
@@ -145,9 +151,9 @@ def distribution(db, actor, *, branch=None):
     branch = authz.branch_filter(actor, "package.read", branch)
     doc, source = load(db)
     case, params = _case(doc, today())
-    sql = f"SELECT c.branch_id, {case} AS package, count(*){FROM}"
+    sql = f"SELECT c.branch_id, {case} AS package, count(*){FROM} WHERE NOT c.{lifecycle.DEPARTED_SQL}"
     if branch:
-        sql += " WHERE c.branch_id = ?"
+        sql += " AND c.branch_id = ?"
         params = params + [branch]
     sql += " GROUP BY c.branch_id, package ORDER BY c.branch_id, package"
     return {"policy": source,

@@ -1,11 +1,17 @@
 """Retention (转销户挽留, seed 001 part 2): a transfer or closure request opens a
 case; the manager records retention attempts; the case closes with an outcome
 (retained 挽留成功, transferred 已转户, closed 已销户) and, whatever the outcome,
-a follow-up callback is due (the ``retention_closed`` touchpoint)."""
+a follow-up callback is due (the ``retention_closed`` touchpoint).
+
+Retention never blocks or delays the request itself: the client's status moves
+to 转户/销户申请中 (``lifecycle.request_exit``) before anything here is looked at,
+and completing the transfer or closure (``exits.complete``) needs no attempt,
+no reason and no outcome from retention; it concludes an open case instead.
+"""
 
 from ..trust import audit, authz
 from ..kernel import events, rows
-from . import tasks
+from . import lifecycle, tasks
 from ..kernel.errors import BrokerCRMError, Conflict
 from ..kernel.timeutil import iso, now
 from ..kernel.sql_filters import where_equal
@@ -35,6 +41,8 @@ def open_case(db, actor, client_id, *, request, interaction_id=None, at=None):
         raise BrokerCRMError(f"未知申请 {request!r} (request must be transfer or closure)")
     branch_id = rows.client(db, client_id)["branch_id"]
     authz.require(actor, "retention.handle", branch=branch_id)
+    # The request takes effect first, whatever retention holds for this client.
+    lifecycle.request_exit(db, actor, client_id, request, at=at)
     existing = db.execute("SELECT id FROM retention_cases WHERE client_id = ? AND state = 'open'",
                           [client_id]).fetchone()
     if existing:
@@ -92,7 +100,50 @@ def close(db, actor, case_id, *, outcome, note=None):
         events.emit(db, "retention_closed", case["client_id"], at=at,
                     detail={"case_id": case_id, "outcome": outcome, "branch_id": case["branch_id"]},
                     operator=actor.id)
+        _status_from_outcome(db, actor, case["client_id"], outcome)
     return get(db, case_id)
+
+
+def _status_from_outcome(db, actor, client_id, outcome):
+    """The outcome is a fact about the account: retained withdraws the request, the others complete it."""
+    status = lifecycle.current(db, client_id)
+    if status in lifecycle.DEPARTED:
+        return
+    if outcome == "retained":
+        if status in lifecycle.REQUESTED:
+            lifecycle.transition(db, actor, client_id, "active", source="withdraw")
+        return
+    lifecycle.transition(db, actor, client_id, "closed" if outcome == "closed" else "transferred", source="complete")
+
+
+def conclude(db, actor, client_id, *, outcome, note):
+    """Close the client's open case, if any, without the attempt ``close`` asks for (inside the caller's
+    transaction): the transfer or closure went ahead, and retention does not hold it up. The open
+    retention task is answered and the follow-up callback opens, as for any closed case."""
+    if outcome not in OUTCOMES:
+        raise BrokerCRMError(f"未知结果 {outcome!r} (unknown outcome)")
+    row = db.execute("SELECT id, branch_id FROM retention_cases WHERE client_id = ? AND state = 'open'",
+                     [client_id]).fetchone()
+    if row is None:
+        return None
+    case_id, branch_id = row
+    authz.require(actor, "retention.handle", branch=branch_id)
+    at = iso(now())
+    db.execute("UPDATE retention_cases SET state = 'closed', outcome = ?, closed_at = ?, closed_by = ?, note = ?"
+               " WHERE id = ?", [outcome, at, actor.id, note, case_id])
+    audit.record(db, "retention.close", actor=actor, target=client_id,
+                 detail={"case": case_id, "outcome": outcome, "concluded": True})
+    tasks.close_open(db, actor, client_id, "retention", note=f"挽留案例 #{case_id} 随申请办结 (request completed): {note}",
+                     origin_prefix="touchpoint:retention_requested")
+    events.emit(db, "retention_closed", client_id, at=at,
+                detail={"case_id": case_id, "outcome": outcome, "branch_id": branch_id}, operator=actor.id)
+    return case_id
+
+
+def open_case_id(db, client_id):
+    row = db.execute("SELECT id FROM retention_cases WHERE client_id = ? ORDER BY state = 'open' DESC, id DESC"
+                     " LIMIT 1", [client_id]).fetchone()
+    return row[0] if row else None
 
 
 def list_cases(db, actor, *, branch=None, state=None, client_id=None):

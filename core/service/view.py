@@ -6,6 +6,7 @@ from . import care
 from . import complaints
 from ..book import data_changes
 from . import interactions
+from . import lifecycle
 from . import retention
 from . import packages as service_packages
 from . import tasks
@@ -14,6 +15,7 @@ from . import tasks
 def section(db, client_id, *, reveal=False, actor):
     """``actor`` is already allowed to read this client (``clients.show`` checked it)."""
     return {
+        "status": lifecycle.for_client(db, client_id),
         "interactions": interactions.list_for_client(db, client_id),
         "tasks": [
             {k: t[k] for k in ("id", "kind", "title", "origin", "due_at", "status", "state", "done_at")}

@@ -29,6 +29,12 @@ STAFF = {"approval.request", "client.reveal", "client.import", "client.change.re
 READ = {"operator.list", "approval.read", "client.read", "suitability.read", "interaction.read", "task.read",
         "complaint.read", "retention.read", "package.read", "suitability.scan", "investor_type.recheck"}
 SCHEDULED = {"classify.run", "behaviour.evaluate", "care.generate", "publish.run"}
+# Issue 14 items 3 and 5 (client status, programmes).
+HQ_ONLY |= {"points.adjust"}
+STAFF |= {"client.status", "callback.record", "prospect.manage", "prospect.reveal", "education.manage",
+          "event.manage", "points.redeem"}
+READ |= {"callback.read", "prospect.read", "vip.read", "education.read", "event.read", "points.read"}
+SCHEDULED |= {"client.status.refresh", "callback.sample", "vip.refresh", "points.accrue"}
 
 
 def expected(act, role, branch, own="TY01"):
