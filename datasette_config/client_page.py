@@ -206,10 +206,15 @@ def _reasons_text(raw):
     return "; ".join(str(i) for i in items) if isinstance(items, list) else str(items)
 
 
-def _package(row):
-    services = row.get("services")
+def _json_list(raw):
     try:
-        services = json.loads(services) if isinstance(services, str) else services
+        value = json.loads(raw) if isinstance(raw, str) else raw
     except ValueError:
-        services = [services]
-    return {**row, "services": services or []}
+        value = [raw]
+    return value if isinstance(value, list) else [value]
+
+
+def _package(row):
+    """The published row (brokercrm.service.package_book): services and actions are JSON lists."""
+    actions = [a for a in _json_list(row.get("actions")) if isinstance(a, dict)]
+    return {**row, "services": _json_list(row.get("services")), "actions": actions}

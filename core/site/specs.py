@@ -60,6 +60,7 @@ class TableSpec:
     not_personal: tuple = ()        # columns named like personal data that are not (a branch's name)
     key: tuple = ()                 # the snapshot's primary key, where not the working table's own
     branch_rows: str = ""           # shared table: the rows a branch snapshot keeps (SQL; :code is the branch)
+    derived: tuple = ()             # not a copy: computed at publish time (``site.derived``) from these working tables
 
 
 TABLES = [
@@ -181,6 +182,12 @@ TABLES = [
     ),
     TableSpec("complaint_steps", "via", "投诉处理步骤", "投诉状态变更记录 (complaint steps)",
               via=("complaints", "complaint_id", "id"), sort_desc="id", safe=("from_state", "to_state", "at")),
+    TableSpec("client_service_packages", "branch", "服务包",
+              "每位客户的服务包、服务内容与下次服务期限, 按总部策略与已批准插件计算 (service packages)",
+              derived=("clients", "classifications", "interactions"), key=("client_id",), facets=("code",),
+              safe=("client_id", "branch_id", "code", "name", "services", "chosen_by", "actions", "next_due"),
+              labels={"client_id": "客户号", "branch_id": "营业部", "code": "服务包代码", "name": "服务包",
+                      "services": "服务内容", "chosen_by": "决定方", "actions": "服务动作", "next_due": "下次期限"}),
     TableSpec("care_moments", "client", "关怀时点", "生日、节日与重要时刻 (care calendar)",
               facets=("kind",), indexes=(("on_date",),),
               safe=("client_id", "kind", "on_date", "recorded_at")),
