@@ -77,6 +77,8 @@ TABLES = [
         # No facets: a million-row breakdown is a summary view, not a facet.
         # `id` is the working database's integer key; the site keys clients by client_id.
         drop=("extra", "id"), key=("client_id",),
+        # Staff filter and sort a branch's book by these (issue 12): indexed, so offered on a big table.
+        sortable=("total_assets", "occupation"),
         # occupation, education, business_scope are typed by staff: scrubbed.
         safe=("client_id", "kind", "branch_id", "opened_at", "created_at", "updated_at", "assessment_level",
               "assessment_expires_at"),
@@ -93,6 +95,8 @@ TABLES = [
         drop=("client_key",), key=("client_id",), facets=("class", "risk_level", "habit"),
         safe=("client_id", "branch_id", "class", "risk_level", "habit", "tier", "value_segment"),
         indexes=(("branch_id", "class"), ("class",)),
+        # Offered on a big table as filters and sorts (issue 12): facets are indexed only on small ones.
+        sortable=("risk_level", "habit"),
         labels={"client_id": "客户号", "branch_id": "营业部", "class": "类别", "risk_level": "风险等级",
                 "lowest_category": "最低类别", "habit": "交易习惯", "tier": "层级", "value_segment": "价值分群",
                 "reasons": "理由", "policy_version": "策略版本", "run_id": "运行编号"},
