@@ -5,11 +5,14 @@ head-office snapshot, while the working database is attached as ``src`` at the
 publish's pinned moment; branch snapshots then copy their rows like any other
 table's (every row carries ``branch_id``).
 
-- ``client_service_packages``: each client's service package, services,
-  actions and next due date, by ``brokercrm.service.package_book`` (head
-  office's rules as one SQL statement; branches with an approved plugin that
-  chooses packages client by client through ``packages.for_client``). Its
-  columns are codes and policy text: nothing personal passes through it.
+- ``service_packages``: the packages of the policy in force (name, services,
+  actions with their kind and period), one row each;
+- ``client_service_packages``: each client's package, who chose it when not
+  head office, and for each of its actions the last interaction of that kind
+  and the next due date, by ``brokercrm.service.package_book`` (head office's
+  rules as one SQL statement; branches with an approved plugin that chooses
+  packages client by client through ``packages.for_client``). Codes, dates
+  and policy text: nothing personal passes through either.
 """
 
 import time
@@ -31,6 +34,7 @@ def service_packages(conn, spec, src, day, steps):
         by_plugin = package_book.plugin_branches(db)
         built = Built(spec.table, "branch", [(c, "TEXT") for c in package_book.COLUMNS], ["client_id"], [],
                       "branch_id", [], spec=spec)
+        built.fks = [("code", "service_packages", "code")]
         conn.execute(built.create_sql())
         select, params = package_book.book_query(doc, day, schema="src", exclude_branches=by_plugin)
         columns = ", ".join(f"[{c}]" for c in package_book.COLUMNS)
@@ -53,7 +57,25 @@ def service_packages(conn, spec, src, day, steps):
     return built
 
 
-BUILDERS = {"client_service_packages": service_packages}
+def package_definitions(conn, spec, src, day, steps):
+    """``service_packages``: each package of the policy in force (name, services, actions), a few rows."""
+    db = connect(src, migrate=False, create=False)
+    try:
+        doc, _ = packages.load(db)
+    finally:
+        db.close()
+    types = {"position": "INTEGER"}
+    built = Built(spec.table, "shared", [(c, types.get(c, "TEXT")) for c in package_book.PACKAGE_COLUMNS], ["code"],
+                  [], None, [], spec=spec)
+    conn.execute(built.create_sql())
+    rows = package_book.package_rows(doc)
+    conn.executemany(f"INSERT INTO main.[{spec.table}] VALUES ({', '.join('?' for _ in package_book.PACKAGE_COLUMNS)})",
+                     rows)
+    built.rows = len(rows)
+    return built
+
+
+BUILDERS = {"service_packages": package_definitions, "client_service_packages": service_packages}
 
 
 def build(conn, specs, present, src, day, steps):

@@ -81,13 +81,19 @@ def test_every_clients_package_is_the_librarys_answer_and_branches_get_only_thei
     # Every package of the policy appears once, so each rule of the CASE is exercised.
     assert len({r["code"] for r in hq.values()}) == len(CLIENTS)
     for cid in CLIENTS:
-        row = hq[cid]
-        assert {**row, "actions": json.loads(row["actions"]), "services": json.loads(row["services"])} == \
-            {**expected(db, cid), "actions": json.loads(expected(db, cid)["actions"]),
-             "services": json.loads(expected(db, cid)["services"])}, cid
-    weekly = {a["kind"]: a for a in json.loads(hq["C4"]["actions"])}["message"]
-    assert (weekly["last"], weekly["due_on"], weekly["due"]) == ("2026-06-28T10:00:00+08:00", "2026-07-05", False)
-    assert hq["C4"]["next_due"] == min(a["due_on"] for a in json.loads(hq["C4"]["actions"]))
+        want = expected(db, cid)
+        assert {**hq[cid], "actions": json.loads(hq[cid]["actions"])} == \
+            {**want, "actions": json.loads(want["actions"])}, cid
+    # The novice package: weekly message (last 2026-06-28, due a week later), monthly course (never: due today).
+    assert json.loads(hq["C4"]["actions"]) == [["2026-06-28T10:00:00+08:00", "2026-07-05"], [None, "2026-06-30"]]
+    assert hq["C4"]["next_due"] == "2026-06-30" and hq["C4"]["chosen_by"] is None
+    # What each package is: one row per package of the policy, in every snapshot.
+    defs = sqlite3.connect(tmp_path / "site" / "TY01.db").execute(
+        "SELECT code, name, services, actions FROM service_packages ORDER BY position").fetchall()
+    doc, _ = service_packages.load(db)
+    assert [(c, n, json.loads(s), json.loads(a)) for c, n, s, a in defs] == [
+        (p["code"], p["name"], p["services"], [{k: x[k] for k in ("title", "kind", "every_days")}
+                                               for x in p.get("actions", [])]) for p in doc["packages"]]
     ty = snapshot_rows(tmp_path / "site" / "TY01.db")
     bj = snapshot_rows(tmp_path / "site" / "BJ01.db")
     assert set(ty) == {c for c, k in CLIENTS.items() if k.get("branch", "TY01") == "TY01"}
@@ -106,5 +112,5 @@ def test_an_approved_plugins_choice_is_published(db, db_path, admin, tmp_path, p
         # TY01's clients: the plugin chose; BJ01's: head office's rules.
         assert hq["C4"]["code"] == "senior" and "ty-senior" in hq["C4"]["chosen_by"]
         assert hq["C4"] == expected(db, "C4")
-        assert hq["C7"]["code"] == "young_investor" and hq["C7"]["chosen_by"] == package_book.HEAD_OFFICE
+        assert hq["C7"]["code"] == "young_investor" and hq["C7"]["chosen_by"] is None  # head office
         assert snapshot_rows(tmp_path / "site" / "TY01.db")["C4"]["code"] == "senior"
