@@ -69,7 +69,9 @@ def book_query(doc, day, schema="main", exclude_branches=()):
               for i in range(width)]
     count = _per_package(doc, "q", lambda p: str(len(p.get("actions", [])))) + " AS n"
     looked_up = f"SELECT q.client_id, q.branch_id, q.code, {', '.join([count, *lasts, *everys])} FROM ({inner}) q LIMIT -1 OFFSET 0"
-    dues = [f"COALESCE(date(substr(m.last_{i}, 1, 10), '+' || m.every_{i} || ' days'), {today}) AS due_{i}"
+    # Most clients have had no interaction of the kind: due today, without a date() call.
+    dues = [f"CASE WHEN m.last_{i} IS NULL THEN {today}"
+            f" ELSE COALESCE(date(substr(m.last_{i}, 1, 10), '+' || m.every_{i} || ' days'), {today}) END AS due_{i}"
             for i in range(width)]
     dated = f"SELECT m.*{''.join(', ' + d for d in dues)} FROM ({looked_up}) m LIMIT -1 OFFSET 0"
     actions = ["'[]'"] + [
