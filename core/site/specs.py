@@ -187,7 +187,7 @@ TABLES = [
     TableSpec("complaint_steps", "via", "投诉处理步骤", "投诉状态变更记录 (complaint steps)",
               via=("complaints", "complaint_id", "id"), sort_desc="id", safe=("from_state", "to_state", "at")),
     TableSpec("service_packages", "shared", "服务包定义", "总部策略中的服务包: 服务内容与定期服务动作 (service packages)",
-              derived=("clients", "classifications", "interactions"), sort_desc="position",
+              derived=("clients", "classifications", "interactions"),
               safe=("code", "name", "services", "actions"),
               labels={"code": "服务包代码", "position": "顺序", "name": "服务包", "services": "服务内容",
                       "actions": "服务动作"}),
