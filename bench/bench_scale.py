@@ -4,6 +4,7 @@
     .venv/bin/python bench/bench_scale.py                               # 1,000,000 and 10,000,000 clients
     .venv/bin/python bench/bench_scale.py --sizes 100000,1000000        # a quick run
     .venv/bin/python bench/bench_scale.py --sizes 1000000 --only publish,site --keep --workdir bench/out/scale
+    .venv/bin/python bench/bench_scale.py --sizes 1000000 --only index_cost --keep --workdir bench/out/scale
 
 For each size, on a book of N clients over 20 branches (not timed: brokercrm.demo.synth
 writes the first million, later millions are copies with new client ids and varied
@@ -334,7 +335,40 @@ def step_publish(db_path, out_dir):
             "phases": result.phases}
 
 
+def step_index_cost(site_dir, columns):
+    """CPU of building each named index (``table.column,…``) as publish does, in every snapshot of the set.
+
+    Each index is dropped and built again with its own SQL, on a connection set up like
+    publish's (``files.open_snapshot``: capped cache, sorts spilling to files); the set is
+    left as it was.
+    """
+    from brokercrm.site.files import open_snapshot
+
+    files = sorted((Path(site_dir) / "current").glob("*.db"))
+    out = {}
+    for wanted in columns.split(","):
+        table, column = wanted.split(".")
+        cost = {"hq": 0.0, "branches": 0.0, "files": 0}
+        for path in files:
+            conn = open_snapshot(path, new=False)
+            try:
+                found = [(name, sql) for name, sql in conn.execute(
+                    "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = ? AND sql IS NOT NULL",
+                    [table]) if conn.execute(f"PRAGMA index_info([{name}])").fetchone()[2] == column]
+                for name, sql in found:
+                    conn.execute(f"DROP INDEX [{name}]")
+                    t = time.thread_time()
+                    conn.execute(sql)
+                    cost["hq" if path.stem == "hq" else "branches"] += time.thread_time() - t
+                    cost["files"] += 1
+            finally:
+                conn.close()
+        out[wanted] = cost
+    return {"seconds": 0.0, "cpu": 0.0, "indexes": out}
+
+
 STEPS = {
+    "index_cost": step_index_cost,
     "book": step_book, "book_after_classify": step_book_after_classify, "bare_import": step_bare_import,
     "import": step_import, "bare_classify": step_bare_classify, "classify": step_classify,
     "change": step_change, "bare_publish": step_bare_publish, "publish": step_publish,
@@ -539,6 +573,13 @@ def measure(n, seed_csv, seed_rows, work, only, repeat):
         log(f"[{n:,}] snapshots {r['publish']['bytes'] / MB:,.0f} MB ({r['publish']['snapshots']} files, "
             f"head office {r['publish']['hq_bytes'] / MB:,.0f} MB); working database "
             f"{r['bare_publish']['bytes'] / MB:,.0f} MB")
+    if "index_cost" in only:
+        # The indexes that make the staff's filters and sorts offered on big tables (issue 12).
+        wanted = "clients.total_assets,clients.occupation,classifications.risk_level,classifications.habit"
+        r["index_cost"] = run_step("index_cost", site_dir, wanted)["indexes"]
+        for name, cost in r["index_cost"].items():
+            log(f"[{n:,}] index {name}: CPU head office {cost['hq']:.2f} s, branches {cost['branches']:.2f} s "
+                f"({cost['files']} files)")
     if "site" in only:
         branch = sorted(BRANCHES)[0]
         r["pages"] = measure_site(site_dir, repeat, branch)
@@ -617,7 +658,7 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--sizes", default="1000000,10000000", help="client counts, comma-separated")
     ap.add_argument("--only", default="import,classify,publish,site",
-                    help="steps to run (import,classify,publish,site); later steps reuse a kept book")
+                    help="steps to run (import,classify,publish,index_cost,site); later steps reuse a kept book")
     ap.add_argument("--repeat", type=int, default=20, help="requests per page")
     ap.add_argument("--workdir", default=None, help="where the databases go (default: a temp dir)")
     ap.add_argument("--keep", action="store_true", help="keep the databases and snapshots")

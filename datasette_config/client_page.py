@@ -191,7 +191,12 @@ async def gather(db, client_id, published_at):
                                           [client_id], "retention_cases")
     package = await _rows(db, tables, "SELECT * FROM client_service_packages WHERE client_id = ?", [client_id],
                           "client_service_packages")
-    page["service_package"] = _package(package[0]) if package else None
+    definition = None
+    if package:
+        found = await _rows(db, tables, "SELECT * FROM service_packages WHERE code = ?", [package[0]["code"]],
+                            "service_packages")
+        definition = found[0] if found else None
+    page["service_package"] = _package(package[0], definition, today) if package else None
     page["service_package_published"] = package is not None
     return page
 
@@ -206,10 +211,25 @@ def _reasons_text(raw):
     return "; ".join(str(i) for i in items) if isinstance(items, list) else str(items)
 
 
-def _package(row):
-    services = row.get("services")
+def _json_list(raw):
     try:
-        services = json.loads(services) if isinstance(services, str) else services
+        value = json.loads(raw) if isinstance(raw, str) else raw
     except ValueError:
-        services = [services]
-    return {**row, "services": services or []}
+        value = [raw]
+    return value if isinstance(value, list) else [value]
+
+
+def _package(row, definition, today):
+    """A client's package (brokercrm.service.package_book): its definition, and per action [last, next due]."""
+    definition = definition or {}
+    steps = [a for a in _json_list(definition.get("actions")) if isinstance(a, dict)]
+    dates = _json_list(row.get("actions"))
+    actions = []
+    for i, step in enumerate(steps):
+        last, due_on = (dates[i] if i < len(dates) and isinstance(dates[i], list) and len(dates[i]) == 2
+                        else (None, None))
+        actions.append({**step, "last": last, "due_on": due_on, "due": bool(due_on) and due_on <= today})
+    return {"code": row.get("code"), "name": definition.get("name") or row.get("code"),
+            "chosen_by": row.get("chosen_by") or "总部策略 head-office policy",
+            "services": _json_list(definition.get("services")) if definition else [],
+            "actions": actions, "next_due": row.get("next_due")}

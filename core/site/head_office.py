@@ -14,13 +14,14 @@ Summaries are computed in each branch snapshot from its own rows
 (``branches``); head office gets their union (``add_summaries``).
 """
 
+import datetime as dt
 import sqlite3
 import threading
 import time
 from pathlib import Path
 
 from ..kernel.db import readonly_uri
-from . import specs as publish_specs
+from . import derived, specs as publish_specs
 from .files import open_snapshot, readonly_file_uri
 from .tables import Built, create_indexes, from_source, index_plan
 
@@ -62,14 +63,15 @@ def plan_groups(conn):
     """Split the published tables into two groups of about equal work.
 
     Returns ([specs written in hq.db, specs written in the part], skipped tables,
-    names of every published table). Work is estimated from the source's rows
+    names of every published table, derived specs to compute in hq.db). Work is estimated from the source's rows
     and columns (masked personal columns count double); the part also pays for
     the move into ``hq.db``. A ``via`` table goes with its parent (it reads the
     parent's branch from the snapshot being written).
     """
     present = {r[0]: r[1] or "" for r in conn.execute("SELECT name, sql FROM src.sqlite_master WHERE type = 'table'")}
-    specs = [s for s in publish_specs.TABLES if s.table in present]
-    skipped = [s.table for s in publish_specs.TABLES if s.table not in present]
+    specs = [s for s in publish_specs.TABLES if s.table in present and not s.derived]
+    computed = [s for s in publish_specs.TABLES if s.derived and all(t in present for t in s.derived)]
+    skipped = [s.table for s in publish_specs.TABLES if s.table not in present and s not in computed]
     cost = {}
     for spec in specs:
         columns = conn.execute(f"PRAGMA src.table_info([{spec.table}])").fetchall()
@@ -87,7 +89,8 @@ def plan_groups(conn):
         group_of[spec.table] = g
         load[g] += cost[spec.table]
     order = {s.table: i for i, s in enumerate(publish_specs.TABLES)}
-    return [sorted(g, key=lambda s: order[s.table]) for g in groups], skipped, set(group_of)
+    return ([sorted(g, key=lambda s: order[s.table]) for g in groups], skipped,
+            set(group_of) | {s.table for s in computed}, computed)
 
 
 def _row_cost(spec, columns):
@@ -126,7 +129,7 @@ def move_part(conn, part_path, built, steps):
         steps[f"hq {b.table}: move"] = time.thread_time() - t
 
 
-def build(src, build_dir, steps, phases=None, at_moment=None):
+def build(src, build_dir, steps, phases=None, at_moment=None, day=None):
     """Build ``hq.db`` in ``build_dir``.
 
     Returns (published {table: Built} in spec order, skipped, branch codes,
@@ -135,7 +138,8 @@ def build(src, build_dir, steps, phases=None, at_moment=None):
     hq_path, part_path = Path(build_dir) / "hq.db", Path(build_dir) / PART
     (main, part), seen = pin_readers(src, [hq_path, part_path], at_moment)
     try:
-        groups, skipped, names = plan_groups(main)
+        groups, skipped, names, computed = plan_groups(main)
+        present = {r[0] for r in main.execute("SELECT name FROM src.sqlite_master WHERE type = 'table'")}
         branches = [r[0] for r in main.execute("SELECT code FROM src.branches ORDER BY code")] \
             if "branches" in names else []
         results, errors = [{}, {}], []
@@ -143,6 +147,11 @@ def build(src, build_dir, steps, phases=None, at_moment=None):
         def run(i, conn):
             try:
                 results[i] = build_group(conn, groups[i], names, steps, "part" if i else "in place")
+                if not i:
+                    # Computed tables (service packages) read the pinned source like the copies.
+                    for built in derived.build(conn, computed, present, src, day or dt.date.today(), steps).values():
+                        create_indexes(conn, built)
+                        results[i][built.table] = built
                 if i:
                     conn.execute("COMMIT")
             except BaseException as e:  # raised again in the caller's thread

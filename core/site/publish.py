@@ -94,7 +94,7 @@ def _build(src, build, stamp, result):
     # The audit chain head is read at the moment the snapshots show: a later
     # truncation of the log shows against any published copy.
     published, result.skipped, branches, result.audit_head = head_office.build(
-        src, build, result.steps, result.phases, at_moment=audit.head)
+        src, build, result.steps, result.phases, at_moment=audit.head, day=stamp.date())
     result.phases["head office"] = time.perf_counter() - wall
     fault_point("head_office")
     hq_path = build / f"{HQ}.db"

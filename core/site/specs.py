@@ -60,6 +60,7 @@ class TableSpec:
     not_personal: tuple = ()        # columns named like personal data that are not (a branch's name)
     key: tuple = ()                 # the snapshot's primary key, where not the working table's own
     branch_rows: str = ""           # shared table: the rows a branch snapshot keeps (SQL; :code is the branch)
+    derived: tuple = ()             # not a copy: computed at publish time (``site.derived``) from these working tables
 
 
 TABLES = [
@@ -76,6 +77,8 @@ TABLES = [
         # No facets: a million-row breakdown is a summary view, not a facet.
         # `id` is the working database's integer key; the site keys clients by client_id.
         drop=("extra", "id"), key=("client_id",),
+        # Staff filter and sort a branch's book by these (issue 12): indexed, so offered on a big table.
+        sortable=("total_assets", "occupation"),
         # occupation, education, business_scope are typed by staff: scrubbed.
         safe=("client_id", "kind", "branch_id", "opened_at", "created_at", "updated_at", "assessment_level",
               "assessment_expires_at"),
@@ -92,6 +95,8 @@ TABLES = [
         drop=("client_key",), key=("client_id",), facets=("class", "risk_level", "habit"),
         safe=("client_id", "branch_id", "class", "risk_level", "habit", "tier", "value_segment"),
         indexes=(("branch_id", "class"), ("class",)),
+        # Offered on a big table as filters and sorts (issue 12): facets are indexed only on small ones.
+        sortable=("risk_level", "habit"),
         labels={"client_id": "客户号", "branch_id": "营业部", "class": "类别", "risk_level": "风险等级",
                 "lowest_category": "最低类别", "habit": "交易习惯", "tier": "层级", "value_segment": "价值分群",
                 "reasons": "理由", "policy_version": "策略版本", "run_id": "运行编号"},
@@ -181,6 +186,17 @@ TABLES = [
     ),
     TableSpec("complaint_steps", "via", "投诉处理步骤", "投诉状态变更记录 (complaint steps)",
               via=("complaints", "complaint_id", "id"), sort_desc="id", safe=("from_state", "to_state", "at")),
+    TableSpec("service_packages", "shared", "服务包定义", "总部策略中的服务包: 服务内容与定期服务动作 (service packages)",
+              derived=("clients", "classifications", "interactions"),
+              safe=("code", "name", "services", "actions"),
+              labels={"code": "服务包代码", "position": "顺序", "name": "服务包", "services": "服务内容",
+                      "actions": "服务动作"}),
+    TableSpec("client_service_packages", "branch", "客户服务包",
+              "每位客户的服务包与各服务动作的上次、下次日期, 按总部策略与已批准插件计算 (clients' service packages)",
+              derived=("clients", "classifications", "interactions"), key=("client_id",), facets=("code",),
+              safe=("client_id", "branch_id", "code", "chosen_by", "actions", "next_due"),
+              labels={"client_id": "客户号", "branch_id": "营业部", "code": "服务包代码", "chosen_by": "插件选择",
+                      "actions": "上次/下次 (last, next due)", "next_due": "下次期限"}),
     TableSpec("care_moments", "client", "关怀时点", "生日、节日与重要时刻 (care calendar)",
               facets=("kind",), indexes=(("on_date",),),
               safe=("client_id", "kind", "on_date", "recorded_at")),

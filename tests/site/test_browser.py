@@ -16,7 +16,10 @@ from pathlib import Path
 
 import pytest
 
+from brokercrm.kernel.db import connect
+from brokercrm.service import packages as service_packages
 from brokercrm.site import auth
+from datasette_config import labels
 
 from site_support import NOW, PASSWORD, Server, publish_demo, site_env
 
@@ -38,6 +41,12 @@ def server(tmp_path_factory):
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("BROKERCRM_NOW", NOW)
         facts = publish_demo(tmp, clients=300)
+        # What `clients show` says of the client page's client: the page must show the same package.
+        db = connect(tmp / "crm.db")
+        package = service_packages.for_client(db, facts["ty_complained"])
+        db.close()
+    due = min(a["due_on"] for a in package["actions"])
+    facts["ty_package"] = {"name": package["name"], "next_due_text": labels.chinese_date(due) or due}
     env = site_env()
     # A user of its own for the lockout test, so locking it out spares the others.
     env["BROKERCRM_SITE_USERS"] += "\n" + auth.user_entry("locked", "branch", "SH01", PASSWORD)
@@ -114,6 +123,10 @@ def test_client_page(browser, server):
     for heading in ("身份信息", "当前分类", "分类历史", "风险测评", "持仓与适当性", "接触记录", "服务任务", "投诉"):
         assert heading in body
     assert "*" in page.inner_text("#identity")
+    # The service package, computed at publish time by brokercrm.service (client_service_packages).
+    package = page.inner_text("#package")
+    assert server.facts["ty_package"]["name"] in package and "未包含" not in package
+    assert f"下次 {server.facts['ty_package']['next_due_text']}" in package
     shot(page, "client-page")
     phone = sign_in(browser, server, "ty", viewport=PHONE)
     phone.goto(f"{server.url}/-/client/{client_id}")

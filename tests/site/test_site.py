@@ -255,11 +255,17 @@ def test_big_tables_offer_only_indexed_filters_and_sorts(live, monkeypatch):
         assert await status("/hq/clients?branch_id=TY01") == 200
         assert await status("/hq/classifications?class=A") == 200
         assert await status("/hq/clients?education=%E6%9C%AC%E7%A7%91") == 400  # not indexed
-        assert await status("/hq/clients?occupation=x") == 400
+        # Indexed because staff asked for them (issue 12): offered, and answered.
+        assert await status("/hq/clients?occupation=x") == 200
+        assert await status("/hq/clients?total_assets__gte=5&_sort=total_assets") == 200
+        assert await status("/hq/classifications?risk_level=C3") == 200
+        assert await status("/hq/classifications?_sort=habit") == 200
+        assert await status("/hq/classifications?tier=x") == 400  # not indexed
         assert await status("/hq/clients?annual_income__gt=5") == 400
         assert await status("/hq/clients.json?name__contains=%E7%8E%8B") == 400
         assert await status("/hq/clients?_sort=name") == 400
-        assert await status("/hq/clients?_sort_desc=total_assets") == 400
+        assert await status("/hq/clients?_sort_desc=total_assets") == 200
+        assert await status("/hq/clients?_sort_desc=annual_income") == 400
         assert await status("/hq/clients?_sort_desc=client_id") == 200
         # Small tables keep facets and filters.
         assert await status("/hq/branches?name__contains=x") == 200
@@ -276,6 +282,10 @@ def test_big_tables_offer_only_indexed_filters_and_sorts(live, monkeypatch):
         # The form offers exactly what the gate accepts; the export refuses the rest the same way.
         page = (await ds.client.get("/hq/clients", cookies=cookies)).text
         assert '<option value="branch_id">' in page and '<option value="education">' not in page
+        assert '<option value="total_assets">' in page and '<option value="occupation">' in page
+        page = (await ds.client.get("/hq/classifications", cookies=cookies)).text
+        assert '<option value="risk_level">' in page and '<option value="habit">' in page
+        assert '<option value="tier">' not in page
         assert '<option value="contains">' not in page and '<option value="gt">' in page
         assert (await ds.client.get("/-/export/hq/clients.csv?education=x", cookies=cookies)).status_code == 400
         ok = await ds.client.get("/-/export/hq/clients.csv?branch_id=TY01", cookies=cookies)
