@@ -17,19 +17,20 @@ over many mutated rows).
 
 import datetime as dt
 import json
-from operator import itemgetter, mul
+from operator import itemgetter
 
 from .client_rows import FIELDS, KNOWN, check_row
 from .report import BATCH_SIZE, batched
 from .readers import BadRow, read_rows, row_dict, table
-from ..kernel.validate import ID_CHECK, ID_WEIGHTS
+from ..kernel.validate import ID_CHECK
 
 # Raw columns read for the fast check, in this order.
 STAGED = ("client_id", "kind", "name", "id_number", "phone", "birth_date", "branch_id", "opened_at",
           "total_assets", "turnover_rate", "avg_holding_days", "annual_income", "investment_years", "net_assets",
           "occupation", "education", "legal_representative", "business_scope")
 FIRST_DAY = dt.date(1900, 1, 1)
-_ASCII_ZEROS = 48 * sum(ID_WEIGHTS)
+_INDIVIDUAL = frozenset(("individual", "个人"))
+_MOBILE_PREFIXES = frozenset(f"1{d}" for d in "3456789")
 
 
 class FastChecker:
@@ -104,16 +105,17 @@ class FastChecker:
         # Cells may come unstripped (CSV lists). Every other field below must match exactly
         # or fall back to check_row, and float() ignores spaces; these are stored as text.
         client_id, name = client_id.strip(), name.strip()
-        if not (client_id and name and kind in ("individual", "个人") and branch in self.branches
-                and len(phone) == 11 and phone.isascii() and phone.isdigit() and phone[0] == "1"
-                and phone[1] in "3456789" and len(id_number) == 18 and id_number.isascii()
-                and id_number[:17].isdigit()):
+        # The ID's 17 digits and the phone checked as one ASCII-digit string: one call each.
+        if not (client_id and name and kind in _INDIVIDUAL and branch in self.branches
+                and len(phone) == 11 and phone[:2] in _MOBILE_PREFIXES and len(id_number) == 18
+                and (head := id_number[:17] + phone).isascii() and head.isdigit()):
             return None
         embedded = self.compact_days.get(id_number[6:14])
         if embedded is None or (birth and birth != embedded):
             return None
-        # GB 11643 over the ASCII codes of the 17 digits (each is 48 + digit): no int() per character.
-        if ID_CHECK[(sum(map(mul, id_number[:17].encode(), ID_WEIGHTS)) - _ASCII_ZEROS) % 11] != id_number[17]:
+        # GB 11643: the weights are 2^(17-i) mod 11, and 13 = 2 (mod 11), so the weighted sum is
+        # 2 x (the 17 digits read in base 13) mod 11: one int() in C instead of 17 products.
+        if ID_CHECK[(int(head[:17], 13) << 1) % 11] != id_number[17]:
             return None
         if opened and opened not in self.days:
             return None
@@ -123,17 +125,13 @@ class FastChecker:
         if digits and not (digits.isascii() and digits.isdigit() and len(digits) < 300):
             return None
         try:
-            ta = float(ta) if ta else None
-            tr = float(tr) if tr else None
-            hold = float(hold) if hold else None
-            income = float(income) if income else None
-            years = float(years) if years else None
-            net = float(net) if net else None
+            return (client_id, "individual", name, id_number, phone, embedded, branch, opened or None,
+                    float(ta) if ta else None, float(tr) if tr else None,
+                    float(hold) if hold else None, float(income) if income else None,
+                    occupation.strip() or None, education.strip() or None, float(years) if years else None,
+                    legal.strip() or None, scope.strip() or None, float(net) if net else None, extra)
         except ValueError:  # "1.2.3": the full check says why
             return None
-        return (client_id, "individual", name, id_number, phone, embedded, branch, opened or None,
-                ta, tr, hold, income, occupation.strip() or None, education.strip() or None, years,
-                legal.strip() or None, scope.strip() or None, net, extra)
 
 
 def record_tuple(record, fields):
