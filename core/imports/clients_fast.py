@@ -17,10 +17,10 @@ over many mutated rows).
 
 import datetime as dt
 import json
+from itertools import islice
 from operator import itemgetter
 
 from .client_rows import FIELDS, KNOWN, check_row
-from .report import BATCH_SIZE, batched
 from .readers import BadRow, read_rows, row_dict, table
 from ..kernel.validate import ID_CHECK
 
@@ -29,6 +29,9 @@ STAGED = ("client_id", "kind", "name", "id_number", "phone", "birth_date", "bran
           "total_assets", "turnover_rate", "avg_holding_days", "annual_income", "investment_years", "net_assets",
           "occupation", "education", "legal_representative", "business_scope")
 FIRST_DAY = dt.date(1900, 1, 1)
+# Rows per payload. Each batch costs the writer a few fixed statements (the events of the new
+# clients, the task engine's look-ups): 5,000 rows halve those against 2,000, for ~3 MB a batch.
+BATCH_SIZE = 5000
 _INDIVIDUAL = frozenset(("individual", "个人"))
 _MOBILE_PREFIXES = frozenset(f"1{d}" for d in "3456789")
 
@@ -166,36 +169,47 @@ def produce(path, spec, branches, today, keep_rows, sheet=None, header_row=None)
         def as_dict(cells):
             return row_dict(names, cells)
 
-    for batch in batched(records, BATCH_SIZE):
+    # Each row is checked as soon as it is read, while its cells are still in the CPU's cache;
+    # collecting a batch of raw rows first and checking them after cost a tenth more.
+    per_row = None
+    while True:
         good, numbers, good_rows, bad = [], [], [], []
-        blank = 0
-        for n, record in batch:
+        add_good, add_number = good.append, numbers.append
+        read = blank = 0
+        for n, record in islice(records, BATCH_SIZE):
+            read += 1
+            # The common row: one test, one call, two appends (a million times per million rows).
+            if type(record) is not BadRow and (stored := fast(record)) is not None:
+                add_good(stored)
+                add_number(n)
+                if keep_rows:
+                    good_rows.append((n, as_dict(record)))
+                continue
             if type(record) is BadRow:
                 bad.append((n, dict(record), record.problems))
                 continue
-            stored = fast(record)
-            row = None
-            if stored is None:
-                row = as_dict(record)
-                if not any(row.values()):
-                    blank += 1
-                    continue
-                record_, errors = check_row(row, branches, today_iso)
-                if errors:
-                    bad.append((n, row, errors))
-                    continue
-                stored = record_tuple(record_, FIELDS)
-            good.append(stored)
-            numbers.append(n)
+            row = as_dict(record)
+            if not any(row.values()):
+                blank += 1
+                continue
+            record_, errors = check_row(row, branches, today_iso)
+            if errors:
+                bad.append((n, row, errors))
+                continue
+            add_good(record_tuple(record_, FIELDS))
+            add_number(n)
             if keep_rows:
-                good_rows.append((n, row if row is not None else as_dict(record)))
-        yield {"rows": len(batch) - blank, "good": good, "numbers": numbers, "good_rows": good_rows,
-               "bad": bad, "size": _bytes(batch)}
+                good_rows.append((n, row))
+        if not read:
+            return
+        if per_row is None:
+            per_row = _bytes(good, bad)
+        yield {"rows": read - blank, "good": good, "numbers": numbers, "good_rows": good_rows,
+               "bad": bad, "size": int(per_row * read)}
 
 
-def _bytes(batch):
-    """Roughly how many bytes of the file a batch covered (for the progress bar)."""
-    sample = [row.values() if isinstance(row, dict) else row for _, row in batch[:50]]
+def _bytes(good, bad):
+    """Roughly how many bytes of the file a row takes, from the first batch (for the progress bar)."""
+    sample = [[v for v in stored if v is not None] for stored in good[:50]] + [list(row.values()) for _, row, _ in bad[:50]]
     sample = [cells for cells in sample if cells] or [[""]]
-    per_row = sum(len(",".join(map(str, cells)).encode("utf-8")) + 1 for cells in sample) / len(sample)
-    return int(per_row * len(batch))
+    return sum(len(",".join(map(str, cells)).encode("utf-8")) + 1 for cells in sample) / len(sample)
