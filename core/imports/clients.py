@@ -88,20 +88,29 @@ class _RowNumbers:
 
     def add(self, rowid, numbers):
         """The rows numbered ``numbers`` got rowids ``rowid``, ``rowid + 1``, …"""
+        if not numbers:
+            return
+        # Row numbers only grow, so a batch whose first and last are len - 1 apart is one run:
+        # the common case (a clean file) costs O(1), not a Python step per row.
+        if numbers[-1] - numbers[0] == len(numbers) - 1:
+            self._run(rowid, numbers[0], len(numbers))
+            return
         i = 0
         while i < len(numbers):
             j = i + 1
             while j < len(numbers) and numbers[j] == numbers[j - 1] + 1:
                 j += 1
-            start, first, length = rowid + i, numbers[i], j - i
-            if self.starts and self.starts[-1] + self.lengths[-1] == start \
-                    and self.firsts[-1] + self.lengths[-1] == first:
-                self.lengths[-1] += length
-            else:
-                self.starts.append(start)
-                self.firsts.append(first)
-                self.lengths.append(length)
+            self._run(rowid + i, numbers[i], j - i)
             i = j
+
+    def _run(self, start, first, length):
+        if self.starts and self.starts[-1] + self.lengths[-1] == start \
+                and self.firsts[-1] + self.lengths[-1] == first:
+            self.lengths[-1] += length
+        else:
+            self.starts.append(start)
+            self.firsts.append(first)
+            self.lengths.append(length)
 
     def number(self, rowid):
         k = bisect.bisect_right(self.starts, rowid) - 1

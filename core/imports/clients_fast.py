@@ -17,19 +17,23 @@ over many mutated rows).
 
 import datetime as dt
 import json
-from operator import itemgetter, mul
+from itertools import islice
+from operator import itemgetter
 
 from .client_rows import FIELDS, KNOWN, check_row
-from .report import BATCH_SIZE, batched
 from .readers import BadRow, read_rows, row_dict, table
-from ..kernel.validate import ID_CHECK, ID_WEIGHTS
+from ..kernel.validate import ID_CHECK
 
 # Raw columns read for the fast check, in this order.
 STAGED = ("client_id", "kind", "name", "id_number", "phone", "birth_date", "branch_id", "opened_at",
           "total_assets", "turnover_rate", "avg_holding_days", "annual_income", "investment_years", "net_assets",
           "occupation", "education", "legal_representative", "business_scope")
 FIRST_DAY = dt.date(1900, 1, 1)
-_ASCII_ZEROS = 48 * sum(ID_WEIGHTS)
+# Rows per payload. Each batch costs the writer a few fixed statements (the events of the new
+# clients, the task engine's look-ups): 5,000 rows halve those against 2,000, for ~3 MB a batch.
+BATCH_SIZE = 5000
+_INDIVIDUAL = frozenset(("individual", "个人"))
+_MOBILE_PREFIXES = frozenset(f"1{d}" for d in "3456789")
 
 
 class FastChecker:
@@ -104,16 +108,17 @@ class FastChecker:
         # Cells may come unstripped (CSV lists). Every other field below must match exactly
         # or fall back to check_row, and float() ignores spaces; these are stored as text.
         client_id, name = client_id.strip(), name.strip()
-        if not (client_id and name and kind in ("individual", "个人") and branch in self.branches
-                and len(phone) == 11 and phone.isascii() and phone.isdigit() and phone[0] == "1"
-                and phone[1] in "3456789" and len(id_number) == 18 and id_number.isascii()
-                and id_number[:17].isdigit()):
+        # The ID's 17 digits and the phone checked as one ASCII-digit string: one call each.
+        if not (client_id and name and kind in _INDIVIDUAL and branch in self.branches
+                and len(phone) == 11 and phone[:2] in _MOBILE_PREFIXES and len(id_number) == 18
+                and (head := id_number[:17] + phone).isascii() and head.isdigit()):
             return None
         embedded = self.compact_days.get(id_number[6:14])
         if embedded is None or (birth and birth != embedded):
             return None
-        # GB 11643 over the ASCII codes of the 17 digits (each is 48 + digit): no int() per character.
-        if ID_CHECK[(sum(map(mul, id_number[:17].encode(), ID_WEIGHTS)) - _ASCII_ZEROS) % 11] != id_number[17]:
+        # GB 11643: the weights are 2^(17-i) mod 11, and 13 = 2 (mod 11), so the weighted sum is
+        # 2 x (the 17 digits read in base 13) mod 11: one int() in C instead of 17 products.
+        if ID_CHECK[(int(head[:17], 13) << 1) % 11] != id_number[17]:
             return None
         if opened and opened not in self.days:
             return None
@@ -123,17 +128,13 @@ class FastChecker:
         if digits and not (digits.isascii() and digits.isdigit() and len(digits) < 300):
             return None
         try:
-            ta = float(ta) if ta else None
-            tr = float(tr) if tr else None
-            hold = float(hold) if hold else None
-            income = float(income) if income else None
-            years = float(years) if years else None
-            net = float(net) if net else None
+            return (client_id, "individual", name, id_number, phone, embedded, branch, opened or None,
+                    float(ta) if ta else None, float(tr) if tr else None,
+                    float(hold) if hold else None, float(income) if income else None,
+                    occupation.strip() or None, education.strip() or None, float(years) if years else None,
+                    legal.strip() or None, scope.strip() or None, float(net) if net else None, extra)
         except ValueError:  # "1.2.3": the full check says why
             return None
-        return (client_id, "individual", name, id_number, phone, embedded, branch, opened or None,
-                ta, tr, hold, income, occupation.strip() or None, education.strip() or None, years,
-                legal.strip() or None, scope.strip() or None, net, extra)
 
 
 def record_tuple(record, fields):
@@ -168,36 +169,47 @@ def produce(path, spec, branches, today, keep_rows, sheet=None, header_row=None)
         def as_dict(cells):
             return row_dict(names, cells)
 
-    for batch in batched(records, BATCH_SIZE):
+    # Each row is checked as soon as it is read, while its cells are still in the CPU's cache;
+    # collecting a batch of raw rows first and checking them after cost a tenth more.
+    per_row = None
+    while True:
         good, numbers, good_rows, bad = [], [], [], []
-        blank = 0
-        for n, record in batch:
+        add_good, add_number = good.append, numbers.append
+        read = blank = 0
+        for n, record in islice(records, BATCH_SIZE):
+            read += 1
+            # The common row: one test, one call, two appends (a million times per million rows).
+            if type(record) is not BadRow and (stored := fast(record)) is not None:
+                add_good(stored)
+                add_number(n)
+                if keep_rows:
+                    good_rows.append((n, as_dict(record)))
+                continue
             if type(record) is BadRow:
                 bad.append((n, dict(record), record.problems))
                 continue
-            stored = fast(record)
-            row = None
-            if stored is None:
-                row = as_dict(record)
-                if not any(row.values()):
-                    blank += 1
-                    continue
-                record_, errors = check_row(row, branches, today_iso)
-                if errors:
-                    bad.append((n, row, errors))
-                    continue
-                stored = record_tuple(record_, FIELDS)
-            good.append(stored)
-            numbers.append(n)
+            row = as_dict(record)
+            if not any(row.values()):
+                blank += 1
+                continue
+            record_, errors = check_row(row, branches, today_iso)
+            if errors:
+                bad.append((n, row, errors))
+                continue
+            add_good(record_tuple(record_, FIELDS))
+            add_number(n)
             if keep_rows:
-                good_rows.append((n, row if row is not None else as_dict(record)))
-        yield {"rows": len(batch) - blank, "good": good, "numbers": numbers, "good_rows": good_rows,
-               "bad": bad, "size": _bytes(batch)}
+                good_rows.append((n, row))
+        if not read:
+            return
+        if per_row is None:
+            per_row = _bytes(good, bad)
+        yield {"rows": read - blank, "good": good, "numbers": numbers, "good_rows": good_rows,
+               "bad": bad, "size": int(per_row * read)}
 
 
-def _bytes(batch):
-    """Roughly how many bytes of the file a batch covered (for the progress bar)."""
-    sample = [row.values() if isinstance(row, dict) else row for _, row in batch[:50]]
+def _bytes(good, bad):
+    """Roughly how many bytes of the file a row takes, from the first batch (for the progress bar)."""
+    sample = [[v for v in stored if v is not None] for stored in good[:50]] + [list(row.values()) for _, row, _ in bad[:50]]
     sample = [cells for cells in sample if cells] or [[""]]
-    per_row = sum(len(",".join(map(str, cells)).encode("utf-8")) + 1 for cells in sample) / len(sample)
-    return int(per_row * len(batch))
+    return sum(len(",".join(map(str, cells)).encode("utf-8")) + 1 for cells in sample) / len(sample)

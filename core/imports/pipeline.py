@@ -22,8 +22,11 @@ with a clear message and rolls back.
 
 import ctypes
 import faulthandler
+import gc
+import marshal
 import multiprocessing
 import os
+import pickle
 import resource
 import signal
 
@@ -34,6 +37,7 @@ PARALLEL_MIN_BYTES = 4 << 20
 _DONE = "done"
 _ERROR = "error"
 _PR_SET_PDEATHSIG = 1
+_MARSHAL, _PICKLE = b"M", b"P"
 
 
 def die_with_parent(parent_pid):
@@ -64,20 +68,44 @@ def _worker(producer, args, out, receive, parent_pid, memory):
     receive.close()  # only the parent reads: with our copy closed, a dead parent means EPIPE here
     if memory:
         _limit_memory(memory)
-    # Conn.send pickles in this thread and blocks while the pipe is full: no feeder thread
+    # The worker makes a few container objects per row and no reference cycles to speak of:
+    # the collector's default pass every 700 allocations cost it ~8% of its time. It still
+    # runs, a hundred times less often (memory stays bounded).
+    gc.freeze()
+    gc.set_threshold(100_000, 10, 10)
+    # send_bytes writes in this thread and blocks while the pipe is full: no feeder thread
     # competing for the GIL, and at most about one batch waiting in the pipe.
     try:
         for payload in producer(*args):
-            out.send(payload)
-        out.send(_DONE)
+            out.send_bytes(_pack(payload))
+        out.send_bytes(_pack(_DONE))
     except BrokerCRMError as e:
-        out.send((_ERROR, e))
+        out.send_bytes(_pack((_ERROR, e)))
     except MemoryError:
-        out.send((_ERROR, BrokerCRMError(memory_message(memory))))
+        out.send_bytes(_pack((_ERROR, BrokerCRMError(memory_message(memory)))))
     except BaseException as e:  # anything else still has to reach the parent
-        out.send((_ERROR, BrokerCRMError(f"导入进程出错 (import worker failed): {type(e).__name__}: {e}")))
+        out.send_bytes(_pack((_ERROR, BrokerCRMError(f"导入进程出错 (import worker failed): {type(e).__name__}: {e}"))))
     finally:
         out.close()
+
+
+def _pack(payload):
+    """A payload as bytes: marshal when it holds only plain values, else pickle (first byte says which).
+
+    A batch is lists and tuples of str, float, int and None: marshal writes and
+    reads those about twice as fast as pickle, on both sides of the pipe. Only
+    this interpreter, forked, reads what it wrote, so marshal's format is safe
+    here. Anything marshal refuses (an exception, a str subclass) goes as pickle.
+    """
+    try:
+        return _MARSHAL + marshal.dumps(payload)
+    except ValueError:
+        return _PICKLE + pickle.dumps(payload, protocol=pickle.HIGHEST_PROTOCOL)
+
+
+def _unpack(data):
+    body = memoryview(data)[1:]
+    return marshal.loads(body) if data[:1] == _MARSHAL else pickle.loads(body)
 
 
 def memory_message(memory):
@@ -106,7 +134,7 @@ def run(producer, args, *, size, memory=None):
     try:
         while True:
             try:
-                payload = receive.recv()
+                payload = _unpack(receive.recv_bytes())
             except EOFError:
                 process.join()
                 if memory and process.exitcode in (-signal.SIGABRT, -signal.SIGSEGV, -signal.SIGKILL):

@@ -10,7 +10,7 @@ say) stops the import at its row.
 """
 
 import csv
-from itertools import islice
+from itertools import chain, islice
 
 from ..kernel.errors import ValidationFailed
 from .read_rules import HEADER_SEARCH_ROWS, MAX_CELL_CHARS
@@ -54,10 +54,13 @@ def open_csv(path, spec, header_row=None):
     except BaseException:
         f.close()
         raise
-    table.records = _closing(f, table.records)
+    # The file closes when its last row has been read (or the rows are dropped unread):
+    # chain() adds no Python frame per row, as a generator around the rows would.
+    table.records = chain(table.records, _close(f))
     return table
 
 
-def _closing(f, records):
-    with f:
-        yield from records
+def _close(f):
+    f.close()
+    return
+    yield  # a generator: runs (and closes the file) only once the rows before it are done
