@@ -14,6 +14,7 @@ from ..kernel.errors import NO_SUCH_CLIENT
 from ..kernel.rows import chunks, existing
 from ..imports.runner import run_import
 from .policy import PRODUCT_LEVELS, load as load_policy, rank
+from . import profile
 from ..kernel.timeutil import now_iso, today
 from ..kernel.validate import non_negative, parse_date
 
@@ -100,8 +101,9 @@ def _write_products(db):
 def import_products(db, path, **options):
     """Import products (code, name, type, risk_level); a blank level comes from the type by policy."""
     policy = load_policy(db)
-    return run_import(db, path, "products", "产品 (products)", PRODUCT_ALIASES, _check_products(policy),
-                      _write_products(db), lambda r: r["code"], **options)
+    check, write = profile.with_product_terms(db, policy, _check_products(policy), _write_products(db))  # issue 11
+    return run_import(db, path, "products", "产品 (products)", {**PRODUCT_ALIASES, **profile.PRODUCT_TERM_ALIASES},
+                      check, write, lambda r: r["code"], **options)
 
 
 # -- holdings ---------------------------------------------------------------

@@ -67,6 +67,8 @@ ACTS = {
     "suitability.read": ("查看适当性记录", _READ),
     "suitability.capacity": ("登记民事行为能力及监护人", _STAFF),
     "suitability.lowest_flag": ("最低类别人工标记 (总部)", _HQ),
+    "suitability.profile": ("登记投资目标/期限/品种 (KYC)", _STAFF),
+    "suitability.withdraw": ("冷静期内撤回购买", _STAFF),
     "investor_type.request": ("申请投资者类别转换", _STAFF),
     "investor_type.decide": ("审核投资者类别转换", _STAFF),
     # service
