@@ -3,7 +3,7 @@
 import click
 
 from ..book import lookups
-from ..suitability import cooling_off, profile
+from ..suitability import cooling_off, profile, profile_show
 from .common import acting, db_option, emit_json, json_option, operator_option
 from .suitability_cmd import suitability_group
 
@@ -38,7 +38,7 @@ def profile_cmd(client_id, objective, horizon, kinds, evidence, db_path, operato
     if objective is not None or horizon is not None or kinds is not None:
         recorded = profile.set_profile(db, actor, client_id, evidence=evidence, objective=objective,
                                        horizon=horizon, kinds=kinds)
-    p = profile.show_profile(db, actor, client_id)
+    p = profile_show.show_profile(db, actor, client_id)
     p["recorded_id"] = recorded
     if as_json:
         emit_json(p)

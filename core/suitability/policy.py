@@ -125,11 +125,6 @@ def validate(doc):
         if any(isinstance(b, bool) or not isinstance(b, (int, float)) for b in bands) or bands != sorted(set(bands)):
             raise PolicyError(f"renewal.{key}: 须为递增数字列表 (ascending numbers)")
     validate_rules(table(doc, "behaviour", "").get("rules", []), "behaviour.rules")
-    # Issue 11: three-way matching and special care (their own modules; imported here, late,
-    # because they read this module's names).
-    from . import care_rules, profile
-    profile.validate(doc)
-    care_rules.validate(doc, fields)
 
 
 def validate_rules(rules, where):

@@ -321,7 +321,7 @@ def product_terms(tw, row):
 
 # -- the operator's record (a KYC act) ------------------------------------------
 
-def _latest(db, client_id):
+def latest_record(db, client_id):
     return rows.one(db, "SELECT id, objective, horizon, kinds, evidence, recorded_by, recorded_at FROM investor_profiles"
                         " WHERE client_id = ? ORDER BY id DESC LIMIT 1", [client_id])
 
@@ -358,7 +358,7 @@ def set_profile(db, actor, client_id, *, evidence, objective=None, horizon=None,
         if not codes:
             raise BrokerCRMError("--kinds: 至少一个品种 (at least one kind)")
         new["kinds"] = ",".join(codes)
-    prev = _latest(db, client_id) or {}
+    prev = latest_record(db, client_id) or {}
     record = {k: new.get(k, prev.get(k)) for k in ("objective", "horizon", "kinds")}
     with db.atomic():
         pid = db.execute(
@@ -370,30 +370,6 @@ def set_profile(db, actor, client_id, *, evidence, objective=None, horizon=None,
         audit.record(db, "suitability.profile", actor=actor, target=client_id,
                      detail={"profile_id": pid, "fields": sorted(new)})
     return pid
-
-
-def show_profile(db, actor, client_id, *, today=None):
-    """The profile in force (what check and scan use) and the operator's latest record."""
-    from . import engine   # engine imports this module; the state SQL lives there
-
-    branch = rows.client(db, client_id)["branch_id"]
-    authz.require(actor, "suitability.read", branch=branch)
-    comp = engine.compiled(db, today=today, rules=[])
-    state_sql, params = comp.state_select()
-    row = db.execute(f"SELECT objective, horizon, kinds FROM ({state_sql.replace('{where}', 'WHERE c.client_id = ?')})",
-                     [*params, client_id]).fetchone()
-    tw = comp.three_way
-    objective, hz, mask = row
-    horizon = next((c for c, r in tw.hrank.items() if r == hz), None)
-    kinds = [c for c, b in tw.kbit.items() if mask and mask & b]
-    latest = _latest(db, client_id)
-    return {
-        "client_id": client_id,
-        "objective": objective, "objective_label": tw.label("objective", objective) if objective else "未说明 (unknown)",
-        "horizon": horizon, "horizon_label": tw.label("horizon", horizon) if horizon else "未说明 (unknown)",
-        "kinds": kinds, "kinds_label": [tw.label("kind", k) for k in kinds] or ["未说明 (unknown)"],
-        "operator_record": latest,
-    }
 
 
 def with_product_terms(db, policy, check, write):

@@ -224,3 +224,17 @@ def test_cli_confirm_withdraw_and_report(book, run, actors):
     assert done["status"] == "withdrawn"
     again = run("suitability", "withdraw", "1", "--evidence", "WD", "--as", "op1", ok=False)
     assert again.exit_code != 0 and "already withdrawn" in again.output
+
+
+def test_clients_show_lists_special_care_sales_and_profiles(book, run, admin, actors):
+    from brokercrm.suitability import profile
+
+    add_client(book, "c1")
+    add_assessment(book, "c1", "C5")
+    conf = suitability.confirm(book, admin, "c1", "PR4", "W-1")["confirmation"]["id"]
+    cooling_off.withdraw(book, admin, conf, evidence="WD")
+    profile.set_profile(book, actors("op1"), "c1", horizon="长期", evidence="KYC-1")
+    text = run("clients", "show", "c1").output
+    assert f"特别注意 确认 #{conf} PR4 (high_risk) 已撤回" in text
+    shown = json.loads(run("clients", "show", "c1", "--json").output)["suitability"]
+    assert shown["profiles"][0]["horizon"] == "long" and shown["special_care_sales"][0]["withdrawn_at"]

@@ -8,7 +8,7 @@ import pytest
 
 from brokercrm.kernel.errors import BrokerCRMError, PolicyError, ValidationFailed
 from brokercrm.suitability import engine as suitability
-from brokercrm.suitability import products, profile
+from brokercrm.suitability import products, profile, profile_show
 from brokercrm.suitability import scan as suitability_scan
 from conftest import add_assessment, add_client
 
@@ -118,7 +118,7 @@ def test_operator_profile_wins_until_a_newer_assessment(book, admin, actors, mon
     assert check(book, admin, "c1", "BM")["verdict"] == "mismatch"
     pid = profile.set_profile(book, actors("op1"), "c1", horizon="长期", kinds="债券, 基金", evidence="KYC-2")
     assert {c: check(book, admin, "c1", c)["verdict"] for c in ("BM", "FS")} == {"BM": "match", "FS": "match"}
-    shown = profile.show_profile(book, admin, "c1")
+    shown = profile_show.show_profile(book, admin, "c1")
     assert (shown["horizon"], shown["kinds"], shown["operator_record"]["id"]) == ("long", ["bond", "fund"], pid)
     # A newer questionnaire is the client speaking again: it wins.
     add_assessment(book, "c1", "C5", answers=SHORT_BONDS, answered="2026-07-01", imported="2026-07-01T09:00:00+08:00")
