@@ -150,6 +150,8 @@ def scan_cmd(branch, limit, as_of, db_path, operator, as_json):
         click.echo(f"  {e['branch_id']:<6} {e['client_id']:<14} {e['client_level']:<10} {e['product_code']:<10}"
                    f" {e['product_risk']}  {mark}")
         click.echo(f"      {e['reasons'][0]}")
+        if e.get("dimensions") and e["dimensions"]["risk"]:   # issue 11: each dimension's verdict
+            click.echo("      " + " · ".join(f"{DIMENSION_LABELS[k]} {v}" for k, v in e["dimensions"].items()))
 
 
 @suitability_group.command("assessments")

@@ -149,7 +149,7 @@ class Compiled:
                 {decided}CASE WHEN {prof_sql} THEN 'professional' END) = 'professional' AS professional,
                 {age_sql(self.today)} AS age, fl.flag AS behaviour_flag,
                 {minor} AS minor, {incapable} AS incapable, {hq_flag} AS hq_flag,
-                {objective} AS objective, {horizon} AS horizon, {kinds} AS kinds
+                {self.three_way.raw_columns(self.profiles)}
             FROM clients c
             LEFT JOIN assessments a ON a.id = ({LATEST_ASSESSMENT_ID})
             LEFT JOIN classifications k ON k.client_key = c.id
@@ -169,7 +169,8 @@ class Compiled:
             {careful} AND assess_state != 'valid' AS blocked,
             age, behaviour_flag, {careful} AS careful,
             {lowest_mod.cause_sql(lowest_mod.minor_age(self.policy))} AS lowest_cause,
-            objective, horizon, kinds, {self.three_way.objective_max('objective')} AS objective_max
+            {objective} AS objective, {horizon} AS horizon, {kinds} AS kinds,
+            {self.three_way.objective_max(objective)} AS objective_max
         FROM st"""
         return sql, prof_params
 
@@ -189,12 +190,15 @@ class Compiled:
             out.append((rule.verdict, sql, p, f"{rule.source} {rule.name}: {rule.reason}"))
         return out
 
-    def _verdict_parts(self):
+    def _verdict_parts(self, compact=False):
         forbid = ["s.blocked", "p.risk_rank > s.forbid_above"]
         mismatch = ["p.risk_rank > s.max_rank"]
         fparams, mparams = [], []
         # Three-way matching (issue 11): a dimension the client never stated is never a match.
-        for (dim, kind), sql in self.three_way.conditions().items():
+        # ``compact`` (the scan's filter only needs "not a match") tests all of it at once.
+        if compact:
+            mismatch.append(f"({self.three_way.not_ok_sql()})")
+        for (dim, kind), sql in ({} if compact else self.three_way.conditions()).items():
             strict = kind == "unknown" and self.three_way.unknown == "forbidden"
             (forbid if strict else mismatch).append(f"({sql})")
         for verdict, sql, p, _ in self._extra():
@@ -213,7 +217,7 @@ class Compiled:
 
     def not_match_sql(self):
         """True exactly when the verdict is not 'match' (a cheap filter for the scan)."""
-        forbid, fparams, mismatch, mparams = self._verdict_parts()
+        forbid, fparams, mismatch, mparams = self._verdict_parts(compact=True)
         return " OR ".join(forbid + mismatch), fparams + mparams
 
     def reasons_sql(self):
@@ -231,7 +235,11 @@ class Compiled:
             ("NOT s.blocked AND p.risk_rank > s.max_rank", [], "? || s.level || ? || s.max_rank || ? || p.risk_level || ?",
              [f"{v}: 客户等级 ", " 可购 R1–R", ", 产品 ", " 高于客户等级 (product above the client's level)"]),
         ]
-        items += self.three_way.reason_items(v)
+        # The three-way reasons sit behind one combined test: most rows pass it and skip all five.
+        tw_parts = [f"CASE WHEN {cond} THEN {text} || char(10) ELSE '' END"
+                    for cond, _, text, _ in self.three_way.reason_items(v)]
+        tw_params = [x for _, p, _, tp in self.three_way.reason_items(v) for x in p + tp]
+        items.append((self.three_way.not_ok_sql(), [], f"rtrim({' || '.join(tw_parts)}, char(10))", tw_params))
         items += [(sql, p, "?", [reason]) for _, sql, p, reason in self._extra()]
         items += [
             ("NOT s.ordinary", [], "? || p.risk_level || ?",

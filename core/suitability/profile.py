@@ -157,12 +157,28 @@ class ThreeWay:
         whens = " ".join(f"WHEN '{o['code']}' THEN {rank(o['max_risk'])}" for o in self.objectives if "max_risk" in o)
         return f"(CASE {expr} {whens} ELSE 5 END)" if whens else "5"
 
-    def _answer(self, key):
+    def _question(self, key):
         m = self.qprofile.get(key) or {}
         qid = m.get("question")
-        if not qid or not re.match(r"^[A-Za-z0-9_]+$", qid):
+        if not qid or not re.match(r"^[A-Za-z0-9_]+$", qid) or not m.get("answers"):
+            return None
+        return qid
+
+    def _answer(self, key):
+        """The state column holding the raw answer (read once per client by ``raw_columns``)."""
+        if not self._question(key):
             return None, {}
-        return f"json_extract(a.answers, '$.{qid}')", m.get("answers") or {}
+        return f"jq_{key}", self.qprofile[key]["answers"]
+
+    def raw_columns(self, with_operator):
+        """Columns of the per-client CTE over ``a`` and ``op``: each JSON answer parsed once per client."""
+        cols = [f"json_extract(a.answers, '$.{self._question(k)}') AS jq_{k}" if self._question(k) else f"NULL AS jq_{k}"
+                for k in ("objective", "horizon", "kinds")]
+        if with_operator:
+            cols += ["op.objective AS op_objective", "op.horizon AS op_horizon", "op.kinds AS op_kinds",
+                     "(op.recorded_at IS NOT NULL AND (a.imported_at IS NULL OR op.recorded_at >= a.imported_at))"
+                     " AS op_newer"]
+        return ", ".join(cols)
 
     def _letter(self, letter):
         if not re.match(r"^[A-Z]$", letter):
@@ -199,17 +215,20 @@ class ThreeWay:
         return f"(CASE WHEN {expr} IS NULL THEN NULL ELSE NULLIF({' | '.join(parts)}, 0) END)"
 
     def state_columns(self, with_operator):
-        """(objective, horizon rank, kinds mask) over ``a`` (latest assessment) and ``op`` (operator record)."""
+        """(objective, horizon rank, kinds mask) over the columns of ``raw_columns``.
+
+        The operator's record wins when it is newer than the latest assessment; otherwise
+        the answers do, falling back to the record for a dimension they leave unknown.
+        """
         q_obj, q_hz, q_kd = self.answer_code("objective"), self.answer_code("horizon", True), self.answer_kinds()
         if not with_operator:
             return q_obj, q_hz, q_kd
-        newer = "(op.recorded_at IS NOT NULL AND (a.imported_at IS NULL OR op.recorded_at >= a.imported_at))"
 
         def pick(q, o):
-            return f"(CASE WHEN {newer} AND {o} IS NOT NULL THEN {o} ELSE COALESCE({q}, {o}) END)"
+            return f"(CASE WHEN op_newer AND {o} IS NOT NULL THEN {o} ELSE COALESCE({q}, {o}) END)"
 
-        return (pick(q_obj, "op.objective"), pick(q_hz, self.horizon_rank("op.horizon")),
-                pick(q_kd, self.kinds_mask("op.kinds")))
+        return (pick(q_obj, "op_objective"), pick(q_hz, self.horizon_rank("op_horizon")),
+                pick(q_kd, self.kinds_mask("op_kinds")))
 
     def product_columns(self, alias="p"):
         """(horizon rank, kind bit) of a product row: its own values, else its type's defaults."""
@@ -228,6 +247,14 @@ class ThreeWay:
             ("kind", "mismatch"): "s.careful AND (s.kinds & p.kind_bit) = 0",
             ("objective", "mismatch"): "s.careful AND p.risk_rank > s.objective_max",
         }
+
+    def not_ok_sql(self):
+        """True exactly when any of ``conditions()`` holds: one test per holding for the scan's filter.
+
+        NULL (an unknown side) makes the inner AND not true, so COALESCE turns it into "not ok".
+        """
+        return ("s.careful AND NOT COALESCE(p.horizon_rank <= s.horizon AND (s.kinds & p.kind_bit) != 0"
+                " AND p.risk_rank <= s.objective_max, 0)")
 
     def horizon_label(self, rank_expr):
         whens = " ".join(f"WHEN {r} THEN '{self.label('horizon', c)}'" for c, r in self.hrank.items())

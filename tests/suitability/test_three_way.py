@@ -276,3 +276,13 @@ def test_cli_profile_sets_shows_and_refuses(book, run, actors):
                          "--as", "op1").output)
     assert out["horizon"] == "long" and out["recorded_id"] == 1
     assert json.loads(run("suitability", "check", "c1", "BM", "--json").output)["verdict"] == "match"
+
+
+def test_cli_scan_lists_each_dimension(book, run):
+    add_client(book, "c1")
+    add_assessment(book, "c1", "C5", answers=SHORT_BONDS)
+    book.execute("INSERT INTO holdings (client_id, product_code, amount, imported_at) VALUES ('c1', 'FS', 5, 'x')")
+    text = run("suitability", "scan").output
+    assert "风险等级 (risk) match · 投资期限 (horizon) match · 投资品种 (kind) mismatch" in text
+    out = json.loads(run("suitability", "scan", "--json").output)
+    assert out["exceptions"][0]["dimensions"] == {"risk": "match", "horizon": "match", "kind": "mismatch"}
