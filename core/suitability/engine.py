@@ -170,7 +170,8 @@ class Compiled:
             age, behaviour_flag, {careful} AS careful,
             {lowest_mod.cause_sql(lowest_mod.minor_age(self.policy))} AS lowest_cause,
             {objective} AS objective, {horizon} AS horizon, {kinds} AS kinds,
-            {self.three_way.objective_max(objective)} AS objective_max
+            {self.three_way.objective_max(objective)} AS objective_max,
+            {self.three_way.fit_state_columns(careful, objective, horizon, kinds)}
         FROM st"""
         return sql, prof_params
 
@@ -236,10 +237,12 @@ class Compiled:
              [f"{v}: 客户等级 ", " 可购 R1–R", ", 产品 ", " 高于客户等级 (product above the client's level)"]),
         ]
         # The three-way reasons sit behind one combined test: most rows pass it and skip all five.
+        # Not for a client forbidden for want of a valid assessment: that reason is the one that
+        # counts, and the dimension verdicts still show what is unknown (half the scan's rows).
         tw_parts = [f"CASE WHEN {cond} THEN {text} || char(10) ELSE '' END"
                     for cond, _, text, _ in self.three_way.reason_items(v)]
         tw_params = [x for _, p, _, tp in self.three_way.reason_items(v) for x in p + tp]
-        items.append((self.three_way.not_ok_sql(), [], f"rtrim({' || '.join(tw_parts)}, char(10))", tw_params))
+        items.append((f"NOT s.blocked AND {self.three_way.not_ok_sql()}", [], f"rtrim({' || '.join(tw_parts)}, char(10))", tw_params))
         items += [(sql, p, "?", [reason]) for _, sql, p, reason in self._extra()]
         items += [
             ("NOT s.ordinary", [], "? || p.risk_level || ?",
@@ -263,7 +266,7 @@ class Compiled:
         """SELECT of products with the columns the verdict reads (horizon rank and kind bit from the policy)."""
         horizon, kind = self.three_way.product_columns("p")
         return (f"SELECT p.code, p.name, p.type, p.risk_level, p.risk_rank, {horizon} AS horizon_rank,"
-                f" {kind} AS kind_bit FROM products p")
+                f" {kind} AS kind_bit, {self.three_way.fit_product_columns(horizon, kind)} FROM products p")
 
 
 def rules_from_items(items, source, branches=None):

@@ -32,6 +32,7 @@ CODE = re.compile(r"^[a-z][a-z0-9_]*$")   # codes are inlined into SQL: nothing 
 DIMENSIONS = ("risk", "horizon", "kind")
 DIM_VERDICTS = ("match", "mismatch", "unknown", "exempt", "forbidden")
 UNKNOWN_VERDICTS = ("mismatch", "forbidden")
+UNKNOWN_KIND_BIT = 1 << 30   # kinds are bits 0–29 (at most 30 kinds, checked by validate)
 
 PRODUCT_TERM_ALIASES = {
     "期限": "horizon", "投资期限": "horizon", "产品期限": "horizon", "product_horizon": "horizon",
@@ -166,14 +167,16 @@ class ThreeWay:
 
     def _answer(self, key):
         """The state column holding the raw answer (read once per client by ``raw_columns``)."""
-        if not self._question(key):
+        qid = self._question(key)
+        if not qid:
             return None, {}
-        return f"jq_{key}", self.qprofile[key]["answers"]
+        return f"jq_{qid}", self.qprofile[key]["answers"]
 
     def raw_columns(self, with_operator):
-        """Columns of the per-client CTE over ``a`` and ``op``: each JSON answer parsed once per client."""
-        cols = [f"json_extract(a.answers, '$.{self._question(k)}') AS jq_{k}" if self._question(k) else f"NULL AS jq_{k}"
-                for k in ("objective", "horizon", "kinds")]
+        """Columns of the per-client CTE over ``a`` and ``op``: each question's answer parsed once per
+        client (objective and horizon share q10 by default: one parse, not two)."""
+        qids = sorted({q for q in map(self._question, ("objective", "horizon", "kinds")) if q})
+        cols = [f"json_extract(a.answers, '$.{q}') AS jq_{q}" for q in qids] or ["NULL AS jq_none"]
         if with_operator:
             cols += ["op.objective AS op_objective", "op.horizon AS op_horizon", "op.kinds AS op_kinds",
                      "(op.recorded_at IS NOT NULL AND (a.imported_at IS NULL OR op.recorded_at >= a.imported_at))"
@@ -248,13 +251,22 @@ class ThreeWay:
             ("objective", "mismatch"): "s.careful AND p.risk_rank > s.objective_max",
         }
 
-    def not_ok_sql(self):
-        """True exactly when any of ``conditions()`` holds: one test per holding for the scan's filter.
+    def fit_state_columns(self, careful, objective, horizon, kinds):
+        """State columns that fold "binds this client?" and "unknown" into plain integers, so the
+        per-holding test of ``not_ok_sql`` is three integer compares: an unknown client side is 0
+        (fits nothing), a client the rules do not bind gets 100 / all bits / R5 (fits anything)."""
+        return (f"CASE WHEN {careful} THEN COALESCE({horizon}, 0) ELSE 100 END AS fit_h,"
+                f" CASE WHEN {careful} THEN COALESCE({kinds}, 0) ELSE -1 END AS fit_k,"
+                f" CASE WHEN {careful} THEN {self.objective_max(objective)} ELSE 5 END AS obj_cap")
 
-        NULL (an unknown side) makes the inner AND not true, so COALESCE turns it into "not ok".
-        """
-        return ("s.careful AND NOT COALESCE(p.horizon_rank <= s.horizon AND (s.kinds & p.kind_bit) != 0"
-                " AND p.risk_rank <= s.objective_max, 0)")
+    def fit_product_columns(self, horizon, kind):
+        """Product side of ``not_ok_sql``: an unknown horizon is 99 (longer than any client's), an
+        unknown kind a bit no client mask has (1 << 30)."""
+        return f"COALESCE({horizon}, 99) AS fit_h, COALESCE({kind}, {UNKNOWN_KIND_BIT}) AS fit_k"
+
+    def not_ok_sql(self):
+        """True exactly when any of ``conditions()`` holds (see the fit columns); one test per holding."""
+        return "(p.fit_h > s.fit_h OR (s.fit_k & p.fit_k) = 0 OR p.risk_rank > s.obj_cap)"
 
     def horizon_label(self, rank_expr):
         whens = " ".join(f"WHEN {r} THEN '{self.label('horizon', c)}'" for c, r in self.hrank.items())

@@ -28,7 +28,8 @@ def build_state(db, comp, branch=None):
         "CREATE TEMP TABLE _suit_state (client_id TEXT PRIMARY KEY, branch_id TEXT, level TEXT, lowest INTEGER,"
         " assess_state TEXT, expires_at TEXT, investor_type TEXT, ordinary INTEGER, max_rank INTEGER,"
         " forbid_above INTEGER, blocked INTEGER, age INTEGER, behaviour_flag TEXT, careful INTEGER,"
-        " lowest_cause TEXT, objective TEXT, horizon INTEGER, kinds INTEGER, objective_max INTEGER) WITHOUT ROWID"
+        " lowest_cause TEXT, objective TEXT, horizon INTEGER, kinds INTEGER, objective_max INTEGER,"
+        " fit_h INTEGER, fit_k INTEGER, obj_cap INTEGER) WITHOUT ROWID"
     )
     db.execute(f"INSERT INTO temp._suit_state {state_sql.replace('{where}', where)}",
                [*params, *([branch] if branch else [])])
@@ -37,9 +38,9 @@ def build_state(db, comp, branch=None):
     db.execute("DROP TABLE IF EXISTS temp._suit_products")
     # Horizon rank and kind bit are resolved here, once per product (issue 11: three-way matching).
     db.execute("CREATE TEMP TABLE _suit_products (code TEXT PRIMARY KEY, type TEXT, risk_level TEXT,"
-               " risk_rank INTEGER, horizon_rank INTEGER, kind_bit INTEGER) WITHOUT ROWID")
-    db.execute(f"INSERT INTO temp._suit_products SELECT code, type, risk_level, risk_rank, horizon_rank, kind_bit"
-               f" FROM ({comp.products_select()})")
+               " risk_rank INTEGER, horizon_rank INTEGER, kind_bit INTEGER, fit_h INTEGER, fit_k INTEGER) WITHOUT ROWID")
+    db.execute(f"INSERT INTO temp._suit_products SELECT code, type, risk_level, risk_rank, horizon_rank, kind_bit,"
+               f" fit_h, fit_k FROM ({comp.products_select()})")
 
 
 def scan(db, actor, *, branch=None, today=None, rules=None, plugins=None, limit=None):
