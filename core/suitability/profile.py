@@ -103,9 +103,17 @@ def questionnaire_doc(db):
         ps = current_policy(db)
     except BrokerCRMError:
         ps = None
-    if ps is not None and "questionnaire" in ps.files:
-        return ps["questionnaire"]
-    return load_file(default_policy_dir() / "questionnaire.toml").doc
+    shipped = load_file(default_policy_dir() / "questionnaire.toml").doc
+    if ps is None or "questionnaire" not in ps.files:
+        return shipped
+    doc = ps["questionnaire"]
+    if "profile" in doc:
+        return doc
+    # Published before issue 11: borrow the shipped answer mapping where its questions exist
+    # (same ids: the seed's questionnaire), rather than leave every client's profile unknown.
+    ids = {q.get("id") for q in doc.get("questions", [])}
+    borrowed = {k: m for k, m in (shipped.get("profile") or {}).items() if m.get("question") in ids}
+    return {**doc, "profile": borrowed}
 
 
 class ThreeWay:

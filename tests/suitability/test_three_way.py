@@ -286,3 +286,17 @@ def test_cli_scan_lists_each_dimension(book, run):
     assert "风险等级 (risk) match · 投资期限 (horizon) match · 投资品种 (kind) mismatch" in text
     out = json.loads(run("suitability", "scan", "--json").output)
     assert out["exceptions"][0]["dimensions"] == {"risk": "match", "horizon": "match", "kind": "mismatch"}
+
+
+def test_a_questionnaire_published_without_the_profile_mapping_borrows_the_shipped_one(book, admin, tmp_path):
+    from brokercrm.policy import sets as policy
+    from brokercrm.policy.sets import default_policy_dir
+
+    body = (default_policy_dir() / "questionnaire.toml").read_text(encoding="utf-8")
+    path = tmp_path / "questionnaire.toml"
+    path.write_text(body[:body.index("[profile.objective]")], encoding="utf-8")
+    policy.publish(book, path, admin)
+    add_client(book, "c1")
+    add_assessment(book, "c1", "C5", answers=SHORT_BONDS)
+    assert dims(check(book, admin, "c1", "BS")) == {"risk": "match", "horizon": "match", "kind": "match"}
+    assert dims(check(book, admin, "c1", "BM"))["horizon"] == "mismatch"
