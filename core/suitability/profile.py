@@ -103,12 +103,12 @@ def questionnaire_doc(db):
         ps = current_policy(db)
     except BrokerCRMError:
         ps = None
+    if ps is not None and "questionnaire" in ps.files and "profile" in ps["questionnaire"]:
+        return ps["questionnaire"]
     shipped = load_file(default_policy_dir() / "questionnaire.toml").doc
     if ps is None or "questionnaire" not in ps.files:
         return shipped
     doc = ps["questionnaire"]
-    if "profile" in doc:
-        return doc
     # Published before issue 11: borrow the shipped answer mapping where its questions exist
     # (same ids: the seed's questionnaire), rather than leave every client's profile unknown.
     ids = {q.get("id") for q in doc.get("questions", [])}
