@@ -15,10 +15,17 @@ Verdicts, most severe first (every reason that applies is kept):
   investor and a product above the policy's ``lowest_category_max`` (R1);
   anything an approved branch plugin forbids.
 - ``mismatch`` — the product is above the client's level, or a special group
-  applies (default: aged ≥ 70 and product ≥ R4). Never to be recommended; a
+  applies (default: aged ≥ 70 and product ≥ R4), or (issue 11, ``profile``) the
+  product's horizon or kind does not fit the client's, or either side of those
+  is unknown, or the objective caps the level. Never to be recommended; a
   sale needs the special risk warning (特别风险警示书) and the client's
   written confirmation (``confirm``).
 - ``match``.
+
+Each check also reports the verdict of each dimension (risk / horizon / kind)
+and the special-care procedures it triggers (``care_rules``, 办法 Art. 20:
+matched or not); a special-care confirmation opens a cooling-off window
+(``cooling_off``).
 
 Assessment rules and special groups bind ordinary investors; professional
 investors may buy R1–R5 (policy ``matching.professional``) and, unless the
