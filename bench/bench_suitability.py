@@ -106,6 +106,24 @@ def build(path, holdings):
             FROM clients c CROSS JOIN k LEFT JOIN assessments a ON a.client_id = c.client_id""",
             [NOW],
         )
+        # As with risk levels, a client's book mostly fits what they said: 90% of the holdings
+        # that do not fit the client's horizon or kinds are moved to the next product of the same
+        # level that does (an unknown profile fits nothing and stays as it is).
+        conn.execute(f"CREATE TEMP TABLE _fit_products AS SELECT code, hz, kb FROM {PRODUCTS}")
+        conn.execute("CREATE UNIQUE INDEX temp._fit_products_code ON _fit_products(code)")
+        conn.execute(f"CREATE TEMP TABLE _fit_clients AS SELECT client_id, {HZ} AS chz, {KM} AS ckm FROM assessments a")
+        conn.execute("CREATE UNIQUE INDEX temp._fit_clients_id ON _fit_clients(client_id)")
+        conn.execute(
+            """UPDATE OR IGNORE holdings SET product_code = COALESCE((
+                   SELECT p.code FROM _fit_products p, _fit_clients f
+                   WHERE f.client_id = holdings.client_id AND p.code > holdings.product_code
+                     AND p.code < substr(holdings.product_code, 1, 2) || 'A'
+                     AND p.hz <= f.chz AND (f.ckm & p.kb) != 0 ORDER BY p.code LIMIT 1), product_code)
+            WHERE abs(random()) % 10 < 9 AND NOT EXISTS (
+                SELECT 1 FROM _fit_products p, _fit_clients f WHERE f.client_id = holdings.client_id
+                  AND p.code = holdings.product_code AND p.hz <= f.chz AND (f.ckm & p.kb) != 0)""")
+        conn.execute("DROP TABLE temp._fit_products")
+        conn.execute("DROP TABLE temp._fit_clients")
     db.execute("ANALYZE")
     db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     return db
