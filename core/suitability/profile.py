@@ -34,6 +34,11 @@ DIM_VERDICTS = ("match", "mismatch", "unknown", "exempt", "forbidden")
 UNKNOWN_VERDICTS = ("mismatch", "forbidden")
 UNKNOWN_KIND_BIT = 1 << 30   # kinds are bits 0–29 (at most 30 kinds, checked by validate)
 
+def sql_text(value):
+    """A policy label as an SQL string literal (labels are head office's free text: quote them)."""
+    return "'" + str(value).replace("'", "''") + "'"
+
+
 PRODUCT_TERM_ALIASES = {
     "期限": "horizon", "投资期限": "horizon", "产品期限": "horizon", "product_horizon": "horizon",
     "品种": "kind", "品种类别": "kind", "投资品种": "kind", "产品品种": "kind", "product_kind": "kind",
@@ -277,20 +282,20 @@ class ThreeWay:
         return "(p.fit_h > s.fit_h OR (s.fit_k & p.fit_k) = 0 OR p.risk_rank > s.obj_cap)"
 
     def horizon_label(self, rank_expr):
-        whens = " ".join(f"WHEN {r} THEN '{self.label('horizon', c)}'" for c, r in self.hrank.items())
+        whens = " ".join(f"WHEN {r} THEN {sql_text(self.label('horizon', c))}" for c, r in self.hrank.items())
         return f"COALESCE(CASE {rank_expr} {whens} END, '未知')"
 
     def kind_label(self, bit_expr):
-        whens = " ".join(f"WHEN {b} THEN '{self.label('kind', c)}'" for c, b in self.kbit.items())
+        whens = " ".join(f"WHEN {b} THEN {sql_text(self.label('kind', c))}" for c, b in self.kbit.items())
         return f"COALESCE(CASE {bit_expr} {whens} END, '未知')"
 
     def kinds_label(self, mask_expr):
-        parts = " || ".join(f"CASE WHEN {mask_expr} & {b} THEN '{self.label('kind', c)}/' ELSE '' END"
+        parts = " || ".join(f"CASE WHEN {mask_expr} & {b} THEN {sql_text(self.label('kind', c) + '/')} ELSE '' END"
                             for c, b in self.kbit.items())
         return f"COALESCE(NULLIF(rtrim({parts}, '/'), ''), '未知')"
 
     def objective_label(self, expr):
-        whens = " ".join(f"WHEN '{o['code']}' THEN '{o['label']}'" for o in self.objectives)
+        whens = " ".join(f"WHEN '{o['code']}' THEN {sql_text(o['label'])}" for o in self.objectives)
         return f"COALESCE(CASE {expr} {whens} END, '未说明')"
 
     def reason_items(self, label):

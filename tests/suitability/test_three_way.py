@@ -300,3 +300,13 @@ def test_a_questionnaire_published_without_the_profile_mapping_borrows_the_shipp
     add_assessment(book, "c1", "C5", answers=SHORT_BONDS)
     assert dims(check(book, admin, "c1", "BS")) == {"risk": "match", "horizon": "match", "kind": "match"}
     assert dims(check(book, admin, "c1", "BM"))["horizon"] == "mismatch"
+
+
+def test_a_label_with_a_quote_is_text_not_sql(book, admin, tmp_path):
+    from brokercrm.policy import sets as policy
+
+    policy.publish(book, _variant(tmp_path, 'label = "中期 (1–5年)"', 'label = "中期 (1–5年, \'core\')"'), admin)
+    add_client(book, "c1")
+    add_assessment(book, "c1", "C5", answers=SHORT_BONDS)
+    r = check(book, admin, "c1", "BM")
+    assert r["dimensions"]["horizon"]["reason"] == "客户 短期 (1年以内), 产品 中期 (1–5年, 'core')"
