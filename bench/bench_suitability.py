@@ -8,13 +8,18 @@ The book is generated in SQL (not timed): N/5 clients (2% institutions; ages
 from 21 to 86), 92% with an assessment (C1–C5, 4% of C1 lowest category, ~8%
 expired), 10,000 products (2,000 per level R1–R5), five holdings per client,
 90% of them within the client's level, as a branch's book would look.
+Three-way matching (issue 11): each assessment's answers carry q10 (horizon)
+and q9 (wanted kinds) — 2% answer neither (unknown) — and the products cycle
+through the policy's product types (horizon and kind by type), a tenth with
+their own horizon and kind columns.
 
 Timed, in this order, each twice (the better of two counts, so neither side
 pays alone for a cold cache):
 
   bare   one hand-written statement: holdings ⋈ clients ⋈ products ⋈ latest
          assessment, the default policy's verdict as a CASE (ordinary/professional,
-         unassessed, expired, lowest category, level, age ≥ 70 and ≥ R4), the
+         unassessed, expired, lowest category, level, age ≥ 70 and ≥ R4, and the
+         three-column match: risk, horizon, kind, unknown → mismatch), the
          non-matching rows written to a temp table
   scan   brokercrm.suitability.scan.scan(db): policy load, plugin discovery,
          per-client state, the compiled verdict and reasons, the covering
@@ -68,7 +73,12 @@ def build(path, holdings):
         conn.execute(
             """INSERT INTO assessments (client_id, answers, score, level, lowest_category, policy_version,
                                         answered_at, expires_at, imported_at)
-            SELECT client_id, '{}', 30, lv, CASE WHEN lv = 'C1' AND abs(random()) % 5 = 0 THEN 1 ELSE 0 END, 1,
+            SELECT client_id,
+                   CASE WHEN abs(random()) % 50 = 0 THEN '{}'
+                        ELSE json_object('q10', CASE abs(random()) % 20 WHEN 0 THEN 'D' WHEN 1 THEN 'C'
+                                                    WHEN 2 THEN 'B' WHEN 3 THEN 'B' ELSE 'A' END,
+                                         'q9', CASE abs(random()) % 20 WHEN 0 THEN 'B' WHEN 1 THEN 'BC'
+                                                    WHEN 2 THEN 'ABCD' ELSE 'ABCDE' END) END, 30, lv, CASE WHEN lv = 'C1' AND abs(random()) % 5 = 0 THEN 1 ELSE 0 END, 1,
                    date(?, '-' || d || ' days'), date(?, '-' || d || ' days', '+24 months'),
                    '2024-01-01T00:00:00+08:00'
             FROM (SELECT client_id, 'C' || (1 + abs(random()) % 5) AS lv, abs(random()) % 790 AS d
@@ -77,10 +87,12 @@ def build(path, holdings):
         )
         conn.execute(
             """WITH RECURSIVE seq(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM seq WHERE i < 9999)
-            INSERT INTO products (code, name, type, risk_level, risk_rank, level_source, imported_at, updated_at)
-            SELECT printf('P%d%04d', 1 + i / 2000, i % 2000), '产品', NULL, 'R' || (1 + i / 2000), 1 + i / 2000,
-                   'bench', ?, ? FROM seq""",
-            [NOW, NOW],
+            INSERT INTO products (code, name, type, risk_level, risk_rank, level_source, imported_at, updated_at,
+                                  horizon, kind)
+            SELECT printf('P%d%04d', 1 + i / 2000, i % 2000), '产品', json_extract(?, '$[' || (i % 12) || ']'),
+                   'R' || (1 + i / 2000), 1 + i / 2000, 'bench', ?, ?,
+                   CASE WHEN i % 10 = 0 THEN 'long' END, CASE WHEN i % 10 = 0 THEN 'stock' END FROM seq""",
+            [TYPES, NOW, NOW],
         )
         conn.execute(
             """WITH RECURSIVE k(j) AS (SELECT 0 UNION ALL SELECT j + 1 FROM k WHERE j < 4)
@@ -106,11 +118,31 @@ def build(path, holdings):
             FROM clients c WHERE {PROF}""",
             [NOW, NOW, NOW],
         )
+        # As with risk levels, a client's book mostly fits what they said: 90% of the holdings
+        # that do not fit the client's horizon or kinds are moved to the next product of the same
+        # level that does (an unknown profile fits nothing and stays as it is).
+        conn.execute(f"CREATE TEMP TABLE _fit_products AS SELECT code, hz, kb FROM {PRODUCTS}")
+        conn.execute("CREATE UNIQUE INDEX temp._fit_products_code ON _fit_products(code)")
+        conn.execute(f"CREATE TEMP TABLE _fit_clients AS SELECT client_id, {HZ} AS chz, {KM} AS ckm FROM assessments a")
+        conn.execute("CREATE UNIQUE INDEX temp._fit_clients_id ON _fit_clients(client_id)")
+        conn.execute(
+            """UPDATE OR IGNORE holdings SET product_code = COALESCE((
+                   SELECT p.code FROM _fit_products p, _fit_clients f
+                   WHERE f.client_id = holdings.client_id AND p.code > holdings.product_code
+                     AND p.code < substr(holdings.product_code, 1, 2) || 'A'
+                     AND p.hz <= f.chz AND (f.ckm & p.kb) != 0 ORDER BY p.code LIMIT 1), product_code)
+            WHERE abs(random()) % 10 < 9 AND NOT EXISTS (
+                SELECT 1 FROM _fit_products p, _fit_clients f WHERE f.client_id = holdings.client_id
+                  AND p.code = holdings.product_code AND p.hz <= f.chz AND (f.ckm & p.kb) != 0)""")
+        conn.execute("DROP TABLE temp._fit_products")
+        conn.execute("DROP TABLE temp._fit_clients")
     db.execute("ANALYZE")
     db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     return db
 
 
+TYPES = ('["equity", "index", "enhanced_index", "equity_heavy", "balanced", "flexible_allocation",'
+         ' "bond_heavy", "bond", "short_term_bond", "capital_guaranteed", "money_market", "derivative"]')
 VERDICT = f"""CASE
       WHEN prof THEN 'match'
       WHEN a_id IS NULL OR expires_at <= '{TODAY}' THEN 'forbidden'
@@ -118,7 +150,25 @@ VERDICT = f"""CASE
       WHEN p.risk_rank > CAST(substr(level, 2) AS INTEGER) THEN 'mismatch'
       WHEN p.risk_rank >= 4 AND (CAST(substr('{TODAY}', 1, 4) AS INTEGER) - CAST(substr(birth_date, 1, 4) AS INTEGER)
             - (substr('{TODAY}', 6, 5) < substr(birth_date, 6, 5))) >= 70 THEN 'mismatch'
+      WHEN chz IS NULL OR p.hz IS NULL OR p.hz > chz THEN 'mismatch'
+      WHEN ckm IS NULL OR p.kb IS NULL OR (ckm & p.kb) = 0 THEN 'mismatch'
       ELSE 'match' END"""
+# The three columns by hand: the client's horizon rank and kinds mask from the answers (q10, q9),
+# the product's from its own columns or its type (the default policy's tables, written out).
+HZ = ("CASE json_extract(a.answers, '$.q10') WHEN 'A' THEN 3 WHEN 'B' THEN 2 WHEN 'C' THEN 2"
+      " WHEN 'D' THEN 1 END")
+KM = ("NULLIF((CASE WHEN instr(json_extract(a.answers, '$.q9'), 'A') THEN 3 ELSE 0 END)"
+      " | (CASE WHEN instr(json_extract(a.answers, '$.q9'), 'B') THEN 2 ELSE 0 END)"
+      " | (CASE WHEN instr(json_extract(a.answers, '$.q9'), 'C') THEN 4 ELSE 0 END)"
+      " | (CASE WHEN instr(json_extract(a.answers, '$.q9'), 'D') THEN 8 ELSE 0 END)"
+      " | (CASE WHEN instr(json_extract(a.answers, '$.q9'), 'E') THEN 16 ELSE 0 END), 0)")
+PRODUCTS = """(SELECT code, risk_rank,
+      COALESCE(CASE horizon WHEN 'short' THEN 1 WHEN 'medium' THEN 2 WHEN 'long' THEN 3 END,
+               CASE WHEN type IN ('short_term_bond', 'money_market', 'derivative') THEN 1 ELSE 2 END) AS hz,
+      COALESCE(CASE kind WHEN 'stock' THEN 8 END,
+               CASE WHEN type = 'money_market' THEN 1
+                    WHEN type IN ('bond_heavy', 'bond', 'short_term_bond', 'capital_guaranteed') THEN 2
+                    WHEN type = 'derivative' THEN 16 ELSE 4 END) AS kb FROM products)"""
 PROF = """(c.kind = 'individual' AND (c.total_assets >= 5000000 OR c.annual_income >= 500000)
              AND c.investment_years >= 2)
           OR (c.kind = 'institution' AND c.net_assets >= 20000000 AND c.total_assets >= 10000000
@@ -139,8 +189,8 @@ SELECT client_id, product_code, verdict FROM (
   SELECT h.client_id, h.product_code, {VERDICT} AS verdict
   FROM holdings h
   JOIN (SELECT c.client_id, c.birth_date, {STATUS} AS prof FROM clients c) c ON c.client_id = h.client_id
-  JOIN products p ON p.code = h.product_code
-  LEFT JOIN (SELECT id AS a_id, level, lowest_category, expires_at FROM assessments) a
+  JOIN {PRODUCTS} p ON p.code = h.product_code
+  LEFT JOIN (SELECT a.id AS a_id, level, lowest_category, expires_at, {HZ} AS chz, {KM} AS ckm FROM assessments a) a
     ON a.a_id = {LATEST.replace('c.client_id', 'h.client_id')}
 ) WHERE verdict != 'match'
 """,
@@ -148,11 +198,13 @@ SELECT client_id, product_code, verdict FROM (
     "bare_cte": f"""
 CREATE TEMP TABLE bare_out AS
 WITH la AS MATERIALIZED (
-  SELECT c.client_id, c.birth_date, {STATUS} AS prof, a.id AS a_id, a.level, a.lowest_category, a.expires_at
-  FROM clients c LEFT JOIN assessments a ON a.id = {LATEST})
+  SELECT c.client_id, c.birth_date, {STATUS} AS prof, a.id AS a_id, a.level, a.lowest_category, a.expires_at,
+         {HZ} AS chz, {KM} AS ckm
+  FROM clients c LEFT JOIN assessments a ON a.id = {LATEST}),
+pp AS MATERIALIZED {PRODUCTS}
 SELECT client_id, product_code, verdict FROM (
   SELECT h.client_id, h.product_code, {VERDICT} AS verdict
-  FROM holdings h JOIN la ON la.client_id = h.client_id JOIN products p ON p.code = h.product_code
+  FROM holdings h JOIN la ON la.client_id = h.client_id JOIN pp p ON p.code = h.product_code
 ) WHERE verdict != 'match'
 """,
 }

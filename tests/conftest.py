@@ -209,12 +209,17 @@ def add_product(db, code, level, ptype="equity"):
     )
 
 
+# The answers three-way matching reads (issue 11): q10 A (long term, steady growth) and q9 every
+# kind, so a test about risk levels is not also about horizon or kind.
+BROAD_PROFILE = '{"q9": "ABCDE", "q10": "A"}'
+
+
 def add_assessment(db, client_id, level, *, lowest=0, answered="2026-01-05", expires="2028-01-05",
-                   imported="2026-01-05T09:00:00+08:00"):
+                   imported="2026-01-05T09:00:00+08:00", answers=BROAD_PROFILE):
     db.execute(
         "INSERT INTO assessments (client_id, answers, score, level, lowest_category, policy_version, answered_at,"
-        " expires_at, imported_at) VALUES (?, '{}', 30, ?, ?, 1, ?, ?, ?)",
-        [client_id, level, lowest, answered, expires, imported],
+        " expires_at, imported_at) VALUES (?, ?, 30, ?, ?, 1, ?, ?, ?)",
+        [client_id, answers, level, lowest, answered, expires, imported],
     )
 
 

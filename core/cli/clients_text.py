@@ -72,6 +72,9 @@ def suitability_lines(obj):
     for c in s["confirmations"]:
         lines.append(f"  确认 #{c['id']} {c['confirmed_at']} {c['product_code']} 凭证 {c['evidence']}"
                      f" (by {c['confirmed_by'] or '-'})")
+    for c in s.get("special_care_sales", []):   # issue 11: special care and cooling-off
+        state = f"已撤回 {c['withdrawn_at']}" if c["withdrawn_at"] else f"冷静期至 {c['ends_at']}"
+        lines.append(f"  特别注意 确认 #{c['confirmation_id']} {c['product_code']} ({', '.join(c['triggers'])}) {state}")
     return lines
 
 

@@ -5,6 +5,7 @@ from . import complaints_cmd, interactions_cmd, service_cmd, tasks_cmd  # noqa: 
 from . import suitability_cmd  # noqa: F401,E402  (issue 4: suitability)
 from . import lowest_cmd  # noqa: F401,E402  (issue 11: lowest category by definition)
 from . import investor_cmd, ratings_cmd  # noqa: F401,E402  (issue 11: investor status, product ratings)
+from . import matching_cmd  # noqa: F401,E402  (issue 11: three-way matching, special care)
 from . import publish_cmd  # noqa: F401,E402  (issue 6: publish, serve, site-password)
 from . import audit_cmd  # noqa: F401,E402  (issue 10: audit verify)
 from . import status_cmd  # noqa: F401,E402  (issue 14: client status through exit)

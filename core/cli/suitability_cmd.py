@@ -49,10 +49,37 @@ def _print_result(r):
         click.echo(f"  · {reason}")
     for note in r["notes"]:
         click.echo(f"  注意 (note): {note}")
+    _print_dimensions_and_care(r)   # issue 11
     if r.get("confirmation"):
         c = r["confirmation"]
         click.echo(f"  已有书面确认 (confirmed) #{c['id']} 凭证 {c['evidence']} {c['confirmed_at']} by {c['confirmed_by'] or '-'}")
+        if c.get("status") and c["status"] != "final":
+            click.echo(f"  状态 (status): {c['status']} {c.get('cooling_off_ends_at') or ''}")
     click.echo(f"记录 (recorded) #{r.get('id')} · {r['policy_source']}")
+
+
+DIMENSION_LABELS = {"risk": "风险等级 (risk)", "horizon": "投资期限 (horizon)", "kind": "投资品种 (kind)"}
+DIM_VERDICT_LABELS = {"match": "匹配", "mismatch": "不匹配", "unknown": "未知 (客户未说明)", "exempt": "不适用 (专业投资者)",
+                      "forbidden": "禁止"}
+
+
+def _print_dimensions_and_care(r):
+    """Issue 11: each dimension's verdict and reason; the special-care procedures triggered."""
+    for dim, d in (r.get("dimensions") or {}).items():
+        click.echo(f"  {DIMENSION_LABELS[dim]}: {DIM_VERDICT_LABELS.get(d['verdict'], d['verdict'])} ({d['verdict']})"
+                   f" — {d['reason']}")
+    care = r.get("special_care")
+    if care:
+        click.echo("  特别注意义务 (special care, 办法 Art. 20): "
+                   + "; ".join(t["label"] for t in care["triggers"]))
+        for p in care["procedures"]:
+            click.echo(f"    - {p['label']}")
+        if care["cooling_off_hours"]:
+            click.echo(f"    冷静期 (cooling-off) {care['cooling_off_hours']:g} 小时 (hours)")
+    w = r.get("cooling_off")
+    if w and w["hours"]:
+        click.echo(f"  冷静期至 (cooling-off until) {w['ends_at']}: 期内交易未最终确定, 客户可撤回"
+                   f" (`suitability withdraw {r['confirmation']['id']} --evidence REF`)")
 
 
 @suitability_group.command("check")
@@ -122,6 +149,8 @@ def scan_cmd(branch, limit, as_of, db_path, operator, as_json):
         click.echo(f"  {e['branch_id']:<6} {e['client_id']:<14} {e['client_level']:<10} {e['product_code']:<10}"
                    f" {e['product_risk']}  {mark}")
         click.echo(f"      {e['reasons'][0]}")
+        if e.get("dimensions") and e["dimensions"]["risk"]:   # issue 11: each dimension's verdict
+            click.echo("      " + " · ".join(f"{DIMENSION_LABELS[k]} {v}" for k, v in e["dimensions"].items()))
 
 
 @suitability_group.command("assessments")

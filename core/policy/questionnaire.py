@@ -47,6 +47,21 @@ def validate(doc):
         allowed = {chr(ord("A") + k) for k in range(len(by_id[qid]["options"]))}
         if not options or any(o not in allowed for o in options):
             raise PolicyError(f"{where}.options: 须为本题选项字母 {'/'.join(sorted(allowed))} (option letters)")
+    # Issue 11: answers → the client's objective / horizon / wanted kinds (codes are the
+    # suitability policy's; that policy checks them when it compiles the mapping).
+    for key, item in (doc.get("profile") or {}).items():
+        where = f"profile.{key}"
+        if key not in ("objective", "horizon", "kinds") or not isinstance(item, dict):
+            raise PolicyError(f"{where}: 须为 objective/horizon/kinds 之一的表 (unknown profile entry)")
+        qid = text(item, "question", where)
+        if qid not in by_id:
+            raise PolicyError(f"{where}.question: 题号 {qid!r} 不存在 (no such question)")
+        if key != "kinds" and by_id[qid].get("multiple"):
+            raise PolicyError(f"{where}.question: {qid} 为多选题, 投资目标/期限须取自单选题 (must be single choice)")
+        allowed = {chr(ord("A") + k) for k in range(len(by_id[qid]["options"]))}
+        answers = table(item, "answers", where)
+        if any(letter not in allowed for letter in answers):
+            raise PolicyError(f"{where}.answers: 须为本题选项字母 {'/'.join(sorted(allowed))} (option letters)")
 
 
 @dataclass

@@ -9,4 +9,7 @@
 - ``scan``: checking every holding in one pass.
 - ``assessments``: expiring assessments and renewal flags (they need the policy's bands).
 - ``view``: what ``clients show`` adds.
+- ``profile``, ``profile_show``: three-way matching — the client's objective / horizon / kinds, the
+  product's horizon and kind, their SQL (issue 11).
+- ``care_rules``, ``cooling_off``: special care (Art. 20) and cooling-off windows (issue 11).
 """

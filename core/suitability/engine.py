@@ -15,10 +15,17 @@ Verdicts, most severe first (every reason that applies is kept):
   investor and a product above the policy's ``lowest_category_max`` (R1);
   anything an approved branch plugin forbids.
 - ``mismatch`` — the product is above the client's level, or a special group
-  applies (default: aged ≥ 70 and product ≥ R4). Never to be recommended; a
+  applies (default: aged ≥ 70 and product ≥ R4), or (issue 11, ``profile``) the
+  product's horizon or kind does not fit the client's, or either side of those
+  is unknown, or the objective caps the level. Never to be recommended; a
   sale needs the special risk warning (特别风险警示书) and the client's
   written confirmation (``confirm``).
 - ``match``.
+
+Each check also reports the verdict of each dimension (risk / horizon / kind)
+and the special-care procedures it triggers (``care_rules``, 办法 Art. 20:
+matched or not); a special-care confirmation opens a cooling-off window
+(``cooling_off``).
 
 Assessment rules and special groups bind ordinary investors; professional
 investors may buy R1–R5 (policy ``matching.professional``) and, unless the
@@ -38,6 +45,7 @@ from ..kernel.client_fields import age_sql
 from ..kernel.rules import compile_condition
 from . import investor_type
 from . import lowest as lowest_mod
+from . import care_rules, cooling_off, profile as profile_mod
 from .assessments import renewal_flags
 from .policy import CLIENT_LEVELS, condition, load as load_policy, pair_fields, rank
 from ..kernel.timeutil import now_iso, today as local_today
@@ -86,6 +94,8 @@ class Compiled:
     rules: list = field(default_factory=list)
     decisions: bool = True   # False when no investor status was ever approved: skip that look-up
     marks: bool = True       # False when no capacity record or head-office flag exists: skip those look-ups
+    profiles: bool = True    # False when no operator-recorded investor profile exists: skip that look-up
+    qdoc: dict | None = None  # the questionnaire in force (its [profile] maps answers to the profile)
 
     def __post_init__(self):
         self.doc = self.policy.doc
@@ -95,6 +105,8 @@ class Compiled:
         self.lowest_max = rank(m["lowest_category_max"])
         self.professional_max = rank(m["professional"])
         self.professional_exempt = m.get("professional_exempt", True)
+        self.three_way = profile_mod.ThreeWay(self.policy, self.qdoc)   # issue 11: horizon and kind
+        self.care = care_rules.Care(self.policy, self.fields)          # issue 11: special care (Art. 20)
 
     # -- the per-client state ------------------------------------------------
     def state_select(self):
@@ -118,6 +130,9 @@ class Compiled:
         careful = "NOT COALESCE(professional, 0)" if self.professional_exempt else "1"
         # 最低类别 causes outside the questionnaire (issue 11): they bind everyone, assessed or not.
         minor, incapable, hq_flag = lowest_mod.state_columns(self.policy, self.today, self.marks)
+        objective, horizon, kinds = self.three_way.state_columns(self.profiles)
+        operator_profile = ("LEFT JOIN investor_profiles op ON op.id = (SELECT max(x.id) FROM investor_profiles x"
+                            " WHERE x.client_id = c.client_id)" if self.profiles else "")
         sql = f"""WITH st AS MATERIALIZED (
             SELECT c.client_id, c.branch_id,
                 CASE WHEN a.id IS NULL THEN 'unassessed' WHEN a.expires_at <= '{t}' THEN 'expired'
@@ -128,12 +143,14 @@ class Compiled:
                 a.expires_at AS expires_at,
                 {professional} AS professional,
                 {age_sql(self.today)} AS age, fl.flag AS behaviour_flag,
-                {minor} AS minor, {incapable} AS incapable, {hq_flag} AS hq_flag
+                {minor} AS minor, {incapable} AS incapable, {hq_flag} AS hq_flag,
+                {self.three_way.raw_columns(self.profiles)}
             FROM clients c
             LEFT JOIN assessments a ON a.id = ({LATEST_ASSESSMENT_ID}) AND a.ack_state != 'unacknowledged'
             LEFT JOIN classifications k ON k.client_key = c.id
             LEFT JOIN runs kr ON kr.id = k.run_id
             LEFT JOIN behaviour_flags fl ON fl.client_id = c.client_id
+            {operator_profile}
             {{where}})
         SELECT client_id, branch_id, level,
             (COALESCE(lowest, 0) OR minor OR incapable OR hq_flag) AS lowest, assess_state, expires_at,
@@ -146,7 +163,10 @@ class Compiled:
                  ELSE 99 END AS forbid_above,
             {careful} AND assess_state != 'valid' AS blocked,
             age, behaviour_flag, {careful} AS careful,
-            {lowest_mod.cause_sql(lowest_mod.minor_age(self.policy))} AS lowest_cause
+            {lowest_mod.cause_sql(lowest_mod.minor_age(self.policy))} AS lowest_cause,
+            {objective} AS objective, {horizon} AS horizon, {kinds} AS kinds,
+            {self.three_way.objective_max(objective)} AS objective_max,
+            {self.three_way.fit_state_columns(careful, objective, horizon, kinds)}
         FROM st"""
         return sql, []
 
@@ -166,10 +186,17 @@ class Compiled:
             out.append((rule.verdict, sql, p, f"{rule.source} {rule.name}: {rule.reason}"))
         return out
 
-    def _verdict_parts(self):
+    def _verdict_parts(self, compact=False):
         forbid = ["s.blocked", "p.risk_rank > s.forbid_above"]
         mismatch = ["p.risk_rank > s.max_rank"]
         fparams, mparams = [], []
+        # Three-way matching (issue 11): a dimension the client never stated is never a match.
+        # ``compact`` (the scan's filter only needs "not a match") tests all of it at once.
+        if compact:
+            mismatch.append(f"({self.three_way.not_ok_sql()})")
+        for (dim, kind), sql in ({} if compact else self.three_way.conditions()).items():
+            strict = kind == "unknown" and self.three_way.unknown == "forbidden"
+            (forbid if strict else mismatch).append(f"({sql})")
         for verdict, sql, p, _ in self._extra():
             if verdict == "forbidden":
                 forbid.append(f"({sql})")
@@ -186,7 +213,7 @@ class Compiled:
 
     def not_match_sql(self):
         """True exactly when the verdict is not 'match' (a cheap filter for the scan)."""
-        forbid, fparams, mismatch, mparams = self._verdict_parts()
+        forbid, fparams, mismatch, mparams = self._verdict_parts(compact=True)
         return " OR ".join(forbid + mismatch), fparams + mparams
 
     def reasons_sql(self):
@@ -205,6 +232,13 @@ class Compiled:
             ("NOT s.blocked AND p.risk_rank > s.max_rank", [], "? || s.level || ? || s.max_rank || ? || p.risk_level || ?",
              [f"{v}: 客户等级 ", " 可购 R1–R", ", 产品 ", " 高于客户等级 (product above the client's level)"]),
         ]
+        # The three-way reasons sit behind one combined test: most rows pass it and skip all five.
+        # Not for a client forbidden for want of a valid assessment: that reason is the one that
+        # counts, and the dimension verdicts still show what is unknown (half the scan's rows).
+        tw_parts = [f"CASE WHEN {cond} THEN {text} || char(10) ELSE '' END"
+                    for cond, _, text, _ in self.three_way.reason_items(v)]
+        tw_params = [x for _, p, _, tp in self.three_way.reason_items(v) for x in p + tp]
+        items.append((f"NOT s.blocked AND {self.three_way.not_ok_sql()}", [], f"rtrim({' || '.join(tw_parts)}, char(10))", tw_params))
         items += [(sql, p, "?", [reason]) for _, sql, p, reason in self._extra()]
         items += [
             ("NOT s.ordinary", [], "? || p.risk_level || ?",
@@ -218,6 +252,17 @@ class Compiled:
             parts.append(f"CASE WHEN {cond} THEN {reason} || char(10) ELSE '' END")
             params += p + rp
         return f"rtrim({' || '.join(parts)}, char(10))", params
+
+    def dimensions_sql(self, reasons=True):
+        """Per-dimension verdict (and reason) columns — risk, horizon, kind — over s and p."""
+        return self.three_way.dimension_sql("s.blocked OR p.risk_rank > s.forbid_above", "p.risk_rank > s.max_rank",
+                                            reasons)
+
+    def products_select(self):
+        """SELECT of products with the columns the verdict reads (horizon rank and kind bit from the policy)."""
+        horizon, kind = self.three_way.product_columns("p")
+        return (f"SELECT p.code, p.name, p.type, p.risk_level, p.risk_rank, {horizon} AS horizon_rank,"
+                f" {kind} AS kind_bit, {self.three_way.fit_product_columns(horizon, kind)} FROM products p")
 
 
 def rules_from_items(items, source, branches=None):
@@ -245,7 +290,8 @@ def compiled(db, *, today=None, rules=None, branches=(), plugins=None):
     policy = load_policy(db)
     if rules is None:
         rules = plugin_rules(db, branches, plugins)
-    return Compiled(policy, today or local_today(), list(rules), investor_type.any_status(db), lowest_mod.any_marks(db))
+    return Compiled(policy, today or local_today(), list(rules), investor_type.any_status(db), lowest_mod.any_marks(db),
+                    profile_mod.any_profiles(db), profile_mod.questionnaire_doc(db))
 
 
 def evaluate_pair(db, comp, client_id, product_code):
@@ -253,13 +299,14 @@ def evaluate_pair(db, comp, client_id, product_code):
     state_sql, state_params = comp.state_select()
     verdict, vparams = comp.verdict_sql()
     reasons, rparams = comp.reasons_sql()
+    care, cparams = comp.care.triggered_sql()
     return db.execute(
         f"""SELECT s.client_id, s.branch_id, p.code, p.name, p.risk_level, s.level, s.investor_type,
-                   s.behaviour_flag, s.expires_at, {verdict}, {reasons}
+                   s.behaviour_flag, s.expires_at, {verdict}, {reasons}, {care}, p.type, {comp.dimensions_sql()}
         FROM ({state_sql.replace('{where}', 'WHERE c.client_id = ?')}) s
         JOIN clients c ON c.client_id = s.client_id
-        JOIN products p ON p.code = ?""",
-        [*vparams, *rparams, *state_params, client_id, product_code],
+        JOIN ({comp.products_select()} WHERE p.code = ?) p""",
+        [*vparams, *rparams, *cparams, *state_params, client_id, product_code],
     ).fetchone()
 
 
@@ -276,9 +323,11 @@ def check(db, actor, client_id, product_code, *, today=None, rules=None, plugins
     authz.require(actor, "suitability.check", branch=branch)
     code = _product_code(db, product_code)
     comp = compiled(db, today=today, rules=rules, branches=[branch], plugins=plugins)
-    (cid, branch_id, code, name, risk, level, itype, flag, expires, verdict, reasons) = evaluate_pair(
-        db, comp, client_id, code)
+    (cid, branch_id, code, name, risk, level, itype, flag, expires, verdict, reasons, care, ptype,
+     *dims) = evaluate_pair(db, comp, client_id, code)
     reasons = reasons.split(SEP)
+    dimensions = {d: {"verdict": dims[i], "reason": dims[3 + i]} for i, d in enumerate(profile_mod.DIMENSIONS)}
+    special_care = None if verdict == "forbidden" else comp.care.describe(care.split(SEP) if care else [], ptype)
     notes = []
     if flag:
         notes.append(f"交易行为标记 {flag}: 近期交易行为与风险等级存在偏差 (behaviour flag; informs, never blocks)")
@@ -294,6 +343,7 @@ def check(db, actor, client_id, product_code, *, today=None, rules=None, plugins
         "client_id": cid, "branch_id": branch_id, "product_code": code, "product_name": name,
         "product_risk": risk, "client_level": level, "investor_type": itype, "verdict": verdict,
         "reasons": reasons, "notes": notes, "lowest_category": low["lowest"],
+        "dimensions": dimensions, "special_care": special_care, "product_type": ptype,
         "policy_version": comp.policy.version, "policy_digest": comp.policy.digest, "policy_source": comp.label,
         "checked_by": actor.id, "checked_at": now_iso(), "confirmation": None,
     }
@@ -304,10 +354,12 @@ def check(db, actor, client_id, product_code, *, today=None, rules=None, plugins
         with db.atomic():
             result["id"] = db.execute(
                 "INSERT INTO suitability_checks (client_id, product_code, product_risk, client_level, investor_type,"
-                " verdict, reasons, policy_version, policy_digest, checked_by, checked_at)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                " verdict, reasons, policy_version, policy_digest, checked_by, checked_at, dimensions, special_care)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [cid, code, risk, level, itype, verdict, json.dumps(reasons, ensure_ascii=False),
-                 comp.policy.version, comp.policy.digest, actor.id, result["checked_at"]],
+                 comp.policy.version, comp.policy.digest, actor.id, result["checked_at"],
+                 json.dumps(dimensions, ensure_ascii=False),
+                 json.dumps(special_care, ensure_ascii=False) if special_care else None],
             ).lastrowid
             audit.record(db, "suitability.check", actor=actor, target=f"{cid}/{code}",
                          detail={"verdict": verdict, "check_id": result["id"], "policy_version": comp.policy.version},
@@ -323,21 +375,31 @@ def unacknowledged(db, client_id):
 
 
 def covering_confirmation(db, client_id, product_code, level):
-    """The latest written confirmation for this pair given at the client's current level, if any."""
+    """The latest written confirmation for this pair given at the client's current level, if any.
+
+    One the client withdrew inside its cooling-off window covers nothing (issue 11).
+    """
     row = db.execute(
         "SELECT id, evidence, confirmed_by, confirmed_at FROM suitability_confirmations"
-        " WHERE client_id = ? AND product_code = ? AND client_level = ? ORDER BY id DESC LIMIT 1",
+        f" WHERE client_id = ? AND product_code = ? AND client_level = ? AND {cooling_off.NOT_WITHDRAWN.format(x='id')}"
+        " ORDER BY id DESC LIMIT 1",
         [client_id, product_code, level],
     ).fetchone()
-    return dict(zip(("id", "evidence", "confirmed_by", "confirmed_at"), row)) if row else None
+    if not row:
+        return None
+    conf = dict(zip(("id", "evidence", "confirmed_by", "confirmed_at"), row))
+    conf.update(cooling_off.confirmation_status(db, conf["id"]))
+    return conf
 
 
 def confirm(db, actor, client_id, product_code, evidence, *, today=None, rules=None, plugins=None):
-    """Record the client's written insistence after the special risk warning (mismatch only).
+    """Record the client's written insistence after the special risk warning, or their
+    acknowledgement of the special-care notice (issue 11: Art. 20 binds matched sales too).
 
-    A forbidden verdict cannot be confirmed; a match needs no confirmation. A
-    confirmed mismatch for an ordinary investor emits ``high_risk_sale`` (the
-    task engine opens the 5-working-day callback).
+    A forbidden verdict cannot be confirmed; a match needs no confirmation unless special
+    care applies. A confirmed mismatch for an ordinary investor, or a special-care sale
+    with a callback, emits ``high_risk_sale`` (the task engine opens the 5-working-day
+    callback); a special-care sale opens its cooling-off window (``cooling_off``).
     """
     evidence = (evidence or "").strip()
     if not evidence:
@@ -348,7 +410,7 @@ def confirm(db, actor, client_id, product_code, evidence, *, today=None, rules=N
         raise BrokerCRMError(
             f"{client_id} / {result['product_code']}: 禁止销售, 任何确认均不能解除 (forbidden; no confirmation lifts it): "
             + "; ".join(result["reasons"]))
-    if result["verdict"] == "match":
+    if result["verdict"] == "match" and not result["special_care"]:
         raise Conflict(f"{client_id} / {result['product_code']}: 适当, 无需确认 (a match needs no confirmation)")
     with db.atomic():
         stamp = now_iso()
@@ -362,12 +424,17 @@ def confirm(db, actor, client_id, product_code, evidence, *, today=None, rules=N
         audit.record(db, "suitability.confirm", actor=actor, target=f"{client_id}/{result['product_code']}",
                      detail={"confirmation_id": conf_id, "check_id": result["id"], "evidence": evidence},
                      digest=result["policy_digest"])
-        if result["investor_type"] == "ordinary":
+        care = result["special_care"]
+        window = cooling_off.open_window(db, actor, result, conf_id, stamp) if care else None
+        if result["investor_type"] == "ordinary" and (result["verdict"] == "mismatch" or (care and care["callback"])):
             events.emit(db, "high_risk_sale", client_id, operator=actor.id, detail={
                 "product_code": result["product_code"], "product_risk": result["product_risk"],
                 "client_level": result["client_level"], "confirmation_id": conf_id, "check_id": result["id"],
                 "evidence": evidence, "branch_id": result["branch_id"],
+                "special_care": [t["name"] for t in care["triggers"]] if care else None,
             })
-    result["confirmation"] = {"id": conf_id, "evidence": evidence, "confirmed_by": actor.id, "confirmed_at": stamp}
+    result["confirmation"] = {"id": conf_id, "evidence": evidence, "confirmed_by": actor.id, "confirmed_at": stamp,
+                              **cooling_off.confirmation_status(db, conf_id)}
+    result["cooling_off"] = window
     return result
 

@@ -15,6 +15,7 @@ from ..kernel.rows import chunks, existing
 from ..imports.runner import run_import
 from . import ratings
 from .policy import PRODUCT_LEVELS, load as load_policy, rank
+from . import profile
 from ..kernel.timeutil import now_iso, today
 from ..kernel.validate import non_negative, parse_date
 
@@ -138,8 +139,10 @@ def import_products(db, path, *, actor, **options):
     changed by an import (``ratings.propose`` / ``decide``); a blank level keeps it.
     """
     policy = load_policy(db)
-    return run_import(db, path, "products", "产品 (products)", PRODUCT_ALIASES, _check_products(db, policy),
-                      _write_products(db, actor, policy), lambda r: r["code"], actor=actor, **options)
+    check, write = profile.with_product_terms(db, policy, _check_products(db, policy),  # issue 11: horizon, kind
+                                              _write_products(db, actor, policy))
+    return run_import(db, path, "products", "产品 (products)", {**PRODUCT_ALIASES, **profile.PRODUCT_TERM_ALIASES},
+                      check, write, lambda r: r["code"], actor=actor, **options)
 
 
 # -- holdings ---------------------------------------------------------------

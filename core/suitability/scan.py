@@ -14,6 +14,7 @@ import time
 
 from ..trust import audit, authz
 from ..kernel.errors import NotFound
+from . import cooling_off
 from .engine import SEP, compiled
 from ..kernel.timeutil import now_iso
 
@@ -27,16 +28,19 @@ def build_state(db, comp, branch=None):
         "CREATE TEMP TABLE _suit_state (client_id TEXT PRIMARY KEY, branch_id TEXT, level TEXT, lowest INTEGER,"
         " assess_state TEXT, expires_at TEXT, investor_type TEXT, ordinary INTEGER, max_rank INTEGER,"
         " forbid_above INTEGER, blocked INTEGER, age INTEGER, behaviour_flag TEXT, careful INTEGER,"
-        " lowest_cause TEXT) WITHOUT ROWID"
+        " lowest_cause TEXT, objective TEXT, horizon INTEGER, kinds INTEGER, objective_max INTEGER,"
+        " fit_h INTEGER, fit_k INTEGER, obj_cap INTEGER) WITHOUT ROWID"
     )
     db.execute(f"INSERT INTO temp._suit_state {state_sql.replace('{where}', where)}",
                [*params, *([branch] if branch else [])])
     # A clustered copy of the (small) product list: one b-tree seek per holding instead of
     # the primary-key index plus the table row.
     db.execute("DROP TABLE IF EXISTS temp._suit_products")
+    # Horizon rank and kind bit are resolved here, once per product (issue 11: three-way matching).
     db.execute("CREATE TEMP TABLE _suit_products (code TEXT PRIMARY KEY, type TEXT, risk_level TEXT,"
-               " risk_rank INTEGER) WITHOUT ROWID")
-    db.execute("INSERT INTO temp._suit_products SELECT code, type, risk_level, risk_rank FROM products")
+               " risk_rank INTEGER, horizon_rank INTEGER, kind_bit INTEGER, fit_h INTEGER, fit_k INTEGER) WITHOUT ROWID")
+    db.execute(f"INSERT INTO temp._suit_products SELECT code, type, risk_level, risk_rank, horizon_rank, kind_bit,"
+               f" fit_h, fit_k FROM ({comp.products_select()})")
 
 
 def scan(db, actor, *, branch=None, today=None, rules=None, plugins=None, limit=None):
@@ -55,8 +59,9 @@ def scan(db, actor, *, branch=None, today=None, rules=None, plugins=None, limit=
     verdict, vparams = comp.verdict_sql()
     reasons, rparams = comp.reasons_sql()
     not_match, nparams = comp.not_match_sql()
+    dimensions = comp.dimensions_sql(reasons=False)
     # Join the client row only when some rule reads a client field beyond the state.
-    needs_client = bool(re.search(r"\bc\.", verdict + reasons + not_match))
+    needs_client = bool(re.search(r"\bc\.", verdict + reasons + not_match + dimensions))
     db.execute("PRAGMA cache_size = -65536")
     with db.atomic():
         run_id = db.execute(
@@ -77,9 +82,9 @@ def scan(db, actor, *, branch=None, today=None, rules=None, plugins=None, limit=
         # otherwise walks holdings_product and seeks every row to read its amount.
         db.execute(
             f"""INSERT INTO suitability_exceptions (run_id, client_id, branch_id, product_code, product_risk,
-                   client_level, investor_type, verdict, reasons, amount)
+                   client_level, investor_type, verdict, reasons, amount, risk_verdict, horizon_verdict, kind_verdict)
             SELECT ?, s.client_id, s.branch_id, p.code, p.risk_level, s.level, s.investor_type, {verdict},
-                   {reasons}, h.amount
+                   {reasons}, h.amount, {dimensions}
             FROM temp._suit_state s CROSS JOIN holdings h ON h.client_id = s.client_id
             CROSS JOIN temp._suit_products p ON p.code = h.product_code
             {'CROSS JOIN clients c ON c.client_id = s.client_id' if needs_client else ''}
@@ -90,7 +95,8 @@ def scan(db, actor, *, branch=None, today=None, rules=None, plugins=None, limit=
             "UPDATE suitability_exceptions SET confirmation_id = (SELECT max(x.id) FROM suitability_confirmations x"
             " WHERE x.client_id = suitability_exceptions.client_id"
             " AND x.product_code = suitability_exceptions.product_code"
-            " AND x.client_level = suitability_exceptions.client_level)"
+            " AND x.client_level = suitability_exceptions.client_level"
+            f" AND {cooling_off.NOT_WITHDRAWN.format(x='x.id')})"
             " WHERE run_id = ? AND verdict = 'mismatch'", [run_id])
         total = db.execute(
             "SELECT count(*) FROM holdings h JOIN temp._suit_state s ON s.client_id = h.client_id" if branch
@@ -137,7 +143,8 @@ def exceptions(db, *, branch=None, limit=None, verdict=None):
         params.append(verdict)
     sql = (
         "SELECT e.client_id, e.branch_id, e.product_code, e.product_risk, e.client_level, e.investor_type,"
-        " e.verdict, e.reasons, e.confirmation_id, x.evidence, e.amount FROM suitability_exceptions e"
+        " e.verdict, e.reasons, e.confirmation_id, x.evidence, e.amount, e.risk_verdict, e.horizon_verdict,"
+        " e.kind_verdict FROM suitability_exceptions e"
         " LEFT JOIN suitability_confirmations x ON x.id = e.confirmation_id"
         + (" WHERE " + " AND ".join(where) if where else "")
         + " ORDER BY e.branch_id, e.client_id, e.product_code"
@@ -148,6 +155,7 @@ def exceptions(db, *, branch=None, limit=None, verdict=None):
     return [
         {"client_id": r[0], "branch_id": r[1], "product_code": r[2], "product_risk": r[3], "client_level": r[4],
          "investor_type": r[5], "verdict": r[6], "reasons": r[7].split(SEP), "confirmed": r[8] is not None,
-         "confirmation_id": r[8], "evidence": r[9], "amount": r[10]}
+         "confirmation_id": r[8], "evidence": r[9], "amount": r[10],
+         "dimensions": {"risk": r[11], "horizon": r[12], "kind": r[13]}}
         for r in db.execute(sql, params)
     ]

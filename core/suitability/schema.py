@@ -162,3 +162,76 @@ def m002_lowest_category_marks(db):
         """
     )
     append_only(db, "lowest_category_marks")
+
+
+@migrations()
+def m003_k11b_three_way(db):
+    # Issue 11 item 4 (办法 Art. 6(4), 22(4); the SAC 指引's 风险等级/投资期限/投资品种 match):
+    # a product's own horizon and kind (blank: the policy's default for its type), the
+    # operator-recorded investor profile (append-only: the latest row is in force), and the
+    # facts of each verdict per dimension on the checks and the scan's exceptions.
+    db.executescript(
+        """
+        ALTER TABLE products ADD COLUMN horizon TEXT;   -- policy horizon code, or NULL: from the type
+        ALTER TABLE products ADD COLUMN kind TEXT;      -- policy kind code, or NULL: from the type
+        CREATE TABLE investor_profiles (
+            id INTEGER PRIMARY KEY,
+            client_id TEXT NOT NULL REFERENCES clients(client_id),
+            objective TEXT,               -- policy objective code (保值/稳健增值/积极增值 …)
+            horizon TEXT,                 -- policy horizon code
+            kinds TEXT,                   -- comma-separated policy kind codes
+            evidence TEXT NOT NULL,       -- the signed KYC form's reference
+            recorded_by TEXT NOT NULL,
+            recorded_at TEXT NOT NULL
+        );
+        CREATE INDEX investor_profiles_client ON investor_profiles(client_id, id);
+        ALTER TABLE suitability_checks ADD COLUMN dimensions TEXT;   -- JSON {risk|horizon|kind: {verdict, reason}}
+        ALTER TABLE suitability_checks ADD COLUMN special_care TEXT; -- JSON list of triggered procedures
+        ALTER TABLE suitability_exceptions ADD COLUMN risk_verdict TEXT;
+        ALTER TABLE suitability_exceptions ADD COLUMN horizon_verdict TEXT;
+        ALTER TABLE suitability_exceptions ADD COLUMN kind_verdict TEXT;
+        """
+    )
+    append_only(db, "investor_profiles")
+
+
+@migrations()
+def m004_k11b_special_care(db):
+    # Issue 11 item 5 (办法 Art. 20: special care for high-risk sales to ordinary investors,
+    # matched or not — more time to consider, callbacks). One row per confirmed sale under
+    # special care: the triggers, the notice shown, the cooling-off window. A withdrawal
+    # inside the window is its own append-only row, so both stay as evidence.
+    db.executescript(
+        """
+        CREATE TABLE special_care_sales (
+            id INTEGER PRIMARY KEY,
+            confirmation_id INTEGER NOT NULL UNIQUE REFERENCES suitability_confirmations(id),
+            check_id INTEGER NOT NULL,
+            client_id TEXT NOT NULL,
+            branch_id TEXT NOT NULL,
+            product_code TEXT NOT NULL,
+            product_type TEXT,
+            verdict TEXT NOT NULL,        -- match or mismatch: special care binds both
+            triggers TEXT NOT NULL,       -- JSON [{name, label, reason}]
+            notice TEXT,                  -- the extra notice's text as shown
+            callback INTEGER NOT NULL,    -- 1: a callback task was opened
+            cooling_off_hours REAL NOT NULL,
+            opened_at TEXT NOT NULL,
+            ends_at TEXT NOT NULL,        -- = opened_at when no cooling-off applies
+            policy_version INTEGER,
+            recorded_by TEXT NOT NULL
+        );
+        CREATE INDEX special_care_sales_open ON special_care_sales(ends_at);
+        CREATE INDEX special_care_sales_client ON special_care_sales(client_id);
+        CREATE TABLE cooling_off_withdrawals (
+            id INTEGER PRIMARY KEY,
+            sale_id INTEGER NOT NULL UNIQUE REFERENCES special_care_sales(id),
+            evidence TEXT NOT NULL,       -- the client's signed withdrawal
+            reason TEXT,
+            withdrawn_by TEXT NOT NULL,
+            withdrawn_at TEXT NOT NULL
+        );
+        """
+    )
+    append_only(db, "special_care_sales")
+    append_only(db, "cooling_off_withdrawals")

@@ -72,6 +72,8 @@ ACTS = {
     "investor_type.recheck": ("专业投资者资格复核清单", _READ),
     "product.rate": ("提议产品风险等级 (总部)", _HQ),
     "product.rate.review": ("复核产品风险等级 (总部)", _HQ),
+    "suitability.profile": ("登记投资目标/期限/品种 (KYC)", _STAFF),
+    "suitability.withdraw": ("冷静期内撤回购买", _STAFF),
     # service
     "interaction.log": ("记录服务接触", _STAFF),
     "interaction.read": ("查看服务记录", _READ),

@@ -152,7 +152,9 @@ def test_no_loss_setting_is_validated():
 
 def test_imported_no_loss_answer_forbids_above_r1_with_its_reason(book, admin, tmp_path):
     add_client(book, "c1")
-    import_assessments(book, write_csv(tmp_path / "a.csv", [answers("c1", "2026-01-15", **{**HIGHEST, "q5": "A"})]),
+    # q9/q10 broad (every kind, long term): this test is about the no-loss answer, not three-way matching.
+    import_assessments(book, write_csv(tmp_path / "a.csv", [answers("c1", "2026-01-15",
+                                                                    **{**HIGHEST, "q5": "A", "q9": "ABCDE", "q10": "A"})]),
                        actor=admin)
     assert verdicts(book, admin, "c1") == {"PR1": "match", "PR2": "forbidden", "PR5": "forbidden"}
     causes = lowest.status(book, admin, "c1")["causes"]

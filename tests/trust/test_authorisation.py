@@ -25,7 +25,8 @@ HQ_ONLY = {"operator.add", "operator.revoke", "branch.add", "policy.publish", "a
 STAFF = {"approval.request", "client.reveal", "client.import", "client.change.request", "client.change.review",
          "assessment.import", "holding.import", "behaviour.import", "suitability.check", "suitability.confirm",
          "investor_type.request", "investor_type.decide", "interaction.log", "task.done", "complaint.handle",
-         "care.record", "retention.handle", "order.flag", "suitability.capacity"}
+         "care.record", "retention.handle", "order.flag", "suitability.capacity",
+         "suitability.profile", "suitability.withdraw"}   # issue 11: KYC profile, cooling-off withdrawal
 READ = {"operator.list", "approval.read", "client.read", "suitability.read", "interaction.read", "task.read",
         "complaint.read", "retention.read", "package.read", "suitability.scan", "investor_type.recheck"}
 SCHEDULED = {"classify.run", "behaviour.evaluate", "care.generate", "publish.run"}
