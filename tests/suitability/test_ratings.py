@@ -191,4 +191,6 @@ def test_an_unacknowledged_result_does_not_count_until_acknowledged(db, admin, t
     result = import_assessments(db, write_csv(tmp_path / "b.csv", [row], header=[*row]), actor=admin)
     assert result.updated == 1
     r = suitability.check(db, admin, "c1", "P3")
-    assert r["verdict"] == "match" and not any("未经客户确认" in n for n in r["notes"])
+    # Risk now matches; the answers' short horizon and derivatives-only kinds are three-way matters.
+    assert r["verdict"] != "forbidden" and r["dimensions"]["risk"]["verdict"] == "match"
+    assert not any("未经客户确认" in n for n in r["notes"])

@@ -11,7 +11,7 @@ from brokercrm.kernel.errors import BrokerCRMError, Conflict, PolicyError
 from brokercrm.suitability import cooling_off
 from brokercrm.suitability import engine as suitability
 from brokercrm.suitability import scan as suitability_scan
-from conftest import add_assessment, add_client, add_product
+from conftest import add_assessment, add_client, add_product, grant_professional
 
 LATER = "2026-07-01T10:00:01+08:00"   # 24 h and 1 s after the pinned now
 
@@ -48,8 +48,9 @@ def test_an_unmatched_high_risk_sale_triggers_it_too(book, admin):
     assert r["verdict"] == "mismatch" and care(r) == ["high_risk"]
 
 
-def test_professional_investors_and_forbidden_sales_get_no_special_care(book, admin):
+def test_professional_investors_and_forbidden_sales_get_no_special_care(book, admin, actors):
     add_client(book, "pro", assets=6_000_000, investment_years=3)
+    grant_professional(book, actors("op1"), admin, "pro")   # status from reviewed evidence only
     assert care(suitability.check(book, admin, "pro", "PR5")) == []
     add_client(book, "new")
     r = suitability.check(book, admin, "new", "PR5")

@@ -10,7 +10,7 @@ from brokercrm.kernel.errors import BrokerCRMError, PolicyError, ValidationFaile
 from brokercrm.suitability import engine as suitability
 from brokercrm.suitability import products, profile, profile_show
 from brokercrm.suitability import scan as suitability_scan
-from conftest import add_assessment, add_client
+from conftest import add_assessment, add_client, grant_professional
 
 # q10: A long / B,C medium / D short; q9: A deposit+bond, B bond, C fund, D stock, E derivative.
 SHORT_BONDS = '{"q9": "B", "q10": "D"}'
@@ -95,8 +95,9 @@ def test_a_product_without_horizon_or_kind_is_unknown(book, admin):
     assert check(book, admin, "c1", "SK")["verdict"] == "match"
 
 
-def test_professional_investors_are_exempt_from_horizon_and_kind(book, admin):
+def test_professional_investors_are_exempt_from_horizon_and_kind(book, admin, actors):
     add_client(book, "pro", assets=6_000_000, investment_years=3)
+    grant_professional(book, actors("op1"), admin, "pro")   # status from reviewed evidence only
     r = check(book, admin, "pro", "NK")
     assert r["verdict"] == "match" and dims(r) == {"risk": "match", "horizon": "exempt", "kind": "exempt"}
 
