@@ -22,12 +22,16 @@ from operator import itemgetter, mul
 from .client_rows import FIELDS, KNOWN, check_row
 from .report import BATCH_SIZE, batched
 from .readers import BadRow, read_rows, row_dict, table
+from ..kernel.kyc_fields import COLUMNS as KYC_COLUMNS
 from ..kernel.validate import ID_CHECK, ID_WEIGHTS
 
 # Raw columns read for the fast check, in this order.
 STAGED = ("client_id", "kind", "name", "id_number", "phone", "birth_date", "branch_id", "opened_at",
           "total_assets", "turnover_rate", "avg_holding_days", "annual_income", "investment_years", "net_assets",
           "occupation", "education", "legal_representative", "business_scope")
+# The KYC columns (issue 11) are not read by the fast check: a row with any of them filled
+# goes to check_row; the common row stores them as NULL.
+KYC = tuple(KYC_COLUMNS)
 FIRST_DAY = dt.date(1900, 1, 1)
 _ASCII_ZEROS = 48 * sum(ID_WEIGHTS)
 
@@ -59,12 +63,15 @@ class FastChecker:
                 body = ", ".join(f"row[{c!r}]" if c in present else "''" for c in STAGED)
                 getter = eval(f"lambda row: ({body},)")  # noqa: S307 - built from constants above
             extras = tuple(k for k in keys if k and k not in self.known)
-            found = self._headers[keys] = (getter, extras)
+            kyc = tuple(k for k in KYC if k in keys)
+            found = self._headers[keys] = (getter, extras, kyc)
         return found
 
     def fast_row(self, row):
         """The stored tuple (client_id, *FIELDS) of a plainly valid individual, else None."""
-        getter, extras = self._header(tuple(row))
+        getter, extras, kyc = self._header(tuple(row))
+        if kyc and any(row[k] for k in kyc):
+            return None
         extra = None
         if extras:
             found = {k: row[k] for k in extras if row[k] != ""}
@@ -79,10 +86,13 @@ class FastChecker:
         pad = not all(c in index for c in STAGED)
         getter = itemgetter(*(index.get(c, width) for c in STAGED))
         extras = tuple((k, i) for k, i in index.items() if k and k not in self.known)
+        kyc = tuple(index[k] for k in KYC if k in index)
         plain = self._plain
 
         def fast(cells):
             if len(cells) != width:  # a ragged row: the full check says what is wrong
+                return None
+            if kyc and any(cells[i] for i in kyc):
                 return None
             extra = None
             if extras:
@@ -133,7 +143,9 @@ class FastChecker:
             return None
         return (client_id, "individual", name, id_number, phone, embedded, branch, opened or None,
                 ta, tr, hold, income, occupation.strip() or None, education.strip() or None, years,
-                legal.strip() or None, scope.strip() or None, net, extra)
+                legal.strip() or None, scope.strip() or None, net,
+                None, None, None, None, None, None, None, None, None, None,  # KYC: a filled row is check_row's
+                extra)
 
 
 def record_tuple(record, fields):
