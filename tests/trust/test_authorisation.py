@@ -196,7 +196,7 @@ def book_path(db):
 def test_a_branch_operator_cannot_review_another_branchs_change(book, run, actors):
     # defence: data_changes._decide requires client.change.review in the client's branch
     actors("bj", branch="BJ01")
-    run("changes", "request", "B1", "phone", "13700000000", "--as", "bj")
+    run("changes", "request", "B1", "phone", "13700000000", "--identity-check", "证件原件", "--form-ref", "F1", "--as", "bj")
     [(change_id,)] = book.execute("SELECT id FROM data_changes").fetchall()
     result = run("changes", "approve", change_id, "--as", "ty", ok=False)
     assert result.exit_code == 1 and client(book, "B1")["phone"] == "13912345678"
