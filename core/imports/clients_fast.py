@@ -30,8 +30,19 @@ STAGED = ("client_id", "kind", "name", "id_number", "phone", "birth_date", "bran
           "total_assets", "turnover_rate", "avg_holding_days", "annual_income", "investment_years", "net_assets",
           "occupation", "education", "legal_representative", "business_scope")
 # The KYC columns (issue 11) are not read by the fast check: a row with any of them filled
-# goes to check_row; the common row stores them as NULL.
+# goes to check_row. A row without them travels as a *short* tuple, (client_id, *FIELDS
+# without KYC, extra): binding ten NULLs per row would cost the common row a sixth more
+# (measured: docs/kyc.md). The writer inserts short batches with a statement that leaves the
+# KYC columns out, and widens a mixed batch (``widen``). KYC sits right before extra.
 KYC = tuple(KYC_COLUMNS)
+assert FIELDS[-1 - len(KYC):-1] == KYC, "the KYC columns must be the last before extra"
+SHORT = len(FIELDS) + 1 - len(KYC)
+_NO_KYC = (None,) * len(KYC)
+
+
+def widen(stored):
+    """A stored tuple in full: a short one (no KYC data) gets NULLs where KYC columns go."""
+    return stored[:-1] + _NO_KYC + stored[-1:] if len(stored) == SHORT else stored
 FIRST_DAY = dt.date(1900, 1, 1)
 _ASCII_ZEROS = 48 * sum(ID_WEIGHTS)
 
@@ -143,16 +154,16 @@ class FastChecker:
             return None
         return (client_id, "individual", name, id_number, phone, embedded, branch, opened or None,
                 ta, tr, hold, income, occupation.strip() or None, education.strip() or None, years,
-                legal.strip() or None, scope.strip() or None, net,
-                None, None, None, None, None, None, None, None, None, None,  # KYC: a filled row is check_row's
-                extra)
+                legal.strip() or None, scope.strip() or None, net, extra)  # short: no KYC data (see widen)
 
 
 def record_tuple(record, fields):
-    """check_row's record as the stored tuple (client_id, *fields)."""
+    """check_row's record as the stored tuple (client_id, *fields); short when it has no KYC data."""
     extra = record["extra"]
     if extra:
         extra = json.dumps(extra, ensure_ascii=False, sort_keys=True)
+    if fields == FIELDS and all(record.get(k) is None for k in KYC):
+        fields = fields[:-1 - len(KYC)] + fields[-1:]
     return (record["client_id"], *(record[f] for f in fields[:-1]), extra)
 
 

@@ -123,3 +123,19 @@ def test_long_term_validity_and_expired_ids_import(db, run, tmp_path):
     run("import", "clients", path)  # an expired ID is listed by `kyc id-expiry`, never refused here
     assert {r[0]: r[1] for r in db.execute("SELECT client_id, id_valid_until FROM clients")} == {
         "L1": "长期", "X1": "2020-01-01"}
+
+
+def test_a_batch_mixing_rows_with_and_without_kyc_data(db, run, tmp_path):
+    # defence: the writer widens a mixed batch (short rows carry no KYC columns) and re-imports merge them
+    rows = [person("M1"), person("M2", **{"性别": "女", "联系地址": "太原"}), person("M3"), person("M2")]
+    path = write_csv(tmp_path / "c.csv", rows)
+    result = run("import", "clients", path, "--skip-invalid", "--rejects", tmp_path / "r.csv", "--json")
+    out = json.loads(result.output)
+    assert out["inserted"] == 3 and out["rejected"] == 1
+    got = {r[0]: r[1:] for r in db.execute("SELECT client_id, gender, address, occupation FROM clients")}
+    assert got == {"M1": (None, None, "工程师"), "M2": ("女", "太原", "工程师"), "M3": (None, None, "工程师")}
+    again = write_csv(tmp_path / "d.csv", [person("M1", **{"性别": "男", "收入来源": "工资"}), person("M3")])
+    run("import", "clients", again)
+    assert db.execute("SELECT gender, income_source FROM clients WHERE client_id = 'M1'").fetchone() == ("男", "工资")
+    trail = db.execute("SELECT field, new_value FROM client_changes WHERE client_id = 'M1' ORDER BY id").fetchall()
+    assert trail == [("gender", "男"), ("income_source", "工资")]
