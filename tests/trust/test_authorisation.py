@@ -24,9 +24,11 @@ HQ_ONLY = {"operator.add", "operator.revoke", "branch.add", "policy.publish", "a
 STAFF = {"approval.request", "client.reveal", "client.import", "client.change.request", "client.change.review",
          "assessment.import", "holding.import", "behaviour.import", "suitability.check", "suitability.confirm",
          "investor_type.request", "investor_type.decide", "interaction.log", "task.done", "complaint.handle",
-         "care.record", "retention.handle", "order.flag", "suitability.capacity"}
+         "care.record", "retention.handle", "order.flag", "suitability.capacity",
+         "kyc.verify", "kyc.sample", "kyc.flag.clear", "client.change.csdc"}  # issue 11 items 7–8
 READ = {"operator.list", "approval.read", "client.read", "suitability.read", "interaction.read", "task.read",
-        "complaint.read", "retention.read", "package.read", "suitability.scan"}
+        "complaint.read", "retention.read", "package.read", "suitability.scan",
+        "kyc.plausibility", "kyc.id_expiry"}  # flag and open tasks like a scan: scheduled, or a branch its own
 SCHEDULED = {"classify.run", "behaviour.evaluate", "care.generate", "publish.run"}
 
 
