@@ -65,6 +65,11 @@ def validate(doc):
     ids = table(doc, "id_documents", "")
     number(ids, "expiry_notice_days", "id_documents")
     number(ids, "renew_within_days", "id_documents")
+    done = table(doc, "completeness", "")
+    for kind in ("individual", "institution"):
+        for i, name in enumerate(_texts(done, kind, "completeness", nonempty=True)):
+            if name not in IMPORTANT_FIELDS and name not in ORDINARY_FIELDS or name == "bank_account":
+                raise PolicyError(f"completeness.{kind}[{i}]: 未知字段 {name!r} (not a client field)")
     ver = table(doc, "verification", "")
     for i, level in enumerate(array(ver, "levels", "verification")):
         if level not in LEVELS:

@@ -5,7 +5,7 @@ import click
 
 from ..book import kyc_policy, lookups
 from ..kernel import validate
-from ..kyc import id_expiry, plausibility, verification, view
+from ..kyc import completeness, id_expiry, plausibility, verification, view
 from . import cli
 from .common import acting, db_option, emit_json, json_option, operator_option
 
@@ -191,3 +191,23 @@ def kyc_id_types(as_json):
     for r in rows:
         click.echo(f"{r['id_type']}  (别名 aliases: {', '.join(r['aliases'])})")
 
+
+
+@kyc.command("incomplete")
+@click.option("--branch", default=None, help="营业部代码 (branch code)")
+@click.option("--limit", type=int, default=None, help="最多显示条数 (at most N)")
+@db_option
+@operator_option
+@json_option
+def kyc_incomplete(branch, limit, db_path, operator, as_json):
+    """缺少策略要求的客户资料的客户 (clients missing KYC facts the policy requires; 办法 Art. 6)."""
+    db, actor = acting(db_path, operator)
+    rows = completeness.incomplete(db, actor, branch=lookups.branch(db, branch), limit=limit)
+    if as_json:
+        emit_json(rows)
+        return
+    labels = {**kyc_policy.IMPORTANT_FIELDS, **kyc_policy.ORDINARY_FIELDS}
+    if not rows:
+        click.echo("客户资料齐全 (no client lacks a required fact)")
+    for r in rows:
+        click.echo(f"  {r['client_id']} [{r['branch_id']}] {r['kind']}: " + ", ".join(labels.get(f, f) for f in r["missing"]))

@@ -22,6 +22,9 @@ def kyc_lines(obj):
         mark = "—" if act is None else ("✓" if act["result"] == "confirmed" else "✗")
         levels.append(f"{kyc_policy.LEVEL_LABELS[level]} {mark}")
     out.append("三级核实 (verification): " + " · ".join(levels))
+    if section.get("missing"):
+        labels = {**kyc_policy.IMPORTANT_FIELDS, **kyc_policy.ORDINARY_FIELDS}
+        out.append("  缺少资料 (missing KYC facts): " + ", ".join(labels.get(f, f) for f in section["missing"]))
     for r in section["plausibility"]:
         out.append(f"  ⚠ 资料合理性 ({r['rule']}): {r['reason']}")
     sample = section.get("callback_sample")

@@ -5,7 +5,7 @@ from ..kernel import kyc_fields, rows
 from ..trust import authz
 from ..kernel.timeutil import today
 from ..book import kyc_policy
-from . import plausibility, verification
+from . import completeness, plausibility, verification
 
 
 def id_status(valid_until, on=None):
@@ -30,6 +30,7 @@ def section(db, client_id, *, reveal=False, actor):
         "id_status": id_status(row[2]),
         "verification": verification.status(db, client_id)["levels"],
         "plausibility": plausibility.reasons(db, client_id),
+        "missing": completeness.missing(db, client_id),
         "flags": plausibility.flags(db, actor, client_id=client_id),
         "callback_sample": ({"run_id": sample[0], "sampled": bool(sample[1]), "task_id": sample[2]}
                             if sample else None),

@@ -148,3 +148,19 @@ def test_kyc_facts_are_masked_in_clients_show(db, run):
 def test_new_acts_are_denied_by_default():
     for act in ("kyc.verify", "kyc.sample", "kyc.flag.clear", "client.change.csdc"):
         assert authz.SERVICE not in authz.ACTS[act][1]
+
+
+def test_incomplete_kyc_is_reported_per_kind(db, run):
+    full = dict(gender="男", address="太原", income_source="工资", debts="无", integrity_record="无不良记录",
+                tax_residence="中国税收居民", id_valid_until="2035-01-01", occupation="教师", income=100000)
+    add_client(db, "F1", **full)
+    add_client(db, "I1", kind="institution", legal_representative="王五", address="太原", business_scope="贸易",
+               net_assets=1e7, integrity_record="无", tax_residence="中国税收居民", id_valid_until="长期",
+               beneficial_owners="张三(60%)")
+    report = {r["client_id"]: r["missing"] for r in json.loads(run("kyc", "incomplete", "--json").output)}
+    # defence: the policy's [completeness] lists, per kind
+    assert "F1" not in report and report["I1"] == ["actual_controller"]
+    assert "gender" in report["C1"] and "address" in report["C1"]
+    assert json.loads(run("clients", "show", "I1", "--json").output)["kyc"]["missing"] == ["actual_controller"]
+    assert "缺少资料" in run("clients", "show", "C1").output
+    assert all(r["branch_id"] == "BJ01" for r in json.loads(run("kyc", "incomplete", "--as", "bj", "--json").output))
