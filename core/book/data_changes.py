@@ -1,9 +1,13 @@
-"""Changes to client data, reviewed where it matters (seed 004, 客户账户普通/重要资料修改流程).
+"""Changes to client data, reviewed (seed 004, 客户账户普通/重要资料修改流程).
 
-Ordinary data (普通资料: occupation, education, income, …) changes at once.
-Important data (重要资料: name, ID number, phone, settlement bank account, an
-institution's legal representative) becomes a *pending* change that another
-operator must approve (柜台业务岗 enters, 复核岗 reviews) before it takes effect.
+Every change — important (重要资料: name, ID type/number/validity, phone, settlement
+bank account, an institution's legal representative) and ordinary (普通资料:
+occupation, income, the KYC facts, …) — becomes a *pending* change that another
+operator must approve (柜台业务岗 enters, 复核岗 reviews: seed 004 §6.1.3 同机复核),
+unless the KYC policy exempts the (ordinary) field. The request records how the
+client's identity was checked (§6.1.1) and the signed form's number (§4); a change
+to a field the policy names as 中国结算 data is flagged and listed (``csdc_pending``)
+until an operator marks it synchronised (an audited act).
 
 The old and new values are personal data: they stay in ``data_changes`` (and,
 once applied, ``client_changes``); the audit log gets masked values only.
@@ -18,27 +22,35 @@ from ..kernel.errors import BrokerCRMError, Conflict, Forbidden
 from ..kernel.masking import mask_account, mask_field
 from ..kernel.timeutil import iso, now
 from ..kernel.sql_filters import where_equal
+from ..kernel import kyc_fields
+from . import kyc_policy
 
-IMPORTANT = {
-    "name": "姓名/名称", "id_number": "证件号码", "phone": "手机号", "bank_account": "存管银行账户",
-    "legal_representative": "法定代表人",
-}
-ORDINARY = {
-    "occupation": "职业", "education": "学历", "annual_income": "年收入", "investment_years": "投资年限",
-    "business_scope": "经营范围", "net_assets": "净资产",
-}
+IMPORTANT = kyc_policy.IMPORTANT_FIELDS
+ORDINARY = kyc_policy.ORDINARY_FIELDS
 NUMERIC = {"annual_income", "investment_years", "net_assets"}
 BANK_RE = re.compile(r"^\d{10,30}$")
 
 
-def _clean(field, value, kind):
+def effective_id_type(db, client_id, kind):
+    """The ID type a new ID number is checked against: a pending type change's, else the stored one."""
+    pending = db.execute("SELECT new_value FROM data_changes WHERE client_id = ? AND field = 'id_type'"
+                         " AND state = 'pending' ORDER BY id DESC LIMIT 1", [client_id]).fetchone()
+    if pending:
+        return pending[0]
+    stored = db.execute("SELECT id_type FROM clients WHERE client_id = ?", [client_id]).fetchone()
+    return kyc_fields.default_id_type(kind, stored[0] if stored else None)
+
+
+def _clean(field, value, kind, id_type=None):
     value = str(value).strip()
     if not value:
         raise BrokerCRMError(f"{field}: 新值不能为空 (the new value is empty)")
     problem = None
-    if field == "id_number":
+    if field in kyc_fields.CHECKED:
+        value, problem = kyc_fields.check(field, value, kind)
+    elif field == "id_number":
         value = value.upper()
-        problem = v.resident_id(value) if kind == "individual" else v.credit_code(value)
+        problem = v.id_document(id_type or kyc_fields.default_id_type(kind), value)
     elif field == "phone":
         problem = v.mobile(value)
         value = v.normalise_mobile(value) if not problem else value
@@ -75,7 +87,8 @@ def _apply(db, client_id, field, value, actor, source, at):
     else:
         db.execute(f"UPDATE clients SET [{field}] = ?, updated_at = ? WHERE client_id = ?", [value, at, client_id])
         trail = [(field, old, value)]
-        if field == "id_number" and rows.client(db, client_id, "kind")["kind"] == "individual":
+        held = rows.client(db, client_id, "kind, id_type")
+        if field == "id_number" and kyc_fields.default_id_type(held["kind"], held["id_type"]) in v.BIRTH_IN_NUMBER:
             birth = v.id_birth_date(value)
             old_birth = _current(db, client_id, "birth_date")
             if birth != old_birth:
@@ -90,8 +103,31 @@ def _apply(db, client_id, field, value, actor, source, at):
     return old
 
 
-def request(db, actor, client_id, field, value, *, note=None):
-    """Change one field: ordinary at once; important as a pending change. Returns a dict with ``state``."""
+def _step(policy, identity_check, form_ref, what):
+    """The identity check and form reference the policy requires; (check, ref) or an error."""
+    rules = policy["changes"]
+    identity_check = (identity_check or "").strip() or None
+    form_ref = (form_ref or "").strip() or None
+    if identity_check is None and rules["require_identity_check"]:
+        raise BrokerCRMError(
+            f"{what}: 须记录客户身份核验方式 --identity-check (seed 004 §6.1.1 客户身份识别), 可用: "
+            f"{', '.join(rules['identity_checks'])} (how the client's identity was checked is required)")
+    if identity_check is not None and identity_check not in rules["identity_checks"]:
+        raise BrokerCRMError(
+            f"{what}: 身份核验方式 {identity_check!r} 不在策略列表中, 可用: {', '.join(rules['identity_checks'])}"
+            " (unknown identity-check method)")
+    if form_ref is None and rules["require_form_ref"]:
+        raise BrokerCRMError(f"{what}: 须填写变更申请表编号 --form-ref (seed 004 §4 申请表; the signed form's number"
+                             " is required)")
+    return identity_check, form_ref
+
+
+def request(db, actor, client_id, field, value, *, note=None, identity_check=None, form_ref=None):
+    """Request a change of one field; returns the change (``state`` pending, or approved when exempt).
+
+    Seed 004: the counter enters it with the identity check and the form's number; a
+    second operator reviews it, unless the KYC policy exempts the (ordinary) field.
+    """
     if field not in IMPORTANT and field not in ORDINARY:
         raise BrokerCRMError(
             f"不能修改字段 {field!r} (cannot change this field); 重要资料 important: {', '.join(IMPORTANT)};"
@@ -100,30 +136,35 @@ def request(db, actor, client_id, field, value, *, note=None):
     client = rows.client(db, client_id, "kind, branch_id")
     kind, branch = client["kind"], client["branch_id"]
     authz.require(actor, "client.change.request", branch=branch)
-    value = _clean(field, value, kind)
+    version, policy = kyc_policy.load(db)
+    identity_check, form_ref = _step(policy, identity_check, form_ref, f"客户 {client_id} {field}")
+    id_type = effective_id_type(db, client_id, kind) if field == "id_number" else None
+    value = _clean(field, value, kind, id_type)
     old = _current(db, client_id, field)
     if old is not None and str(old) == str(value):
         raise BrokerCRMError(f"{field}: 新值与现值相同 (the new value equals the current one)")
+    exempt = field in ORDINARY and field in policy["changes"]["review_exempt"]
+    csdc = int(field in policy["changes"]["csdc_fields"])
     at = iso(now())
     with db.atomic():
-        if field in ORDINARY:
-            _apply(db, client_id, field, value, actor, "ordinary change 普通资料变更", at)
-            audit.record(db, "client.change", actor=actor, target=client_id,
-                         detail={"field": field, "old": old, "new": value, "review": "not required 普通资料"})
-            return {"client_id": client_id, "field": field, "state": "applied", "old": old, "new": value}
         if db.execute("SELECT 1 FROM data_changes WHERE client_id = ? AND field = ? AND state = 'pending'",
                       [client_id, field]).fetchone():
             raise Conflict(
                 f"客户 {client_id} 的 {field} 已有待复核的修改, 请先复核或驳回 (a change of this field is already pending)"
             )
+        if exempt:
+            _apply(db, client_id, field, value, actor, "ordinary change exempt from review 普通资料 (免复核)", at)
         change_id = db.execute(
-            "INSERT INTO data_changes (client_id, field, old_value, new_value, state, maker, requested_at, reason)"
-            " VALUES (?, ?, ?, ?, 'pending', ?, ?, ?)",
-            [client_id, field, old, value, actor.id, at, note],
+            "INSERT INTO data_changes (client_id, field, old_value, new_value, state, maker, requested_at, reason,"
+            " identity_check, form_ref, csdc_required, decided_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [client_id, field, old, value, "approved" if exempt else "pending", actor.id, at, note,
+             identity_check, form_ref, csdc, at if exempt else None],
         ).lastrowid
-        audit.record(db, "client.change.request", actor=actor, target=client_id,
+        audit.record(db, "client.change" if exempt else "client.change.request", actor=actor, target=client_id,
                      detail={"change": change_id, "field": field, "old": mask_field(field, old),
-                             "new": mask_field(field, value)})
+                             "new": mask_field(field, value), "identity_check": identity_check,
+                             "form_ref": form_ref, "csdc": bool(csdc), "policy_version": version,
+                             "review": "exempt by policy 免复核" if exempt else "required"})
     return get(db, change_id)
 
 
@@ -136,7 +177,7 @@ def get(db, change_id, *, reveal=False):
     return change
 
 
-def _decide(db, actor, change_id, state, reason=None):
+def _decide(db, actor, change_id, state, reason=None, identity_check=None, form_ref=None):
     change = get(db, change_id, reveal=True)
     authz.require(actor, "client.change.review", branch=rows.client(db, change["client_id"])["branch_id"])
     if change["state"] != "pending":
@@ -145,6 +186,15 @@ def _decide(db, actor, change_id, state, reason=None):
         raise Forbidden(
             f"{actor.id} 录入了修改 #{change_id}, 不能复核自己的修改 (maker–checker: another operator must review it)"
         )
+    _, policy = kyc_policy.load(db)
+    if state == "approved":
+        # A change that arrived without the identity check or the form (a re-imported export)
+        # gets them from the reviewer, who then has seen the client's documents.
+        identity_check, form_ref = _step(policy, change["identity_check"] or identity_check,
+                                         change["form_ref"] or form_ref, f"资料修改 #{change_id}")
+    else:
+        identity_check, form_ref = change["identity_check"], change["form_ref"]
+    csdc = int(change["field"] in policy["changes"]["csdc_fields"])
     at = iso(now())
     with db.atomic():
         if state == "approved":
@@ -157,8 +207,9 @@ def _decide(db, actor, change_id, state, reason=None):
                 )
             _apply(db, change["client_id"], change["field"], change["new_value"], actor,
                    f"reviewed change #{change_id} (maker {change['maker']})", at)
-        db.execute("UPDATE data_changes SET state = ?, checker = ?, decided_at = ?, reason = COALESCE(?, reason)"
-                   " WHERE id = ?", [state, actor.id, at, reason, change_id])
+        db.execute("UPDATE data_changes SET state = ?, checker = ?, decided_at = ?, reason = COALESCE(?, reason),"
+                   " identity_check = ?, form_ref = ?, csdc_required = ? WHERE id = ?",
+                   [state, actor.id, at, reason, identity_check, form_ref, csdc, change_id])
         audit.record(db, f"client.change.{'approve' if state == 'approved' else 'reject'}", actor=actor,
                      target=change["client_id"],
                      detail={"change": change_id, "field": change["field"], "maker": change["maker"],
@@ -167,8 +218,8 @@ def _decide(db, actor, change_id, state, reason=None):
     return get(db, change_id)
 
 
-def approve(db, actor, change_id):
-    return _decide(db, actor, change_id, "approved")
+def approve(db, actor, change_id, *, identity_check=None, form_ref=None):
+    return _decide(db, actor, change_id, "approved", identity_check=identity_check, form_ref=form_ref)
 
 
 def reject(db, actor, change_id, *, reason):
@@ -197,3 +248,40 @@ def changes(db, *, state="pending", client_id=None, branch=None, reveal=False):
         "SELECT d.id FROM data_changes d JOIN clients c ON c.client_id = d.client_id" + where + " ORDER BY d.id",
         params)]
     return [get(db, i, reveal=reveal) for i in ids]
+
+
+def csdc_pending(db, actor, *, branch=None, include_synced=False):
+    """Approved changes of 中国结算 data not yet marked synchronised (seed 004 §2–§6), oldest first.
+
+    Values are masked: the report says what to synchronise, the client's record holds the value.
+    """
+    branch = authz.branch_filter(actor, "client.read", branch)
+    where, params = where_equal({"c.branch_id": branch})
+    where = (where + " AND" if where else " WHERE") + " d.csdc_required = 1 AND d.state = 'approved'"
+    if not include_synced:
+        where += " AND d.csdc_synced_at IS NULL"
+    ids = [r[0] for r in db.execute(
+        "SELECT d.id FROM data_changes d JOIN clients c ON c.client_id = d.client_id" + where + " ORDER BY d.id",
+        params)]
+    return [get(db, i) for i in ids]
+
+
+def mark_csdc_synced(db, actor, change_id, *, ref=None, note=None):
+    """Record that an approved change was synchronised with 中国结算 (an audited act)."""
+    change = get(db, change_id)
+    authz.require(actor, "client.change.csdc", branch=rows.client(db, change["client_id"])["branch_id"])
+    if not change["csdc_required"]:
+        raise Conflict(f"资料修改 #{change_id} ({change['field']}) 无需同步中国结算 (not a 中国结算 field under the policy)")
+    if change["state"] != "approved":
+        raise Conflict(f"资料修改 #{change_id} 尚未复核通过 ({change['state']}), 不能标记同步 (only an approved change"
+                       " is synchronised)")
+    if change["csdc_synced_at"]:
+        raise Conflict(f"资料修改 #{change_id} 已于 {change['csdc_synced_at']} 由 {change['csdc_synced_by']} 标记同步"
+                       " (already marked synchronised)")
+    at = iso(now())
+    with db.atomic():
+        db.execute("UPDATE data_changes SET csdc_synced_at = ?, csdc_synced_by = ?, csdc_ref = ? WHERE id = ?",
+                   [at, actor.id, (ref or "").strip() or None, change_id])
+        audit.record(db, "client.change.csdc", actor=actor, target=change["client_id"],
+                     detail={"change": change_id, "field": change["field"], "ref": ref, "note": note})
+    return get(db, change_id)

@@ -5,6 +5,7 @@ feature's section merged in); how it reads on a terminal is the CLI's.
 """
 
 from ..service import care, complaints, interactions
+from .kyc_text import kyc_lines
 
 
 def service_lines(obj):
@@ -98,4 +99,4 @@ def programmes_lines(obj):
 
 
 # In the order `clients show` prints them.
-SECTION_LINES = (service_lines, suitability_lines, programmes_lines)
+SECTION_LINES = (service_lines, suitability_lines, programmes_lines, kyc_lines)

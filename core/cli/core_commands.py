@@ -12,3 +12,4 @@ from . import status_cmd  # noqa: F401,E402  (issue 14: client status through ex
 from . import programmes_cmd  # noqa: F401,E402  (issue 14: callbacks, prospects)
 from . import education_cmd  # noqa: F401,E402  (issue 14: investor education, client events)
 from . import points_cmd  # noqa: F401,E402  (issue 14: points and membership)
+from . import kyc_cmd  # noqa: F401,E402  (issue 11 items 7–8: KYC)

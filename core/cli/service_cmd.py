@@ -133,11 +133,14 @@ def retention_report(db_path, operator, as_json):
 
 @cli.group()
 def changes():
-    """客户资料修改: 重要资料须复核 (client data changes; important fields need review).
+    """客户资料修改: 柜台录入, 复核岗复核 (client data changes, maker–checker; seed 004).
 
-    重要资料 (important): name, id_number, phone, bank_account, legal_representative —
-    录入后须另一操作员复核. 普通资料 (ordinary): occupation, education, annual_income,
-    investment_years, business_scope, net_assets — 立即生效.
+    重要资料 (important): name, id_type, id_number, id_valid_until, phone, bank_account,
+    legal_representative. 普通资料 (ordinary): occupation, education, annual_income,
+    investment_years, business_scope, net_assets, gender, address, income_source, debts,
+    integrity_record, tax_residence, beneficial_owners, actual_controller. 两类均须另一操作员
+    复核, 策略 (policies/kyc.toml [changes] review_exempt) 可豁免普通资料. 录入须记录身份核验方式
+    --identity-check 与申请表编号 --form-ref; 中国结算字段的修改列入 `changes csdc` 直至标记同步.
     """
 
 
@@ -145,11 +148,18 @@ def _echo_change(c, as_json):
     if as_json:
         emit_json(c)
         return
-    if c.get("state") == "applied":
-        click.echo(f"已修改普通资料 (ordinary field changed at once): {c['client_id']} {c['field']}: {c['old']} → {c['new']}")
-        return
-    click.echo(f"资料修改 #{c['id']} {c['client_id']} {c['field']}: {c['old_value']} → {c['new_value']}"
-               f" · {c['state']} · 录入 maker {c['maker']}" + (f" · 复核 checker {c['checker']}" if c["checker"] else ""))
+    if c.get("state") == "approved" and not c.get("checker"):
+        click.echo(f"已修改普通资料 (免复核; ordinary field exempt from review, changed at once): #{c['id']}"
+                   f" {c['client_id']} {c['field']}: {c['old_value']} → {c['new_value']}")
+    else:
+        click.echo(f"资料修改 #{c['id']} {c['client_id']} {c['field']}: {c['old_value']} → {c['new_value']}"
+                   f" · {c['state']} · 录入 maker {c['maker']}" + (f" · 复核 checker {c['checker']}" if c["checker"] else ""))
+    if c.get("identity_check") or c.get("form_ref"):
+        click.echo(f"  身份核验 identity check: {c.get('identity_check') or '-'} · 申请表 form: {c.get('form_ref') or '-'}")
+    if c.get("csdc_required"):
+        synced = (f"已同步 synchronised {c['csdc_synced_at']} by {c['csdc_synced_by']}" if c.get("csdc_synced_at")
+                  else "待同步中国结算 (to synchronise with 中国结算)")
+        click.echo(f"  中国结算 CSDC: {synced}")
 
 
 @changes.command("request")
@@ -157,14 +167,16 @@ def _echo_change(c, as_json):
 @click.argument("field")
 @click.argument("value")
 @click.option("--note", default=None, help="变更原因 (why)")
+@click.option("--identity-check", default=None, help="客户身份核验方式, 如 证件原件/人脸识别 (how identity was checked)")
+@click.option("--form-ref", default=None, help="变更申请表编号 (the signed change form's number)")
 @db_option
 @operator_option
 @json_option
-def changes_request(client_id, field, value, note, db_path, operator, as_json):
-    """修改客户 CLIENT_ID 的 FIELD 为 VALUE (change a field; important ones wait for review)."""
+def changes_request(client_id, field, value, note, identity_check, form_ref, db_path, operator, as_json):
+    """修改客户 CLIENT_ID 的 FIELD 为 VALUE, 待另一操作员复核 (request a change; another operator reviews it)."""
     db, actor = acting(db_path, operator)
-    _echo_change(changes_lib.request(db, actor, client_id, field, value, note=note),
-                 as_json)
+    _echo_change(changes_lib.request(db, actor, client_id, field, value, note=note, identity_check=identity_check,
+                                     form_ref=form_ref), as_json)
 
 
 @changes.command("list")
@@ -191,13 +203,15 @@ def changes_list(state, client_id, branch, db_path, operator, as_json):
 
 @changes.command("approve")
 @click.argument("change_id", type=int)
+@click.option("--identity-check", default=None, help="录入时未记录的身份核验方式 (if the request lacks it, e.g. from an import)")
+@click.option("--form-ref", default=None, help="录入时未记录的申请表编号 (if the request lacks it)")
 @db_option
 @operator_option
 @json_option
-def changes_approve(change_id, db_path, operator, as_json):
+def changes_approve(change_id, identity_check, form_ref, db_path, operator, as_json):
     """复核通过, 修改生效; 不能复核自己录入的修改 (approve; never your own)."""
     db, actor = acting(db_path, operator)
-    _echo_change(changes_lib.approve(db, actor, change_id), as_json)
+    _echo_change(changes_lib.approve(db, actor, change_id, identity_check=identity_check, form_ref=form_ref), as_json)
 
 
 @changes.command("reject")
@@ -210,3 +224,35 @@ def changes_reject(change_id, reason, db_path, operator, as_json):
     """驳回修改 (reject a pending change)."""
     db, actor = acting(db_path, operator)
     _echo_change(changes_lib.reject(db, actor, change_id, reason=reason), as_json)
+
+
+@changes.command("csdc")
+@click.option("--branch", default=None, help="营业部代码 (branch code)")
+@click.option("--all", "include_synced", is_flag=True, help="包括已同步的 (include synchronised ones)")
+@db_option
+@operator_option
+@json_option
+def changes_csdc(branch, include_synced, db_path, operator, as_json):
+    """须同步中国结算的已复核修改, 直至标记同步 (approved changes to synchronise with 中国结算)."""
+    db, actor = acting(db_path, operator)
+    rows = changes_lib.csdc_pending(db, actor, branch=lookups.branch(db, branch), include_synced=include_synced)
+    if as_json:
+        emit_json(rows)
+        return
+    if not rows:
+        click.echo("没有待同步中国结算的修改 (nothing to synchronise)")
+    for c in rows:
+        _echo_change(c, False)
+
+
+@changes.command("csdc-synced")
+@click.argument("change_id", type=int)
+@click.option("--ref", default=None, help="中国结算业务编号或回执 (CSDC reference)")
+@click.option("--note", default=None, help="备注 (note)")
+@db_option
+@operator_option
+@json_option
+def changes_csdc_synced(change_id, ref, note, db_path, operator, as_json):
+    """标记修改已同步中国结算 (mark a change synchronised with 中国结算; audited)."""
+    db, actor = acting(db_path, operator)
+    _echo_change(changes_lib.mark_csdc_synced(db, actor, change_id, ref=ref, note=note), as_json)

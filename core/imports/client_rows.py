@@ -10,7 +10,7 @@ imports the other.
 from functools import lru_cache
 from operator import mul
 
-from ..kernel import validate
+from ..kernel import kyc_fields, validate
 
 NUMBER_FIELDS = (
     "total_assets", "turnover_rate", "avg_holding_days", "annual_income", "investment_years", "net_assets",
@@ -20,13 +20,15 @@ TEXT_FIELDS = ("name", "occupation", "education", "legal_representative", "busin
 FIELDS = (
     "kind", "name", "id_number", "phone", "birth_date", "branch_id", "opened_at",
     "total_assets", "turnover_rate", "avg_holding_days", "annual_income", "occupation", "education",
-    "investment_years", "legal_representative", "business_scope", "net_assets", "extra",
+    "investment_years", "legal_representative", "business_scope", "net_assets",
+    *kyc_fields.COLUMNS,  # issue 11 item 7: gender … actual_controller (kernel.kyc_fields)
+    "extra",
 )
 COLUMNS = ("client_id",) + FIELDS
 KNOWN = frozenset(("client_id",) + FIELDS) - {"extra"}
 # Seed 004's 重要资料 among the imported fields: a change to one of them on re-import becomes a
 # reviewed change (data_changes) instead of being applied.
-IMPORTANT_FIELDS = ("name", "id_number", "phone", "legal_representative")
+IMPORTANT_FIELDS = ("name", "id_number", "phone", "legal_representative", "id_type", "id_valid_until")
 REQUIRED = ("client_id", "kind", "name", "id_number", "branch_id")
 
 ALIASES = {
@@ -37,6 +39,7 @@ ALIASES = {
     "资产周转率": "turnover_rate", "平均持仓天数": "avg_holding_days", "年收入": "annual_income",
     "职业": "occupation", "学历": "education", "投资年限": "investment_years",
     "法定代表人": "legal_representative", "经营范围": "business_scope", "净资产": "net_assets",
+    **{label: column for column, label in kyc_fields.COLUMNS.items()}, **kyc_fields.ALIASES,
 }
 KINDS = {
     "individual": "individual", "个人": "individual", "person": "individual",
@@ -127,10 +130,27 @@ def check_row(row, branches, today_iso):
             problems.append(("birth_date", "不是有效日期 (not a real date, use YYYY-MM-DD)"))
         elif birth > today_iso:
             problems.append(("birth_date", "晚于今天 (in the future)"))
+    raw_type = get("id_type", "")
+    id_type = None
+    if raw_type:
+        id_type, error = kyc_fields.check("id_type", raw_type, kind)
+        if error:
+            problems.append(("id_type", error))
     if id_number:
         excel = validate.excel_scientific(id_number)
         if excel:
             problems.append(("id_number", excel))
+        elif id_type and id_type not in (validate.RESIDENT_ID, validate.CREDIT_CODE):
+            # A non-mainland document (issue 11): its own check; its number may carry the birth date.
+            error = validate.id_document(id_type, id_number)
+            if error:
+                problems.append(("id_number", error))
+            elif id_type in validate.BIRTH_IN_NUMBER:
+                embedded = _date(id_number[6:14])
+                if not raw_birth:
+                    birth = embedded
+                elif birth and birth != embedded:
+                    problems.append(("birth_date", "与证件号码中的出生日期不一致 (does not match the ID number)"))
         elif kind == "individual":
             error = _resident_id(id_number)
             if error:
@@ -183,6 +203,17 @@ def check_row(row, branches, today_iso):
             if error:
                 problems.append((column, error))
         record[column] = number
+    for column in kyc_fields.COLUMNS:
+        value = get(column, "")
+        value = value.strip() if isinstance(value, str) else value
+        if column == "id_type":
+            record[column] = id_type
+        elif value and column in kyc_fields.CHECKED:
+            record[column], error = kyc_fields.check(column, value, kind)
+            if error:
+                problems.append((column, error))
+        else:
+            record[column] = value or None
     extra = None
     columns = _extra_columns(tuple(row))
     if columns:

@@ -26,7 +26,7 @@ from ..kernel import events
 from . import pipeline as import_pipeline
 from . import policy as import_policy
 from .client_rows import ALIASES, COLUMNS, FIELDS, IMPORTANT_FIELDS, KNOWN, Branches
-from .clients_fast import produce
+from .clients_fast import KYC, SHORT, produce, widen
 from ..kernel.errors import BrokerCRMError
 from ..kernel.registry import registry
 from .report import ImportResult, Problems, Progress, Rejects, SeenKeys
@@ -147,6 +147,11 @@ class _ClientWriter:
         self.insert = (f"INSERT INTO clients (client_id, {', '.join(FIELDS)}, created_at, updated_at)"
                        f" VALUES ({', '.join('?' * (len(FIELDS) + 1))}, {quoted}, {quoted})"
                        " ON CONFLICT (client_id) DO NOTHING")
+        # Rows without KYC data (issue 11) come short (clients_fast.widen): the KYC columns stay NULL.
+        short = [f for f in FIELDS if f not in KYC]
+        self.insert_short = (f"INSERT INTO clients (client_id, {', '.join(short)}, created_at, updated_at)"
+                             f" VALUES ({', '.join('?' * (len(short) + 1))}, {quoted}, {quoted})"
+                             " ON CONFLICT (client_id) DO NOTHING")
         self.listeners = registry().event_listeners
         self.news_since = (today() - dt.timedelta(days=events.OPENING_NEWS_DAYS)).isoformat()
         self.start = None           # max rowid before the import: older rows are re-imported clients
@@ -167,7 +172,11 @@ class _ClientWriter:
             self.start = before
         # New clients go straight in; a client stored before is skipped here (DO NOTHING) and
         # sorted out below. A fresh, clean book never pays for that look-up.
-        inserted = conn.executemany(self.insert, rows).rowcount
+        if all(len(r) == SHORT for r in rows):
+            inserted = conn.executemany(self.insert_short, rows).rowcount
+        else:
+            rows = [widen(r) for r in rows]
+            inserted = conn.executemany(self.insert, rows).rowcount
         self.result.inserted += inserted
         repeats = []
         if inserted == len(rows):
@@ -208,7 +217,7 @@ class _ClientWriter:
             pairs = []
             for r, n in old:
                 if n not in again:
-                    new = dict(zip(COLUMNS, r))
+                    new = dict(zip(COLUMNS, widen(r)))
                     new["extra"] = json.loads(new["extra"]) if new["extra"] else None
                     pairs.append((new, found[r[0]][1]))
             self._update(pairs)
@@ -379,7 +388,7 @@ def _as_dicts(good):
     """Checked row tuples as dicts, the extra columns spread into each row."""
     columns = COLUMNS[:-1]  # every stored column but extra, whose keys are spread into the row
     rows = []
-    for stored in good:
+    for stored in map(widen, good):
         if stored[-1]:
             rows.append({**json.loads(stored[-1]), **dict(zip(columns, stored))})
         else:

@@ -22,12 +22,29 @@ from operator import itemgetter
 
 from .client_rows import FIELDS, KNOWN, check_row
 from .readers import BadRow, read_rows, row_dict, table
+from ..kernel.kyc_fields import COLUMNS as KYC_COLUMNS
 from ..kernel.validate import ID_CHECK
 
 # Raw columns read for the fast check, in this order.
 STAGED = ("client_id", "kind", "name", "id_number", "phone", "birth_date", "branch_id", "opened_at",
           "total_assets", "turnover_rate", "avg_holding_days", "annual_income", "investment_years", "net_assets",
           "occupation", "education", "legal_representative", "business_scope")
+# The KYC columns (issue 11) are not read by the fast check: a row with any of them filled
+# goes to check_row. A row without them travels as a *short* tuple, (client_id, *FIELDS
+# without KYC, extra): binding ten NULLs per row would cost the common row a sixth more
+# (measured: docs/kyc.md). The writer inserts short batches with a statement that leaves the
+# KYC columns out, and widens a mixed batch (``widen``). KYC sits right before extra.
+KYC = tuple(KYC_COLUMNS)
+assert FIELDS[-1 - len(KYC):-1] == KYC, "the KYC columns must be the last before extra"
+SHORT = len(FIELDS) + 1 - len(KYC)
+_NO_KYC = (None,) * len(KYC)
+
+
+def widen(stored):
+    """A stored tuple in full: a short one (no KYC data) gets NULLs where KYC columns go."""
+    return stored[:-1] + _NO_KYC + stored[-1:] if len(stored) == SHORT else stored
+
+
 FIRST_DAY = dt.date(1900, 1, 1)
 # Rows per payload. Each batch costs the writer a few fixed statements (the events of the new
 # clients, the task engine's look-ups): 5,000 rows halve those against 2,000, for ~3 MB a batch.
@@ -63,12 +80,15 @@ class FastChecker:
                 body = ", ".join(f"row[{c!r}]" if c in present else "''" for c in STAGED)
                 getter = eval(f"lambda row: ({body},)")  # noqa: S307 - built from constants above
             extras = tuple(k for k in keys if k and k not in self.known)
-            found = self._headers[keys] = (getter, extras)
+            kyc = tuple(k for k in KYC if k in keys)
+            found = self._headers[keys] = (getter, extras, kyc)
         return found
 
     def fast_row(self, row):
         """The stored tuple (client_id, *FIELDS) of a plainly valid individual, else None."""
-        getter, extras = self._header(tuple(row))
+        getter, extras, kyc = self._header(tuple(row))
+        if kyc and any(row[k] for k in kyc):
+            return None
         extra = None
         if extras:
             found = {k: row[k] for k in extras if row[k] != ""}
@@ -83,10 +103,13 @@ class FastChecker:
         pad = not all(c in index for c in STAGED)
         getter = itemgetter(*(index.get(c, width) for c in STAGED))
         extras = tuple((k, i) for k, i in index.items() if k and k not in self.known)
+        kyc = tuple(index[k] for k in KYC if k in index)
         plain = self._plain
 
         def fast(cells):
             if len(cells) != width:  # a ragged row: the full check says what is wrong
+                return None
+            if kyc and any(cells[i] for i in kyc):
                 return None
             extra = None
             if extras:
@@ -132,16 +155,19 @@ class FastChecker:
                     float(ta) if ta else None, float(tr) if tr else None,
                     float(hold) if hold else None, float(income) if income else None,
                     occupation.strip() or None, education.strip() or None, float(years) if years else None,
-                    legal.strip() or None, scope.strip() or None, float(net) if net else None, extra)
+                    legal.strip() or None, scope.strip() or None, float(net) if net else None,
+                    extra)  # short: no KYC data (see widen)
         except ValueError:  # "1.2.3": the full check says why
             return None
 
 
 def record_tuple(record, fields):
-    """check_row's record as the stored tuple (client_id, *fields)."""
+    """check_row's record as the stored tuple (client_id, *fields); short when it has no KYC data."""
     extra = record["extra"]
     if extra:
         extra = json.dumps(extra, ensure_ascii=False, sort_keys=True)
+    if fields == FIELDS and all(record.get(k) is None for k in KYC):
+        fields = fields[:-1 - len(KYC)] + fields[-1:]
     return (record["client_id"], *(record[f] for f in fields[:-1]), extra)
 
 

@@ -71,6 +71,10 @@ PERSONAL = {
     "phone": "phone", "mobile": "phone", "contact_phone": "phone",
     "birth_date": "birth",
     "bank_account": "account",
+    # KYC facts that are personal (issue 11 item 7, kernel.kyc_fields.PERSONAL): only the first
+    # character shows, like a name.
+    "address": "name", "beneficial_owners": "name", "actual_controller": "name", "debts": "name",
+    "integrity_record": "name",
 }
 
 MASKERS = {name: KINDS[kind] for name, kind in PERSONAL.items()}

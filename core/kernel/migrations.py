@@ -360,3 +360,18 @@ def m008_queue_by_client_key(db):
         BEGIN INSERT OR IGNORE INTO classify_queue (client_key, client_id) VALUES (NEW.id, NEW.client_id); END;
         """
     )
+
+
+# Issue 11 item 7 (KYC completeness; 办法 Art. 6–7, seed 000): the facts a firm must know,
+# on the client row so the import, re-import merge and change trail handle them like the
+# others. id_type is NULL for rows imported before it existed: read as 居民身份证 / credit code.
+KYC_COLUMNS = ("gender", "address", "income_source", "debts", "integrity_record", "tax_residence", "id_type",
+               "id_valid_until", "beneficial_owners", "actual_controller")
+
+
+@core()
+def m_k11c_kyc_fields(db):
+    for column in KYC_COLUMNS:
+        db.execute(f"ALTER TABLE clients ADD COLUMN [{column}] TEXT")
+    db.execute("CREATE INDEX IF NOT EXISTS clients_id_valid_until ON clients (id_valid_until)"
+               " WHERE id_valid_until IS NOT NULL")

@@ -140,7 +140,7 @@ def _recheck_holders(db, actor, code, rating):
     found = db.execute(
         f"""SELECT s.client_id, s.branch_id, s.level, s.investor_type, {verdict}, {reasons}
         FROM ({state_sql.replace('{where}', where)}) s
-        JOIN products p ON p.code = ?
+        JOIN ({comp.products_select()}) p ON p.code = ?
         JOIN clients c ON c.client_id = s.client_id""",
         [*vparams, *rparams, *state_params, code, code]).fetchall()
     stamp = now_iso()

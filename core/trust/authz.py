@@ -106,6 +106,13 @@ ACTS = {
     "points.redeem": ("积分兑换", _STAFF),
     "points.adjust": ("积分调整 (总部)", _HQ),
     "points.read": ("查看积分", _READ),
+    # KYC (issue 11 items 7 and 8: 办法 Art. 6–7, seeds 000 and 004)
+    "kyc.verify": ("记录客户资料核实 (系统核验/当面确认/回访确认)", _STAFF),
+    "kyc.sample": ("抽取开户回访样本", _STAFF),
+    "kyc.plausibility": ("运行资料合理性检查", {HEADOFFICE: FIRM, BRANCH: OWN, SERVICE: FIRM}),
+    "kyc.flag.clear": ("核实并解除资料合理性标记", _STAFF),
+    "kyc.id_expiry": ("证件有效期检查", {HEADOFFICE: FIRM, BRANCH: OWN, SERVICE: FIRM}),
+    "client.change.csdc": ("标记资料变更已同步中国结算", _STAFF),
     # publishing
     "publish.run": ("发布只读站点快照", _SCHEDULED),
 }

@@ -1,4 +1,4 @@
-"""Reviewed changes to important data (maker–checker, seed 004) and ordinary changes at once."""
+"""Reviewed changes to client data (maker–checker, seed 004): important and ordinary fields alike."""
 
 import json
 
@@ -11,6 +11,14 @@ from brokercrm.trust import root as trust_root
 from brokercrm.plugins import use as use_plugins
 
 from conftest import add_client, make_id
+
+STEP = {"identity_check": "证件原件", "form_ref": "F-2026-001"}
+CLI_STEP = ("--identity-check", "证件原件", "--form-ref", "F-2026-001")
+
+
+def request(db, actor, client_id, name, value, **kw):
+    """A change as the counter enters it: with the identity check and the form's number."""
+    return data_changes.request(db, actor, client_id, name, value, **{**STEP, **kw})
 
 
 @pytest.fixture(autouse=True)
@@ -42,19 +50,24 @@ def field(db, client_id, name):
     return db.execute(f"SELECT [{name}] FROM clients WHERE client_id = ?", [client_id]).fetchone()[0]
 
 
-def test_ordinary_field_changes_at_once_with_audit(db, clerk):
-    r = data_changes.request(db, clerk, "C1", "occupation", "工程师")
-    assert r["state"] == "applied" and field(db, "C1", "occupation") == "工程师"
+def test_ordinary_field_is_reviewed_too(db, clerk, reviewer):
+    # defence: seed 004 §6.1.3 — ordinary changes wait for the 复核岗 like important ones
+    r = request(db, clerk, "C1", "occupation", "工程师")
+    assert r["state"] == "pending" and field(db, "C1", "occupation") == "教师"
+    assert r["identity_check"] == "证件原件" and r["form_ref"] == "F-2026-001"
+    with pytest.raises(BrokerCRMError, match="maker–checker"):
+        data_changes.approve(db, clerk, r["id"])
+    data_changes.approve(db, reviewer, r["id"])
+    assert field(db, "C1", "occupation") == "工程师"
     change = db.execute("SELECT old_value, new_value, operator FROM client_changes WHERE client_id = 'C1'").fetchone()
-    assert change == ("教师", "工程师", "clerk")
-    detail = json.loads(db.execute("SELECT detail FROM audit_log WHERE action = 'client.change'").fetchone()[0])
-    assert detail["old"] == "教师" and detail["new"] == "工程师"
-    assert data_changes.list_changes(db, clerk, client_id="C1") == []
+    assert change == ("教师", "工程师", "reviewer")
+    detail = json.loads(db.execute("SELECT detail FROM audit_log WHERE action = 'client.change.request'").fetchone()[0])
+    assert detail["old"] == "教师" and detail["new"] == "工程师" and detail["identity_check"] == "证件原件"
 
 
 def test_important_field_waits_for_another_operator(db, run, actors, clerk, reviewer, admin):
     new_phone = "13912345678"
-    pending = data_changes.request(db, clerk, "C1", "phone", new_phone, note="客户换号")
+    pending = request(db, clerk, "C1", "phone", new_phone, note="客户换号")
     assert pending["state"] == "pending" and field(db, "C1", "phone") == "13800000000"
     assert pending["new_value"] == "139****5678"  # masked unless revealed
     shown = json.loads(run("clients", "show", "C1", "--json").output)
@@ -76,9 +89,9 @@ def test_important_field_waits_for_another_operator(db, run, actors, clerk, revi
 
 def test_audit_has_masked_values_only(db, clerk, reviewer):
     new_id = make_id("1980-01-01", seq="456")
-    change = data_changes.request(db, clerk, "C1", "id_number", new_id)
+    change = request(db, clerk, "C1", "id_number", new_id)
     data_changes.approve(db, reviewer, change["id"])
-    name = data_changes.request(db, clerk, "C1", "name", "李四")
+    name = request(db, clerk, "C1", "name", "李四")
     data_changes.reject(db, reviewer, name["id"], reason="证件未核验")
     audit = " ".join(r[0] for r in db.execute("SELECT detail FROM audit_log WHERE action LIKE 'client.change%'"))
     assert new_id not in audit and "李四" not in audit and "13800000000" not in audit
@@ -91,7 +104,7 @@ def test_audit_has_masked_values_only(db, clerk, reviewer):
 
 
 def test_bank_account_is_kept_apart_and_masked(db, run, clerk, reviewer):
-    change = data_changes.request(db, clerk, "C1", "bank_account", "6222 0212 3456 7890 123")
+    change = request(db, clerk, "C1", "bank_account", "6222 0212 3456 7890 123")
     data_changes.approve(db, reviewer, change["id"])
     account = db.execute("SELECT account FROM client_bank_accounts WHERE client_id = 'C1'").fetchone()[0]
     assert account == "6222021234567890123"
@@ -110,32 +123,32 @@ def test_bank_account_is_kept_apart_and_masked(db, run, clerk, reviewer):
 ])
 def test_bad_values_refused(db, name, value, message, clerk):
     with pytest.raises(BrokerCRMError, match=message):
-        data_changes.request(db, clerk, "C1", name, value)
+        request(db, clerk, "C1", name, value)
     assert db.execute("SELECT count(*) FROM data_changes").fetchone()[0] == 0
 
 
 def test_one_pending_change_per_field_and_operator_required(db, clerk):
-    data_changes.request(db, clerk, "C1", "phone", "13911112222")
+    request(db, clerk, "C1", "phone", "13911112222")
     with pytest.raises(BrokerCRMError, match="already pending"):
-        data_changes.request(db, clerk, "C1", "phone", "13933334444")
+        request(db, clerk, "C1", "phone", "13933334444")
     # No operator, or a bare name, is nobody; an unregistered name cannot become an actor.
     for nobody in (None, "clerk"):
         with pytest.raises(authz.Forbidden, match="未认证的操作员"):
-            data_changes.request(db, nobody, "C1", "education", "本科")
+            request(db, nobody, "C1", "education", "本科")
     with pytest.raises(identity.AuthenticationError, match="unknown operator"):
         identity.authenticate(db, "ghost", keys.generate(), trust_root.for_db(db))
     assert field(db, "C1", "education") is None
 
 
 def test_stale_change_cannot_be_approved(db, clerk, reviewer):
-    first = data_changes.request(db, clerk, "C1", "phone", "13911112222")
+    first = request(db, clerk, "C1", "phone", "13911112222")
     db.execute("UPDATE clients SET phone = '13700000000' WHERE client_id = 'C1'")  # e.g. re-imported meanwhile
     with pytest.raises(BrokerCRMError, match="changed since the request"):
         data_changes.approve(db, reviewer, first["id"])
 
 
 def test_cli_flow(db, run):
-    out = run("changes", "request", "C1", "phone", "13955556666", "--as", "clerk", "--json")
+    out = run("changes", "request", "C1", "phone", "13955556666", *CLI_STEP, "--as", "clerk", "--json")
     change = json.loads(out.output)
     refused = run("changes", "approve", str(change["id"]), "--as", "clerk", ok=False)
     assert refused.exit_code == 1 and "maker–checker" in refused.output and "Traceback" not in refused.output
@@ -143,13 +156,13 @@ def test_cli_flow(db, run):
     assert [c["id"] for c in listed] == [change["id"]]
     run("changes", "approve", str(change["id"]), "--as", "reviewer")
     assert field(db, "C1", "phone") == "13955556666"
-    assert "ordinary" in run("changes", "request", "C1", "education", "硕士", "--as", "clerk").output
+    assert "pending" in run("changes", "request", "C1", "education", "硕士", *CLI_STEP, "--as", "clerk").output
 
 
 def test_pending_values_revealed_only_with_an_audited_reveal(db, clerk, reviewer):
     from brokercrm.book import clients
 
-    data_changes.request(db, clerk, "C1", "phone", "13912345678")
+    request(db, clerk, "C1", "phone", "13912345678")
     assert clients.show(db, clerk, "C1")["pending_changes"][0]["new_value"] == "139****5678"
     shown = clients.show(db, reviewer, "C1", reveal=True)
     assert shown["pending_changes"][0]["new_value"] == "13912345678"

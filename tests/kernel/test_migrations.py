@@ -57,4 +57,4 @@ def test_migration_set_names_never_change():
     assert [m.name for m in registry().migrations] == [
         "brokercrm", "brokercrm.operators", "brokercrm.trust", "brokercrm.staff", "brokercrm.plugins", "brokercrm.approvals",
         "brokercrm.service", "brokercrm.lifecycle", "brokercrm.suitability",
-        "brokercrm.programmes"]
+        "brokercrm.programmes", "brokercrm.kyc"]

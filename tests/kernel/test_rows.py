@@ -49,6 +49,6 @@ def test_features_raise_the_precise_type(db, actors, admin):
     tasks.done(db, clerk, task["id"], note="已复核")
     with pytest.raises(Conflict):
         tasks.done(db, clerk, task["id"], note="again")
-    pending = data_changes.request(db, clerk, "C1", "phone", "13912345678")
+    pending = data_changes.request(db, clerk, "C1", "phone", "13912345678", identity_check="证件原件", form_ref="F1")
     with pytest.raises(Forbidden):
         data_changes.approve(db, clerk, pending["id"])

@@ -26,9 +26,11 @@ STAFF = {"approval.request", "client.reveal", "client.import", "client.change.re
          "assessment.import", "holding.import", "behaviour.import", "suitability.check", "suitability.confirm",
          "investor_type.request", "investor_type.decide", "interaction.log", "task.done", "complaint.handle",
          "care.record", "retention.handle", "order.flag", "suitability.capacity",
-         "suitability.profile", "suitability.withdraw"}   # issue 11: KYC profile, cooling-off withdrawal
+         "suitability.profile", "suitability.withdraw",  # issue 11: KYC profile, cooling-off withdrawal
+         "kyc.verify", "kyc.sample", "kyc.flag.clear", "client.change.csdc"}  # issue 11 items 7–8
 READ = {"operator.list", "approval.read", "client.read", "suitability.read", "interaction.read", "task.read",
-        "complaint.read", "retention.read", "package.read", "suitability.scan", "investor_type.recheck"}
+        "complaint.read", "retention.read", "package.read", "suitability.scan", "investor_type.recheck",
+        "kyc.plausibility", "kyc.id_expiry"}  # flag and open tasks like a scan: scheduled, or a branch its own
 SCHEDULED = {"classify.run", "behaviour.evaluate", "care.generate", "publish.run"}
 # Issue 14 items 3 and 5 (client status, programmes).
 HQ_ONLY |= {"points.adjust"}
@@ -204,7 +206,7 @@ def book_path(db):
 def test_a_branch_operator_cannot_review_another_branchs_change(book, run, actors):
     # defence: data_changes._decide requires client.change.review in the client's branch
     actors("bj", branch="BJ01")
-    run("changes", "request", "B1", "phone", "13700000000", "--as", "bj")
+    run("changes", "request", "B1", "phone", "13700000000", "--identity-check", "证件原件", "--form-ref", "F1", "--as", "bj")
     [(change_id,)] = book.execute("SELECT id FROM data_changes").fetchall()
     result = run("changes", "approve", change_id, "--as", "ty", ok=False)
     assert result.exit_code == 1 and client(book, "B1")["phone"] == "13912345678"
