@@ -52,8 +52,11 @@ def kind_of(db, client_id, **kw):
 def test_editing_a_76_year_olds_fields_never_makes_them_professional(book, run, clerk):
     add_client(book, "old", birth="1950-01-01")
     for field, value in (("annual_income", "9000000"), ("investment_years", "30"), ("net_assets", "90000000")):
-        run("changes", "request", "old", field, value, "--as", "clerk")
-    book.execute("UPDATE clients SET total_assets = 90000000 WHERE client_id = 'old'")   # even the asset figure
+        run("changes", "request", "old", field, value, "--identity-check", "证件原件", "--form-ref", "F-1",
+            "--as", "clerk")
+    # Ordinary changes now wait for a reviewer (seed 004); applied or not, they must not grant a status.
+    book.execute("UPDATE clients SET annual_income = 9000000, investment_years = 30, net_assets = 90000000,"
+                 " total_assets = 90000000 WHERE client_id = 'old'")   # even the asset figure
     assert book.execute("SELECT annual_income FROM clients WHERE client_id = 'old'").fetchone()[0] == 9_000_000
     assert kind_of(book, "old") == "ordinary"
     r = suitability.check(book, clerk, "old", "OPT5")
