@@ -23,15 +23,15 @@ def _client_obj(row):
     return obj
 
 
-def list_clients(db, actor, *, branch=None, class_=None, limit=None, offset=0):
+def list_clients(db, actor, *, branch=None, class_=None, limit=None, offset=0, manager=None):
     """Clients with their current classification (None where not yet classified).
 
-    A branch operator sees only their own branch's clients.
+    A branch operator sees only their own branch's clients; ``manager``: one account manager's book.
     """
     branch = authz.branch_filter(actor, "client.read", branch)
-    where, params = where_equal({"c.branch_id": branch, "k.class": class_})
+    where, params = where_equal({"c.branch_id": branch, "k.class": class_, "c.account_manager": manager})
     sql = (
-        "SELECT c.client_id, c.branch_id, c.kind, c.name, "
+        "SELECT c.client_id, c.branch_id, c.kind, c.name, c.account_manager, "
         + ", ".join(f"k.[{d}]" for d in DIMENSIONS)
         + " FROM clients c LEFT JOIN classifications k ON k.client_key = c.id"
         + where

@@ -18,14 +18,19 @@ def clients():
 @click.option("--branch", default=None, help="营业部代码 (branch code)")
 @click.option("--class", "class_", default=None, help="客户类别, 如 A+ (class)")
 @click.option("--limit", type=int, default=None, help="最多显示条数 (at most N)")
+@click.option("--mine", is_flag=True, help="只列我名下的客户 (my clients: I am their account manager)")
+@click.option("--manager", default=None, help="某位客户经理名下的客户 (one account manager's clients)")
 @db_option
 @operator_option
 @json_option
-def clients_list(branch, class_, limit, db_path, operator, as_json):
+def clients_list(branch, class_, limit, mine, manager, db_path, operator, as_json):
     """列出客户及其分类 (list clients with their classification; a branch operator: own branch)."""
+    if mine and manager:
+        raise click.UsageError("--mine 与 --manager 只能用其一 (one of --mine, --manager)")
     db, actor = acting(db_path, operator)
     branch, class_ = lookups.branch(db, branch), lookups.client_class(db, class_)
-    rows = clients_lib.list_clients(db, actor, branch=branch, class_=class_, limit=limit)
+    rows = clients_lib.list_clients(db, actor, branch=branch, class_=class_, limit=limit,
+                                    manager=actor.id if mine else manager)
     if as_json:
         emit_json_stream(rows)
         return

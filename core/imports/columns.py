@@ -27,7 +27,7 @@ KINDS = {
     "clients": Kind(
         known=("client_id", "kind", "name", "id_number", "phone", "birth_date", "branch_id", "opened_at",
                "total_assets", "turnover_rate", "avg_holding_days", "annual_income", "occupation", "education",
-               "investment_years", "legal_representative", "business_scope", "net_assets"),
+               "investment_years", "legal_representative", "business_scope", "net_assets", "account_manager"),
         required=("client_id", "kind", "name", "id_number", "branch_id"),
         unknown="keep"),
     "assessments": Kind(

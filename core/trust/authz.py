@@ -82,6 +82,11 @@ ACTS = {
     "retention.read": ("查看挽留记录", _READ),
     "package.read": ("查看服务包", _READ),
     "order.flag": ("异常委托复核", _STAFF),
+    # account managers and the branch's daily reports (issue 14)
+    "manager.assign": ("指定或变更客户经理", _STAFF),
+    "manager.report": ("查看客户经理业绩报表", _READ),
+    "report.new_accounts": ("查看新开户及风险测评日报", _READ),
+    "threshold.review": ("年末周转率阈值复核 (生成策略草案)", _HQ),
     # publishing
     "publish.run": ("发布只读站点快照", _SCHEDULED),
 }
