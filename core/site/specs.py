@@ -172,7 +172,7 @@ TABLES = [
                 "done_at": "完成时间", "done_by": "完成人", "done_note": "完成说明"},
     ),
     TableSpec(
-        "complaints", "branch", "投诉", "投诉处理: 受理 → 调查 → 方案 → 批准 → 解决 → 告知客户 (complaints)",
+        "complaints", "branch", "投诉", "投诉处理: 受理 → 调查 → 方案 → 批准 → 告知客户 → 实施 → 办结 (complaints)",
         facets=("state",), indexes=(("branch_id", "state"),), sort_desc="id",
         safe=("client_id", "branch_id", "state", "received_at", "due_at", "informed_at", "updated_at"),
         labels={"client_id": "客户号", "branch_id": "营业部", "summary": "摘要", "state": "状态",
@@ -322,7 +322,7 @@ SUMMARIES = [
         # Overdue as brokercrm.complaints judges it: the promise is a solution *to the
         # client*, so a complaint stays open until informed, and informing late counts.
         """SELECT branch_id, state, count(*) AS complaints,
-                  sum((state != 'informed' AND due_at < :now) OR (state = 'informed' AND informed_at > due_at))
+                  sum((informed_at IS NULL AND due_at < :now) OR informed_at > due_at)
                   AS overdue
            FROM complaints GROUP BY branch_id, state""",
         "投诉状态", "按营业部与状态统计的投诉 (complaints by state)",

@@ -187,7 +187,7 @@ def test_demo_tells_the_whole_story(env, tmp_path):
     assert one(f"SELECT count(*) FROM classification_history WHERE run_id = {runs[1]} AND old_class != new_class") > 0
     # Complaints at several steps, one past its deadline and still open.
     assert one("SELECT count(DISTINCT state) FROM complaints") >= 3
-    assert one("SELECT count(*) FROM complaints WHERE state != 'informed' AND due_at < "
+    assert one("SELECT count(*) FROM complaints WHERE informed_at IS NULL AND due_at < "
                "(SELECT max(finished_at) FROM runs)") >= 1
     # Overdue and done tasks, a behaviour alert, care moments.
     assert one("SELECT count(*) FROM tasks WHERE status = 'done'") > 0
