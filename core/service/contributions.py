@@ -5,11 +5,11 @@ which listens to every event; and its part of `clients show`.
 """
 
 from ..kernel.registry import Contributions
-from . import packages, policy, schema, tasks, view
+from . import packages, policy, questionnaire_prompt, schema, tasks, view
 
 CONTRIBUTES = Contributions(
     migrations=[schema.service],
     policy_validators={"service": policy.validate, "packages": packages.validate},
-    event_listeners=[tasks.on_event],
+    event_listeners=[tasks.on_event, questionnaire_prompt.on_event],
     client_sections=[view.section],
 )
