@@ -30,6 +30,8 @@ origin of a change) is dropped.
 
 from dataclasses import dataclass, field
 
+from . import manager_book
+
 # A table with more rows than this in a snapshot is "big": no facets and no
 # facet indexes there (the site offers only indexed filters and sorts, and the
 # summary views give the breakdowns); smaller tables get both.
@@ -336,3 +338,4 @@ SUMMARIES = [
         labels={"branch_id": "营业部", "verdict": "结论", "holdings": "持仓数", "confirmed": "已确认"},
     ),
 ]
+SUMMARIES.append(Summary(**manager_book.SUMMARY))  # issue 14: the manager view (site/manager_book.py)

@@ -149,3 +149,33 @@ def test_threshold_review_is_head_office_only_and_needs_data(db, run, actors):
     assert out.exit_code != 0 and "threshold.review" in out.output
     out = run("policy", "threshold-review", "--year", "2026", ok=False)
     assert out.exit_code != 0 and "no turnover data" in out.output
+
+
+# -- the site's manager view ---------------------------------------------------------------------------
+
+
+def test_published_manager_book_per_manager_and_branch(db, db_path, tmp_path, admin, run):
+    import sqlite3
+
+    from brokercrm.site.publish import publish
+
+    for c, m in (("C1", "am1"), ("C2", "am1"), ("C3", "am2"), ("C4", None)):
+        add_client(db, c, assets=50_000)
+        if m:
+            managers.assign(db, admin, c, m, reason="分配")
+    add_client(db, "B1", branch="BJ01")
+    managers.assign(db, admin, "B1", "bj1", reason="分配")
+    run("classify")
+    with db.atomic():
+        events.emit(db, "behaviour_alert", "C3", at="2026-06-20T09:00:00+08:00")   # overdue, am2's
+    interactions.log(db, admin, "C1", kind="call", channel="phone", note="回访", satisfaction=4)
+    out = tmp_path / "site"
+    publish(db_path, out, actor=admin)
+    hq = sqlite3.connect(out / "hq.db")
+    rows = {r[1]: r for r in hq.execute(
+        "SELECT branch_id, manager, clients, overdue_tasks, satisfaction FROM summary_manager_book")}
+    assert rows["am1"] == ("TY01", "am1", 2, 0, 4.0)
+    assert rows["am2"][3] == 1 and rows["(未指派)"][2] == 1 and rows["bj1"][0] == "BJ01"
+    [ty] = [p for p in out.glob("*TY01*.db")]
+    assert {r[0] for r in sqlite3.connect(ty).execute("SELECT manager FROM summary_manager_book")} == {
+        "am1", "am2", "(未指派)"}
