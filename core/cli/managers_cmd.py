@@ -57,6 +57,26 @@ def managers_handover(from_manager, to, reason, db_path, operator, as_json):
         click.echo(f"  → {m}: {n}")
 
 
+@managers.command("distribute")
+@click.option("--branch", required=True, help="营业部代码 (branch code)")
+@click.option("--to", "to", multiple=True, required=True, help="客户经理, 可多次给出 (a manager; repeat for several)")
+@click.option("--reason", required=True, help="理由, 如初始分配 (why)")
+@db_option
+@operator_option
+@json_option
+def managers_distribute(branch, to, reason, db_path, operator, as_json):
+    """把营业部尚无客户经理的客户平均分给几位客户经理 (share a branch's unassigned clients)."""
+    db, actor = acting(db_path, operator)
+    branch = lookups.branch(db, branch)
+    done = managers_lib.distribute(db, actor, branch, list(to), reason=reason)
+    if as_json:
+        emit_json(done)
+        return
+    click.echo(f"营业部 {branch}: 已分配 {done['clients']} 位尚无客户经理的客户 (assigned) · 理由 {done['reason']}")
+    for m, n in done["to"].items():
+        click.echo(f"  → {m}: {n}")
+
+
 @managers.command("history")
 @click.argument("client_id")
 @db_option

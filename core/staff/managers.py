@@ -114,17 +114,31 @@ def handover(db, actor, from_manager, to_managers, *, reason):
     clients so far (ties: the order given), so the books stay even. All or nothing.
     """
     reason = _reason(reason)
-    to_managers = list(dict.fromkeys(m.strip() for m in to_managers if m and m.strip()))
-    if not to_managers:
-        raise BrokerCRMError("须指明接手的客户经理 --to (at least one receiving manager)")
-    if from_manager in to_managers:
-        raise BrokerCRMError(f"{from_manager} 不能移交给自己 (cannot hand over to themself)")
     clients = db.execute("SELECT client_id, branch_id FROM clients WHERE account_manager = ? ORDER BY client_id",
                          [from_manager]).fetchall()
     if not clients:
         raise NotFound(f"{from_manager} 名下没有客户 (no clients managed by {from_manager})")
-    branches = sorted({b for _, b in clients})
-    for branch in branches:
+    return _spread(db, actor, clients, from_manager, to_managers, reason, "bulk", "manager.handover", from_manager)
+
+
+def distribute(db, actor, branch, to_managers, *, reason):
+    """Every client of ``branch`` without a manager, shared among ``to_managers`` like ``handover``."""
+    reason = _reason(reason)
+    clients = db.execute("SELECT client_id, branch_id FROM clients WHERE branch_id = ? AND account_manager IS NULL"
+                         " ORDER BY client_id", [branch]).fetchall()
+    if not clients:
+        authz.require(actor, "manager.assign", branch=branch)
+        return {"from": None, "to": {}, "clients": 0, "reason": reason, "at": now_iso()}
+    return _spread(db, actor, clients, None, to_managers, reason, "distribute", "manager.distribute", branch)
+
+
+def _spread(db, actor, clients, from_manager, to_managers, reason, source, action, target):
+    to_managers = list(dict.fromkeys(m.strip() for m in to_managers if m and m.strip()))
+    if not to_managers:
+        raise BrokerCRMError("须指明接手的客户经理 --to (at least one receiving manager)")
+    if from_manager is not None and from_manager in to_managers:
+        raise BrokerCRMError(f"{from_manager} 不能移交给自己 (cannot hand over to themself)")
+    for branch in sorted({b for _, b in clients}):
         authz.require(actor, "manager.assign", branch=branch)
         known = active_operators(db, branch)
         for m in to_managers:
@@ -137,12 +151,13 @@ def handover(db, actor, from_manager, to_managers, *, reason):
     with db.atomic():
         batch = []
         for client_id, branch in clients:
-            target = min(to_managers, key=lambda m: (load[m], to_managers.index(m)))
-            load[target] += 1
-            moved[target] += 1
-            batch.append(_record(db, actor, client_id, branch, from_manager, target, reason, "bulk", at, emit=False))
+            target_manager = min(to_managers, key=lambda m: (load[m], to_managers.index(m)))
+            load[target_manager] += 1
+            moved[target_manager] += 1
+            batch.append(_record(db, actor, client_id, branch, from_manager, target_manager, reason, source, at,
+                                 emit=False))
         _dispatch(db, batch)
-        audit.record(db, "manager.handover", actor=actor, target=from_manager,
+        audit.record(db, action, actor=actor, target=target,
                      detail={"to": moved, "clients": len(clients), "reason": reason})
     return {"from": from_manager, "to": moved, "clients": len(clients), "reason": reason, "at": at}
 

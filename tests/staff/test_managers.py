@@ -185,3 +185,17 @@ def test_clients_list_mine_and_tasks_list_mine(db, admin, run):
     assert [t["client_id"] for t in mine] == ["C1"]
     everyone = json.loads(run("tasks", "list", "--json", "--as", "am1").output)
     assert len(everyone) == 2
+
+
+def test_distribute_shares_a_branchs_unassigned_clients(db, admin, run):
+    for i in range(4):
+        add_client(db, f"C{i}")
+    add_client(db, "B1", branch="BJ01")
+    managers.assign(db, admin, "C0", "am1", reason="分配")
+    out = json.loads(run("managers", "distribute", "--branch", "TY01", "--to", "am1", "--to", "am2",
+                         "--reason", "初始分配", "--json").output)
+    assert out["clients"] == 3 and out["to"] == {"am1": 1, "am2": 2}
+    assert manager_of(db, "B1") is None
+    add_client(db, "C9")
+    out = run("managers", "distribute", "--branch", "TY01", "--to", "bj1", "--reason", "x", ok=False)
+    assert out.exit_code != 0 and "bj1" in out.output and manager_of(db, "C9") is None
