@@ -56,22 +56,39 @@ def _reason(reason):
     return reason
 
 
-def _record(db, actor, client_id, branch_id, old, new, reason, source, at, *, emit=True):
-    """Store one assignment; emits ``manager_changed`` (with ``emit=False`` returns the event, recorded but
-    not yet handed to the listeners, for ``_dispatch`` to hand over a whole import's at once)."""
-    db.execute(
+def _record(db, actor, client_id, branch_id, old, new, reason, source, at):
+    """Store one assignment and emit ``manager_changed``."""
+    _record_many(db, actor, [(client_id, branch_id, old, new, reason, source)], at, emit=False)
+    return events.emit(db, "manager_changed", client_id, at=at, detail={"branch_id": branch_id, "old": old, "new": new},
+                       operator=actor.id)
+
+
+def _record_many(db, actor, assignments, at, *, emit=True):
+    """Store assignments [(client_id, branch, old, new, reason, source)] with one statement each kind.
+
+    With ``emit`` the ``manager_changed`` events are recorded (one INSERT … for all) and handed to
+    the listeners as one batch (``_dispatch``): an import or a handover of thousands of clients
+    costs a few statements, not a few per client.
+    """
+    if not assignments:
+        return []
+    conn = db.conn
+    conn.executemany(
         "INSERT INTO manager_assignments (client_id, branch_id, old_manager, new_manager, reason, source, at,"
-        " operator) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-        [client_id, branch_id, old, new, reason, source, at, actor.id])
-    db.execute("UPDATE clients SET account_manager = ? WHERE client_id = ?", [new, client_id])
-    detail = {"branch_id": branch_id, "old": old, "new": new}
-    if emit:
-        return events.emit(db, "manager_changed", client_id, at=at, detail=detail, operator=actor.id)
-    event_id = db.execute("INSERT INTO events (kind, client_id, at, detail, operator) VALUES (?, ?, ?, ?, ?)",
-                          ["manager_changed", client_id, at, json.dumps(detail, ensure_ascii=False),
-                           actor.id]).lastrowid
-    return {"id": event_id, "kind": "manager_changed", "client_id": client_id, "at": at, "detail": detail,
-            "operator": actor.id}
+        " operator) VALUES (?, ?, ?, ?, ?, ?, ?, ?)", [(*a, at, actor.id) for a in assignments])
+    conn.executemany("UPDATE clients SET account_manager = ? WHERE client_id = ?",
+                     [(a[3], a[0]) for a in assignments])
+    if not emit:
+        return []
+    last = conn.execute("SELECT COALESCE(max(id), 0) FROM events").fetchone()[0]
+    details = [{"branch_id": a[1], "old": a[2], "new": a[3]} for a in assignments]
+    conn.executemany("INSERT INTO events (kind, client_id, at, detail, operator) VALUES ('manager_changed', ?, ?, ?, ?)",
+                     [(a[0], at, json.dumps(d, ensure_ascii=False), actor.id) for a, d in zip(assignments, details)])
+    ids = [r[0] for r in conn.execute("SELECT id FROM events WHERE id > ? ORDER BY id", [last])]
+    batch = [{"id": i, "kind": "manager_changed", "client_id": a[0], "at": at, "detail": d, "operator": actor.id}
+             for i, a, d in zip(ids, assignments, details)]
+    _dispatch(db, batch)
+    return batch
 
 
 def _dispatch(db, batch):
@@ -149,14 +166,13 @@ def _spread(db, actor, clients, from_manager, to_managers, reason, source, actio
             for m in to_managers}
     at, moved = now_iso(), {m: 0 for m in to_managers}
     with db.atomic():
-        batch = []
+        assignments = []
         for client_id, branch in clients:
             target_manager = min(to_managers, key=lambda m: (load[m], to_managers.index(m)))
             load[target_manager] += 1
             moved[target_manager] += 1
-            batch.append(_record(db, actor, client_id, branch, from_manager, target_manager, reason, source, at,
-                                 emit=False))
-        _dispatch(db, batch)
+            assignments.append((client_id, branch, from_manager, target_manager, reason, source))
+        _record_many(db, actor, assignments, at)
         audit.record(db, action, actor=actor, target=target,
                      detail={"to": moved, "clients": len(clients), "reason": reason})
     return {"from": from_manager, "to": moved, "clients": len(clients), "reason": reason, "at": at}
@@ -221,21 +237,19 @@ class ImportAssignments:
         """Record the assignments that change a client's manager; returns how many."""
         if not self.pending:
             return 0
-        at, batch = now_iso(), []
-        current = {}
-        for n, client_id, _, _ in self.pending:
-            current[client_id] = None
+        current = dict.fromkeys(p[1] for p in self.pending)
         for chunk in rows.chunks(list(current), 900):
             current.update(self.db.execute(
                 f"SELECT client_id, account_manager FROM clients WHERE client_id IN ({', '.join('?' * len(chunk))})",
                 chunk).fetchall())
+        assignments = []
         for n, client_id, branch, manager in self.pending:
             old = current.get(client_id)
             if old == manager:
                 continue
-            batch.append(_record(self.db, self.actor, client_id, branch, old, manager,
-                                 f"导入 {self.source}:{n} (import)", f"{self.source}:{n}", at, emit=False))
+            assignments.append((client_id, branch, old, manager, f"导入 {self.source}:{n} (import)",
+                                f"{self.source}:{n}"))
             current[client_id] = manager
         self.pending = []
-        _dispatch(self.db, batch)
-        return len(batch)
+        _record_many(self.db, self.actor, assignments, now_iso())
+        return len(assignments)
