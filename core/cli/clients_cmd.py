@@ -59,6 +59,7 @@ def clients_show(client_id, reveal, db_path, operator, as_json):
     click.echo(f"{obj['client_id']}  {c['name']}  {c['kind']}  营业部 {obj['branch_id']}")
     click.echo(f"  证件 {c['id_number']}  手机 {c['phone']}  出生 {c['birth_date']}")
     click.echo(f"  总资产 {c['total_assets']}  周转率 {c['turnover_rate']}  平均持仓 {c['avg_holding_days']} 天")
+    click.echo(f"  客户经理 (account manager) {c.get('account_manager') or '未指派 (none)'}")
     if obj["class"] is None:
         click.echo("  尚未分类 (not yet classified)")
     else:

@@ -199,3 +199,11 @@ def test_distribute_shares_a_branchs_unassigned_clients(db, admin, run):
     add_client(db, "C9")
     out = run("managers", "distribute", "--branch", "TY01", "--to", "bj1", "--reason", "x", ok=False)
     assert out.exit_code != 0 and "bj1" in out.output and manager_of(db, "C9") is None
+
+
+def test_clients_show_names_the_manager(db, admin, run):
+    add_client(db, "C1")
+    assert "未指派" in run("clients", "show", "C1").output
+    managers.assign(db, admin, "C1", "am1", reason="分配")
+    assert "客户经理 (account manager) am1" in run("clients", "show", "C1").output
+    assert json.loads(run("clients", "show", "C1", "--json").output)["client"]["account_manager"] == "am1"
