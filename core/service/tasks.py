@@ -24,6 +24,10 @@ from ..kernel.timeutil import CST, iso, now, parse_moment
 from ..kernel.sql_filters import where_equal
 
 STATUSES = ("open", "done")
+# Events the system raises about its own bookkeeping, not about something the client did: they
+# open their touchpoint tasks but plugins' follow-ups are not asked for them (a reassigned book of
+# thousands of clients must not call a plugin worker per client, nor open a plugin task each).
+BOOKKEEPING = frozenset({"manager_changed", "questionnaire_missing"})
 
 
 def _branch_of(db, client_id):
@@ -93,7 +97,8 @@ def on_events(db, batch):
                 " created_at, due_at, queue) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", new_tasks,
             )
     created = [r[0] for r in db.execute("SELECT id FROM tasks WHERE id > ? ORDER BY id", [before])]
-    asking = plugins_lib.dispatch.branches_with_plugins(db, {branches[e["client_id"]] for e in batch})
+    batch = [e for e in batch if e["kind"] not in BOOKKEEPING]
+    asking = plugins_lib.dispatch.branches_with_plugins(db, {branches[e["client_id"]] for e in batch}) if batch else ()
     if asking:
         host = plugins_lib.current()
         for event in batch:
