@@ -178,8 +178,8 @@ async def gather(db, client_id, published_at):
     complaints = await _rows(db, tables, "SELECT * FROM complaints WHERE client_id = ? ORDER BY id DESC",
                              [client_id], "complaints")
     for c in complaints or []:
-        c["overdue"] = (c["state"] != "informed" and (c.get("due_at") or "") < now) or \
-            (c["state"] == "informed" and (c.get("informed_at") or "") > (c.get("due_at") or ""))
+        c["overdue"] = (not c.get("informed_at") and (c.get("due_at") or "") < now) or \
+            (c.get("informed_at") or "") > (c.get("due_at") or "")
         c["steps"] = await _rows(db, tables, "SELECT * FROM complaint_steps WHERE complaint_id = ? ORDER BY id",
                                  [c["id"]], "complaint_steps") or []
     page["complaints"] = complaints

@@ -75,9 +75,9 @@ async def numbers(datasette, name, config, counts):
         card("overdue_tasks", "逾期未办任务", overdue,
              list_url(name, "tasks", {"status": "open", "due_at__lt": published_at, "_sort": "due_at"}), bad=True)
     if "complaints" in tables:
-        near = await _one(db, "SELECT count(*) FROM complaints WHERE state != 'informed' AND due_at < ?",
+        near = await _one(db, "SELECT count(*) FROM complaints WHERE informed_at IS NULL AND due_at < ?",
                           [_plus_day(published_at)]) or 0
-        overdue = await _one(db, "SELECT count(*) FROM complaints WHERE state != 'informed' AND due_at < ?",
+        overdue = await _one(db, "SELECT count(*) FROM complaints WHERE informed_at IS NULL AND due_at < ?",
                              [published_at]) or 0
         url = list_url(name, "complaints_due") if "complaints_due" in queries else list_url(name, "complaints")
         card("complaints_due", "24小时内到期或已超期的投诉", near, url, note=f"其中已超期 {overdue}", bad=True)
@@ -113,7 +113,7 @@ async def branch_rows(datasette, name, config):
     sources = [
         ("clients", "summary_class_by_branch", "SELECT branch_id, sum(clients) FROM summary_class_by_branch GROUP BY branch_id"),
         ("overdue_tasks", "summary_tasks_by_branch", "SELECT branch_id, sum(open_overdue) FROM summary_tasks_by_branch GROUP BY branch_id"),
-        ("complaints", "summary_complaints_by_state", "SELECT branch_id, sum(complaints) FROM summary_complaints_by_state WHERE state != 'informed' GROUP BY branch_id"),
+        ("complaints", "summary_complaints_by_state", "SELECT branch_id, sum(complaints) FROM summary_complaints_by_state WHERE state NOT IN ('informed', 'resolved', 'closed') GROUP BY branch_id"),
         ("unconfirmed", "summary_suitability", "SELECT branch_id, sum(holdings - confirmed) FROM summary_suitability WHERE verdict != 'match' GROUP BY branch_id"),
         ("expiring", "assessment_expiry", "SELECT branch_id, count(*) FROM assessment_expiry WHERE status = 'expiring' GROUP BY branch_id"),
     ]

@@ -38,7 +38,7 @@ ENUMS = {
                "revoked": "已撤销", "superseded": "已替代", "ok": "成功", "failed": "失败", "running": "进行中",
                "expired": "已过期", "expiring": "30天内到期", "decided": "已决定"},
     "state": {"received": "已受理", "investigating": "调查中", "proposed": "已提方案", "approved": "已批准",
-              "resolved": "已处理", "informed": "已告知客户", "open": "处理中", "closed": "已结案",
+              "resolved": "已实施", "informed": "方案已告知客户", "open": "处理中", "closed": "已结案",
               "pending": "待复核", "rejected": "已驳回"},
     "verdict": {"match": "匹配", "mismatch": "不匹配", "forbidden": "禁止", "warning": "提示"},
     "investor_type": {"ordinary": "普通投资者", "professional": "专业投资者"},

@@ -23,11 +23,12 @@ def _client_obj(row):
     return obj
 
 
-def list_clients(db, actor, *, branch=None, class_=None, limit=None, offset=0, status=None):
+def list_clients(db, actor, *, branch=None, class_=None, limit=None, offset=0, status=None, manager=None):
     """Clients with their current classification (None where not yet classified).
 
     A branch operator sees only their own branch's clients. ``status`` (issue 14:
-    active, dormant, …) reads ``client_status``, where a client without a row is active.
+    active, dormant, …) reads ``client_status``, where a client without a row is active;
+    ``manager``: one account manager's book.
     """
     branch = authz.branch_filter(actor, "client.read", branch)
     extra = []
@@ -35,9 +36,9 @@ def list_clients(db, actor, *, branch=None, class_=None, limit=None, offset=0, s
         extra.append(("c.client_id NOT IN (SELECT client_id FROM client_status WHERE status <> 'active')", []))
     elif status:
         extra.append(("c.client_id IN (SELECT client_id FROM client_status WHERE status = ?)", [status]))
-    where, params = where_equal({"c.branch_id": branch, "k.class": class_}, extra=extra)
+    where, params = where_equal({"c.branch_id": branch, "k.class": class_, "c.account_manager": manager}, extra=extra)
     sql = (
-        "SELECT c.client_id, c.branch_id, c.kind, c.name, "
+        "SELECT c.client_id, c.branch_id, c.kind, c.name, c.account_manager, "
         + ", ".join(f"k.[{d}]" for d in DIMENSIONS)
         + " FROM clients c LEFT JOIN classifications k ON k.client_key = c.id"
         + where

@@ -21,15 +21,20 @@ def clients():
 @click.option("--limit", type=int, default=None, help="最多显示条数 (at most N)")
 @click.option("--status", "status_", default=None,
               help="客户状态 (active 正常, dormant 休眠, transfer_requested, closure_requested, closed, transferred)")
+@click.option("--mine", is_flag=True, help="只列我名下的客户 (my clients: I am their account manager)")
+@click.option("--manager", default=None, help="某位客户经理名下的客户 (one account manager's clients)")
 @db_option
 @operator_option
 @json_option
-def clients_list(branch, class_, limit, status_, db_path, operator, as_json):
+def clients_list(branch, class_, limit, status_, mine, manager, db_path, operator, as_json):
     """列出客户及其分类 (list clients with their classification; a branch operator: own branch)."""
+    if mine and manager:
+        raise click.UsageError("--mine 与 --manager 只能用其一 (one of --mine, --manager)")
     db, actor = acting(db_path, operator)
     branch, class_ = lookups.branch(db, branch), lookups.client_class(db, class_)
     status_ = lifecycle.normal_status(status_) if status_ else None
-    rows = clients_lib.list_clients(db, actor, branch=branch, class_=class_, limit=limit, status=status_)
+    rows = clients_lib.list_clients(db, actor, branch=branch, class_=class_, limit=limit, status=status_,
+                                    manager=actor.id if mine else manager)
     if as_json:
         emit_json_stream(rows)
         return
@@ -58,6 +63,7 @@ def clients_show(client_id, reveal, db_path, operator, as_json):
     click.echo(f"{obj['client_id']}  {c['name']}  {c['kind']}  营业部 {obj['branch_id']}")
     click.echo(f"  证件 {c['id_number']}  手机 {c['phone']}  出生 {c['birth_date']}")
     click.echo(f"  总资产 {c['total_assets']}  周转率 {c['turnover_rate']}  平均持仓 {c['avg_holding_days']} 天")
+    click.echo(f"  客户经理 (account manager) {c.get('account_manager') or '未指派 (none)'}")
     if obj["class"] is None:
         click.echo("  尚未分类 (not yet classified)")
     else:

@@ -10,11 +10,13 @@ from .common import acting, db_option, echo_table, emit_json, json_option, opera
 
 @cli.group()
 def complaints():
-    """投诉处理: 受理 → 调查 → 方案 → 批准 → 处理 → 告知客户 (complaint handling).
+    """投诉处理: 受理 → 调查 → 方案 → 批准 → 告知客户 → 实施 → 客户意见 (complaint handling).
 
-    投诉由 `interactions log CLIENT --kind complaint …` 立案. 每一步须 --as 操作员;
-    方案须由经办人以外的主管批准. A complaint is opened by logging an
-    interaction of kind complaint; steps cannot be skipped.
+    投诉由 `interactions log CLIENT --kind complaint …` 立案, 任务进投诉组队列. 每一步须 --as
+    操作员; 方案须由经办人以外的主管批准. 48 小时时限在方案告知客户 (inform) 时停止, 不在实施时.
+    客户不满意 (opinion --not-satisfied) 则重新处理. A complaint is opened by logging an
+    interaction of kind complaint; steps cannot be skipped; the clock stops when the
+    client is told the solution; an unsatisfied client reopens it.
     """
 
 
@@ -29,6 +31,9 @@ def _echo(c, as_json):
         click.echo(f"  经办 (handler) {c['handler']}" + (f" · 批准 (approved by) {c['approved_by']}" if c.get("approved_by") else ""))
     if c.get("proposal"):
         click.echo(f"  方案 (proposal): {c['proposal']}")
+    for o in c.get("opinions", []):
+        click.echo(f"  客户意见 (opinion) 第 {o['round']} 轮: {'满意 satisfied' if o['satisfied'] else '不满意 not satisfied'}"
+                   f" · {o['at']} by {o['operator']}: {o['note']}")
     for s in c.get("steps", []):
         click.echo(f"  {s['at']} {s['from'] or '-'} → {s['to']} by {s['operator'] or '-'}"
                    + (f": {s['note']}" if s["note"] else ""))
@@ -89,7 +94,22 @@ _step_command("approve", "主管批准方案, 不能是经办人 (a supervisor, 
               complaints_lib.approve, click.option("--note", default=None, help="备注 (note)"))
 _step_command("reject", "主管退回方案, 回到调查 (a supervisor sends the proposal back).", complaints_lib.reject,
               click.option("--reason", required=True, help="退回理由 (why)"))
-_step_command("resolve", "执行方案 (the approved solution has been carried out).", complaints_lib.resolve,
+_step_command("inform", "方案已告知客户, 48 小时时限停止 (the client has been told the solution; the clock stops).",
+              complaints_lib.inform, click.option("--note", required=True, help="告知方式 (how the client was told)"))
+_step_command("resolve", "方案已实施 (the solution the client was told has been carried out).", complaints_lib.resolve,
               click.option("--note", required=True, help="处理结果 (what was done)"))
-_step_command("inform", "已告知客户, 结案 (the client has been told; closes the complaint).",
-              complaints_lib.inform, click.option("--note", required=True, help="告知方式与客户反馈 (how, and the reply)"))
+
+
+@complaints.command("opinion")
+@click.argument("complaint_id", type=int)
+@click.option("--satisfied/--not-satisfied", default=None, help="客户是否满意 (the client's opinion)")
+@click.option("--note", required=True, help="客户意见原话或要点 (what the client said)")
+@db_option
+@operator_option
+@json_option
+def complaints_opinion(complaint_id, satisfied, note, db_path, operator, as_json):
+    """记录客户对方案的意见: 满意则办结, 不满意则重新处理 (the client's opinion: closes or reopens)."""
+    if satisfied is None:
+        raise click.UsageError("须给出 --satisfied 或 --not-satisfied (say whether the client is satisfied)")
+    db, actor = acting(db_path, operator)
+    _echo(complaints_lib.opinion(db, actor, complaint_id, satisfied=satisfied, note=note), as_json)

@@ -13,3 +13,4 @@ from . import programmes_cmd  # noqa: F401,E402  (issue 14: callbacks, prospects
 from . import education_cmd  # noqa: F401,E402  (issue 14: investor education, client events)
 from . import points_cmd  # noqa: F401,E402  (issue 14: points and membership)
 from . import kyc_cmd  # noqa: F401,E402  (issue 11 items 7–8: KYC)
+from . import managers_cmd, reports_cmd  # noqa: F401,E402  (issue 14: account managers, daily reports)

@@ -20,20 +20,23 @@ def tasks():
 @click.option("--overdue", is_flag=True, help="只列逾期未办 (open past due only)")
 @click.option("--status", type=click.Choice(tasks_lib.STATUSES), default=None, help="open | done")
 @click.option("--limit", type=int, default=None, help="最多条数 (at most N)")
+@click.option("--mine", is_flag=True, help="只列我的: 指派给我的, 及我所在岗位队列的 (mine: assigned to me or my position's queue)")
+@click.option("--assignee", default=None, help="某位客户经理的任务 (one person's tasks)")
 @db_option
 @operator_option
 @json_option
-def tasks_list(branch, client_id, overdue, status, limit, db_path, operator, as_json):
+def tasks_list(branch, client_id, overdue, status, limit, mine, assignee, db_path, operator, as_json):
     """列出任务, 未办在前, 按截止时间 (list tasks, open first, by due time)."""
     db, actor = acting(db_path, operator)
     branch, client_id = lookups.branch(db, branch), lookups.client(db, client_id)
     rows = tasks_lib.list_tasks(db, actor, branch=branch, client_id=client_id, overdue=overdue,
-                                status=status, limit=limit)
+                                status=status, limit=limit, mine_only=mine, assignee=assignee)
     if as_json:
         emit_json(rows)
         return
-    echo_table([(f"#{t['id']}", t["client_id"], t["branch_id"], tasks_lib.due_label(t), t["title"], t["origin"])
-                for t in rows], ["任务 id", "客户 client", "营业部", "截止 due", "任务 title", "来源 origin"],
+    echo_table([(f"#{t['id']}", t["client_id"], t["branch_id"], tasks_lib.due_label(t), t["title"],
+                 tasks_lib.owner_label(t), t["origin"])
+                for t in rows], ["任务 id", "客户 client", "营业部", "截止 due", "任务 title", "负责 owner", "来源 origin"],
                empty="没有任务 (no tasks)")
 
 

@@ -29,6 +29,7 @@ from . import synth
 from . import programmes_story, story
 from ..classify.engine import classify
 from ..imports import import_assessments, import_clients
+from ..staff import managers
 from ..kernel.db import connect, readonly_uri
 from ..kernel import wal
 from ..kernel.errors import BrokerCRMError
@@ -126,6 +127,20 @@ def add_branch_operator(db, db_path, actor):
     user, branch = BRANCH_OPERATOR
     _, key = operators.add(db, actor, user, "branch", branch=branch)
     keys.save_private(key, keys_dir_for(db_path) / f"{user}.key")
+
+
+# Two account managers per branch (issue 14): each branch's book is shared between them.
+ACCOUNT_MANAGERS = ("am1", "am2")
+
+
+def add_account_managers(db, db_path, actor):
+    """Certify two account managers per branch and share each branch's clients between them."""
+    for code in synth.BRANCHES:
+        names = [f"{code.lower()}_{m}" for m in ACCOUNT_MANAGERS]
+        for user in names:
+            _, key = operators.add(db, actor, user, "account_manager", branch=code)
+            keys.save_private(key, keys_dir_for(db_path) / f"{user}.key")
+        managers.distribute(db, actor, code, names, reason="演示: 初始分配 (demo: first assignment)")
 
 
 def demo_actor(db_path, user=ROOT):
@@ -235,6 +250,7 @@ def build(db_path=DEFAULT_DB, *, clients=DEFAULT_CLIENTS, seed=synth.DEFAULT_SEE
         assessed = db.execute("SELECT count(*) FROM assessments").fetchone()[0]
         say(f"已导入问卷 (imported assessments) {assessed:,}  ({steps['import_assessments']:.1f}s)")
 
+        add_account_managers(db, db_path, actor)
         approved = approve_demo_plugin(db, db_path, actor, today)
         if approved:
             say(f"插件 (plugin) {approved} 由营业部申请、总部批准 (requested by the branch, approved by head office)")

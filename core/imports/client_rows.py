@@ -40,6 +40,9 @@ ALIASES = {
     "职业": "occupation", "学历": "education", "投资年限": "investment_years",
     "法定代表人": "legal_representative", "经营范围": "business_scope", "净资产": "net_assets",
     **{label: column for column, label in kyc_fields.COLUMNS.items()}, **kyc_fields.ALIASES,
+    # Not a stored field of the row: it travels among the extra columns and is taken out and
+    # checked by brokercrm.staff.managers (the account manager must be an operator of the branch).
+    "客户经理": "account_manager", "客户经理编号": "account_manager", "客户经理代码": "account_manager",
 }
 KINDS = {
     "individual": "individual", "个人": "individual", "person": "individual",

@@ -29,6 +29,7 @@ from .client_rows import ALIASES, COLUMNS, FIELDS, IMPORTANT_FIELDS, KNOWN, Bran
 from .clients_fast import KYC, SHORT, produce, widen
 from ..kernel.errors import BrokerCRMError
 from ..kernel.registry import registry
+from ..staff import managers as staff_managers
 from .report import ImportResult, Problems, Progress, Rejects, SeenKeys
 from ..kernel.rows import chunks
 from .readers import WORKBOOK_SUFFIXES, check_file
@@ -337,6 +338,7 @@ def import_clients(db, path, *, actor, skip_invalid=False, rejects=None, progres
     spec = import_policy.spec(db, "clients", extra_aliases=ALIASES)
     bar = Progress(path, progress, f"导入客户 {source}")
     writer = _ClientWriter(db, source, actor, result)
+    managers = staff_managers.ImportAssignments(db, actor, source)
     # The rows as read travel with the checked ones only when a rejects file or a
     # validator may need them: a dict per row is a third of the reader's cost.
     keep_rows = bool(validators) or spool.enabled
@@ -353,6 +355,9 @@ def import_clients(db, path, *, actor, skip_invalid=False, rejects=None, progres
             for payload in payloads:
                 result.rows += payload["rows"]
                 good, numbers, bad = payload["good"], payload["numbers"], payload["bad"]
+                if good:
+                    good, numbers, rejected = _take_managers(managers, good, numbers, payload["good_rows"])
+                    bad = bad + rejected
                 if validators and good:
                     good, numbers, rejected = _run_validators(validators, good, numbers, payload["good_rows"])
                     bad = bad + rejected
@@ -369,6 +374,8 @@ def import_clients(db, path, *, actor, skip_invalid=False, rejects=None, progres
                 for n, row, errors in sorted(bad, key=lambda item: item[0]):
                     problems.add_row(n, errors)
                     spool.add(row, errors)
+                managers.drop(n for n, _, _ in bad)
+                managers.apply()
                 bar.advance(payload["size"])
             if problems.total and not skip_invalid:
                 problems.fail("客户 (clients)")
@@ -415,6 +422,22 @@ def _run_enrichers(enrichers, good):
         extra = {**(json.loads(stored[-1]) if stored[-1] else {}), **values}
         out[index] = (*stored[:-1], json.dumps(extra, ensure_ascii=False, default=str))
     return out
+
+
+def _take_managers(managers, good, numbers, originals):
+    """The account_manager column: out of the extra columns, checked against the branch's operators."""
+    good, refused = managers.take(good, numbers, 0, COLUMNS.index("branch_id"))
+    if not refused:
+        return good, numbers, []
+    read = dict(originals or ())
+    errors = {}
+    for index, column, reason in refused:
+        errors.setdefault(index, []).append((column, reason))
+    kept = [i for i in range(len(good)) if i not in errors]
+    rejected = [(numbers[i], read.get(numbers[i]), e) for i, e in sorted(errors.items())]
+    if originals:  # parallel to good: the validators after this read them by index
+        originals[:] = [originals[i] for i in kept]
+    return [good[i] for i in kept], [numbers[i] for i in kept], rejected
 
 
 def _run_validators(validators, good, numbers, originals):

@@ -30,7 +30,8 @@ KINDS = {
                "investment_years", "legal_representative", "business_scope", "net_assets",
                # issue 11 item 7 (kernel.kyc_fields.COLUMNS)
                "gender", "address", "income_source", "debts", "integrity_record", "tax_residence", "id_type",
-               "id_valid_until", "beneficial_owners", "actual_controller"),
+               "id_valid_until", "beneficial_owners", "actual_controller",
+               "account_manager"),  # issue 14 item 2 (brokercrm.staff.managers)
         required=("client_id", "kind", "name", "id_number", "branch_id"),
         unknown="keep"),
     "assessments": Kind(

@@ -48,6 +48,8 @@ def validate(doc):
         parse_duration(tp.get("within"), f"{where}.within")
         if "ignore_after" in tp:
             parse_duration(tp["ignore_after"], f"{where}.ignore_after")
+        if "queue" in tp:
+            text(tp, "queue", where)  # a position id (positions policy); its tasks go to that group's queue
     cal = doc.get("calendar", {})
     if not isinstance(cal, dict):
         raise PolicyError("calendar: 须为表 (must be a table)")

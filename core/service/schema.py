@@ -137,3 +137,50 @@ def m001_service(db):
     )
     for table in ("complaint_steps", "retention_attempts"):
         append_only(db, table)
+
+
+@service()
+def m002_k14a_task_owners_and_complaint_opinion(db):
+    # Issue 14: every task lands with an owner — a person (assignee: by default the client's
+    # account manager, set by the trigger below whatever code opened the task) or a group queue
+    # (queue: a position id such as complaints_group 投诉组, where the touchpoint says so).
+    # Complaints: the solution given to the client stops the clock (informed_at); the work done
+    # afterwards (resolved_at) and the client's opinion of it (complaint_opinions) are recorded;
+    # an unsatisfied client reopens the complaint for another round.
+    db.executescript(
+        """
+        ALTER TABLE tasks ADD COLUMN assignee TEXT;
+        ALTER TABLE tasks ADD COLUMN queue TEXT;
+        CREATE INDEX tasks_assignee ON tasks(assignee, status);
+        CREATE INDEX tasks_queue ON tasks(queue, status);
+        UPDATE tasks SET assignee = (SELECT account_manager FROM clients c WHERE c.client_id = tasks.client_id)
+            WHERE status = 'open';
+        CREATE TRIGGER tasks_default_assignee AFTER INSERT ON tasks
+        WHEN NEW.assignee IS NULL AND NEW.queue IS NULL
+        BEGIN
+            UPDATE tasks SET assignee = (SELECT account_manager FROM clients WHERE client_id = NEW.client_id)
+            WHERE id = NEW.id;
+        END;
+
+        ALTER TABLE complaints ADD COLUMN round INTEGER NOT NULL DEFAULT 1;
+        ALTER TABLE complaints ADD COLUMN resolved_at TEXT;
+        ALTER TABLE complaints ADD COLUMN closed_at TEXT;
+        CREATE TABLE complaint_opinions (
+            id INTEGER PRIMARY KEY,
+            complaint_id INTEGER NOT NULL REFERENCES complaints(id),
+            round INTEGER NOT NULL,
+            satisfied INTEGER NOT NULL CHECK (satisfied IN (0, 1)),
+            note TEXT NOT NULL,
+            at TEXT NOT NULL,
+            operator TEXT NOT NULL
+        );
+        CREATE INDEX complaint_opinions_complaint ON complaint_opinions(complaint_id, id);
+        -- The old order was … approved → resolved → informed (the clock stopped after the work).
+        -- Now informing comes first: a complaint already informed has had its work done too.
+        UPDATE complaints SET state = 'resolved', resolved_at = updated_at WHERE state = 'informed';
+        -- Work done but the client not yet told (the old 'resolved'): stays resolved; informing it
+        -- is still allowed and stops its clock (complaints.inform).
+        UPDATE complaints SET resolved_at = updated_at WHERE state = 'resolved' AND resolved_at IS NULL;
+        """
+    )
+    append_only(db, "complaint_opinions")

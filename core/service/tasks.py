@@ -6,6 +6,11 @@ the event (minutes, hours, days or working days), and approved branch plugins
 may add their own follow-ups through the interaction hooks. Tasks are done by
 ``done``; ``report`` counts per branch what was done on time, late, and what
 is still open past its due time.
+
+Every task has an owner: ``assignee`` (a person; by default the client's account
+manager, set by the schema's trigger for any task opened without one) or
+``queue`` (a position's group queue, where the touchpoint names one: complaints →
+投诉组 ``complaints_group``). ``list_tasks(mine_only=True)`` is "my tasks".
 """
 
 import datetime as dt
@@ -19,6 +24,10 @@ from ..kernel.timeutil import CST, iso, now, parse_moment
 from ..kernel.sql_filters import where_equal
 
 STATUSES = ("open", "done")
+# Events the system raises about its own bookkeeping, not about something the client did: they
+# open their touchpoint tasks but plugins' follow-ups are not asked for them (a reassigned book of
+# thousands of clients must not call a plugin worker per client, nor open a plugin task each).
+BOOKKEEPING = frozenset({"manager_changed", "questionnaire_missing"})
 
 
 def _branch_of(db, client_id):
@@ -26,14 +35,16 @@ def _branch_of(db, client_id):
 
 
 def create(db, client_id, *, kind, title, origin, due_at, event_id=None, dedupe_key=None,
-           created_at=None, branch_id=None):
-    """Open a task; with ``dedupe_key`` a second call is a no-op. Returns the id (or None if a duplicate)."""
+           created_at=None, branch_id=None, queue=None, assignee=None):
+    """Open a task; with ``dedupe_key`` a second call is a no-op. Returns the id (or None if a duplicate).
+
+    Without ``queue`` or ``assignee`` it goes to the client's account manager (the schema's trigger)."""
     branch_id = branch_id or _branch_of(db, client_id)
     cursor = db.execute(
         "INSERT OR IGNORE INTO tasks (client_id, branch_id, kind, title, origin, event_id, dedupe_key,"
-        " created_at, due_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        " created_at, due_at, queue, assignee) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         [client_id, branch_id, kind, title, origin, event_id, dedupe_key,
-         iso(created_at or now()), iso(due_at)],
+         iso(created_at or now()), iso(due_at), queue, assignee],
     )
     return cursor.lastrowid if cursor.rowcount else None
 
@@ -52,6 +63,7 @@ def on_events(db, batch):
     batch = [e for e in batch if e.get("client_id")]
     if not batch:
         return []
+    _follow_manager(db, [e for e in batch if e["kind"] == "manager_changed"])
     policy = sp.load(db)
     moment = now()
     branches = _branches(db, batch)
@@ -75,16 +87,18 @@ def on_events(db, batch):
                 continue  # a historic event: no promise to keep
             new_tasks.append((event["client_id"], branches[event["client_id"]], tp["task"], tp["title"],
                          f"touchpoint:{kind}", event["id"], f"event:{event['id']}:{tp['task']}", created_at,
-                         policy.due(at, tp["within"]).isoformat(timespec="seconds")))
+                         policy.due(at, tp["within"]).isoformat(timespec="seconds"), tp.get("queue")))
     before = db.execute("SELECT COALESCE(max(id), 0) FROM tasks").fetchone()[0]
     if new_tasks:
         with db.atomic():  # inside the emitter's transaction a savepoint; alone, its own commit
+            # No queue: the trigger tasks_default_assignee gives the task to the client's manager.
             db.conn.executemany(
                 "INSERT OR IGNORE INTO tasks (client_id, branch_id, kind, title, origin, event_id, dedupe_key,"
-                " created_at, due_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", new_tasks,
+                " created_at, due_at, queue) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", new_tasks,
             )
     created = [r[0] for r in db.execute("SELECT id FROM tasks WHERE id > ? ORDER BY id", [before])]
-    asking = plugins_lib.dispatch.branches_with_plugins(db, {branches[e["client_id"]] for e in batch})
+    batch = [e for e in batch if e["kind"] not in BOOKKEEPING]
+    asking = plugins_lib.dispatch.branches_with_plugins(db, {branches[e["client_id"]] for e in batch}) if batch else ()
     if asking:
         host = plugins_lib.current()
         for event in batch:
@@ -95,6 +109,26 @@ def on_events(db, batch):
 
 
 on_event.batch = on_events
+
+
+def _follow_manager(db, changes):
+    """A client's open tasks held by the old manager move to the new one (queue tasks stay in their queue)."""
+    if changes:
+        db.conn.executemany(
+            "UPDATE tasks SET assignee = ? WHERE client_id = ? AND status = 'open' AND queue IS NULL"
+            " AND (assignee IS ? OR assignee IS NULL)",
+            [(e["detail"]["new"], e["client_id"], e["detail"]["old"]) for e in changes])
+
+
+def mine(actor):
+    """SQL condition and parameters for "my tasks": assigned to the actor, or in a queue of their position.
+
+    A queue is a position id (policies/positions.toml); a branch position's queue
+    is its own branch's, a head-office position's the firm's.
+    """
+    if actor.branch:
+        return "(assignee = ? OR (queue = ? AND branch_id = ?))", [actor.id, actor.role, actor.branch]
+    return "(assignee = ? OR queue = ?)", [actor.id, actor.role]
 
 
 def _cutoff(policy, tp, moment):
@@ -164,12 +198,18 @@ def _decorate(task, moment):
     return task
 
 
-def list_tasks(db, actor, *, branch=None, client_id=None, overdue=False, status=None, limit=None):
+def list_tasks(db, actor, *, branch=None, client_id=None, overdue=False, status=None, limit=None, mine_only=False,
+               assignee=None):
+    """Tasks, open first by due time; ``mine_only``: the actor's own and their position's queue;
+    ``assignee``: one person's (an account manager's)."""
     branch = authz.branch_filter(actor, "task.read", branch)
     moment = iso(now())
+    extra = [("status = 'open' AND due_at < ?", [moment])] if overdue else []
+    if mine_only:
+        extra.append(mine(actor))
     where, params = where_equal(
-        {"branch_id": branch, "client_id": client_id, "status": None if overdue else status},
-        extra=[("status = 'open' AND due_at < ?", [moment])] if overdue else (),
+        {"branch_id": branch, "client_id": client_id, "status": None if overdue else status, "assignee": assignee},
+        extra=extra,
     )
     sql = "SELECT * FROM tasks" + where
     sql += " ORDER BY status = 'done', due_at, id"
@@ -250,3 +290,10 @@ def due_label(task):
     marks = {"open past due": " 逾期 OVERDUE", "done late": " 迟办 late", "done on time": " 按时 on time"}
     return due + marks.get(task["state"], "")
 
+
+
+def owner_label(task):
+    """'am01' for a person, '队列 complaints_group' for a group queue, '-' for nobody."""
+    if task.get("queue"):
+        return f"队列 queue {task['queue']}"
+    return task.get("assignee") or "- (未指派 unassigned)"

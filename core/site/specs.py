@@ -30,6 +30,8 @@ origin of a change) is dropped.
 
 from dataclasses import dataclass, field
 
+from . import manager_book
+
 # A table with more rows than this in a snapshot is "big": no facets and no
 # facet indexes there (the site offers only indexed filters and sorts, and the
 # summary views give the breakdowns); smaller tables get both.
@@ -177,7 +179,7 @@ TABLES = [
                 "done_at": "完成时间", "done_by": "完成人", "done_note": "完成说明"},
     ),
     TableSpec(
-        "complaints", "branch", "投诉", "投诉处理: 受理 → 调查 → 方案 → 批准 → 解决 → 告知客户 (complaints)",
+        "complaints", "branch", "投诉", "投诉处理: 受理 → 调查 → 方案 → 批准 → 告知客户 → 实施 → 办结 (complaints)",
         facets=("state",), indexes=(("branch_id", "state"),), sort_desc="id",
         safe=("client_id", "branch_id", "state", "received_at", "due_at", "informed_at", "updated_at"),
         labels={"client_id": "客户号", "branch_id": "营业部", "summary": "摘要", "state": "状态",
@@ -338,7 +340,7 @@ SUMMARIES = [
         # Overdue as brokercrm.complaints judges it: the promise is a solution *to the
         # client*, so a complaint stays open until informed, and informing late counts.
         """SELECT branch_id, state, count(*) AS complaints,
-                  sum((state != 'informed' AND due_at < :now) OR (state = 'informed' AND informed_at > due_at))
+                  sum((informed_at IS NULL AND due_at < :now) OR informed_at > due_at)
                   AS overdue
            FROM complaints GROUP BY branch_id, state""",
         "投诉状态", "按营业部与状态统计的投诉 (complaints by state)",
@@ -352,3 +354,4 @@ SUMMARIES = [
         labels={"branch_id": "营业部", "verdict": "结论", "holdings": "持仓数", "confirmed": "已确认"},
     ),
 ]
+SUMMARIES.append(Summary(**manager_book.SUMMARY))  # issue 14: the manager view (site/manager_book.py)

@@ -25,3 +25,33 @@ def m001_qualifications(db):
         BEGIN SELECT RAISE(ABORT, 'operator_qualifications is append-only'); END;
         """
     )
+
+
+@migrations()
+def m002_k14a_account_managers(db):
+    # Issue 14 item 2: each client's account manager (客户经理), an operator id of the client's
+    # branch. A column on clients (not personal data) so "my clients" and per-manager reports
+    # are one indexed look-up; every assignment and reassignment, with its reason, is kept in
+    # the append-only manager_assignments (and signed in the audit log).
+    db.executescript(
+        """
+        ALTER TABLE clients ADD COLUMN account_manager TEXT;
+        CREATE INDEX clients_account_manager ON clients(account_manager);
+        CREATE TABLE manager_assignments (
+            id INTEGER PRIMARY KEY,
+            client_id TEXT NOT NULL,
+            branch_id TEXT NOT NULL,
+            old_manager TEXT,
+            new_manager TEXT NOT NULL,
+            reason TEXT NOT NULL,
+            source TEXT NOT NULL,       -- 'assign', 'reassign', 'bulk', or the imported file:row
+            at TEXT NOT NULL,
+            operator TEXT NOT NULL
+        );
+        CREATE INDEX manager_assignments_client ON manager_assignments(client_id, id);
+        CREATE TRIGGER manager_assignments_no_update BEFORE UPDATE ON manager_assignments
+        BEGIN SELECT RAISE(ABORT, 'manager_assignments is append-only'); END;
+        CREATE TRIGGER manager_assignments_no_delete BEFORE DELETE ON manager_assignments
+        BEGIN SELECT RAISE(ABORT, 'manager_assignments is append-only'); END;
+        """
+    )

@@ -113,6 +113,11 @@ ACTS = {
     "kyc.flag.clear": ("核实并解除资料合理性标记", _STAFF),
     "kyc.id_expiry": ("证件有效期检查", {HEADOFFICE: FIRM, BRANCH: OWN, SERVICE: FIRM}),
     "client.change.csdc": ("标记资料变更已同步中国结算", _STAFF),
+    # account managers and the branch's daily reports (issue 14)
+    "manager.assign": ("指定或变更客户经理", _STAFF),
+    "manager.report": ("查看客户经理业绩报表", _READ),
+    "report.new_accounts": ("查看新开户及风险测评日报", _READ),
+    "threshold.review": ("年末周转率阈值复核 (生成策略草案)", _HQ),
     # publishing
     "publish.run": ("发布只读站点快照", _SCHEDULED),
 }

@@ -92,7 +92,13 @@ def test_demo_makes_its_operators_keys_and_a_verifiable_audit_log(env, tmp_path)
     result = invoke("demo", "--clients", "200", "--no-serve", "--db", str(path))
     assert result.exit_code == 0, result.output
     keys_dir = tmp_path / "demo_files" / "keys"
-    assert sorted(p.name for p in keys_dir.iterdir()) == ["hq.key", "ty01.key"]
+    managers = [f"{b.lower()}_{m}.key" for b in demo_lib.synth.BRANCHES for m in demo_lib.ACCOUNT_MANAGERS]
+    assert sorted(p.name for p in keys_dir.iterdir()) == sorted(["hq.key", "ty01.key", *managers])
+    # every client of the demo has an account manager of its own branch (issue 14)
+    db = sqlite3.connect(path)
+    assert db.execute("SELECT count(*) FROM clients WHERE account_manager IS NULL"
+                      " OR account_manager NOT LIKE lower(branch_id) || '_am%'").fetchone()[0] == 0
+    db.close()
     assert trust_root.root_path(path).exists()
     hq, ty = demo_lib.demo_actor(path), demo_lib.demo_actor(path, "ty01")
     assert (hq.id, hq.role, hq.branch) == ("hq", "headoffice", None)
@@ -187,7 +193,7 @@ def test_demo_tells_the_whole_story(env, tmp_path):
     assert one(f"SELECT count(*) FROM classification_history WHERE run_id = {runs[1]} AND old_class != new_class") > 0
     # Complaints at several steps, one past its deadline and still open.
     assert one("SELECT count(DISTINCT state) FROM complaints") >= 3
-    assert one("SELECT count(*) FROM complaints WHERE state != 'informed' AND due_at < "
+    assert one("SELECT count(*) FROM complaints WHERE informed_at IS NULL AND due_at < "
                "(SELECT max(finished_at) FROM runs)") >= 1
     # Overdue and done tasks, a behaviour alert, care moments.
     assert one("SELECT count(*) FROM tasks WHERE status = 'done'") > 0

@@ -54,10 +54,13 @@ def test_full_path_each_step_timestamped_audited_and_task_closed(db, monkeypatch
     monkeypatch.setenv("BROKERCRM_NOW", "2026-07-01T09:00:00+08:00")
     complaints.propose(db, handler, cid, solution="退还多收利息 326.40 元")
     complaints.approve(db, boss, cid)
-    complaints.resolve(db, handler, cid, note="已退款")
     monkeypatch.setenv("BROKERCRM_NOW", "2026-07-01T15:00:00+08:00")
-    c = complaints.inform(db, handler, cid, note="电话告知, 客户表示满意")
+    c = complaints.inform(db, handler, cid, note="电话告知方案")
     assert c["state"] == "informed" and c["approved_by"] == "boss" and not c["overdue"]
+    assert tasks.get(db, c["task_id"])["state"] == "done on time"
+    complaints.resolve(db, handler, cid, note="已退款")
+    c = complaints.opinion(db, handler, cid, satisfied=True, note="客户表示满意")
+    assert c["state"] == "closed" and c["opinions"][0]["satisfied"] == 1
     assert [s["to"] for s in c["steps"]] == complaints.STATES
     assert [s["at"] for s in c["steps"]][1:3] == ["2026-06-30T11:00:00+08:00", "2026-07-01T09:00:00+08:00"]
     actions = [r[0] for r in db.execute("SELECT action FROM audit_log WHERE target = ? ORDER BY id", [f"complaint {cid}"])]
@@ -67,7 +70,7 @@ def test_full_path_each_step_timestamped_audited_and_task_closed(db, monkeypatch
         complaints.investigate(db, handler, cid)
 
 
-@pytest.mark.parametrize("step", ["propose", "approve", "resolve", "inform"])
+@pytest.mark.parametrize("step", ["propose", "approve", "inform", "resolve"])
 def test_no_skipping_from_received(db, step, actors, boss):
     cid = open_complaint(db, actors)
     kwargs = {"propose": {"solution": "x"}, "approve": {}, "resolve": {"note": "x"}, "inform": {"note": "x"}}[step]
@@ -81,7 +84,7 @@ def test_no_skipping_approval(db, actors, handler):
     complaints.investigate(db, handler, cid)
     complaints.propose(db, handler, cid, solution="道歉并退费")
     with pytest.raises(BrokerCRMError, match="next step is approved"):
-        complaints.resolve(db, handler, cid, note="x")
+        complaints.inform(db, handler, cid, note="x")
 
 
 def test_handler_cannot_approve_own_proposal(db, actors, handler, admin):
@@ -133,10 +136,10 @@ def test_past_deadline_is_flagged(db, run, monkeypatch, actors, admin):
     for args in (["investigate"], ["propose", "--solution", "退费"]):
         run("complaints", args[0], str(cid), *args[1:], "--as", "handler")
     run("complaints", "approve", str(cid), "--as", "boss")
-    run("complaints", "resolve", str(cid), "--note", "已退费", "--as", "handler")
     run("complaints", "inform", str(cid), "--note", "短信告知", "--as", "handler")
+    run("complaints", "resolve", str(cid), "--note", "已退费", "--as", "handler")
     [c] = json.loads(run("complaints", "list", "--overdue", "--json").output)
-    assert c["state"] == "informed" and c["flag"].startswith("late")
+    assert c["state"] == "resolved" and c["flag"].startswith("late")
     assert tasks.get(db, c["task_id"])["state"] == "done late"
 
 
@@ -150,7 +153,7 @@ def test_cli_refusals_are_clean(db, run, actors):
 
 def test_published_summary_counts_overdue_as_the_complaints_module_does(db, db_path, tmp_path, monkeypatch, actors,
                                                                          handler, boss, admin):
-    """Resolved but not yet told to the client is still overdue after the deadline (seed 000: 48 h to the client)."""
+    """Approved but not yet told to the client is still overdue after the deadline (seed 000: 48 h to the client)."""
     import sqlite3
 
     from brokercrm.site.publish import publish
@@ -159,11 +162,10 @@ def test_published_summary_counts_overdue_as_the_complaints_module_does(db, db_p
     complaints.investigate(db, handler, cid, note="查")
     complaints.propose(db, handler, cid, solution="退费")
     complaints.approve(db, boss, cid)
-    complaints.resolve(db, handler, cid, note="已退款")
     monkeypatch.setenv("BROKERCRM_NOW", "2026-07-03T10:00:00+08:00")  # past the 48 h, client not told
     assert complaints.get(db, cid)["overdue"]
     out = tmp_path / "site"
     publish(db_path, out, actor=admin)
     row = sqlite3.connect(out / "hq.db").execute(
         "SELECT state, overdue FROM summary_complaints_by_state WHERE branch_id = 'TY01'").fetchone()
-    assert row == ("resolved", 1)
+    assert row == ("approved", 1)
