@@ -36,6 +36,7 @@ from ..kernel import rows
 from ..kernel.errors import BrokerCRMError, Conflict, NotFound, PolicyError
 from ..kernel.client_fields import age_sql
 from ..kernel.rules import compile_condition
+from . import evidence as evidence_mod
 from . import lowest as lowest_mod
 from .assessments import renewal_flags
 from .policy import CLIENT_LEVELS, condition, load as load_policy, pair_fields, rank
@@ -334,16 +335,18 @@ def covering_confirmation(db, client_id, product_code, level):
     return dict(zip(("id", "evidence", "confirmed_by", "confirmed_at"), row)) if row else None
 
 
-def confirm(db, actor, client_id, product_code, evidence, *, today=None, rules=None, plugins=None):
+def confirm(db, actor, client_id, product_code, evidence, *, today=None, rules=None, plugins=None, shown=None):
     """Record the client's written insistence after the special risk warning (mismatch only).
 
     A forbidden verdict cannot be confirmed; a match needs no confirmation. A
     confirmed mismatch for an ordinary investor emits ``high_risk_sale`` (the
-    task engine opens the 5-working-day callback).
+    task engine opens the 5-working-day callback). ``shown`` (channel, recording, template_id)
+    becomes the act's evidence row (``suitability.evidence``); a 双录 rule it fails refuses first.
     """
     evidence = (evidence or "").strip()
     if not evidence:
         raise BrokerCRMError("须提供书面确认的凭证编号 --evidence REF (the signed confirmation's reference is required)")
+    shown = evidence_mod.precheck_confirmation(db, client_id, product_code, shown)
     result = check(db, actor, client_id, product_code, today=today, rules=rules, plugins=plugins)
     authz.require(actor, "suitability.confirm", branch=result["branch_id"])
     if result["verdict"] == "forbidden":
@@ -364,6 +367,7 @@ def confirm(db, actor, client_id, product_code, evidence, *, today=None, rules=N
         audit.record(db, "suitability.confirm", actor=actor, target=f"{client_id}/{result['product_code']}",
                      detail={"confirmation_id": conf_id, "check_id": result["id"], "evidence": evidence},
                      digest=result["policy_digest"])
+        result["evidence_record"] = evidence_mod.record_confirmation(db, actor, result, conf_id, evidence, shown)
         if result["investor_type"] == "ordinary":
             events.emit(db, "high_risk_sale", client_id, operator=actor.id, detail={
                 "product_code": result["product_code"], "product_risk": result["product_risk"],

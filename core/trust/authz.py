@@ -52,6 +52,8 @@ ACTS = {
     "client.reveal": ("查看客户完整个人信息", _STAFF),
     "client.import": ("导入客户", _STAFF),
     "client.move": ("客户跨营业部迁移", _HQ),
+    "client.archive": ("生成客户完整档案 (一户一档, 含完整个人信息)", _STAFF),
+    "archive.retention": ("应用档案保存期限策略", _HQ),
     "client.change.request": ("申请修改客户资料", _STAFF),
     "client.change.review": ("复核客户资料修改", _STAFF),
     "assessment.import": ("导入风险测评", _STAFF),
@@ -67,6 +69,7 @@ ACTS = {
     "suitability.read": ("查看适当性记录", _READ),
     "suitability.capacity": ("登记民事行为能力及监护人", _STAFF),
     "suitability.lowest_flag": ("最低类别人工标记 (总部)", _HQ),
+    "suitability.evidence": ("记录适当性留痕 (告知、警示、客户确认、双录)", _STAFF),
     "investor_type.request": ("申请投资者类别转换", _STAFF),
     "investor_type.decide": ("审核投资者类别转换", _STAFF),
     # service

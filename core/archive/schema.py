@@ -1,0 +1,46 @@
+"""Schema of the archive feature: the retention period and the triggers that enforce it.
+
+Its own named Migrations set, ``brokercrm.archive``, run after every other feature's
+(``FEATURES`` order), so the tables it guards exist. Each migration names its tables
+literally: a table declared retained later gets its trigger from a new migration here
+(``tests/archive/test_retention.py`` fails until it does).
+"""
+
+from sqlite_utils.migrations import Migrations
+
+from . import retention
+
+migrations = Migrations("brokercrm.archive")
+
+# The tables retained by m001 and the column their period counts from (catalogue.TABLES).
+M001_RETAINED = {
+    "clients": "created_at", "client_bank_accounts": "updated_at", "client_changes": "changed_at",
+    "data_changes": "requested_at", "lowest_category_marks": "recorded_at", "investor_type_requests": "requested_at",
+    "assessments": "imported_at", "classification_history": "created_at", "suitability_checks": "checked_at",
+    "suitability_confirmations": "confirmed_at", "behaviour_daily": "imported_at", "behaviour_flag_history": "at",
+    "suitability_evidence": "recorded_at", "evidence_templates": "first_used_at", "interactions": "recorded_at",
+    "tasks": "created_at", "complaints": "received_at", "complaint_steps": "at", "care_moments": "recorded_at",
+    "retention_cases": "opened_at", "retention_attempts": "at", "events": "at", "audit_log": "at",
+}
+
+
+@migrations()
+def m001_k11d_retention(db):
+    db.executescript(
+        f"""
+        CREATE TABLE archive_retention (
+            id INTEGER PRIMARY KEY CHECK (id = 1),
+            years INTEGER NOT NULL CHECK (years >= {retention.FLOOR_YEARS}),
+            set_at TEXT NOT NULL,
+            set_by TEXT NOT NULL
+        );
+        INSERT INTO archive_retention (id, years, set_at, set_by)
+            VALUES (1, {retention.FLOOR_YEARS}, strftime('%Y-%m-%dT%H:%M:%S+00:00', 'now'), 'migration');
+        CREATE TRIGGER archive_retention_no_delete BEFORE DELETE ON archive_retention
+            BEGIN SELECT RAISE(ABORT, 'archive_retention cannot be deleted'); END;
+        CREATE TRIGGER archive_retention_only_grows BEFORE UPDATE ON archive_retention
+            WHEN new.years < old.years OR new.id != old.id
+            BEGIN SELECT RAISE(ABORT, 'archive_retention: the retention period can only grow'); END;
+        """
+    )
+    retention.install(db, M001_RETAINED)
