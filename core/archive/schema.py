@@ -13,14 +13,14 @@ from . import retention
 migrations = Migrations("brokercrm.archive")
 
 # The tables retained by m001 and the column their period counts from (catalogue.TABLES).
+# Append-only tables (audit_log, client_changes, suitability_checks, suitability_evidence, events,
+# complaint_steps, … — `kernel.migrations.append_only`) already refuse every DELETE, which is
+# stricter than the period, so they need no trigger here.
 M001_RETAINED = {
-    "clients": "created_at", "client_bank_accounts": "updated_at", "client_changes": "changed_at",
-    "data_changes": "requested_at", "lowest_category_marks": "recorded_at", "investor_type_requests": "requested_at",
-    "assessments": "imported_at", "classification_history": "created_at", "suitability_checks": "checked_at",
-    "suitability_confirmations": "confirmed_at", "behaviour_daily": "imported_at", "behaviour_flag_history": "at",
-    "suitability_evidence": "recorded_at", "evidence_templates": "first_used_at", "interactions": "recorded_at",
-    "tasks": "created_at", "complaints": "received_at", "complaint_steps": "at", "care_moments": "recorded_at",
-    "retention_cases": "opened_at", "retention_attempts": "at", "events": "at", "audit_log": "at",
+    "clients": "created_at", "client_bank_accounts": "updated_at", "data_changes": "requested_at",
+    "investor_type_requests": "requested_at", "assessments": "imported_at", "behaviour_daily": "imported_at",
+    "interactions": "recorded_at", "tasks": "created_at", "complaints": "received_at", "care_moments": "recorded_at",
+    "retention_cases": "opened_at",
 }
 
 
