@@ -8,5 +8,6 @@
 - ``engine``: checking one sale, confirmations, plugin checks.
 - ``scan``: checking every holding in one pass.
 - ``assessments``: expiring assessments and renewal flags (they need the policy's bands).
+- ``evidence``: what the client was shown and acknowledged per act, 双录 (``evidence_policy``, ``evidence_schema``).
 - ``view``: what ``clients show`` adds.
 """
