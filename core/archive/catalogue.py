@@ -88,7 +88,12 @@ TABLES = {
     "events": _keep("06_service", "客户事件 (domain events about the client)", "at"),
     "audit_log": _keep("07_audit", "审计日志中关于该客户的行 (audit rows naming the client or its records; "
                        "signed and hash-chained)", "at"),
+    # Only in databases older than the signed chain (trust m002): the unsigned rows kept from then.
+    "audit_log_legacy": _keep("07_audit", "签名链之前的审计行 (audit rows from before the signed chain; unsigned)",
+                              "at"),
 }
+# Declared tables that only some databases have.
+OPTIONAL = {"audit_log_legacy"}
 
 EXCLUDED = {
     "classify_queue": "分类待办队列: 仅为下次分类运行的工作状态, 不是记录 (working queue of the next run, not a record)",
@@ -103,7 +108,8 @@ REFERENCED = {
 # The audit log names its subject in ``target``: the client id, "client/product", or one of the
 # client's complaints or tasks.
 AUDIT_SQL = (
-    "target = :cid OR substr(target, 1, length(:cid) + 1) = :cid || '/'"
+    # "client/…" as a range ('0' follows '/'), so the index on target answers it.
+    "target = :cid OR (target > :cid || '/' AND target < :cid || '0')"
     " OR target IN (SELECT 'complaint ' || id FROM complaints WHERE client_id = :cid)"
     " OR target IN (SELECT 'task ' || id FROM tasks WHERE client_id = :cid)"
 )
@@ -140,25 +146,34 @@ def _fks(db, table):
     return out
 
 
+def _scans(db, table, where):
+    """1 when SQLite would read the whole table for ``where``, else 0."""
+    plan = db.execute(f"EXPLAIN QUERY PLAN SELECT * FROM [{table}] WHERE {where}", {"cid": ""}).fetchall()
+    return int(any(str(row[-1]).startswith(f"SCAN {table}") for row in plan))
+
+
 def discover(db):
     """{table: Found} for every table holding records of a client (see the module docstring)."""
     found = {"clients": Found("clients", "client_id = :cid", "客户本身 (the client row)", TABLES.get("clients"))}
     tables = [t for t in _tables(db) if t not in ("clients",)]
     for t in tables:
-        fks = _fks(db, t)
-        direct = [(c, pc) for c, p, pc in fks if p == "clients"]
+        links = []
         if "client_id" in columns(db, t):
-            found[t] = Found(t, "[client_id] = :cid", "client_id 列 (column)", TABLES.get(t))
-        elif direct:
-            col, pcol = direct[0]
-            where = f"[{col}] = :cid" if pcol == "client_id" else \
-                f"[{col}] = (SELECT [{pcol}] FROM clients WHERE client_id = :cid)"
-            found[t] = Found(t, where, f"外键 {col} → clients.{pcol} (foreign key)", TABLES.get(t))
+            links.append(("[client_id] = :cid", "client_id 列 (column)"))
+        for col, parent, pcol in _fks(db, t):
+            if parent == "clients":
+                links.append((f"[{col}] = :cid" if pcol == "client_id" else
+                              f"[{col}] = (SELECT [{pcol}] FROM clients WHERE client_id = :cid)",
+                              f"外键 {col} → clients.{pcol} (foreign key)"))
+        if links:
+            # Every link names the same rows; take one SQLite can answer from an index.
+            where, how = min(links, key=lambda link: _scans(db, t, link[0]))
+            found[t] = Found(t, where, how, TABLES.get(t))
     grown = True
     while grown:   # children of found tables, to any depth
         grown = False
         for t in tables:
-            if t in found or t == "audit_log":
+            if t in found or t in ("audit_log", "audit_log_legacy"):
                 continue
             for col, parent, pcol in _fks(db, t):
                 if parent in found and parent != t:
@@ -173,9 +188,10 @@ def discover(db):
             found[t] = Found(t, f"EXISTS (SELECT 1 FROM [{parent}] x WHERE {match} AND x.rowid IN"
                                 f" (SELECT rowid FROM [{parent}] WHERE {found[parent].where}))",
                              f"{parent} 所引用 (referenced by {parent}: {', '.join(pcols)})", TABLES.get(t))
-    if "audit_log" in tables:
-        found["audit_log"] = Found("audit_log", AUDIT_SQL, "target 指向该客户或其投诉/任务 (target names the client)",
-                                   TABLES.get("audit_log"))
+    for log in ("audit_log", "audit_log_legacy"):
+        if log in tables:
+            found[log] = Found(log, AUDIT_SQL, "target 指向该客户或其投诉/任务 (target names the client)",
+                               TABLES.get(log))
     for t in EXCLUDED:
         found.pop(t, None)
     return found

@@ -44,3 +44,20 @@ def m001_k11d_retention(db):
         """
     )
     retention.install(db, M001_RETAINED)
+
+
+@migrations()
+def m002_k11d_archive_indexes(db):
+    # An archive reads one client's rows from every table; these tables had no index to find
+    # them by, so each archive read them whole (the audit log grows without bound).
+    db.executescript(
+        """
+        CREATE INDEX IF NOT EXISTS archive_care_moments_client ON care_moments(client_id);
+        CREATE INDEX IF NOT EXISTS archive_complaints_client ON complaints(client_id);
+        CREATE INDEX IF NOT EXISTS archive_retention_cases_client ON retention_cases(client_id);
+        CREATE INDEX IF NOT EXISTS archive_retention_attempts_case ON retention_attempts(case_id);
+        CREATE INDEX IF NOT EXISTS archive_audit_log_target ON audit_log(target);
+        """
+    )
+    # Unsigned audit rows from before the chain (only in databases that old) are kept like the rest.
+    retention.install(db, {"audit_log_legacy": "at"})
