@@ -9,10 +9,11 @@ from the row's own time column; a row whose time cannot be read is kept. What an
 the file can still do is in docs/security.md.
 """
 
+import tomllib
+
 from ..kernel.checks import number, table, text
-from ..kernel.errors import BrokerCRMError, Conflict, PolicyError
+from ..kernel.errors import Conflict, PolicyError
 from ..kernel.timeutil import now_iso
-from ..policy.sets import current as current_policy
 from ..policy.sets import default_policy_dir, load_file
 from ..trust import audit, authz
 
@@ -28,13 +29,14 @@ def validate(doc):
 
 
 def policy_doc(db):
-    """(retention table of the policy in force, where it came from); the shipped file if unpublished."""
-    try:
-        ps = current_policy(db)
-    except BrokerCRMError:
-        ps = None
-    if ps is not None and "retention" in ps.files:
-        return ps["retention"]["retention"], f"策略 v{ps.version} retention"
+    """(retention table of the policy in force, where it came from); the shipped file if unpublished.
+
+    Only this file is parsed: parsing the whole policy set was two thirds of an archive's time.
+    """
+    row = db.execute("SELECT f.version, f.body FROM policy_files f WHERE f.name = 'retention'"
+                     " AND f.version = (SELECT max(version) FROM policy_versions)").fetchone()
+    if row is not None:
+        return tomllib.loads(row[1])["retention"], f"策略 v{row[0]} retention"
     return load_file(default_policy_dir() / "retention.toml").doc["retention"], "默认 retention.toml (not yet published)"
 
 

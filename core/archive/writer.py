@@ -23,7 +23,6 @@ from pathlib import Path
 from ..kernel import rows as rows_mod
 from ..kernel.errors import BrokerCRMError
 from ..kernel.timeutil import now_iso
-from ..policy.sets import current as current_policy
 from ..trust import audit, authz
 from . import catalogue, retention
 from .collect import collect
@@ -125,11 +124,8 @@ def archive(db, actor, client_id, out):
     tables = collect(db, client_id)
     years = retention.years_in_force(db)
     doc, _ = retention.policy_doc(db)
-    try:
-        ps = current_policy(db)
-        policy = {"version": ps.version, "digest": ps.digest}
-    except BrokerCRMError:
-        policy = None
+    ps = db.execute("SELECT version, digest FROM policy_versions ORDER BY version DESC LIMIT 1").fetchone()
+    policy = {"version": ps[0], "digest": ps[1]} if ps else None
     staging = out.parent / f".{out.name}.partial-{os.getpid()}"
     if staging.exists():
         shutil.rmtree(staging)
