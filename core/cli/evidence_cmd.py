@@ -9,9 +9,6 @@ from .evidence_options import recording_from_options, recording_options
 from .common import acting, db_option, echo_table, emit_json, json_option, operator_option
 from .suitability_cmd import suitability_group
 
-RECORDABLE = [a for a in evidence_policy.ACTS if a != "confirmation"]
-
-
 @suitability_group.group("evidence")
 def evidence_group():
     """适当性留痕: 告知、警示、客户确认与双录 (evidence of what the client was shown and acknowledged)."""
@@ -19,21 +16,23 @@ def evidence_group():
 
 @evidence_group.command("record")
 @click.argument("client_id")
-@click.option("--act", required=True, type=click.Choice(RECORDABLE),
+@click.option("--act", required=True, metavar="ACT",
               help="留痕行为 (the act): assessment_result 测评结果, matching_opinion 匹配意见, "
                    "risk_warning 风险揭示, special_notice 特别提示")
-@click.option("--ack", "acknowledgement", required=True, metavar="REF",
+@click.option("--ack", "--acknowledgement", "acknowledgement", required=True, metavar="REF",
               help="客户签字确认的凭证编号 (reference of the client's signed acknowledgement)")
+@click.option("--at", "at", default=None, metavar="TIME",
+              help="向客户展示的时间, 默认现在; 不能晚于现在 (when shown; default now)")
 @click.option("--product", default=None, help="产品代码 (product code)")
 @click.option("--channel", default=None, help="渠道, 见策略 evidence [channels] (counter, online, phone, visit)")
-@click.option("--template", "template_id", default=None, help="告知/警示模板 id; 默认取该行为的模板 (template)")
+@click.option("--template", "--warning", "template_id", default=None, help="告知/警示模板 id; 默认取该行为的模板 (template)")
 @click.option("--assessment", "assessment_id", type=int, default=None, help="测评编号; 默认最新 (assessment id)")
 @click.option("--check", "check_id", type=int, default=None, help="适当性检查编号; 默认该产品最新 (check id)")
 @recording_options
 @db_option
 @operator_option
 @json_option
-def record_cmd(client_id, act, acknowledgement, product, channel, template_id, assessment_id, check_id,
+def record_cmd(client_id, act, acknowledgement, at, product, channel, template_id, assessment_id, check_id,
                recording_ref, recording_sha256, recording_seconds, recording_file, db_path, operator, as_json):
     """记录一次告知/警示及客户确认 (record what the client was shown and acknowledged).
 
@@ -44,7 +43,7 @@ def record_cmd(client_id, act, acknowledgement, product, channel, template_id, a
     recording = recording_from_options(recording_ref, recording_sha256, recording_seconds, recording_file)
     row = evidence.record(db, actor, client_id, act, acknowledgement=acknowledgement, channel=channel,
                           product_code=product, template_id=template_id, assessment_id=assessment_id,
-                          check_id=check_id, recording=recording)
+                          check_id=check_id, recording=recording, at=at)
     if as_json:
         emit_json(row)
         return

@@ -16,12 +16,19 @@ import re
 
 from ..kernel import rows
 from ..kernel.errors import BrokerCRMError, Conflict, ValidationFailed
-from ..kernel.timeutil import now_iso
+from ..kernel.timeutil import iso, now, now_iso, parse_moment
 from ..trust import audit, authz, keys
 from . import evidence_policy
 from .evidence_policy import ACTS, UNSPECIFIED
 
 HEX64 = re.compile(r"[0-9a-f]{64}")
+# Names people use for the acts (Chinese and short English) -> the act.
+ACT_ALIASES = {
+    "assessment": "assessment_result", "测评结果": "assessment_result", "风险测评结果": "assessment_result",
+    "opinion": "matching_opinion", "匹配意见": "matching_opinion", "适当性匹配意见": "matching_opinion",
+    "warning": "risk_warning", "disclosure": "risk_warning", "风险揭示": "risk_warning", "风险警示": "risk_warning",
+    "notice": "special_notice", "特别提示": "special_notice",
+}
 
 
 def _refuse(field, why):
@@ -129,8 +136,30 @@ def _shown(db, act, client_id, product_code, assessment_id, check_id, confirmati
     return shown, product_code, product_risk, assessment_id, check_id, confirmation_id
 
 
+def normal_act(act):
+    """The act for a name given (English or Chinese); a refusal listing the acts."""
+    key = str(act or "").strip()
+    key = ACT_ALIASES.get(key.lower(), ACT_ALIASES.get(key, key.lower()))
+    if key not in ACTS:
+        _refuse("act", f"未知的留痕行为 {act!r} (unknown act; one of {', '.join(a for a in ACTS if a != 'confirmation')})")
+    return key
+
+
+def _shown_at(at):
+    """When the client was shown it: now, or a time given (a paper form entered later), never in the future."""
+    if at is None or not str(at).strip():
+        return now_iso()
+    try:
+        moment = parse_moment(at)
+    except BrokerCRMError:
+        _refuse("at", f"{at!r} 不是有效时间 (not an ISO date/time)")
+    if moment > now():
+        _refuse("at", f"{iso(moment)} 晚于现在, 不能预先留痕 (in the future)")
+    return iso(moment)
+
+
 def _insert(db, actor, policy, client_id, act, *, channel, acknowledgement, product_code=None, template_id=None,
-            assessment_id=None, check_id=None, confirmation_id=None, recording=None, shown_extra=None):
+            assessment_id=None, check_id=None, confirmation_id=None, recording=None, shown_extra=None, at=None):
     ack = (acknowledgement or "").strip()
     if not ack:
         _refuse("acknowledgement", "须提供客户签字确认的凭证编号 (the reference of the client's signed acknowledgement)")
@@ -151,7 +180,7 @@ def _insert(db, actor, policy, client_id, act, *, channel, acknowledgement, prod
         "shown_sha256": evidence_policy.text_sha256(keys.canonical(shown).decode("utf-8")),
         "template_id": template and template["id"], "template_version": template and template["version"],
         "template_sha256": template and template["sha256"], "channel": channel, "acknowledgement": ack,
-        "shown_at": stamp, "recording_ref": rec.get("ref"), "recording_sha256": rec.get("sha256"),
+        "shown_at": _shown_at(at), "recording_ref": rec.get("ref"), "recording_sha256": rec.get("sha256"),
         "recording_seconds": rec.get("seconds"), "recording_rule": rule, "policy_version": policy.version,
         "policy_sha256": policy.digest, "recorded_by": actor.id, "recorded_at": stamp,
     }
@@ -173,12 +202,14 @@ def _public(row):
 
 
 def record(db, actor, client_id, act, *, acknowledgement, channel=None, product_code=None, template_id=None,
-           assessment_id=None, check_id=None, recording=None):
-    """Record one act's evidence (``act`` in ``ACTS`` except ``confirmation``, which ``confirm`` records)."""
+           assessment_id=None, check_id=None, recording=None, at=None):
+    """Record one act's evidence (``act`` in ``ACTS`` except ``confirmation``, which ``confirm`` records).
+
+    ``at``: when the client was shown it, if not now (a signed paper form entered later).
+    """
     branch = rows.client(db, client_id)["branch_id"]
     authz.require(actor, "suitability.evidence", branch=branch)
-    if act not in ACTS:
-        _refuse("act", f"未知的留痕行为 {act!r} (unknown act; one of {', '.join(a for a in ACTS if a != 'confirmation')})")
+    act = normal_act(act)
     if act == "confirmation":
         _refuse("act", "不适当销售的确认由 `suitability confirm` 记录 (a mismatch confirmation is recorded by "
                        "`suitability confirm`, which also checks the verdict)")
@@ -188,7 +219,7 @@ def record(db, actor, client_id, act, *, acknowledgement, channel=None, product_
     with db.atomic():
         return _insert(db, actor, policy, client_id, act, channel=channel, acknowledgement=acknowledgement,
                        product_code=code, template_id=template_id, assessment_id=assessment_id,
-                       check_id=check_id, recording=recording)
+                       check_id=check_id, recording=recording, at=at)
 
 
 def precheck_confirmation(db, client_id, product_code, shown):

@@ -235,3 +235,15 @@ def test_cli_recording_file_digest(book, run, tmp_path):
     bad = run("suitability", "confirm", "c1", "PR4", "--evidence", "W-8", "--channel", "counter", "--recording",
               "REC-8", "--recording-file", media, "--recording-sha256", SHA, "--recording-seconds", "30", ok=False)
     assert bad.exit_code == 1 and "recording_sha256" in bad.output
+
+
+def test_act_names_in_chinese_and_a_time_from_a_paper_form(book, admin):
+    row = evidence.record(book, admin, "c1", "测评结果", acknowledgement="S", channel="counter",
+                          at="2026-06-29 15:30")
+    assert row["act"] == "assessment_result" and row["shown_at"] == "2026-06-29T15:30:00+08:00"
+    assert row["recorded_at"] == "2026-06-30T10:00:00+08:00"
+    with pytest.raises(ValidationFailed, match="at: .*future"):
+        evidence.record(book, admin, "c1", "assessment", acknowledgement="S", channel="counter", at="2026-07-01")
+    with pytest.raises(ValidationFailed, match="unknown act"):
+        evidence.record(book, admin, "c1", "bribe", acknowledgement="S", channel="counter")
+    assert count(book) == 1
