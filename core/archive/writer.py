@@ -21,6 +21,7 @@ import shutil
 from pathlib import Path
 
 from ..kernel import rows as rows_mod
+from ..kernel.cells import neutralise
 from ..kernel.errors import BrokerCRMError
 from ..kernel.timeutil import now_iso
 from ..trust import audit, authz
@@ -40,7 +41,9 @@ def _csv_bytes(columns, rows):
     w = csv.writer(buf, lineterminator="\r\n")
     w.writerow(columns)
     for r in rows:
-        w.writerow(["" if v is None else json.dumps(v, ensure_ascii=False) if isinstance(v, dict) else v for v in r])
+        # A text cell starting like a formula gets an apostrophe (CSV injection); the JSON keeps it exact.
+        w.writerow(["" if v is None else json.dumps(v, ensure_ascii=False) if isinstance(v, dict) else neutralise(v)
+                    for v in r])
     return buf.getvalue().encode("utf-8-sig")
 
 
@@ -66,7 +69,8 @@ def _readme(client_id, branch, made_at, actor, tables, files, years, basis):
         " 公钥与指纹见 manifest 的 `created_by`。",
         "- 命令: `brokercrm clients archive-verify 本文件夹 --db 数据库` 核对全部摘要与签名, 并确认签名人为受信任的操作员;"
         " 也可用 `sha256sum` 逐一核对。",
-        "- 每张表两种格式: `.csv` (UTF-8 带 BOM, 可用 Excel 打开) 与 `.json` (原样的值与类型)。",
+        "- 每张表两种格式: `.csv` (UTF-8 带 BOM, 可用 Excel 打开; 以 = + - @ 开头的文本前加单引号, 防止被当作公式)"
+        " 与 `.json` (原样的值与类型)。",
         "",
         "## 文件 (files)",
         "",

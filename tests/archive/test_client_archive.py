@@ -224,3 +224,13 @@ def test_cli_archive_and_verify(book, run, tmp_path):
     assert bad.exit_code == 1 and "README.md" in bad.output and "核验失败" in bad.output
     missing = run("clients", "archive", "nobody", "--out", tmp_path / "x", ok=False)
     assert missing.exit_code == 1 and "nobody" in missing.output
+
+
+def test_a_formula_in_a_cell_is_text_in_the_csv_and_exact_in_the_json(db, admin, tmp_path):
+    add_client(db, "f1", name="=HYPERLINK(\"http://x\")")
+    out = tmp_path / "f"
+    writer.archive(db, admin, "f1", out)
+    rows = list(csv.DictReader((out / "01_client" / "clients.csv").read_text(encoding="utf-8-sig").splitlines()))
+    assert rows[0]["name"] == "'=HYPERLINK(\"http://x\")"
+    assert json.loads((out / "01_client" / "clients.json").read_text(encoding="utf-8"))["rows"][0]["name"] == \
+        "=HYPERLINK(\"http://x\")"
