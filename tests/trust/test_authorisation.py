@@ -20,11 +20,13 @@ from tests.trust.attacks import audit_rows, raw
 
 # The policy the issue asks for, written out independently of authz.ACTS.
 HQ_ONLY = {"operator.add", "operator.revoke", "branch.add", "policy.publish", "approval.decide", "site.users",
-           "audit.read", "client.move", "product.import", "operator.qualify", "suitability.lowest_flag"}
+           "audit.read", "client.move", "product.import", "operator.qualify", "suitability.lowest_flag",
+           "archive.retention"}
 STAFF = {"approval.request", "client.reveal", "client.import", "client.change.request", "client.change.review",
          "assessment.import", "holding.import", "behaviour.import", "suitability.check", "suitability.confirm",
          "investor_type.request", "investor_type.decide", "interaction.log", "task.done", "complaint.handle",
-         "care.record", "retention.handle", "order.flag", "suitability.capacity"}
+         "care.record", "retention.handle", "order.flag", "suitability.capacity",
+         "suitability.evidence", "client.archive"}
 READ = {"operator.list", "approval.read", "client.read", "suitability.read", "interaction.read", "task.read",
         "complaint.read", "retention.read", "package.read", "suitability.scan"}
 SCHEDULED = {"classify.run", "behaviour.evaluate", "care.generate", "publish.run"}
