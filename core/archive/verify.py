@@ -61,11 +61,18 @@ def verify(directory, *, db=None, root_pub=None):
             fail(SIGNATURE, f"签名人 {signer.get('operator')} 不是本数据库信任根认证的操作员, 或密钥不符 "
                             "(the signer is not this database's certified operator with this key)")
     listed = {}
-    for entry in manifest.get("files") or []:
-        listed[entry.get("path")] = entry
-        path = folder / str(entry.get("path"))
-        if ".." in Path(str(entry.get("path"))).parts or not path.is_file():
-            fail(entry.get("path"), "文件缺失 (file missing)")
+    entries = manifest.get("files")
+    for entry in entries if isinstance(entries, list) else []:
+        name = entry.get("path") if isinstance(entry, dict) else None
+        rel = Path(str(name))
+        # Only files inside the folder: a manifest naming /etc/passwd or ../x names nothing of the archive.
+        if not isinstance(name, str) or rel.is_absolute() or ".." in rel.parts:
+            fail(str(name), "清单中的路径无效 (a path in the manifest leaves the folder)")
+            continue
+        listed[name] = entry
+        path = folder / rel
+        if not path.is_file():
+            fail(name, "文件缺失 (file missing)")
             continue
         if path.stat().st_size != entry.get("bytes") or _sha256(path) != entry.get("sha256"):
             fail(entry.get("path"), "SHA-256 不符: 文件被修改 (digest differs: the file was altered)")

@@ -234,3 +234,21 @@ def test_a_formula_in_a_cell_is_text_in_the_csv_and_exact_in_the_json(db, admin,
     assert rows[0]["name"] == "'=HYPERLINK(\"http://x\")"
     assert json.loads((out / "01_client" / "clients.json").read_text(encoding="utf-8"))["rows"][0]["name"] == \
         "=HYPERLINK(\"http://x\")"
+
+
+def test_a_manifest_naming_files_outside_the_folder_fails(book, made, tmp_path):
+    from brokercrm.trust import keys
+    key = keys.generate()
+    manifest = json.loads((made / "manifest.json").read_text(encoding="utf-8"))
+    outside = tmp_path / "outside.txt"
+    outside.write_text("x")
+    manifest["files"].append({"path": str(outside), "sha256": "0" * 64, "bytes": 1})
+    manifest["files"].append({"path": "../outside.txt", "sha256": "0" * 64, "bytes": 1})
+    manifest["files"].append("not an entry")
+    manifest["created_by"].update(public_key=keys.public_b64(key), key_fingerprint=keys.fingerprint(keys.public_b64(key)))
+    body = json.dumps(manifest).encode("utf-8")
+    (made / "manifest.json").write_bytes(body)
+    (made / "manifest.sig").write_text(json.dumps({"operator": manifest["created_by"]["operator"],
+                                                   "signature": keys.sign(key, body)}))
+    failures = verify.verify(made)["failures"]
+    assert [f["file"] for f in failures] == [str(outside), "../outside.txt", "None"]
