@@ -144,12 +144,11 @@ def proposed_select(comp, branch=None, plan=None, incremental=False):
     and leaves out the branches whose plugin failed; ``incremental`` limits
     it to the clients in ``_candidates``.
     """
-    cls, adj, base = adjustments.class_columns(comp, plan)
-    cols = [("class", cls, [])] + comp.columns()[1:] + [("_adj", adj, []), ("_base_class", base, [])]
+    cls = adjustments.class_columns(comp, plan)[0]
+    cols = [("class", cls, [])] + comp.columns()[1:]
     select = ", ".join(f"{sql} AS [{name}]" for name, sql, _ in cols)
-    params = [p for _, _, ps in cols for p in ps]
-    adj_reason, adj_params = adjustments.reason_case(plan)
-    params = adj_params + params
+    adjustment, adj_params = adjustments.adjustment_column(comp, plan)
+    params = [p for _, _, ps in cols for p in ps] + adj_params
     source = "_candidates q JOIN clients c ON c.id = q.rid" if incremental else "clients c"
     conds = []
     if branch:
@@ -159,12 +158,8 @@ def proposed_select(comp, branch=None, plan=None, incremental=False):
         conds.append(f"c.branch_id NOT IN ({', '.join('?' for _ in plan.excluded)})")
         params += sorted(plan.excluded)
     where = f"WHERE {' AND '.join(conds)}" if conds else ""
-    # A plugin's reason names the class the grid gave and the class it moved to.
-    adjustment = f"CASE WHEN p.[_adj] IS NOT NULL THEN {adj_reason} || ': ' || p.[_base_class] || ' → ' || p.[class] END"
-    sql = (
-        f"SELECT *, {adjustment} AS adjustment FROM"
-        f" (SELECT c.id AS client_key, c.client_id, c.branch_id, {select} FROM {source} {where}) p"
-    )
+    sql = (f"SELECT c.id AS client_key, c.client_id, c.branch_id, {select}, {adjustment} AS adjustment"
+           f" FROM {source} {where}")
     return sql, params
 
 
