@@ -60,7 +60,7 @@ def _readme(client_id, branch, made_at, actor, tables, files, years, basis):
         f"营业部 {branch} · 生成时间 {made_at} · 生成人 {actor.id} ({actor.role}) · 密钥指纹 {actor.fingerprint}",
         "",
         "本文件夹是该客户在 brokercrm 中全部存储记录的完整副本, 含完整个人信息, 须按公司规定保管, 不得外传。",
-        f"保存期限 {years} 年 (retention): {basis} (《证券期货投资者适当性管理办法》); seeds/002 §8 一户一档。",
+        f"保存期限 (retention) {years} 年 — 依据《证券期货投资者适当性管理办法》: {basis}; 一户一档: seeds/002 §8。",
         "",
         "## 如何核验 (how to verify)",
         "",
