@@ -255,3 +255,10 @@ def list_for(db, actor, client_id):
     return [_public(r) for r in db.query("SELECT * FROM suitability_evidence WHERE client_id = ? ORDER BY id",
                                          [client_id])]
 
+
+def client_section(db, client_id, reveal=False, actor=None):
+    """What ``clients show`` lists: every act's evidence, newest first (references and digests, no personal data)."""
+    return {"evidence": list(db.query(
+        "SELECT id, act, product_code, product_risk, channel, template_id, template_version, template_sha256,"
+        " acknowledgement, recording_ref, recording_sha256, recording_seconds, shown_at, recorded_by"
+        " FROM suitability_evidence WHERE client_id = ? ORDER BY id DESC", [client_id]))}

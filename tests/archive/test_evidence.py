@@ -247,3 +247,11 @@ def test_act_names_in_chinese_and_a_time_from_a_paper_form(book, admin):
     with pytest.raises(ValidationFailed, match="unknown act"):
         evidence.record(book, admin, "c1", "bribe", acknowledgement="S", channel="counter")
     assert count(book) == 1
+
+
+def test_clients_show_lists_the_evidence(book, run):
+    run("suitability", "evidence", "record", "c1", "--act", "assessment_result", "--ack", "SIGN-77", "--channel",
+        "counter")
+    shown = json.loads(run("clients", "show", "c1", "--json").output)
+    assert [(e["act"], e["acknowledgement"]) for e in shown["evidence"]] == [("assessment_result", "SIGN-77")]
+    assert "SIGN-77" in run("clients", "show", "c1").output
