@@ -16,7 +16,10 @@ OLD = "2001-01-01T09:00:00+08:00"      # more than 20 years before any test run
 
 def test_every_table_with_client_records_is_declared(db):
     """A new table keyed by client must be declared in archive/catalogue.py (section, label, retention)."""
-    assert catalogue.undeclared(db) == []
+    assert catalogue.undeclared(db) == [], (
+        "declare these tables in core/archive/catalogue.py: TABLES (section, Chinese label, retained and the "
+        "time column the period counts from) or EXCLUDED (with the reason); a retained table that is not "
+        "append-only also needs its trigger from a new migration in core/archive/schema.py (docs/archive.md)")
 
 
 def test_every_declared_table_exists(db):
@@ -35,7 +38,8 @@ def test_every_retained_table_has_its_trigger(db):
         if f"{table}_no_delete" in triggers:
             assert table not in archive_schema.M001_RETAINED, table
             continue
-        assert f"archive_retain_{table}" in triggers, table
+        assert f"archive_retain_{table}" in triggers, (table, "a new migration in core/archive/schema.py: "
+                                                              "retention.install(db, {table: time column})")
         assert archive_schema.M001_RETAINED.get(table) == entry.since, table
         columns = catalogue.columns(db, table)
         assert entry.since in columns, table
@@ -141,4 +145,5 @@ def test_every_client_table_is_read_through_an_index(db):
             continue
         plan = db.execute(f"EXPLAIN QUERY PLAN SELECT * FROM [{table}] WHERE {found.where}", {"cid": "c"}).fetchall()
         scans = [row[-1] for row in plan if str(row[-1]).startswith("SCAN")]
-        assert not scans, (table, scans)
+        assert not scans, (table, scans, "add an index on its client column (in its own migration, or a new "
+                                         "migration of core/archive/schema.py)")
