@@ -36,11 +36,11 @@ def test_every_retained_table_has_its_trigger(db):
         if not entry.retained or table in catalogue.OPTIONAL:
             continue
         if f"{table}_no_delete" in triggers:
-            assert table not in archive_schema.M001_RETAINED, table
+            assert table not in archive_schema.RETAINED, table
             continue
         assert f"archive_retain_{table}" in triggers, (table, "a new migration in core/archive/schema.py: "
                                                               "retention.install(db, {table: time column})")
-        assert archive_schema.M001_RETAINED.get(table) == entry.since, table
+        assert archive_schema.RETAINED.get(table) == entry.since, table
         columns = catalogue.columns(db, table)
         assert entry.since in columns, table
 
