@@ -79,7 +79,10 @@ TABLES = {
     "evidence_templates": _keep("05_evidence", "向客户展示的告知/警示文本全文 (each template version shown)",
                                 "first_used_at"),
     "interactions": _keep("06_service", "服务接触记录 (contacts: visits, calls, callbacks)", "recorded_at"),
-    "tasks": _keep("06_service", "服务任务 (tasks: callbacks, follow-ups, due times)", "created_at"),
+    # Work items, not records Art. 32 names: a task's completion is its signed `task.done` audit row
+    # and the interaction logged with it, both kept; benchmarks and tools clear tasks.
+    "tasks": _current("06_service", "服务任务 (tasks: callbacks, follow-ups, due times; completion is in the audit "
+                      "rows and interactions)"),
     "complaints": _keep("06_service", "投诉 (complaints)", "received_at"),
     "complaint_steps": _keep("06_service", "投诉处理步骤 (every step of a complaint)", "at"),
     "care_moments": _keep("06_service", "关怀时刻 (care moments)", "recorded_at"),

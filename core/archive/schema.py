@@ -19,7 +19,7 @@ migrations = Migrations("brokercrm.archive")
 M001_RETAINED = {
     "clients": "created_at", "client_bank_accounts": "updated_at", "data_changes": "requested_at",
     "investor_type_requests": "requested_at", "assessments": "imported_at", "behaviour_daily": "imported_at",
-    "interactions": "recorded_at", "tasks": "created_at", "complaints": "received_at", "care_moments": "recorded_at",
+    "interactions": "recorded_at", "complaints": "received_at", "care_moments": "recorded_at",
     "retention_cases": "opened_at",
 }
 
