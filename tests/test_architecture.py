@@ -18,7 +18,7 @@ SOURCES = {"brokercrm": ROOT / "core", "brokercrm.datasette_config": ROOT / "dat
 
 # Lowest first. docs/design.md gives the reason for each boundary.
 LAYERS = ["kernel", "trust", "policy", "staff", "plugins", "imports", "classify", "book", "suitability", "service",
-          "programmes", "kyc", "governance", "site", "demo", "cli"]
+          "programmes", "kyc", "governance", "site", "demo", "archive", "cli"]
 # brokercrm/__init__.py (the version) sits below everything; the plugin-facing re-exports
 # (brokercrm.hookspecs, .rules, .approvals) above everything they re-export.
 ROOT_MODULE = "brokercrm"

@@ -98,5 +98,16 @@ def programmes_lines(obj):
     return lines
 
 
+def evidence_lines(obj):
+    """What the client was shown and acknowledged (brokercrm.suitability.evidence; issue 11)."""
+    lines = []
+    for e in obj.get("evidence") or []:
+        text = f" 文本 {e['template_id']} v{e['template_version']}" if e["template_id"] else ""
+        rec = f" 双录 {e['recording_ref']} ({e['recording_seconds']:g}s)" if e["recording_ref"] else ""
+        lines.append(f"  留痕 #{e['id']} {e['shown_at']} {e['act']} {e['product_code'] or ''} · {e['channel']}"
+                     f"{text} · 客户确认 {e['acknowledgement']}{rec} (by {e['recorded_by']})")
+    return (["留痕 (evidence, newest first):"] + lines) if lines else []
+
+
 # In the order `clients show` prints them.
-SECTION_LINES = (service_lines, suitability_lines, programmes_lines, kyc_lines)
+SECTION_LINES = (service_lines, suitability_lines, programmes_lines, kyc_lines, evidence_lines)

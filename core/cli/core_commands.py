@@ -14,3 +14,4 @@ from . import education_cmd  # noqa: F401,E402  (issue 14: investor education, c
 from . import points_cmd  # noqa: F401,E402  (issue 14: points and membership)
 from . import kyc_cmd  # noqa: F401,E402  (issue 11 items 7–8: KYC)
 from . import managers_cmd, reports_cmd  # noqa: F401,E402  (issue 14: account managers, daily reports)
+from . import evidence_cmd, archive_cmd  # noqa: F401,E402  (issue 11 item 6: evidence and the client archive)

@@ -16,6 +16,7 @@ from . import cli
 from ..trust import authz
 from .common import acting, db_option, emit_json, json_option, operator_option
 from .import_cmd import _options, _run, import_cmd
+from .evidence_options import recording_from_options, recording_options
 
 VERDICT_LABELS = {
     "match": "适当 (match)",
@@ -105,17 +106,23 @@ def check_cmd(client_id, product_code, as_of, db_path, operator, as_json):
 @click.argument("product_code")
 @click.option("--evidence", required=True, metavar="REF",
               help="特别风险警示书及客户书面确认的凭证编号 (reference of the signed warning and confirmation)")
+@click.option("--channel", default=None, help="渠道 (counter 营业部现场, online, phone, visit); 营业部现场须双录")
+@click.option("--template", "template_id", default=None, help="警示文本模板 id (default: special_risk_warning)")
+@recording_options
 @as_of_option
 @db_option
 @operator_option
 @json_option
-def confirm_cmd(client_id, product_code, evidence, as_of, db_path, operator, as_json):
+def confirm_cmd(client_id, product_code, evidence, channel, template_id, recording_ref, recording_sha256,
+                recording_seconds, recording_file, as_of, db_path, operator, as_json):
     """记录客户在特别风险警示后的书面确认 (record the written confirmation of a mismatch).
 
     仅适用于 mismatch; forbidden 不能确认. 普通投资者的确认会创建回访任务 (high_risk_sale).
     """
     db, actor = acting(db_path, operator)
-    result = suitability.confirm(db, actor, client_id, product_code, evidence, today=_as_of(as_of))
+    shown = {"channel": channel, "template_id": template_id,
+             "recording": recording_from_options(recording_ref, recording_sha256, recording_seconds, recording_file)}
+    result = suitability.confirm(db, actor, client_id, product_code, evidence, today=_as_of(as_of), shown=shown)
     if as_json:
         emit_json(result)
     else:

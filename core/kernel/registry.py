@@ -21,7 +21,7 @@ from functools import cache
 # Packages with a ``contributions`` module. Their migration sets run, and their
 # profile sections show, in this order.
 FEATURES = ("kernel", "trust", "policy", "staff", "plugins", "imports", "classify", "governance", "service",
-            "suitability", "programmes", "kyc")
+            "suitability", "programmes", "kyc", "archive")
 
 
 @dataclass

@@ -8,6 +8,7 @@
 - ``engine``: checking one sale, confirmations, plugin checks.
 - ``scan``: checking every holding in one pass.
 - ``assessments``: expiring assessments and renewal flags (they need the policy's bands).
+- ``evidence``: what the client was shown and acknowledged per act, 双录 (``evidence_policy``, ``evidence_schema``).
 - ``view``: what ``clients show`` adds.
 - ``profile``, ``profile_show``: three-way matching — the client's objective / horizon / kinds, the
   product's horizon and kind, their SQL (issue 11).

@@ -4,7 +4,7 @@ and its part of `clients show`."""
 from ..kernel.registry import Contributions
 import datetime as dt
 
-from . import care_rules, policy, profile, schema, view
+from . import care_rules, evidence, evidence_policy, evidence_schema, policy, profile, schema, view
 from . import schema_evidence  # noqa: F401  (registers its migrations in schema.migrations, after schema's)
 
 
@@ -16,7 +16,7 @@ def validate_policy(doc):
 
 
 CONTRIBUTES = Contributions(
-    migrations=[schema.migrations],
-    policy_validators={"suitability": validate_policy},
-    client_sections=[view.client_section],
+    migrations=[schema.migrations, evidence_schema.migrations],
+    policy_validators={"suitability": validate_policy, "evidence": evidence_policy.validate},
+    client_sections=[view.client_section, evidence.client_section],
 )

@@ -44,6 +44,7 @@ from ..kernel.errors import BrokerCRMError, Conflict, NotFound, PolicyError
 from ..kernel.client_fields import age_sql
 from ..kernel.rules import compile_condition
 from . import investor_type
+from . import evidence as evidence_mod
 from . import lowest as lowest_mod
 from . import care_rules, cooling_off, profile as profile_mod
 from .assessments import renewal_flags
@@ -392,7 +393,7 @@ def covering_confirmation(db, client_id, product_code, level):
     return conf
 
 
-def confirm(db, actor, client_id, product_code, evidence, *, today=None, rules=None, plugins=None):
+def confirm(db, actor, client_id, product_code, evidence, *, today=None, rules=None, plugins=None, shown=None):
     """Record the client's written insistence after the special risk warning, or their
     acknowledgement of the special-care notice (issue 11: Art. 20 binds matched sales too).
 
@@ -400,10 +401,13 @@ def confirm(db, actor, client_id, product_code, evidence, *, today=None, rules=N
     care applies. A confirmed mismatch for an ordinary investor, or a special-care sale
     with a callback, emits ``high_risk_sale`` (the task engine opens the 5-working-day
     callback); a special-care sale opens its cooling-off window (``cooling_off``).
+    ``shown`` (channel, recording, template_id) becomes the act's evidence row
+    (``suitability.evidence``); a 双录 rule it fails refuses first.
     """
     evidence = (evidence or "").strip()
     if not evidence:
         raise BrokerCRMError("须提供书面确认的凭证编号 --evidence REF (the signed confirmation's reference is required)")
+    shown = evidence_mod.precheck_confirmation(db, client_id, product_code, shown)
     result = check(db, actor, client_id, product_code, today=today, rules=rules, plugins=plugins)
     authz.require(actor, "suitability.confirm", branch=result["branch_id"])
     if result["verdict"] == "forbidden":
@@ -424,6 +428,7 @@ def confirm(db, actor, client_id, product_code, evidence, *, today=None, rules=N
         audit.record(db, "suitability.confirm", actor=actor, target=f"{client_id}/{result['product_code']}",
                      detail={"confirmation_id": conf_id, "check_id": result["id"], "evidence": evidence},
                      digest=result["policy_digest"])
+        result["evidence_record"] = evidence_mod.record_confirmation(db, actor, result, conf_id, evidence, shown)
         care = result["special_care"]
         window = cooling_off.open_window(db, actor, result, conf_id, stamp) if care else None
         if result["investor_type"] == "ordinary" and (result["verdict"] == "mismatch" or (care and care["callback"])):

@@ -52,6 +52,8 @@ ACTS = {
     "client.reveal": ("查看客户完整个人信息", _STAFF),
     "client.import": ("导入客户", _STAFF),
     "client.move": ("客户跨营业部迁移", _HQ),
+    "client.archive": ("生成客户完整档案 (一户一档, 含完整个人信息)", _STAFF),
+    "archive.retention": ("应用档案保存期限策略", _HQ),
     "client.change.request": ("申请修改客户资料", _STAFF),
     "client.change.review": ("复核客户资料修改", _STAFF),
     "assessment.import": ("导入风险测评", _STAFF),
@@ -74,6 +76,7 @@ ACTS = {
     "product.rate.review": ("复核产品风险等级 (总部)", _HQ),
     "suitability.profile": ("登记投资目标/期限/品种 (KYC)", _STAFF),
     "suitability.withdraw": ("冷静期内撤回购买", _STAFF),
+    "suitability.evidence": ("记录适当性留痕 (告知、警示、客户确认、双录)", _STAFF),
     # service
     "interaction.log": ("记录服务接触", _STAFF),
     "interaction.read": ("查看服务记录", _READ),

@@ -56,5 +56,5 @@ def test_migration_set_names_never_change():
     # Every database records the sets applied to it by name: a renamed set would run again.
     assert [m.name for m in registry().migrations] == [
         "brokercrm", "brokercrm.operators", "brokercrm.trust", "brokercrm.staff", "brokercrm.plugins", "brokercrm.approvals",
-        "brokercrm.service", "brokercrm.lifecycle", "brokercrm.suitability",
-        "brokercrm.programmes", "brokercrm.kyc"]
+        "brokercrm.service", "brokercrm.lifecycle", "brokercrm.suitability", "brokercrm.suitability.evidence",
+        "brokercrm.programmes", "brokercrm.kyc", "brokercrm.archive"]

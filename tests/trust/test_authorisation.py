@@ -21,13 +21,14 @@ from tests.trust.attacks import audit_rows, raw
 # The policy the issue asks for, written out independently of authz.ACTS.
 HQ_ONLY = {"operator.add", "operator.revoke", "branch.add", "policy.publish", "approval.decide", "site.users",
            "audit.read", "client.move", "product.import", "operator.qualify", "suitability.lowest_flag",
-           "product.rate", "product.rate.review", "threshold.review"}
+           "product.rate", "product.rate.review", "threshold.review", "archive.retention"}
 STAFF = {"approval.request", "client.reveal", "client.import", "client.change.request", "client.change.review",
          "assessment.import", "holding.import", "behaviour.import", "suitability.check", "suitability.confirm",
          "investor_type.request", "investor_type.decide", "interaction.log", "task.done", "complaint.handle",
          "care.record", "retention.handle", "order.flag", "suitability.capacity", "manager.assign",
          "suitability.profile", "suitability.withdraw",  # issue 11: KYC profile, cooling-off withdrawal
-         "kyc.verify", "kyc.sample", "kyc.flag.clear", "client.change.csdc"}  # issue 11 items 7–8
+         "kyc.verify", "kyc.sample", "kyc.flag.clear", "client.change.csdc",  # issue 11 items 7–8
+         "suitability.evidence", "client.archive"}  # issue 11 item 6
 READ = {"operator.list", "approval.read", "client.read", "suitability.read", "interaction.read", "task.read",
         "complaint.read", "retention.read", "package.read", "suitability.scan", "investor_type.recheck",
         "manager.report", "report.new_accounts",
