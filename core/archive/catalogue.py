@@ -91,6 +91,37 @@ TABLES = {
     "events": _keep("06_service", "客户事件 (domain events about the client)", "at"),
     "audit_log": _keep("07_audit", "审计日志中关于该客户的行 (audit rows naming the client or its records; "
                        "signed and hash-chained)", "at"),
+    # Issue 11 (investor status, three-way profile, special care, KYC) and issue 14 (managers, status,
+    # programmes): declared when those features were merged.
+    "investor_status": _keep("01_client", "专业投资者资格: 证明材料、复核、有效期 (investor status: evidence, "
+                             "review, validity)", "recorded_at"),
+    "kyc_verifications": _keep("01_client", "客户资料核实: 系统核验/当面确认/回访确认 (KYC verification levels)", "at"),
+    "kyc_flags": _keep("01_client", "资料合理性标记及解除 (plausibility flags and their clearing)", "flagged_at"),
+    "kyc_id_notices": _keep("01_client", "证件到期提醒 (ID expiry notices)", "noticed_at"),
+    "kyc_sampling_population": _current("01_client", "开户回访抽样总体及是否抽中 (the callback sample's population; "
+                                        "the run's time and seed are in kyc_sampling_runs)"),
+    "manager_assignments": _keep("01_client", "客户经理指定与变更 (account manager assignments, with reasons)", "at"),
+    "client_status": _current("01_client", "现行客户状态 (current status; history below)"),
+    "client_status_history": _keep("01_client", "客户状态变更历史 (status changes: dormant, transfer, closure)", "at"),
+    "exit_reasons": _keep("01_client", "转销户原因 (reasons for leaving)", "recorded_at"),
+    "investor_profiles": _keep("04_suitability", "投资目标/期限/品种 (the client's objective, horizon and kinds, "
+                               "recorded from a KYC form)", "recorded_at"),
+    "special_care_sales": _keep("04_suitability", "特别关注销售: 触发条件、告知、回访、冷静期 (special-care sales and "
+                                "their cooling-off windows)", "opened_at"),
+    "cooling_off_withdrawals": _keep("04_suitability", "冷静期内撤回 (withdrawals inside the cooling-off window)",
+                                     "withdrawn_at"),
+    "complaint_opinions": _keep("06_service", "客户对投诉处理方案的意见 (the client's opinion of the solution)", "at"),
+    "callback_samples": _keep("06_service", "回访抽样 (callback samples; the run's time and seed are in its run)", None),
+    "callback_records": _keep("06_service", "回访记录及覆盖的风险揭示要点 (callbacks and the disclosure items covered)",
+                              "at"),
+    "prospects": _keep("06_service", "潜在客户 (the prospect this client was converted from)", "created_at"),
+    "prospect_steps": _keep("06_service", "潜在客户跟进记录 (prospect follow-ups)", "at"),
+    "vip_status": _current("06_service", "现行贵宾等级 (current VIP level; history below)"),
+    "vip_history": _keep("06_service", "贵宾等级变更历史 (VIP level history)", "at"),
+    "points_ledger": _keep("06_service", "积分明细 (points ledger)", "at"),
+    "programme_invitations": _keep("06_service", "活动及投教邀请 (invitations to events and education sessions)",
+                                   "invited_at"),
+    "programme_attendance": _keep("06_service", "活动及投教出席 (attendance)", "recorded_at"),
     # Only in databases older than the signed chain (trust m002): the unsigned rows kept from then.
     "audit_log_legacy": _keep("07_audit", "签名链之前的审计行 (audit rows from before the signed chain; unsigned)",
                               "at"),

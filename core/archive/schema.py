@@ -63,5 +63,22 @@ def m002_k11d_archive_indexes(db):
     retention.install(db, {"audit_log_legacy": "at"})
 
 
+# Tables of issues 11 and 14 that can be edited (the append-only ones refuse every DELETE already).
+M003_RETAINED = {"investor_status": "recorded_at", "kyc_flags": "flagged_at", "kyc_id_notices": "noticed_at",
+                 "prospects": "created_at"}
+
+
+@migrations()
+def m003_k11_k14_retention(db):
+    # kyc_flags and programme_invitations had no index on their client column: an archive read them whole.
+    db.executescript(
+        """
+        CREATE INDEX IF NOT EXISTS archive_kyc_flags_client ON kyc_flags(client_id);
+        CREATE INDEX IF NOT EXISTS archive_programme_invitations_client ON programme_invitations(client_id);
+        """
+    )
+    retention.install(db, M003_RETAINED)
+
+
 # Every table a migration here guards, with its time column (tests compare it to catalogue.TABLES).
-RETAINED = {**M001_RETAINED, "audit_log_legacy": "at"}
+RETAINED = {**M001_RETAINED, "audit_log_legacy": "at", **M003_RETAINED}

@@ -42,7 +42,7 @@ def book(db, admin, actors):
             rc = retention.open_case(db, admin, cid, request="transfer")
         retention.attempt(db, admin, rc["id"], note="挽留")
         lowest.record_capacity(db, admin, cid, "full", evidence="身份证核验", reason="成年")
-        change = data_changes.request(db, admin, cid, "phone", "13900000000")
+        change = data_changes.request(db, admin, cid, "phone", "13900000000", identity_check="证件原件", form_ref="F-1")
         if change.get("state") == "pending":
             data_changes.approve(db, actors("checker"), change["id"])
     return db
