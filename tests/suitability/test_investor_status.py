@@ -153,26 +153,26 @@ def test_the_evidence_period_must_be_past_and_recent(book, clerk, period_end, me
 # -- Art. 8(1)–(4): institutions ------------------------------------------------------------------------
 
 def test_institution_thresholds_and_kind(book, clerk):
+    # One client per record: evidence is kept for the retention period (archive), never deleted to start over.
     add_client(book, "corp", kind="institution")
+    add_client(book, "corp2", kind="institution")
     add_client(book, "person")
     ok = dict(net_assets=20_000_000, financial_assets=10_000_000, investment_years=2)
     assert evidence(book, clerk, "corp", "8.4", **ok)["eligible"]
-    book.execute("DELETE FROM investor_status")
-    assert not evidence(book, clerk, "corp", "8.4", **{**ok, "net_assets": 19_999_999})["eligible"]
-    book.execute("DELETE FROM investor_status")
+    assert not evidence(book, clerk, "corp2", "8.4", **{**ok, "net_assets": 19_999_999})["eligible"]
     rec = evidence(book, clerk, "person", "8.4", **ok)
     assert not rec["eligible"] and "another kind of client" in rec["eligibility"][0]
 
 
 def test_listed_institutions_by_type(book, clerk, checker):
     add_client(book, "fund", kind="institution")
+    add_client(book, "shop", kind="institution")
     rec = evidence(book, clerk, "fund", "8.3", financial_assets=None, investment_years=None, institution_type="qfii",
                    evidence_kind="QFII 资格证书")
     assert rec["eligible"]
     it.review(book, checker, rec["id"], approve=True)
     assert kind_of(book, "fund") == "professional"
-    book.execute("DELETE FROM investor_status")
-    assert not evidence(book, clerk, "fund", "8.1", financial_assets=None, institution_type="restaurant")["eligible"]
+    assert not evidence(book, clerk, "shop", "8.1", financial_assets=None, institution_type="restaurant")["eligible"]
 
 
 def test_unknown_category_names_the_choices(book, clerk):
