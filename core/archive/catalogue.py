@@ -100,6 +100,7 @@ TABLES = {
     "kyc_id_notices": _keep("01_client", "证件到期提醒 (ID expiry notices)", "noticed_at"),
     "kyc_sampling_population": _current("01_client", "开户回访抽样总体及是否抽中 (the callback sample's population; "
                                         "the run's time and seed are in kyc_sampling_runs)"),
+    "client_notes": _keep("01_client", "客户经理备注: 投资决策风格 (account manager notes: decision style)", "recorded_at"),
     "manager_assignments": _keep("01_client", "客户经理指定与变更 (account manager assignments, with reasons)", "at"),
     "client_status": _current("01_client", "现行客户状态 (current status; history below)"),
     "client_status_history": _keep("01_client", "客户状态变更历史 (status changes: dormant, transfer, closure)", "at"),

@@ -110,4 +110,12 @@ def evidence_lines(obj):
 
 
 # In the order `clients show` prints them.
-SECTION_LINES = (service_lines, suitability_lines, programmes_lines, kyc_lines, evidence_lines)
+def staff_lines(obj):
+    """The account manager's notes (brokercrm.staff.client_notes)."""
+    d = obj.get("decision_style")
+    if not d:
+        return []
+    return [f"投资决策风格 (decision style, 仅作参考): {d['label']} {d['value']} · {d['recorded_by']} {d['recorded_at'][:10]}"]
+
+
+SECTION_LINES = (staff_lines, service_lines, suitability_lines, programmes_lines, kyc_lines, evidence_lines)

@@ -4,6 +4,7 @@ import click
 
 from ..book import lookups
 from ..service import manager_report
+from ..staff import client_notes
 from ..staff import managers as managers_lib
 from . import cli
 from .common import acting, db_option, echo_table, emit_json, json_option, operator_option
@@ -121,3 +122,41 @@ def managers_report(branch, manager, db_path, operator, as_json):
                 for r in report["managers"]],
                ["客户经理 manager", "营业部", "客户 clients", "按类别 by class", "未办 open", "逾期 overdue",
                 "满意度 satisfaction", "回访按时 callbacks on time"], empty="没有客户经理 (no managers)")
+
+
+@managers.command("note")
+@click.argument("client_id")
+@click.option("--decision-style", "style", required=True,
+              help="投资决策风格 (seed 001 第十一条): risk_averse 风险规避型, dependent 依赖型, "
+                   "independent 独立决策型, autonomous 高度自主决策型")
+@click.option("--note", default=None, help="备注 (free text, kept with the note; not in the audit log)")
+@db_option
+@operator_option
+@json_option
+def managers_note(client_id, style, note, db_path, operator, as_json):
+    """记录客户的投资决策风格, 仅作服务参考 (record the client's decision style, for reference)."""
+    db, actor = acting(db_path, operator)
+    client_id = lookups.client(db, client_id)
+    done = client_notes.record_decision_style(db, actor, client_id, style, note=note)
+    if as_json:
+        emit_json(done)
+        return
+    click.echo(f"客户 {client_id} 投资决策风格 (decision style): {done['label']} {done['value']} · #{done['id']}")
+
+
+@managers.command("notes")
+@click.argument("client_id")
+@db_option
+@operator_option
+@json_option
+def managers_notes(client_id, db_path, operator, as_json):
+    """客户的全部备注, 最早在前 (every note on the client, oldest first)."""
+    db, actor = acting(db_path, operator)
+    client_id = lookups.client(db, client_id)
+    rows = client_notes.history(db, actor, client_id)
+    if as_json:
+        emit_json(rows)
+        return
+    for r in rows:
+        click.echo(f"#{r['id']} {r['recorded_at']} {r['label']} {r['value']} · {r['recorded_by']}"
+                   f"{' · ' + r['note'] if r['note'] else ''}")

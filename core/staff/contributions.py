@@ -2,7 +2,8 @@
 validator, and the positions and authority the authorisation table asks for."""
 
 from ..kernel.registry import Contributions
-from . import positions, schema
+from . import client_notes, positions, schema
 
 CONTRIBUTES = Contributions(migrations=[schema.migrations], policy_validators={"positions": positions.validate},
-                            role_catalogues=[positions.roles], actor_authorities=[positions.authority])
+                            role_catalogues=[positions.roles], actor_authorities=[positions.authority],
+                            client_sections=[client_notes.section])

@@ -55,3 +55,27 @@ def m002_k14a_account_managers(db):
         BEGIN SELECT RAISE(ABORT, 'manager_assignments is append-only'); END;
         """
     )
+
+
+@migrations()
+def m003_client_notes(db):
+    # Issue 14 item 4 (seed 001 第十一条): the account manager's notes on a client, decision style
+    # first. Append-only: the latest note is in force and every earlier one stays on record.
+    db.executescript(
+        """
+        CREATE TABLE client_notes (
+            id INTEGER PRIMARY KEY,
+            client_id TEXT NOT NULL REFERENCES clients(client_id),
+            kind TEXT NOT NULL,
+            value TEXT NOT NULL,
+            note TEXT,
+            recorded_by TEXT NOT NULL,
+            recorded_at TEXT NOT NULL
+        );
+        CREATE INDEX client_notes_client ON client_notes(client_id, kind, id);
+        CREATE TRIGGER client_notes_no_update BEFORE UPDATE ON client_notes
+        BEGIN SELECT RAISE(ABORT, 'client_notes is append-only'); END;
+        CREATE TRIGGER client_notes_no_delete BEFORE DELETE ON client_notes
+        BEGIN SELECT RAISE(ABORT, 'client_notes is append-only'); END;
+        """
+    )

@@ -118,6 +118,7 @@ ACTS = {
     "client.change.csdc": ("标记资料变更已同步中国结算", _STAFF),
     # account managers and the branch's daily reports (issue 14)
     "manager.assign": ("指定或变更客户经理", _STAFF),
+    "client.note": ("记录客户投资决策风格等备注 (seed 001 第十一条)", _STAFF),
     "manager.report": ("查看客户经理业绩报表", _READ),
     "report.new_accounts": ("查看新开户及风险测评日报", _READ),
     "threshold.review": ("年末周转率阈值复核 (生成策略草案)", _HQ),

@@ -51,7 +51,7 @@ def test_the_shipped_positions_are_the_seeds_and_cite_them(db):
 
 @pytest.mark.parametrize("old, new, message", [
     ('"retention.read", "package.read", "complaint.read", "manager.report"]',
-     '"retention.read", "package.read", "complaint.read", "manager.report", "operator.add"]', "positions[2].acts[16]: operator.add 只属于总部角色"),
+     '"retention.read", "package.read", "complaint.read", "manager.report", "operator.add"]', "positions[2].acts[17]: operator.add 只属于总部角色"),
     ('acts = ["client.read", "client.reveal", "client.change.review"',
      'acts = ["client.read", "client.move", "client.change.review"', "positions[1].acts[1]: branch 岗位不能 client.move"),
     ('acts = ["client.read", "client.reveal", "client.change.review"',

@@ -25,7 +25,7 @@ HQ_ONLY = {"operator.add", "operator.revoke", "branch.add", "policy.publish", "a
 STAFF = {"approval.request", "client.reveal", "client.import", "client.change.request", "client.change.review",
          "assessment.import", "holding.import", "behaviour.import", "suitability.check", "suitability.confirm",
          "investor_type.request", "investor_type.decide", "interaction.log", "task.done", "complaint.handle",
-         "care.record", "retention.handle", "order.flag", "suitability.capacity", "manager.assign",
+         "care.record", "retention.handle", "order.flag", "suitability.capacity", "manager.assign", "client.note",
          "suitability.profile", "suitability.withdraw",  # issue 11: KYC profile, cooling-off withdrawal
          "kyc.verify", "kyc.sample", "kyc.flag.clear", "client.change.csdc",  # issue 11 items 7–8
          "suitability.evidence", "client.archive"}  # issue 11 item 6
