@@ -5,6 +5,7 @@ import click
 from ..book import lookups
 from ..programmes import client_events as events_lib
 from ..programmes import education as education_lib
+from ..programmes import materials as materials_lib
 from ..programmes import vip as vip_lib
 from . import cli
 from .common import acting, db_option, echo_table, emit_json, json_option, operator_option
@@ -19,6 +20,9 @@ def _echo_session(s):
                + (f" · {s['place']}" if s["place"] else "") + (f" · 容量 {s['capacity']}" if s["capacity"] else ""))
     click.echo(f"  邀请 invited {s['invited']} · 到场 attended {s['attended']} · 未到 no-shows {s['no_shows']}"
                f" · 未邀自来 walk-ins {len(s['walk_ins'])}")
+    for m in s.get("materials", ()):
+        click.echo(f"  资料 material #{m['id']} {m['title']} · {m['reference']}"
+                   + (f" · sha256 {m['sha256'][:16]}…" if m["sha256"] else ""))
 
 
 def _sessions_table(found):
@@ -83,6 +87,34 @@ def education_attend(session_id, clients, db_path, operator, as_json):
     """登记到场客户 (record attendance; all or nothing)."""
     db, actor = acting(db_path, operator)
     s = education_lib.attend(db, actor, session_id, _ids(clients))
+    emit_json(s) if as_json else _echo_session(s)
+
+
+@education.command("material")
+@click.argument("session_id", type=int)
+@click.option("--title", required=True, help="资料名称 (title of the material)")
+@click.option("--ref", "reference", required=True, help="资料编号或出处 (document number or source)")
+@click.option("--file", "file_", default=None, type=click.Path(dir_okay=False),
+              help="资料文件: 记录其 SHA-256 (the file, whose SHA-256 is recorded)")
+@db_option
+@operator_option
+@json_option
+def education_material(session_id, title, reference, file_, db_path, operator, as_json):
+    """登记投教活动使用的资料 (record a material the session used)."""
+    db, actor = acting(db_path, operator)
+    m = materials_lib.add(db, actor, session_id, title=title, reference=reference, file=file_)
+    emit_json(m) if as_json else click.echo(f"活动 #{session_id} 资料 #{m['id']}: {m['title']} · {m['reference']}")
+
+
+@education.command("show")
+@click.argument("session_id", type=int)
+@db_option
+@operator_option
+@json_option
+def education_show(session_id, db_path, operator, as_json):
+    """一次投教活动: 邀请、到场与资料 (one session: invitations, attendance, materials)."""
+    db, actor = acting(db_path, operator)
+    s = education_lib.get(db, actor, session_id)
     emit_json(s) if as_json else _echo_session(s)
 
 

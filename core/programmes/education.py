@@ -11,7 +11,7 @@ from ..kernel.errors import BrokerCRMError
 from ..kernel.timeutil import today
 from ..service import lifecycle
 from ..trust import authz
-from . import policy, sessions
+from . import materials, policy, sessions
 
 KIND, MANAGE, READ = "education", "education.manage", "education.read"
 
@@ -35,7 +35,8 @@ def attend(db, actor, session_id, client_ids):
 
 
 def get(db, actor, session_id):
-    return sessions.get(db, actor, KIND, session_id, act=READ)
+    s = sessions.get(db, actor, KIND, session_id, act=READ)
+    return {**s, "materials": materials.for_session(db, session_id)}
 
 
 def list_sessions(db, actor, *, branch=None, year=None):

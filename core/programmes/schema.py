@@ -200,3 +200,23 @@ def m005_k14b_points(db):
     )
     for table in ("points_ledger", "points_marks"):
         append_only(db, table)
+
+
+@migrations()
+def m006_education_materials(db):
+    # Issue 14 item 4: the materials an investor-education session used (reference and SHA-256).
+    db.executescript(
+        """
+        CREATE TABLE education_materials (
+            id INTEGER PRIMARY KEY,
+            session_id INTEGER NOT NULL REFERENCES programme_sessions(id),
+            title TEXT NOT NULL,
+            reference TEXT NOT NULL,
+            sha256 TEXT,
+            added_by TEXT NOT NULL,
+            added_at TEXT NOT NULL
+        );
+        CREATE INDEX education_materials_session ON education_materials(session_id, id);
+        """
+    )
+    append_only(db, "education_materials")
