@@ -10,21 +10,13 @@ Checks, and names the file and the reason for each failure:
 It reads digests only, never the records, so it needs no operator.
 """
 
-import hashlib
 import json
 from pathlib import Path
 
+from ..kernel.digests import file_sha256
 from ..kernel.errors import NotFound
 from ..trust import certs, keys
 from .writer import FORMAT, MANIFEST, SIGNATURE
-
-
-def _sha256(path):
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def verify(directory, *, db=None, root_pub=None):
@@ -74,7 +66,7 @@ def verify(directory, *, db=None, root_pub=None):
         if not path.is_file():
             fail(name, "文件缺失 (file missing)")
             continue
-        if path.stat().st_size != entry.get("bytes") or _sha256(path) != entry.get("sha256"):
+        if path.stat().st_size != entry.get("bytes") or file_sha256(path) != entry.get("sha256"):
             fail(entry.get("path"), "SHA-256 不符: 文件被修改 (digest differs: the file was altered)")
     for path in sorted(p for p in folder.rglob("*") if p.is_file()):
         name = path.relative_to(folder).as_posix()

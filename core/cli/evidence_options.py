@@ -1,9 +1,8 @@
 """Options shared by the commands that record suitability evidence (confirm, evidence record)."""
 
-import hashlib
-
 import click
 
+from ..kernel.digests import file_sha256
 from ..kernel.errors import ValidationFailed
 from ..suitability import evidence
 
@@ -24,12 +23,9 @@ def recording_options(f):
 
 def recording_from_options(recording_ref, recording_sha256, recording_seconds, recording_file):
     if recording_file:
-        h = hashlib.sha256()
-        with open(recording_file, "rb") as fh:
-            for block in iter(lambda: fh.read(1 << 20), b""):
-                h.update(block)
-        if recording_sha256 and recording_sha256.strip().lower() != h.hexdigest():
+        digest = file_sha256(recording_file)
+        if recording_sha256 and recording_sha256.strip().lower() != digest:
             raise ValidationFailed(f"recording_sha256: 与文件 {recording_file} 的 SHA-256 不符 "
                                    "(does not match the file's digest)")
-        recording_sha256 = h.hexdigest()
+        recording_sha256 = digest
     return evidence.recording_from(recording_ref, recording_sha256, recording_seconds)

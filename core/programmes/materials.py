@@ -6,9 +6,9 @@ can match the material on file to what the session used. Append-only: a correcte
 material is a new row.
 """
 
-import hashlib
 from pathlib import Path
 
+from ..kernel.digests import file_sha256
 from ..kernel.errors import BrokerCRMError
 from ..kernel.timeutil import now_iso
 from ..trust import audit, authz
@@ -18,14 +18,9 @@ KIND, MANAGE = "education", "education.manage"
 
 
 def _digest(path):
-    p = Path(path)
-    if not p.is_file():
+    if not Path(path).is_file():
         raise BrokerCRMError(f"{path}: 文件不存在 (no such file)")
-    h = hashlib.sha256()
-    with p.open("rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
+    return file_sha256(path)
 
 
 def add(db, actor, session_id, *, title, reference, file=None):
