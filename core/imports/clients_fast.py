@@ -123,6 +123,7 @@ class FastChecker:
                 fields = getter(cells)
             return plain(fields, extra)
 
+        fast.may_extra = bool(extras)  # the header has no column beyond the known ones: extra is None
         return fast
 
     def _plain(self, fields, extra):
@@ -172,7 +173,7 @@ def record_tuple(record, fields):
 
 
 def produce(path, spec, branches, today, keep_rows, sheet=None, header_row=None):
-    """Yield one payload per batch: {"rows", "good": [tuple], "numbers", "good_rows", "bad", "size"}.
+    """Yield one payload per batch: {"rows", "good": [tuple], "numbers", "good_rows", "bad", "size", "short", "plain"}.
 
     ``numbers`` are the file row numbers of the good rows. ``keep_rows`` also
     sends the original rows of the good ones (``good_rows``, parallel to
@@ -183,6 +184,7 @@ def produce(path, spec, branches, today, keep_rows, sheet=None, header_row=None)
     checker = FastChecker(branches, today, KNOWN)
     today_iso = today.isoformat()
     found = table(path, spec, sheet=sheet, header_row=header_row)
+    may_extra = True  # JSON rows may each bring their own keys
     if found is None:
         records, fast = read_rows(path, spec), checker.fast_row
 
@@ -191,6 +193,7 @@ def produce(path, spec, branches, today, keep_rows, sheet=None, header_row=None)
     else:
         names, records = found.names, found.records
         fast = checker.list_checker(names)
+        may_extra = getattr(fast, "may_extra", True)
 
         def as_dict(cells):
             return row_dict(names, cells)
@@ -202,6 +205,7 @@ def produce(path, spec, branches, today, keep_rows, sheet=None, header_row=None)
         good, numbers, good_rows, bad = [], [], [], []
         add_good, add_number = good.append, numbers.append
         read = blank = 0
+        short, no_extra = True, not may_extra  # what the fast rows are; a fully checked row may differ
         for n, record in islice(records, BATCH_SIZE):
             read += 1
             # The common row: one test, one call, two appends (a million times per million rows).
@@ -222,7 +226,10 @@ def produce(path, spec, branches, today, keep_rows, sheet=None, header_row=None)
             if errors:
                 bad.append((n, row, errors))
                 continue
-            add_good(record_tuple(record_, FIELDS))
+            stored = record_tuple(record_, FIELDS)
+            short = short and len(stored) == SHORT
+            no_extra = no_extra and stored[-1] is None
+            add_good(stored)
             add_number(n)
             if keep_rows:
                 good_rows.append((n, row))
@@ -230,8 +237,10 @@ def produce(path, spec, branches, today, keep_rows, sheet=None, header_row=None)
             return
         if per_row is None:
             per_row = _bytes(good, bad)
+        # "short": every good row is short; "plain": no good row has extra columns (the writer
+        # then skips looking for an account_manager among them).
         yield {"rows": read - blank, "good": good, "numbers": numbers, "good_rows": good_rows,
-               "bad": bad, "size": int(per_row * read)}
+               "bad": bad, "size": int(per_row * read), "short": short, "plain": no_extra}
 
 
 def _bytes(good, bad):

@@ -50,7 +50,7 @@ def open_csv(path, spec, header_row=None):
     try:
         reader = csv.reader(f, delimiter=_delimiter(path, f), strict=True)
         table = build(str(path), spec, enumerate(reader, start=1), header_row=header_row, errors=(csv.Error,),
-                      on_error=_csv_error(path))
+                      on_error=_csv_error(path), no_control=encoding.no_control)
     except BaseException:
         f.close()
         raise

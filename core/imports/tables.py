@@ -65,12 +65,14 @@ def row_problems(names, cells):
     return problems
 
 
-def build(source, spec, rows, *, header_row=None, workbook=False, errors=(), on_error=None):
+def build(source, spec, rows, *, header_row=None, workbook=False, errors=(), on_error=None, no_control=False):
     """A Table over ``rows`` (an iterator of (row_number, [text cells])); header problems raised here.
 
     ``errors``: exception types the row source may raise mid-file (csv.Error); ``on_error(exc,
     row_number)`` turns one into the exception to raise. The CSV reader passes ``enumerate(reader)``
     straight in: a generator layer per row would cost a tenth of the import's reading time.
+    ``no_control``: the reader checked the whole file for control characters and found none, so
+    the rows skip that search.
     """
     rows = iter(rows)
     limit = HEADER_SEARCH_ROWS if header_row is None else max(header_row, HEADER_SEARCH_ROWS)
@@ -88,13 +90,14 @@ def build(source, spec, rows, *, header_row=None, workbook=False, errors=(), on_
         raise ValidationFailed(f"{source}: 表头超过 {MAX_COLUMNS} 列 (more than {MAX_COLUMNS} columns)",
                                [f"{source}:{number}: 列太多 (too many columns)"])
     names = header_names(raw, spec, source, number)
-    return Table(names, _records(source, names, head[index + 1:], rows, workbook, errors, on_error), number)
+    return Table(names, _records(source, names, head[index + 1:], rows, workbook, errors, on_error, no_control), number)
 
 
-def _records(source, names, buffered, rows, workbook, errors, on_error):
+def _records(source, names, buffered, rows, workbook, errors, on_error, no_control):
     width = len(names)
     always = EMPTY in names or workbook  # rows that must always get the full look
     search, join = CONTROL.search, ",".join
+    look = not no_control
     data = 0
     number = head_end = buffered[-1][0] if buffered else 0
     try:
@@ -103,7 +106,7 @@ def _records(source, names, buffered, rows, workbook, errors, on_error):
                 if not any(cells):
                     continue
                 data += 1
-                if always or len(cells) != width or search(join(cells)):
+                if always or len(cells) != width or (look and search(join(cells))):
                     problems = row_problems(names, cells)
                     if problems:
                         yield number, BadRow(_cells_dict(names, cells), problems)

@@ -41,10 +41,18 @@ LABELS = {"utf-8": "UTF-8", "utf-8-sig": "UTF-8 (BOM)", "utf-16": "UTF-16 (BOM)"
           "gb18030": "GBK/GB18030", "utf-16-le": "UTF-16 LE", "utf-16-be": "UTF-16 BE"}
 
 
+# Control characters as UTF-8 bytes: C0 but tab, line feed and carriage return, and DEL. The C1
+# characters (U+0080-U+009F) are 0xC2 followed by 0x80-0x9F: any 0xC2 byte counts as "maybe".
+_CONTROL_BYTES = bytes([*range(0x00, 0x09), 0x0B, 0x0C, *range(0x0E, 0x20), 0x7F])
+
+
 @dataclass(frozen=True)
 class Encoding:
     codec: str   # what open() needs; BOM codecs drop the mark
     label: str   # what a person reads in a message
+    # True when the whole file is known to hold no control character (read_rules.CONTROL):
+    # its rows then skip the per-row search, a tenth of the reading time of a large file.
+    no_control: bool = False
 
 
 def _bom(path):
@@ -81,21 +89,24 @@ def _newlines_before(block, offset, codec):
 
 
 def _utf8_scan(path):
-    """(first line that is not UTF-8 or None, whether the file holds NUL bytes), in one pass."""
+    """(first line that is not UTF-8 or None, whether the file holds NUL bytes, whether it may hold
+    control characters), in one pass."""
     decoder = codecs.getincrementaldecoder("utf-8")(errors="strict")
-    lines, nul, bad = 1, False, None
+    lines, nul, bad, control = 1, False, None, False
     with open(path, "rb") as f:
         while True:
             block = f.read(BLOCK)
             nul = nul or b"\0" in block
+            # bytes.translate deletes in C: ten times faster than a regular expression over the bytes.
+            control = control or len(block.translate(None, _CONTROL_BYTES)) != len(block) or b"\xc2" in block
             try:
                 text = decoder.decode(block, final=not block)
             except UnicodeDecodeError as e:
                 bad = lines + _newlines_before(block, e.start, "utf-8")
-                return bad, nul or _has_nul(path)
+                return bad, nul or _has_nul(path), True
             lines += text.count("\n")
             if not block:
-                return None, nul
+                return None, nul, control
 
 
 def _has_nul(path):
@@ -163,9 +174,9 @@ def detect(path, *, unicode_only=False):
     """
     codec = _bom(path)
     if codec is None:
-        bad, nul = _utf8_scan(path)
+        bad, nul, control = _utf8_scan(path)
         if bad is None and not nul:
-            return Encoding("utf-8", LABELS["utf-8"])
+            return Encoding("utf-8", LABELS["utf-8"], no_control=not control)
         if bad is not None and unicode_only:
             raise _not_utf8(path, bad)
     found = []

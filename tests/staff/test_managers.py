@@ -207,3 +207,17 @@ def test_clients_show_names_the_manager(db, admin, run):
     managers.assign(db, admin, "C1", "am1", reason="分配")
     assert "客户经理 (account manager) am1" in run("clients", "show", "C1").output
     assert json.loads(run("clients", "show", "C1", "--json").output)["client"]["account_manager"] == "am1"
+
+
+def test_look_ups_by_manager_use_the_partial_index_that_skips_unmanaged_clients(db, tmp_path, admin):
+    import_clients(db, write_csv(tmp_path / "in.csv", [person("C1", 客户经理="am1"), person("C2"), person("C3")]),
+                   actor=admin)
+    plans = [" ".join(r[-1] for r in db.execute("EXPLAIN QUERY PLAN " + sql, ["am1"])) for sql in (
+        "SELECT client_id FROM clients WHERE account_manager = ?",
+        "SELECT count(*) FROM clients WHERE account_manager = ?")]
+    assert all("clients_account_manager" in plan for plan in plans), plans
+    # Only the managed client has an entry: an import of unmanaged clients pays nothing for it.
+    assert db.execute("SELECT count(*) FROM clients INDEXED BY clients_account_manager"
+                      " WHERE account_manager IS NOT NULL").fetchone()[0] == 1
+    assert "WHERE account_manager IS NOT NULL" in db.execute(
+        "SELECT sql FROM sqlite_master WHERE name = 'clients_account_manager'").fetchone()[0]
