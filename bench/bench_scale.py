@@ -48,6 +48,8 @@ import time
 from pathlib import Path
 
 from benchtrust import actor_for
+# The same clock, peak memory and bare import as bench_core's: one definition of each floor.
+from bench_core import clock, since, step_bare_keyed_import as step_bare_import, vm_hwm
 
 ROOT = Path(__file__).resolve().parent.parent
 NOW = "2026-06-30T10:00:00+08:00"
@@ -62,26 +64,6 @@ CORE_POLICIES = ("classification.toml", "questionnaire.toml")
 
 def log(line):
     print(line, file=sys.stderr, flush=True)
-
-
-def vm_hwm():
-    with open("/proc/self/status") as f:
-        for line in f:
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) * 1024
-    return 0
-
-
-def clock():
-    import resource
-
-    me, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
-    return time.perf_counter(), me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime
-
-
-def since(start):
-    wall, cpu = clock()
-    return {"seconds": wall - start[0], "cpu": cpu - start[1]}
 
 
 # -- the book (not timed) -----------------------------------------------------------------
@@ -202,30 +184,6 @@ def step_book_after_classify(db_path):
 
 
 # -- timed steps, each in its own child process ------------------------------------------
-
-def step_bare_import(db_path, csv_path):
-    """The floor: csv.reader -> one executemany into a plain table keyed by client_id."""
-    from brokercrm.demo.synth import CLIENT_COLUMNS
-
-    Path(db_path).unlink(missing_ok=True)
-    conn = sqlite3.connect(db_path)
-    conn.execute("PRAGMA journal_mode = WAL")
-    conn.execute("PRAGMA synchronous = NORMAL")
-    cols = ", ".join(f"{c} TEXT PRIMARY KEY" if c == "client_id" else c for c in CLIENT_COLUMNS)
-    conn.execute(f"CREATE TABLE bare_clients ({cols})")
-    conn.commit()
-    sql = f"INSERT INTO bare_clients VALUES ({', '.join('?' * len(CLIENT_COLUMNS))})"
-    started = clock()
-    with open(csv_path, newline="", encoding="utf-8") as f:
-        reader = csv.reader(f)
-        next(reader)
-        with conn:
-            conn.executemany(sql, reader)
-    out = since(started)
-    out["rows"] = conn.execute("SELECT count(*) FROM bare_clients").fetchone()[0]
-    conn.close()
-    return out
-
 
 def step_import(db_path, csv_path):
     from brokercrm.imports import import_clients
