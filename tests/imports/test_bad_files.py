@@ -259,15 +259,17 @@ def test_a_credit_code_with_an_e_is_not_excel_notation():
     assert excel_scientific("1.40105E+17") and excel_scientific("1E+17") and excel_scientific("1.38e+10")
 
 
+@pytest.mark.parametrize("encoding", ["utf-8", "utf-8-sig"])
 @pytest.mark.parametrize("char, name", [("\x07", "U+0007"), ("\x7f", "U+007F"), ("\x85", "U+0085"), ("\x9f", "U+009F")])
-def test_a_control_character_anywhere_in_a_utf8_file_is_found_past_the_whole_file_scan(db, tmp_path, char, name):
+def test_a_control_character_anywhere_in_a_utf8_file_is_found_past_the_whole_file_scan(db, tmp_path, char, name,
+                                                                                        encoding):
     # The UTF-8 scan lets the rows of a file without control characters skip the per-row search
     # (issue 16): one in the last row of a large file must still be refused, with row and column.
     from brokercrm.kernel.errors import ValidationFailed
 
     rows = [person(f"C{i}") for i in range(1, 3000)] + [person("C9999", name=f"张{char}三")]
     path = tmp_path / "late.csv"
-    path.write_text(csv_text(*rows), encoding="utf-8")
+    path.write_text(csv_text(*rows), encoding=encoding)
     with pytest.raises(ValidationFailed) as e:
         import_clients(db, path)
     assert any(f":{len(rows) + 1}:name:" in line and name in line for line in e.value.problems), e.value.problems[:3]
