@@ -60,5 +60,19 @@ def check(rules, query_string):
     return None
 
 
+def uncounted(query_string):
+    """``query_string`` with ``_nocount=1`` when it filters a big table, else None.
+
+    Datasette counts the filtered rows of every page: on a big table that is a walk over
+    every matching index entry (2.7 million for one habit at 10M clients, 216 ms), where
+    the page itself takes a millisecond. The page says the rows are not counted instead
+    (table.html); an unfiltered table's count comes from the publish's inspect data.
+    """
+    pairs = parse_qsl(query_string or "", keep_blank_values=True)
+    if any(k == "_nocount" for k, _ in pairs) or not any(not k.startswith("_") for k, _ in pairs):
+        return None
+    return urlencode_pairs(pairs + [("_nocount", "1")])
+
+
 def urlencode_pairs(pairs):
     return urlencode(pairs)

@@ -155,16 +155,18 @@ def path_allowed(datasette, actor, path):
     return name in visible_databases(datasette, actor)
 
 
+def _big_rules(datasette, path):
+    """The big-table rules of the table page at ``path``, None for any other page."""
+    parts = path.strip("/").split("/")
+    if len(parts) != 2 or path.startswith("/-/"):
+        return None
+    return limits.big_rules(_config(datasette), parts[0], re.sub(r"\.(json|csv)$", "", parts[1]))
+
+
 def big_table_verdict(datasette, path, query_string):
     """None, or (reason, redirect query) for a big table's page asked for more than its indexes answer."""
-    parts = path.strip("/").split("/")
-    if len(parts) != 2 or not query_string:
-        return None
-    database, table = parts[0], re.sub(r"\.(json|csv)$", "", parts[1])
-    rules = limits.big_rules(_config(datasette), database, table)
-    if rules is None:
-        return None
-    return limits.check(rules, query_string)
+    rules = _big_rules(datasette, path) if query_string else None
+    return None if rules is None else limits.check(rules, query_string)
 
 
 def filters_allowed(datasette, path, query_string):
@@ -236,6 +238,10 @@ def asgi_wrapper(datasette):
                         details="可筛选的列: " + "、".join(rules["filter"]) + "; 可排序的列: " + "、".join(rules["sort"]),
                         back=quote(path), request=_gate_request(scope, receive, actor))
                     return await _send_html(send_secured, 400, body)
+                if actor and query and _big_rules(datasette, path) is not None:
+                    counted = limits.uncounted(query)
+                    if counted is not None:
+                        scope = {**scope, "query_string": counted.encode("latin-1")}
                 return await app(scope, receive, send_secured)
             if path == "/" and not actor:
                 await send_secured({"type": "http.response.start", "status": 302,
