@@ -279,6 +279,17 @@ def plugin_site(tmp_path, monkeypatch):
 
 
 @pytest.fixture
+def no_installed_plugins(plugin_site):
+    """No plugin installed (an empty site-packages) unless the test installs one; yields the host."""
+    with plugin_site.host() as host:
+        plugins_lib.use(host)
+        try:
+            yield host
+        finally:
+            plugins_lib.use(None)
+
+
+@pytest.fixture
 def approve_plugin(db_path, actors):
     """approve_plugin(host, name, branch): the branch's operator requests, the root approves; the row."""
 

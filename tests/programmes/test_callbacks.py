@@ -6,7 +6,6 @@ import pytest
 
 from brokercrm.kernel import events
 from brokercrm.kernel.errors import BrokerCRMError, Forbidden, NotFound
-from brokercrm.plugins import use as use_plugins
 from brokercrm.policy.sets import PolicyError, default_policy_dir, parse, publish
 from brokercrm.programmes import callbacks
 from brokercrm.service import exits, tasks
@@ -16,14 +15,8 @@ from conftest import add_client
 NEW = ["identity", "risk_result", "market_risk", "password_safety", "service_channels", "satisfaction"]
 
 
-@pytest.fixture(autouse=True)
-def no_installed_plugins(plugin_site):
-    with plugin_site.host() as host:
-        use_plugins(host)
-        try:
-            yield host
-        finally:
-            use_plugins(None)
+# Tests decide which plugins exist: none unless a test installs one (tests/conftest.py).
+pytestmark = pytest.mark.usefixtures("no_installed_plugins")
 
 
 def _open(db, *ids, branch="TY01"):

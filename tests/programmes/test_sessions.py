@@ -5,21 +5,14 @@ import json
 import pytest
 
 from brokercrm.kernel.errors import BrokerCRMError, Conflict, Forbidden, NotFound
-from brokercrm.plugins import use as use_plugins
 from brokercrm.programmes import client_events, education, vip
 from brokercrm.service import exits
 
 from conftest import add_client
 
 
-@pytest.fixture(autouse=True)
-def no_installed_plugins(plugin_site):
-    with plugin_site.host() as host:
-        use_plugins(host)
-        try:
-            yield host
-        finally:
-            use_plugins(None)
+# Tests decide which plugins exist: none unless a test installs one (tests/conftest.py).
+pytestmark = pytest.mark.usefixtures("no_installed_plugins")
 
 
 def test_education_sessions_attendance_and_coverage(db, run, actors, admin):

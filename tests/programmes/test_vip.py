@@ -6,7 +6,6 @@ import pytest
 
 from brokercrm.classify import engine as classify
 from brokercrm.kernel.errors import Forbidden
-from brokercrm.plugins import use as use_plugins
 from brokercrm.policy.sets import PolicyError, parse
 from brokercrm.programmes import vip
 from brokercrm.service import exits
@@ -14,14 +13,8 @@ from brokercrm.service import exits
 from conftest import add_client
 
 
-@pytest.fixture(autouse=True)
-def no_installed_plugins(plugin_site):
-    with plugin_site.host() as host:
-        use_plugins(host)
-        try:
-            yield host
-        finally:
-            use_plugins(None)
+# Tests decide which plugins exist: none unless a test installs one (tests/conftest.py).
+pytestmark = pytest.mark.usefixtures("no_installed_plugins")
 
 
 def _assets(db, client_id, amount):

@@ -8,19 +8,11 @@ from brokercrm.service import care
 from brokercrm.classify import engine as classify
 from brokercrm.service import tasks
 from brokercrm.kernel.errors import BrokerCRMError
-from brokercrm.plugins import use as use_plugins
 from conftest import add_client
 
 
-@pytest.fixture(autouse=True)
-def no_installed_plugins(plugin_site):
-    """Tests decide which plugins exist: none, here (an empty site-packages)."""
-    with plugin_site.host() as host:
-        use_plugins(host)
-        try:
-            yield host
-        finally:
-            use_plugins(None)
+# Tests decide which plugins exist: none unless a test installs one (tests/conftest.py).
+pytestmark = pytest.mark.usefixtures("no_installed_plugins")
 
 
 def care_tasks(db, actor):

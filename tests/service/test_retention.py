@@ -15,15 +15,8 @@ from brokercrm.policy.sets import PolicyError, parse
 from conftest import add_client
 
 
-@pytest.fixture(autouse=True)
-def no_installed_plugins(plugin_site):
-    """Tests decide which plugins exist: none unless a test installs one."""
-    with plugin_site.host() as host:
-        use_plugins(host)
-        try:
-            yield host
-        finally:
-            use_plugins(None)
+# Tests decide which plugins exist: none unless a test installs one (tests/conftest.py).
+pytestmark = pytest.mark.usefixtures("no_installed_plugins")
 
 
 def test_transfer_request_opens_case_attempt_outcome_and_follow_up(db, run, monkeypatch, actors, admin):

@@ -6,21 +6,14 @@ import json
 import pytest
 
 from brokercrm.kernel.errors import BrokerCRMError, Conflict, Forbidden
-from brokercrm.plugins import use as use_plugins
 from brokercrm.service import care, exits, interactions, lifecycle, retention, tasks
 from brokercrm.service import packages as service_packages
 
 from conftest import add_client
 
 
-@pytest.fixture(autouse=True)
-def no_installed_plugins(plugin_site):
-    with plugin_site.host() as host:
-        use_plugins(host)
-        try:
-            yield host
-        finally:
-            use_plugins(None)
+# Tests decide which plugins exist: none unless a test installs one (tests/conftest.py).
+pytestmark = pytest.mark.usefixtures("no_installed_plugins")
 
 
 def _events(db, client_id):

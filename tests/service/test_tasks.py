@@ -14,15 +14,8 @@ from brokercrm.kernel.timeutil import iso, parse_moment
 from conftest import add_client
 
 
-@pytest.fixture(autouse=True)
-def no_installed_plugins(plugin_site):
-    """Tests decide which plugins exist; none unless a test installs one."""
-    with plugin_site.host() as host:
-        use_plugins(host)
-        try:
-            yield host
-        finally:
-            use_plugins(None)
+# Tests decide which plugins exist: none unless a test installs one (tests/conftest.py).
+pytestmark = pytest.mark.usefixtures("no_installed_plugins")
 
 
 def at(monkeypatch, moment):

@@ -33,15 +33,8 @@ def choose_service_package(client, packages):
 """
 
 
-@pytest.fixture(autouse=True)
-def no_installed_plugins(plugin_site):
-    """Tests decide which plugins exist: none unless a test installs one."""
-    with plugin_site.host() as host:
-        use_plugins(host)
-        try:
-            yield host
-        finally:
-            use_plugins(None)
+# Tests decide which plugins exist: none unless a test installs one (tests/conftest.py).
+pytestmark = pytest.mark.usefixtures("no_installed_plugins")
 
 
 def book(db, admin):
