@@ -221,7 +221,9 @@ def asgi_wrapper(datasette):
                                                     (b"content-length", b"0")]})
                     await send_secured({"type": "http.response.body", "body": b""})
                     return
-                verdict = big_table_verdict(datasette, path, query) if actor else None
+                # A big table's page: what its indexes answer (limits.check), its filters uncounted.
+                rules = _big_rules(datasette, path) if actor and query else None
+                verdict = limits.check(rules, query) if rules is not None else None
                 if verdict is not None:
                     reason, redirect = verdict
                     if redirect is not None:
@@ -230,15 +232,13 @@ def asgi_wrapper(datasette):
                                             "headers": [(b"location", location), (b"content-length", b"0")]})
                         await send_secured({"type": "http.response.body", "body": b""})
                         return
-                    rules = limits.big_rules(_config(datasette), *path.strip("/").split("/")[:1],
-                                             re.sub(r"\.(json|csv)$", "", path.strip("/").split("/")[1]))
                     body = await message_page(
                         datasette, "此表较大, 不能这样筛选 (400)",
                         f"{reason}。大表只能按已建索引的列筛选 (等于或大小比较) 和排序; 分布与统计请看首页的报表。",
                         details="可筛选的列: " + "、".join(rules["filter"]) + "; 可排序的列: " + "、".join(rules["sort"]),
                         back=quote(path), request=_gate_request(scope, receive, actor))
                     return await _send_html(send_secured, 400, body)
-                if actor and query and _big_rules(datasette, path) is not None:
+                if rules is not None:
                     counted = limits.uncounted(query)
                     if counted is not None:
                         scope = {**scope, "query_string": counted.encode("latin-1")}
