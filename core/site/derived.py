@@ -52,7 +52,7 @@ def service_packages(conn, spec, src, day, steps):
     finally:
         db.close()
     facets = spec.facets if built.rows <= SMALL_TABLE_ROWS else ()
-    built.indexes = index_plan(built, spec.indexes, facets + spec.sortable, spec.sort_desc)
+    built.indexes = index_plan(built, spec.indexes, facets, spec.sort_desc, spec.sortable)
     steps[f"hq {spec.table}: computed"] = time.thread_time() - t
     return built
 

@@ -109,7 +109,8 @@ TABLES = [
         safe=("client_id", "branch_id", "old_class", "new_class", "old_risk_level", "new_risk_level", "old_habit",
               "new_habit", "old_tier", "new_tier", "old_value_segment", "new_value_segment", "policy_digest",
               "created_at"),
-        indexes=(("run_id", "branch_id"), ("client_id",)),
+        # The dashboard links a run's moves: (run_id) hands them over in the page's order (id).
+        indexes=(("run_id",),),
         labels={"run_id": "运行编号", "client_id": "客户号", "branch_id": "营业部", "old_class": "原类别",
                 "new_class": "新类别", "reason": "理由", "policy_version": "策略版本", "created_at": "时间"},
     ),
@@ -322,6 +323,13 @@ SUMMARIES = [
         indexes=(("status", "expires_at"), ("branch_id", "status", "expires_at")),
         labels={"client_id": "客户号", "branch_id": "营业部", "level": "测评等级", "answered_at": "测评时间",
                 "expires_at": "到期时间", "status": "状态", "days_left": "剩余天数"},
+    ),
+    Summary(
+        # Counted from assessment_expiry just above (a summary may read one built before it).
+        "summary_assessment_expiry", ("assessments",),
+        """SELECT branch_id, status, count(*) AS clients FROM assessment_expiry GROUP BY branch_id, status""",
+        "测评到期统计", "各营业部测评已过期与30天内到期的客户数 (expired and expiring, per branch)",
+        labels={"branch_id": "营业部", "status": "状态", "clients": "客户数"},
     ),
     Summary(
         "summary_tasks_by_branch", ("tasks",),

@@ -151,7 +151,7 @@ def from_source(conn, spec, names, parents):
         f"{_branch_order(spec, scope, branch_col, branch_expr, pk, columns)}").rowcount
     # Facets are offered on small tables only (brokercrm.serve), so only they need facet indexes.
     facets = spec.facets if built.rows <= SMALL_TABLE_ROWS else ()
-    built.indexes = index_plan(built, spec.indexes, facets + spec.sortable, spec.sort_desc)
+    built.indexes = index_plan(built, spec.indexes, facets, spec.sort_desc, spec.sortable)
     return built
 
 
@@ -188,32 +188,42 @@ def from_head_office(conn, built, code):
     return rows
 
 
-def index_plan(built, extra=(), facets=(), sort_desc=""):
+def index_plan(built, extra=(), facets=(), sort_desc="", sortable=()):
+    """The indexes of one snapshot table: [columns], each answering a filter the site offers in page order.
+
+    A table page filtered on one column is ordered by the table's default sort
+    (``sort_desc``), then its key; an index on (column, sort, key) hands it the
+    first 51 rows without sorting every match. (A rowid table's indexes end in
+    the rowid, so the key is implied there.)
+    """
     names = {c for c, _ in built.columns}
-    plans = []
+    single = []
     if built.branch_col:
-        plans.append((built.branch_col,))
+        single.append(built.branch_col)
     if "client_id" in names and built.pk != ["client_id"]:
-        plans.append(("client_id",))
-    plans += [tuple(i) for i in extra] + [(f,) for f in facets]
-    if sort_desc:
-        plans.append((sort_desc,))
-    # Datasette pages order by the primary key after any filter or sort; an
-    # index ending in the key answers "WHERE col = ? ORDER BY key LIMIT 51"
-    # without sorting. (Rowid tables get that for free: every index ends in rowid.)
+        single.append("client_id")
+    # A filter on the leading column of a wider index is offered too: it gets its own.
+    single += list(facets) + [cols[0] for cols in extra if len(cols) > 1]
     types = dict(built.columns)
     rowid_pk = not built.pk or (len(built.pk) == 1 and (types.get(built.pk[0]) or "").upper() == "INTEGER")
+    order = (sort_desc,) if sort_desc and not (rowid_pk and [sort_desc] == built.pk) else ()
+    plans = [(c, *(o for o in order if o != c)) for c in single] + [tuple(i) for i in extra] \
+        + [(c,) for c in sortable] + [order]
+    # The rowid ends every index of a rowid table: (a) and (a, b) answer different
+    # orders there, so neither stands in for the other.
+    tail = ("rowid",) if rowid_pk else ()
     out = []
     for cols in plans:
-        if not all(c in names for c in cols) or list(cols) == built.pk:
+        if not cols or not all(c in names for c in cols) or list(cols) == built.pk:
             continue
         if not rowid_pk:
             cols = tuple(cols) + tuple(p for p in built.pk if p not in cols)
-        if any(o[:len(cols)] == cols for o in out):
+        full = tuple(cols) + tail
+        if any(o[:len(full)] == full for o in out):
             continue
-        out = [o for o in out if cols[:len(o)] != o]
-        out.append(cols)
-    return out
+        out = [o for o in out if full[:len(o)] != o]
+        out.append(full)
+    return [o[:len(o) - len(tail)] for o in out]
 
 
 def create_indexes(conn, built, in_branch=False):
