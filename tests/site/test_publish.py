@@ -255,6 +255,35 @@ def test_publish_removes_what_a_dead_publish_left(published, tmp_path):
     assert "gen-20260101T000000-0badcafe" not in names
 
 
+def test_head_office_work_is_split_whole_with_computed_tables_together(published):
+    """Each published table is built by exactly one of the two head-office connections.
+
+    A ``via`` table must be on its parent's (it reads the parent's branch from
+    that file), and the computed tables on one connection (the clients'
+    packages refer to the packages' definitions).
+    """
+    from brokercrm.kernel.db import readonly_uri
+    from brokercrm.site import head_office
+    from brokercrm.site.files import open_snapshot
+
+    tmp, _, _ = published
+    conn = open_snapshot(tmp / "plan.db")
+    try:
+        conn.execute("ATTACH DATABASE ? AS src", [readonly_uri(tmp / "crm.db")])
+        groups, skipped, names = head_office.plan_groups(conn)
+    finally:
+        conn.close()
+    placed = [s.table for g in groups for s in g]
+    assert sorted(placed) == sorted(set(placed)) == sorted(names)
+    assert "client_service_packages" in names and not set(skipped) & names
+    group_of = {s.table: i for i, g in enumerate(groups) for s in g}
+    assert group_of["client_service_packages"] == group_of["service_packages"]
+    for spec in TABLES:
+        if spec.scope == "via" and spec.table in group_of and spec.via[0] in group_of:
+            assert group_of[spec.table] == group_of[spec.via[0]], spec.table
+    assert all(groups), "both connections get work"
+
+
 def test_the_head_office_move_copies_by_the_transfer_optimisation(tmp_path):
     """The part's tables move into hq.db record by record, undecoded (the program's RowData path).
 
