@@ -115,9 +115,10 @@ def _table_metadata(table, tables_meta, rows, is_branch, indexed=None):
         # A big table offers only what an index answers: its key and the
         # sortable columns the spec indexes. Breakdowns of big tables are the
         # summary views, computed at publish time.
-        # Every index ends in the key, so any indexed column sorts a page without a sort step.
+        # Every index ends in the key, so any indexed column sorts a page without a sort step;
+        # the key sorts by its first column only (a composite key's second column leads nothing).
         facets = []
-        meta["sortable_columns"] = sorted(set(info.get("pk", [])) | (indexed & set(columns)))
+        meta["sortable_columns"] = sorted(indexed & set(columns))
     if facets:
         meta["facets"] = facets
     return meta
@@ -167,8 +168,7 @@ def build_metadata(site_dir, manifest=None, branch_names=None):
         access[name] = {
             "branch": name if is_branch else None, "tables": db_tables, "queries": list(queries),
             # Big tables may be filtered only on indexed columns (see site_plugin.filters_allowed).
-            "big": {t: {"filter": sorted(set(entry.get("indexed", {}).get(t, tables_meta.get(t, {}).get("indexed", [])))
-                                         | set(tables_meta.get(t, {}).get("pk", []))),
+            "big": {t: {"filter": sorted(entry.get("indexed", {}).get(t, tables_meta.get(t, {}).get("indexed", []))),
                         "sort": databases[name]["tables"][t].get("sortable_columns", [])}
                     for t in db_tables if entry["tables"][t] > SMALL_TABLE_ROWS},
         }

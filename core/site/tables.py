@@ -218,6 +218,8 @@ def index_plan(built, extra=(), facets=(), sort_desc="", sortable=()):
             continue
         if not rowid_pk:
             cols = tuple(cols) + tuple(p for p in built.pk if p not in cols)
+            if list(cols) == built.pk:
+                continue   # the key's own index
         full = tuple(cols) + tail
         if any(o[:len(full)] == full for o in out):
             continue
