@@ -1,8 +1,11 @@
 """A running `brokercrm serve` serves each new publish without a restart, one whole set per request."""
 
+import asyncio
+import gc
 import os
 import sqlite3
 import threading
+import weakref
 from pathlib import Path
 
 import pytest
@@ -116,3 +119,32 @@ def test_a_publish_does_not_lift_a_sign_in_lockout(live):
     client, response = sign_in(live["server"].url, "bj", PASSWORD)
     client.close()
     assert response.status_code == 429        # still locked, even with the right password
+
+
+def test_each_set_is_kept_out_of_full_collections_and_a_retired_one_is_still_reclaimed(tmp_path, monkeypatch):
+    """A full pass of the cyclic collector over a set's Datasette was the slow tail of the site's
+    pages (issue 16): each instance is frozen once started. Freezing must not keep an old set
+    alive: after the next switch nothing holds the retired instance."""
+    from brokercrm.site import serve as site
+    from brokercrm.site.live import LiveSite
+
+    monkeypatch.setenv("BROKERCRM_NOW", NOW)
+    env = site_env()
+    monkeypatch.setenv("BROKERCRM_SITE_USERS", env["BROKERCRM_SITE_USERS"])
+    db = tmp_path / "crm.db"
+    build_book(db, clients=6)
+    admin = book_admin(db)
+    publish(db, tmp_path / "site", actor=admin)
+    app = LiveSite(tmp_path / "site", lambda set_dir: site.make_datasette(set_dir, secret=env["BROKERCRM_SITE_SECRET"]))
+    gc.unfreeze()
+    try:
+        first = asyncio.run(app._current())
+        assert gc.get_freeze_count() > 0
+        old = weakref.ref(first.datasette)
+        del first
+        publish(db, tmp_path / "site", actor=admin)
+        second = asyncio.run(app._current())
+        assert app.switches == 1 and second.datasette is not old()
+        assert old() is None, "the retired set's instance is still alive"
+    finally:
+        gc.unfreeze()
