@@ -254,6 +254,17 @@ def step_change(db_path):
     return {"rows": n}
 
 
+def warm(path):
+    """Read a file once, untimed: a step and its baseline then start from the same page cache.
+
+    At 10M clients the working database is 6 GB; whichever of the two read it first
+    from disk paid for both (a bare limit of 116 s against 69 s warm, same book).
+    """
+    with open(path, "rb") as f:
+        while f.read(1 << 24):
+            pass
+
+
 def step_bare_publish(db_path, out_dir):
     """The bare limit of publishing: SQLite writing two copies of the working database (VACUUM INTO).
 
@@ -262,6 +273,7 @@ def step_bare_publish(db_path, out_dir):
     """
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
+    warm(db_path)
     conn = sqlite3.connect(db_path)
     total = {"seconds": 0.0, "cpu": 0.0}
     target = out_dir / "bare-copy.db"
@@ -284,6 +296,7 @@ def step_publish(db_path, out_dir):
     db = connect(db_path)
     actor = actor_for(db, db_path)
     db.close()
+    warm(db_path)
     started = clock()
     result = publish(db_path, out_dir, actor=actor)
     out = since(started)
