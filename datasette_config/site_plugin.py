@@ -163,17 +163,6 @@ def _big_rules(datasette, path):
     return limits.big_rules(_config(datasette), parts[0], re.sub(r"\.(json|csv)$", "", parts[1]))
 
 
-def big_table_verdict(datasette, path, query_string):
-    """None, or (reason, redirect query) for a big table's page asked for more than its indexes answer."""
-    rules = _big_rules(datasette, path) if query_string else None
-    return None if rules is None else limits.check(rules, query_string)
-
-
-def filters_allowed(datasette, path, query_string):
-    verdict = big_table_verdict(datasette, path, query_string)
-    return verdict is None or verdict[1] is not None
-
-
 async def _send_html(send, status, body, headers=()):
     body = body.encode("utf-8") if isinstance(body, str) else body
     await send({"type": "http.response.start", "status": status,

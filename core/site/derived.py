@@ -78,7 +78,9 @@ def package_definitions(conn, spec, src, day, steps):
 BUILDERS = {"service_packages": package_definitions, "client_service_packages": service_packages}
 
 
-def build(conn, specs, present, src, day, steps):
-    """Every derived spec whose working tables are ``present``; returns {table: Built} (indexes not yet built)."""
-    return {s.table: BUILDERS[s.table](conn, s, src, day, steps) for s in specs
-            if all(t in present for t in s.derived)}
+def build(conn, specs, src, day, steps):
+    """Every spec of ``specs`` (their working tables present: ``head_office.plan_groups``); returns {table: Built}.
+
+    Indexes are not yet built.
+    """
+    return {s.table: BUILDERS[s.table](conn, s, src, day, steps) for s in specs}

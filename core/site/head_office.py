@@ -129,9 +129,8 @@ def _rows(conn, table, present):
 def build_group(conn, specs, names, src, day, steps, label):
     """Copy (or compute) and index ``specs`` from ``src`` into the connection's file; returns {table: Built}."""
     built_here = {}
-    present = {r[0] for r in conn.execute("SELECT name FROM src.sqlite_master WHERE type = 'table'")}
     # Computed tables (service packages) read the pinned source like the copies.
-    for built in derived.build(conn, [s for s in specs if s.derived], present, src, day, steps).values():
+    for built in derived.build(conn, [s for s in specs if s.derived], src, day, steps).values():
         create_indexes(conn, built)
         built_here[built.table] = built
     for spec in specs:

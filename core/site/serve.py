@@ -167,7 +167,7 @@ def build_metadata(site_dir, manifest=None, branch_names=None):
         }
         access[name] = {
             "branch": name if is_branch else None, "tables": db_tables, "queries": list(queries),
-            # Big tables may be filtered only on indexed columns (see site_plugin.filters_allowed).
+            # Big tables may be filtered only on indexed columns (limits.check, in the site's gate).
             "big": {t: {"filter": sorted(entry.get("indexed", {}).get(t, tables_meta.get(t, {}).get("indexed", []))),
                         "sort": databases[name]["tables"][t].get("sortable_columns", [])}
                     for t in db_tables if entry["tables"][t] > SMALL_TABLE_ROWS},
